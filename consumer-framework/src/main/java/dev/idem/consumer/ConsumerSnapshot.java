@@ -1,0 +1,52 @@
+package dev.idem.consumer;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * A consistent view of a consumer, published by its poll thread (the only thread that may touch
+ * the Kafka client) after every poll.
+ *
+ * @param state the lifecycle state
+ * @param assigned the partitions assigned to this instance
+ * @param paused the partitions paused for backpressure
+ * @param committed per partition, the last offset the broker acknowledged as committed by this
+ *     instance
+ * @param inFlight records handed to workers and not yet done
+ * @param inFlightBytes bytes of keys and values of those records
+ * @param processed records whose handler ran and committed
+ * @param duplicates records skipped because their event id was already handled
+ * @param failures failed attempts
+ * @param retries attempts scheduled after a failure
+ * @param deadLettered records written to the dead letters
+ * @param lastCommit when the broker last acknowledged a commit, or null
+ * @param at when this snapshot was taken
+ */
+public record ConsumerSnapshot(
+    ConsumerState state,
+    Set<TopicPartition> assigned,
+    Set<TopicPartition> paused,
+    Map<TopicPartition, Long> committed,
+    int inFlight,
+    long inFlightBytes,
+    long processed,
+    long duplicates,
+    long failures,
+    long retries,
+    long deadLettered,
+    Instant lastCommit,
+    Instant at) {
+
+  public ConsumerSnapshot {
+    assigned = Set.copyOf(assigned);
+    paused = Set.copyOf(paused);
+    committed = Map.copyOf(committed);
+  }
+
+  static ConsumerSnapshot initial(ConsumerState state, Instant at) {
+    return new ConsumerSnapshot(
+        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, null, at);
+  }
+}

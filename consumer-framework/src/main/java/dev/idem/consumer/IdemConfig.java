@@ -1,0 +1,537 @@
+package dev.idem.consumer;
+
+import dev.idem.consumer.internal.config.ConfigFiles;
+import dev.idem.consumer.internal.config.Values;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * The validated, immutable settings of one idempotent consumer.
+ *
+ * <p>Build it in code with {@link #builder(String)}, or load it from a properties or YAML file with
+ * {@link #load(Path)} (keys documented in {@code config/idem.properties}). {@link Builder#build()}
+ * checks everything and throws {@link IdemConfigException} naming the key and the fix; nothing is
+ * quietly replaced.
+ *
+ * @param consumerName the consumer's name: processed marks are kept per (consumer name, event id)
+ * @param topics the topics to consume
+ * @param kafka the Kafka consumer properties idem uses (with its own settings applied)
+ * @param lockNamespace the namespace of advisory-lock keys (default: the consumer name)
+ * @param schema the PostgreSQL schema of idem's tables
+ * @param processedTable the table of processed event ids
+ * @param deadLetterTable the table of dead letters
+ * @param lockTimeout how long a copy waits for the lock held by another copy of its event
+ * @param handlerTimeout the longest a transaction may run a statement or stay idle
+ * @param commitInterval how often done offsets are committed to Kafka
+ * @param drainTimeout how long a revoke or close waits for in-flight records
+ * @param pollTimeout the longest one {@code poll} blocks
+ * @param concurrency how many records are processed at once
+ * @param maxInFlight the most records handed to workers and not yet done
+ * @param maxInFlightBytes the most bytes (keys and values) of such records
+ * @param retry the retry policy for failed records
+ * @param database optional connection settings, when idem opens its own pool
+ */
+public record IdemConfig(
+    String consumerName,
+    List<String> topics,
+    Map<String, Object> kafka,
+    String lockNamespace,
+    String schema,
+    String processedTable,
+    String deadLetterTable,
+    Duration lockTimeout,
+    Duration handlerTimeout,
+    Duration commitInterval,
+    Duration drainTimeout,
+    Duration pollTimeout,
+    int concurrency,
+    int maxInFlight,
+    long maxInFlightBytes,
+    RetryPolicy retry,
+    DatabaseSettings database) {
+
+  private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  private static final Pattern TOPIC = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
+  private static final Map<String, String> PROTOCOL_CONSUMER_REJECTS =
+      Map.of(
+          "session.timeout.ms", "group.consumer.session.timeout.ms on the broker",
+          "heartbeat.interval.ms", "group.consumer.heartbeat.interval.ms on the broker",
+          "partition.assignment.strategy", "group.remote.assignor");
+
+  public IdemConfig {
+    topics = List.copyOf(topics);
+    kafka = Map.copyOf(kafka);
+  }
+
+  /** A builder for the consumer named {@code consumerName}. */
+  public static Builder builder(String consumerName) {
+    return new Builder(consumerName);
+  }
+
+  /**
+   * Loads a builder from a {@code .properties}, {@code .yaml} or {@code .yml} file, with
+   * environment overrides (see {@code config/idem.properties}). Add or change settings on the
+   * builder, then {@link Builder#build()}.
+   */
+  public static Builder load(Path file) {
+    return load(file, System.getenv());
+  }
+
+  /** Like {@link #load(Path)}, with the environment given explicitly. */
+  public static Builder load(Path file, Map<String, String> environment) {
+    List<String> overridable = new ArrayList<>(Keys.KNOWN);
+    overridable.add("consumer.name");
+    overridable.add("consumer.topics");
+    Map<String, String> values = ConfigFiles.read(file, environment, overridable);
+    Builder builder = new Builder(values.get("consumer.name"));
+    values.forEach(builder::set);
+    return builder;
+  }
+
+  /**
+   * The effective settings as {@code key=value} lines for the start-up log, passwords and other
+   * secrets masked.
+   */
+  public String describe() {
+    Map<String, Object> lines = new TreeMap<>();
+    lines.put("consumer.name", consumerName);
+    lines.put("consumer.topics", String.join(",", topics));
+    lines.put("consumer.lock-namespace", lockNamespace);
+    lines.put("consumer.schema", schema);
+    lines.put("consumer.processed-table", processedTable);
+    lines.put("consumer.dead-letter-table", deadLetterTable);
+    lines.put("consumer.lock-timeout", lockTimeout);
+    lines.put("consumer.handler-timeout", handlerTimeout);
+    lines.put("consumer.commit-interval", commitInterval);
+    lines.put("consumer.drain-timeout", drainTimeout);
+    lines.put("consumer.poll-timeout", pollTimeout);
+    lines.put("consumer.concurrency", concurrency);
+    lines.put("consumer.max-in-flight", maxInFlight);
+    lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
+    lines.put("consumer.retry", retry);
+    kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
+    if (database != null) {
+      lines.put("pg.url", database.url());
+      lines.put("pg.user", database.user());
+      lines.put("pg.password", "****");
+      lines.put("pg.pool-size", database.poolSize());
+    }
+    StringBuilder sb = new StringBuilder();
+    lines.forEach((k, v) -> sb.append("\n  ").append(k).append('=').append(v));
+    return sb.toString();
+  }
+
+  /**
+   * Connection settings for a pool idem opens itself (when no {@code DataSource} is given).
+   *
+   * @param url the JDBC URL
+   * @param user the user
+   * @param password the password; never logged
+   * @param poolSize the pool's maximum size
+   */
+  public record DatabaseSettings(String url, String user, String password, int poolSize) {
+    @Override
+    public String toString() {
+      return "DatabaseSettings[url=" + url + ", user=" + user + ", poolSize=" + poolSize + "]";
+    }
+  }
+
+  /** Collects settings; {@link #build()} validates them all. */
+  public static final class Builder {
+    private final String consumerName;
+    private final List<String> topics = new ArrayList<>();
+    private final Map<String, String> kafka = new LinkedHashMap<>();
+    private final Map<String, String> settings = new LinkedHashMap<>();
+    private int parsedMaxPollRecords;
+
+    private Builder(String consumerName) {
+      this.consumerName = consumerName;
+    }
+
+    /** The topics to consume (replaces earlier ones). */
+    public Builder topics(String... topics) {
+      this.topics.clear();
+      this.topics.addAll(List.of(topics));
+      return this;
+    }
+
+    /** A Kafka consumer property, e.g. {@code kafka("bootstrap.servers", "localhost:9092")}. */
+    public Builder kafka(String key, Object value) {
+      kafka.put(Objects.requireNonNull(key, "key"), Objects.toString(value, null));
+      return this;
+    }
+
+    /** Shorthand for {@code kafka("bootstrap.servers", servers)}. */
+    public Builder bootstrapServers(String servers) {
+      return kafka(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+    }
+
+    /** The advisory-lock namespace; default the consumer name. */
+    public Builder lockNamespace(String namespace) {
+      return set("consumer.lock-namespace", namespace);
+    }
+
+    /** The schema of idem's tables; default {@code idem}. */
+    public Builder schema(String schema) {
+      return set("consumer.schema", schema);
+    }
+
+    /** The lock wait bound; default 30 s. */
+    public Builder lockTimeout(Duration timeout) {
+      return set("consumer.lock-timeout", Values.format(timeout));
+    }
+
+    /** The handler bound (statement and idle-in-transaction timeouts); default 60 s. */
+    public Builder handlerTimeout(Duration timeout) {
+      return set("consumer.handler-timeout", Values.format(timeout));
+    }
+
+    /** How often offsets are committed; default 1 s. */
+    public Builder commitInterval(Duration interval) {
+      return set("consumer.commit-interval", Values.format(interval));
+    }
+
+    /** How long revoke and close wait for in-flight work; default 10 s. */
+    public Builder drainTimeout(Duration timeout) {
+      return set("consumer.drain-timeout", Values.format(timeout));
+    }
+
+    /** How many records run at once; default 1. */
+    public Builder concurrency(int concurrency) {
+      return set("consumer.concurrency", Integer.toString(concurrency));
+    }
+
+    /** The most records in flight (handed to workers, not done); default 1000. */
+    public Builder maxInFlight(int records) {
+      return set("consumer.max-in-flight", Integer.toString(records));
+    }
+
+    /** The most bytes of records in flight; default 64 MiB. */
+    public Builder maxInFlightBytes(long bytes) {
+      return set("consumer.max-in-flight-bytes", Long.toString(bytes));
+    }
+
+    /** The retry policy; default {@link RetryPolicy#defaults()}. */
+    public Builder retry(RetryPolicy policy) {
+      set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
+      set("consumer.retry.initial-backoff", Values.format(policy.initialBackoff()));
+      set("consumer.retry.max-backoff", Values.format(policy.maxBackoff()));
+      set("consumer.retry.multiplier", Double.toString(policy.multiplier()));
+      return set("consumer.retry.jitter", Double.toString(policy.jitter()));
+    }
+
+    /** Connection settings for a pool idem opens itself. */
+    public Builder database(String url, String user, String password, int poolSize) {
+      set("pg.url", url);
+      set("pg.user", user);
+      set("pg.password", password);
+      return set("pg.pool-size", Integer.toString(poolSize));
+    }
+
+    /**
+     * Sets any setting by its file key: {@code consumer.*}, {@code pg.*}, or {@code kafka.*} for
+     * Kafka consumer properties.
+     *
+     * @throws IdemConfigException for an unknown key
+     */
+    public Builder set(String key, String value) {
+      if (key.startsWith("kafka.")) {
+        return kafka(key.substring("kafka.".length()), value);
+      }
+      if (key.equals("consumer.topics")) {
+        return topics(Values.list(value).toArray(String[]::new));
+      }
+      if (!key.equals("consumer.name") && !Keys.KNOWN.contains(key)) {
+        throw new IdemConfigException(
+            key, "unknown setting; the known ones are consumer.*, pg.* and kafka.* (see config/)");
+      }
+      if (!key.equals("consumer.name")) {
+        settings.put(key, value);
+      }
+      return this;
+    }
+
+    /**
+     * Validates every setting and returns the configuration.
+     *
+     * @throws IdemConfigException naming the first refused key and the fix
+     */
+    public IdemConfig build() {
+      String name = required("consumer.name", consumerName);
+      if (name.length() > 200) {
+        throw new IdemConfigException("consumer.name", "must be at most 200 characters");
+      }
+      if (topics.isEmpty()) {
+        throw new IdemConfigException(
+            "consumer.topics", "is missing; name at least one topic to consume");
+      }
+      for (String topic : topics) {
+        if (topic == null || !TOPIC.matcher(topic).matches()) {
+          throw new IdemConfigException(
+              "consumer.topics", "'" + topic + "' is not a valid Kafka topic name");
+        }
+      }
+      String namespace = settings.getOrDefault("consumer.lock-namespace", name);
+      if (namespace.isBlank()) {
+        throw new IdemConfigException("consumer.lock-namespace", "must not be blank");
+      }
+      String schema = identifier("consumer.schema", "idem");
+      String processed = identifier("consumer.processed-table", "processed_events");
+      String deadLetters = identifier("consumer.dead-letter-table", "dead_letters");
+      if (processed.equals(deadLetters)) {
+        throw new IdemConfigException(
+            "consumer.dead-letter-table", "must differ from consumer.processed-table");
+      }
+      String isolation = settings.getOrDefault("consumer.transaction-isolation", "read_committed");
+      if (!isolation.trim().toLowerCase(Locale.ROOT).replace(' ', '_').equals("read_committed")) {
+        throw new IdemConfigException(
+            "consumer.transaction-isolation",
+            isolation
+                + " is not allowed: idem's check must see a duplicate that committed while it"
+                + " waited for the lock, which only READ COMMITTED does; remove the setting");
+      }
+      Duration lockTimeout = duration("consumer.lock-timeout", Duration.ofSeconds(30));
+      Duration handlerTimeout = duration("consumer.handler-timeout", Duration.ofSeconds(60));
+      if (lockTimeout.compareTo(handlerTimeout) > 0) {
+        throw new IdemConfigException(
+            "consumer.lock-timeout",
+            "must not exceed consumer.handler-timeout ("
+                + Values.format(handlerTimeout)
+                + "): the statement timeout bounds the lock wait too");
+      }
+      Duration commitInterval = duration("consumer.commit-interval", Duration.ofSeconds(1));
+      Duration drainTimeout = duration("consumer.drain-timeout", Duration.ofSeconds(10));
+      Duration pollTimeout = duration("consumer.poll-timeout", Duration.ofMillis(100));
+      int concurrency = integer("consumer.concurrency", 1, 1, 10_000);
+      RetryPolicy defaults = RetryPolicy.defaults();
+      RetryPolicy retry =
+          new RetryPolicy(
+              integer("consumer.retry.max-attempts", defaults.maxAttempts(), 1, 1_000_000),
+              durationOrZero("consumer.retry.initial-backoff", defaults.initialBackoff()),
+              duration("consumer.retry.max-backoff", defaults.maxBackoff()),
+              decimal("consumer.retry.multiplier", defaults.multiplier()),
+              decimal("consumer.retry.jitter", defaults.jitter()));
+      Map<String, Object> kafkaProps = kafka(name, drainTimeout);
+      int maxInFlight = integer("consumer.max-in-flight", 1000, 1, 10_000_000);
+      long maxInFlightBytes =
+          integer("consumer.max-in-flight-bytes", 64 * 1024 * 1024, 1024, Integer.MAX_VALUE);
+      int maxPollRecords = parsedMaxPollRecords;
+      if (maxInFlight < maxPollRecords) {
+        throw new IdemConfigException(
+            "consumer.max-in-flight",
+            maxInFlight
+                + " is below kafka.max.poll.records ("
+                + maxPollRecords
+                + "): one poll must fit; raise it or lower kafka.max.poll.records");
+      }
+      DatabaseSettings database = database(concurrency);
+      return new IdemConfig(
+          name,
+          topics,
+          kafkaProps,
+          namespace,
+          schema,
+          processed,
+          deadLetters,
+          lockTimeout,
+          handlerTimeout,
+          commitInterval,
+          drainTimeout,
+          pollTimeout,
+          concurrency,
+          maxInFlight,
+          maxInFlightBytes,
+          retry,
+          database);
+    }
+
+    private Map<String, Object> kafka(String name, Duration drainTimeout) {
+      Map<String, Object> props = new LinkedHashMap<>(kafka);
+      if (blank(props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG))) {
+        throw new IdemConfigException(
+            "kafka.bootstrap.servers",
+            "is missing; set it (or KAFKA_BOOTSTRAP_SERVERS) to the brokers, e.g."
+                + " localhost:9092");
+      }
+      Object autoCommit = props.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
+      if (autoCommit != null && !"false".equalsIgnoreCase(autoCommit.toString().trim())) {
+        throw new IdemConfigException(
+            "kafka.enable.auto.commit",
+            autoCommit
+                + " is not allowed: idem commits offsets after the database commit; remove the"
+                + " setting");
+      }
+      Object isolation = props.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG);
+      if (isolation != null && !"read_committed".equals(isolation.toString().trim())) {
+        throw new IdemConfigException(
+            "kafka.isolation.level",
+            isolation
+                + " is not allowed: records of aborted producer transactions would be applied;"
+                + " remove the setting (idem uses read_committed)");
+      }
+      for (String key :
+          List.of(
+              ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+              ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG)) {
+        if (props.containsKey(key)) {
+          throw new IdemConfigException(
+              "kafka." + key,
+              "is not allowed: idem reads raw bytes so that a record it cannot read never stops"
+                  + " the poll loop; remove it and give the consumer a PayloadDeserializer");
+        }
+      }
+      String protocol = Objects.toString(props.get("group.protocol"), "classic").trim();
+      if (protocol.equalsIgnoreCase("consumer")) {
+        for (Map.Entry<String, String> rejected : PROTOCOL_CONSUMER_REJECTS.entrySet()) {
+          if (props.containsKey(rejected.getKey())) {
+            throw new IdemConfigException(
+                "kafka." + rejected.getKey(),
+                "is rejected by group.protocol=consumer; remove it (use "
+                    + rejected.getValue()
+                    + ")");
+          }
+        }
+      }
+      props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+      props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+      props.putIfAbsent(ConsumerConfig.GROUP_ID_CONFIG, name);
+      props.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "idem-" + name);
+      props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+      props.put(
+          ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+      ConsumerConfig parsed;
+      try {
+        parsed = new ConsumerConfig(props);
+      } catch (ConfigException e) {
+        throw new IdemConfigException("kafka", e.getMessage() + " (keys are under kafka.)");
+      }
+      int maxPollInterval = parsed.getInt(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
+      parsedMaxPollRecords = parsed.getInt(ConsumerConfig.MAX_POLL_RECORDS_CONFIG);
+      if (drainTimeout.toMillis() >= maxPollInterval) {
+        throw new IdemConfigException(
+            "consumer.drain-timeout",
+            Values.format(drainTimeout)
+                + " must be shorter than kafka.max.poll.interval.ms ("
+                + maxPollInterval
+                + " ms): a revoke that drains longer is kicked out of the group");
+      }
+      return props;
+    }
+
+    private DatabaseSettings database(int concurrency) {
+      String url = settings.get("pg.url");
+      if (blank(url)) {
+        return null;
+      }
+      if (!url.startsWith("jdbc:postgresql:")) {
+        throw new IdemConfigException(
+            "pg.url", "must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db)");
+      }
+      int poolSize = integer("pg.pool-size", concurrency + 2, 1, 10_000);
+      if (poolSize < concurrency + 2) {
+        throw new IdemConfigException(
+            "pg.pool-size",
+            poolSize
+                + " is too small for consumer.concurrency="
+                + concurrency
+                + ": the pool needs at least concurrency + 2 = "
+                + (concurrency + 2)
+                + " connections");
+      }
+      return new DatabaseSettings(
+          url,
+          settings.getOrDefault("pg.user", "postgres"),
+          settings.getOrDefault("pg.password", ""),
+          poolSize);
+    }
+
+    private static boolean blank(Object value) {
+      return value == null || value.toString().isBlank();
+    }
+
+    private static String required(String key, String value) {
+      if (blank(value)) {
+        throw new IdemConfigException(key, "is missing; give the consumer a name");
+      }
+      return value.trim();
+    }
+
+    private String identifier(String key, String defaultValue) {
+      String value = settings.getOrDefault(key, defaultValue);
+      if (!IDENTIFIER.matcher(value).matches()) {
+        throw new IdemConfigException(
+            key,
+            "'"
+                + value
+                + "' is not allowed: use a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most"
+                + " 63 characters)");
+      }
+      return value;
+    }
+
+    private Duration duration(String key, Duration defaultValue) {
+      Duration value = durationOrZero(key, defaultValue);
+      if (value.isZero()) {
+        throw new IdemConfigException(key, "must be positive, was 0");
+      }
+      return value;
+    }
+
+    private Duration durationOrZero(String key, Duration defaultValue) {
+      String raw = settings.get(key);
+      return raw == null ? defaultValue : Values.duration(key, raw);
+    }
+
+    private int integer(String key, int defaultValue, int min, int max) {
+      String raw = settings.get(key);
+      return raw == null ? defaultValue : Values.integer(key, raw, min, max);
+    }
+
+    private double decimal(String key, double defaultValue) {
+      String raw = settings.get(key);
+      return raw == null ? defaultValue : Values.decimal(key, raw);
+    }
+  }
+
+  /** The {@code consumer.*} and {@code pg.*} keys. */
+  static final class Keys {
+    static final List<String> KNOWN =
+        List.of(
+            "consumer.lock-namespace",
+            "consumer.schema",
+            "consumer.processed-table",
+            "consumer.dead-letter-table",
+            "consumer.transaction-isolation",
+            "consumer.lock-timeout",
+            "consumer.handler-timeout",
+            "consumer.commit-interval",
+            "consumer.drain-timeout",
+            "consumer.poll-timeout",
+            "consumer.concurrency",
+            "consumer.max-in-flight",
+            "consumer.max-in-flight-bytes",
+            "consumer.retry.max-attempts",
+            "consumer.retry.initial-backoff",
+            "consumer.retry.max-backoff",
+            "consumer.retry.multiplier",
+            "consumer.retry.jitter",
+            "pg.url",
+            "pg.user",
+            "pg.password",
+            "pg.pool-size");
+
+    private Keys() {}
+  }
+}

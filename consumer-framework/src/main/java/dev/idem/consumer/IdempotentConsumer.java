@@ -1,0 +1,458 @@
+package dev.idem.consumer;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.dispatch.Dispatcher;
+import dev.idem.consumer.internal.dispatch.RecordTask;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.poll.PollLoop;
+import dev.idem.consumer.internal.schema.SchemaMigrator;
+import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.consumer.internal.tx.LockKeyFunction;
+import dev.idem.consumer.internal.tx.RecordProcessor;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Kafka consumer that applies each event's database effect once per (consumer name, event id).
+ *
+ * <p>For every record it runs one PostgreSQL transaction: READ COMMITTED, transaction-local
+ * timeouts, {@code pg_advisory_xact_lock} on the event's {@linkplain dev.idem.lock.LockKey lock
+ * key}, the processed check and mark, the handler on the same connection, commit. Copies of one
+ * event, wherever they arrive, wait on the lock and are then skipped. A record's offset counts as
+ * done only after its commit.
+ *
+ * <pre>{@code
+ * IdemConfig config = IdemConfig.builder("ledger-writer")
+ *     .bootstrapServers("localhost:9092")
+ *     .topics("payments")
+ *     .build();
+ * try (IdempotentConsumer<Payment> consumer =
+ *     IdempotentConsumer.builder(config, Payloads.json(Payment.class))
+ *         .dataSource(pool)
+ *         .eventIds(EventIds.header("webhook-id"))
+ *         .handler((payment, ctx) -> ledger.apply(ctx.connection(), payment))
+ *         .build()) {
+ *   consumer.start();
+ *   ...
+ * }
+ * }</pre>
+ *
+ * @param <T> the payload type
+ */
+public final class IdempotentConsumer<T> implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(IdempotentConsumer.class);
+
+  private final IdemConfig config;
+  private final Builder<T> parts;
+  private final AtomicReference<ConsumerSnapshot> snapshot;
+  private final Object lifecycle = new Object();
+  private ConsumerState state = ConsumerState.CREATED;
+  private HikariDataSource ownedPool;
+  private ExecutorService ownedExecutor;
+  private ScheduledExecutorService scheduler;
+  private PollLoop loop;
+  private Thread pollThread;
+  private ConsumerMetrics metrics;
+
+  private IdempotentConsumer(Builder<T> parts) {
+    this.config = parts.config;
+    this.parts = parts;
+    this.snapshot =
+        new AtomicReference<>(ConsumerSnapshot.initial(ConsumerState.CREATED, parts.clock.instant()));
+  }
+
+  /**
+   * A builder for a consumer with {@code config}, reading payloads with {@code payloads}.
+   */
+  public static <T> Builder<T> builder(IdemConfig config, PayloadDeserializer<T> payloads) {
+    return new Builder<>(config, payloads);
+  }
+
+  /** The consumer's name. */
+  public String name() {
+    return config.consumerName();
+  }
+
+  /** The consumer's configuration. */
+  public IdemConfig config() {
+    return config;
+  }
+
+  /** The latest snapshot published by the poll thread. */
+  public ConsumerSnapshot snapshot() {
+    ConsumerSnapshot s = snapshot.get();
+    synchronized (lifecycle) {
+      if (state == ConsumerState.CLOSED && s.state() != ConsumerState.FAILED) {
+        return s;
+      }
+    }
+    return s;
+  }
+
+  /** The meter registry the consumer's {@code idem.*} meters are registered in. */
+  public MeterRegistry meterRegistry() {
+    return parts.meterRegistry;
+  }
+
+  /**
+   * Applies the schema (unless disabled), checks the server, logs the effective configuration and
+   * starts polling on a thread of its own. Returns once the poll thread runs; partitions are
+   * assigned asynchronously.
+   *
+   * @throws IdemException when the database cannot be reached or the schema cannot be applied
+   * @throws IllegalStateException when called twice
+   */
+  public void start() {
+    synchronized (lifecycle) {
+      if (state != ConsumerState.CREATED) {
+        throw new IllegalStateException("consumer " + name() + " was already started");
+      }
+      state = ConsumerState.STARTING;
+    }
+    try {
+      start0();
+    } catch (RuntimeException e) {
+      synchronized (lifecycle) {
+        state = ConsumerState.FAILED;
+      }
+      releaseResources();
+      throw e;
+    }
+  }
+
+  private void start0() {
+    DataSource dataSource = dataSource();
+    if (parts.applySchema) {
+      new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable())
+          .migrate(dataSource);
+    }
+    boolean transactionTimeout = checkServer(dataSource);
+    log.info("starting idem consumer {} with{}", name(), config.describe());
+    metrics = new ConsumerMetrics(parts.meterRegistry, name());
+    PostgresIdempotencyStore store =
+        new PostgresIdempotencyStore(
+            name(),
+            config.schema(),
+            config.processedTable(),
+            config.deadLetterTable(),
+            config.lockTimeout(),
+            config.handlerTimeout(),
+            transactionTimeout);
+    RecordProcessor<T> processor =
+        new RecordProcessor<>(
+            name(),
+            config.lockNamespace(),
+            dataSource,
+            store,
+            parts.eventIds,
+            parts.payloads,
+            parts.handler,
+            parts.lockKeys,
+            metrics,
+            parts.faults);
+    scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
+    ownedExecutor = Executors.newFixedThreadPool(config.concurrency(), threads("worker"));
+    AtomicReference<PollLoop> loopRef = new AtomicReference<>();
+    AtomicReference<Dispatcher> dispatcherRef = new AtomicReference<>();
+    RecordTask task =
+        new RecordTask(
+            name(),
+            processor,
+            config.retry(),
+            parts.classifier,
+            metrics,
+            () -> {
+              dispatcherRef.get().halt();
+              loopRef.get().crash();
+            });
+    Dispatcher dispatcher = new Dispatcher(ownedExecutor, scheduler, task);
+    dispatcherRef.set(dispatcher);
+    int maxPollRecords =
+        Integer.parseInt(
+            Objects.toString(config.kafka().getOrDefault("max.poll.records", "500")).trim());
+    loop =
+        new PollLoop(
+            config,
+            parts.clientFactory,
+            dispatcher,
+            metrics,
+            IdempotentConsumer::recordKey,
+            parts.clock,
+            config.maxInFlight(),
+            config.maxInFlightBytes(),
+            maxPollRecords,
+            snapshot);
+    loopRef.set(loop);
+    pollThread = threads("poll").newThread(loop);
+    synchronized (lifecycle) {
+      state = ConsumerState.RUNNING;
+    }
+    pollThread.start();
+  }
+
+  private static Object recordKey(ConsumerRecord<byte[], byte[]> record) {
+    return record.key() == null ? null : ByteBuffer.wrap(record.key());
+  }
+
+  private DataSource dataSource() {
+    if (parts.dataSource != null) {
+      if (parts.dataSource instanceof HikariDataSource hikari) {
+        int needed = config.concurrency() + 2;
+        if (hikari.getMaximumPoolSize() < needed) {
+          throw new IdemConfigException(
+              "pg.pool-size",
+              "the HikariCP pool holds "
+                  + hikari.getMaximumPoolSize()
+                  + " connections; consumer.concurrency="
+                  + config.concurrency()
+                  + " needs at least concurrency + 2 = "
+                  + needed);
+        }
+      }
+      return parts.dataSource;
+    }
+    IdemConfig.DatabaseSettings db = config.database();
+    if (db == null) {
+      throw new IdemConfigException(
+          "pg.url", "is missing; set it (or PG_URL), or give the builder a DataSource");
+    }
+    HikariConfig hikari = new HikariConfig();
+    hikari.setJdbcUrl(db.url());
+    hikari.setUsername(db.user());
+    hikari.setPassword(db.password());
+    hikari.setMaximumPoolSize(db.poolSize());
+    hikari.setPoolName("idem-" + name());
+    ownedPool = new HikariDataSource(hikari);
+    return ownedPool;
+  }
+
+  /** Warns about non-durable settings; returns whether transaction_timeout exists (17+). */
+  private boolean checkServer(DataSource dataSource) {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT current_setting('fsync'), current_setting('server_version_num')::int")) {
+      rs.next();
+      if (!"on".equals(rs.getString(1))) {
+        log.warn(
+            "PostgreSQL runs with fsync=off: a server crash can lose commits whose offsets were"
+                + " already committed, and their events would never be applied");
+      }
+      return rs.getInt(2) >= 170000;
+    } catch (SQLException e) {
+      throw new IdemException("cannot reach PostgreSQL to start " + name() + ": " + e, e);
+    }
+  }
+
+  private ThreadFactory threads(String role) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, "idem-" + name() + "-" + role + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /**
+   * Finishes in-flight records (up to the drain timeout), commits their offsets, leaves the group
+   * and releases the threads and the pool idem opened. Idempotent.
+   */
+  @Override
+  public void close() {
+    synchronized (lifecycle) {
+      if (state == ConsumerState.CLOSED) {
+        return;
+      }
+      state = ConsumerState.CLOSING;
+    }
+    if (loop != null) {
+      loop.close();
+      joinPollThread();
+    }
+    releaseResources();
+    synchronized (lifecycle) {
+      state = ConsumerState.CLOSED;
+    }
+  }
+
+  private void joinPollThread() {
+    long waitMillis = config.drainTimeout().toMillis() + 20_000;
+    try {
+      pollThread.join(waitMillis);
+      if (pollThread.isAlive()) {
+        log.warn("poll thread of {} did not stop within {} ms; stopping it", name(), waitMillis);
+        loop.crash();
+        pollThread.join(5_000);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void releaseResources() {
+    if (ownedExecutor != null) {
+      ownedExecutor.shutdownNow();
+      awaitQuietly(ownedExecutor);
+    }
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    if (ownedPool != null) {
+      ownedPool.close();
+    }
+  }
+
+  private static void awaitQuietly(ExecutorService executor) {
+    try {
+      executor.awaitTermination(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops as if the process died: nothing more is committed. For fault tests. */
+  void crash() {
+    if (loop != null) {
+      loop.crash();
+    }
+  }
+
+  /**
+   * Assembles a consumer. The configuration, the payload deserializer, the event-id extractor, the
+   * handler and a data source (given here or as {@code pg.url} in the configuration) are required.
+   *
+   * @param <T> the payload type
+   */
+  public static final class Builder<T> {
+    private final IdemConfig config;
+    private final PayloadDeserializer<T> payloads;
+    private DataSource dataSource;
+    private EventIdExtractor eventIds;
+    private EventHandler<T> handler;
+    private MeterRegistry meterRegistry;
+    private Clock clock = Clock.systemUTC();
+    private FailureClassifier classifier = FailureClassifier.retryAll();
+    private boolean applySchema = true;
+    private FaultHook faults = FaultHook.NONE;
+    private LockKeyFunction lockKeys = LockKeyFunction.V1;
+    private Function<Map<String, Object>, Consumer<byte[], byte[]>> clientFactory =
+        KafkaConsumer::new;
+
+    private Builder(IdemConfig config, PayloadDeserializer<T> payloads) {
+      this.config = Objects.requireNonNull(config, "config");
+      this.payloads = payloads;
+    }
+
+    /**
+     * The pool transactions run on. It must hold at least {@code concurrency + 2} connections.
+     * idem does not close it. Without one, idem opens a HikariCP pool from {@code pg.*}.
+     */
+    public Builder<T> dataSource(DataSource dataSource) {
+      this.dataSource = dataSource;
+      return this;
+    }
+
+    /** Where the event id comes from; required. See {@link EventIds}. */
+    public Builder<T> eventIds(EventIdExtractor eventIds) {
+      this.eventIds = eventIds;
+      return this;
+    }
+
+    /** The handler; required. */
+    public Builder<T> handler(EventHandler<T> handler) {
+      this.handler = handler;
+      return this;
+    }
+
+    /** Where the {@code idem.*} meters go; default a private {@link SimpleMeterRegistry}. */
+    public Builder<T> meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = meterRegistry;
+      return this;
+    }
+
+    /** The clock for timestamps; default UTC system clock. */
+    public Builder<T> clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Decides retry or give-up for handler failures; default retry. */
+    public Builder<T> failureClassifier(FailureClassifier classifier) {
+      this.classifier = Objects.requireNonNull(classifier, "classifier");
+      return this;
+    }
+
+    /**
+     * Whether {@link #start()} applies idem's schema scripts (default true). Turn off when your
+     * own migrations apply them.
+     */
+    public Builder<T> applySchema(boolean applySchema) {
+      this.applySchema = applySchema;
+      return this;
+    }
+
+    Builder<T> faultHook(FaultHook faults) {
+      this.faults = faults;
+      return this;
+    }
+
+    Builder<T> lockKeyFunction(LockKeyFunction lockKeys) {
+      this.lockKeys = lockKeys;
+      return this;
+    }
+
+    /**
+     * Checks that everything required is present.
+     *
+     * @throws IdemConfigException naming what is missing
+     */
+    public IdempotentConsumer<T> build() {
+      if (payloads == null) {
+        throw new IdemConfigException(
+            "payloads", "is missing; pass a PayloadDeserializer such as Payloads.json(Type.class)");
+      }
+      if (eventIds == null) {
+        throw new IdemConfigException(
+            "eventIds",
+            "is missing: idem deduplicates by event id; call .eventIds(EventIds.header(\"webhook-id\"))"
+                + " or another EventIds factory");
+      }
+      if (handler == null) {
+        throw new IdemConfigException("handler", "is missing; call .handler((event, ctx) -> ...)");
+      }
+      if (dataSource == null && config.database() == null) {
+        throw new IdemConfigException(
+            "pg.url", "is missing; set it (or PG_URL), or call .dataSource(pool)");
+      }
+      if (meterRegistry == null) {
+        meterRegistry = new SimpleMeterRegistry();
+      }
+      return new IdempotentConsumer<>(this);
+    }
+  }
+}

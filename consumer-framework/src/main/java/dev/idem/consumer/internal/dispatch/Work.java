@@ -1,0 +1,54 @@
+package dev.idem.consumer.internal.dispatch;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * One record on its way through a lane. The mutable fields are touched only by the lane's single
+ * runner at a time; executor hand-offs order them.
+ */
+public final class Work {
+  final ConsumerRecord<byte[], byte[]> record;
+  final TopicPartition partition;
+  final long epoch;
+  final Object orderingKey;
+  final long bytes;
+  int attempt = 1;
+  int reruns;
+  /** Set when the record was given up and only its dead-letter write is left (and failed). */
+  String pendingDeadLetterReason;
+  Throwable pendingDeadLetterFailure;
+  String eventId;
+
+  public Work(
+      ConsumerRecord<byte[], byte[]> record, TopicPartition partition, long epoch,
+      Object orderingKey) {
+    this.record = record;
+    this.partition = partition;
+    this.epoch = epoch;
+    this.orderingKey = orderingKey;
+    this.bytes =
+        Math.max(0, record.serializedKeySize()) + (long) Math.max(0, record.serializedValueSize());
+  }
+
+  public ConsumerRecord<byte[], byte[]> record() {
+    return record;
+  }
+
+  public TopicPartition partition() {
+    return partition;
+  }
+
+  public long epoch() {
+    return epoch;
+  }
+
+  public int attempt() {
+    return attempt;
+  }
+
+  @Override
+  public String toString() {
+    return partition + "@" + record.offset() + " attempt " + attempt;
+  }
+}

@@ -1,0 +1,142 @@
+package dev.idem.consumer.internal.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * idem's meters for one consumer, all under the {@code idem.} prefix and tagged with {@code
+ * consumer} and {@code topic}. Totals over all topics are kept too, for the consumer's snapshot.
+ */
+public final class ConsumerMetrics {
+  private final MeterRegistry registry;
+  private final String consumer;
+  private final Map<String, TopicMeters> topics = new ConcurrentHashMap<>();
+  private final AtomicLong processed = new AtomicLong();
+  private final AtomicLong duplicates = new AtomicLong();
+  private final AtomicLong failures = new AtomicLong();
+  private final AtomicLong retries = new AtomicLong();
+  private final AtomicLong deadLettered = new AtomicLong();
+
+  public ConsumerMetrics(MeterRegistry registry, String consumer) {
+    this.registry = registry;
+    this.consumer = consumer;
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  private TopicMeters topic(String topic) {
+    return topics.computeIfAbsent(topic, this::register);
+  }
+
+  private TopicMeters register(String topic) {
+    Tags tags = Tags.of("consumer", consumer, "topic", topic);
+    return new TopicMeters(
+        Counter.builder("idem.records.processed")
+            .description("Records whose handler ran and committed")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.duplicates")
+            .description("Records skipped because their event id was already handled")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.failures")
+            .description("Failed processing attempts")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.retries")
+            .description("Attempts scheduled after a failure")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.dead.lettered")
+            .description("Records given up on and written to the dead letters")
+            .tags(tags)
+            .register(registry),
+        Timer.builder("idem.lock.wait")
+            .description("Time spent waiting for the event's advisory lock")
+            .tags(tags)
+            .register(registry),
+        Timer.builder("idem.handler.time")
+            .description("Time spent in the user's handler")
+            .tags(tags)
+            .register(registry),
+        Timer.builder("idem.transaction.time")
+            .description("Time from BEGIN to COMMIT or ROLLBACK")
+            .tags(tags)
+            .register(registry));
+  }
+
+  public void processed(String topic) {
+    processed.incrementAndGet();
+    topic(topic).processed.increment();
+  }
+
+  public void duplicate(String topic) {
+    duplicates.incrementAndGet();
+    topic(topic).duplicates.increment();
+  }
+
+  public void failure(String topic) {
+    failures.incrementAndGet();
+    topic(topic).failures.increment();
+  }
+
+  public void retry(String topic) {
+    retries.incrementAndGet();
+    topic(topic).retries.increment();
+  }
+
+  public void deadLettered(String topic) {
+    deadLettered.incrementAndGet();
+    topic(topic).deadLettered.increment();
+  }
+
+  public void lockWait(String topic, long nanos) {
+    topic(topic).lockWait.record(Duration.ofNanos(nanos));
+  }
+
+  public void handlerTime(String topic, long nanos) {
+    topic(topic).handler.record(Duration.ofNanos(nanos));
+  }
+
+  public void transactionTime(String topic, long nanos) {
+    topic(topic).transaction.record(Duration.ofNanos(nanos));
+  }
+
+  public long processed() {
+    return processed.get();
+  }
+
+  public long duplicates() {
+    return duplicates.get();
+  }
+
+  public long failures() {
+    return failures.get();
+  }
+
+  public long retries() {
+    return retries.get();
+  }
+
+  public long deadLettered() {
+    return deadLettered.get();
+  }
+
+  private record TopicMeters(
+      Counter processed,
+      Counter duplicates,
+      Counter failures,
+      Counter retries,
+      Counter deadLettered,
+      Timer lockWait,
+      Timer handler,
+      Timer transaction) {}
+}

@@ -1,0 +1,329 @@
+package dev.idem.consumer.internal.poll;
+
+import dev.idem.consumer.ConsumerSnapshot;
+import dev.idem.consumer.ConsumerState;
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.internal.dispatch.Completion;
+import dev.idem.consumer.internal.dispatch.Dispatcher;
+import dev.idem.consumer.internal.dispatch.Work;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.offset.OffsetTracker;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The thread that owns the {@link Consumer}: polls, hands records to the dispatcher, folds
+ * completions into offset watermarks, commits them, pauses for backpressure and handles
+ * rebalances. No other thread touches the Kafka client; others read the published {@link
+ * ConsumerSnapshot}.
+ */
+public final class PollLoop implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(PollLoop.class);
+
+  private final IdemConfig config;
+  private final Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory;
+  private final Dispatcher dispatcher;
+  private final OffsetTracker tracker = new OffsetTracker();
+  private final ConsumerMetrics metrics;
+  private final Function<ConsumerRecord<byte[], byte[]>, Object> orderingKey;
+  private final Clock clock;
+  private final int maxInFlight;
+  private final long maxInFlightBytes;
+  private final int maxPollRecords;
+  private final AtomicReference<ConsumerSnapshot> snapshot;
+
+  private volatile boolean closing;
+  private volatile boolean crashed;
+  private volatile ConsumerState state = ConsumerState.STARTING;
+  private Consumer<byte[], byte[]> consumer;
+  private Instant lastCommit;
+  private long nextCommitNanos;
+
+  public PollLoop(
+      IdemConfig config,
+      Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory,
+      Dispatcher dispatcher,
+      ConsumerMetrics metrics,
+      Function<ConsumerRecord<byte[], byte[]>, Object> orderingKey,
+      Clock clock,
+      int maxInFlight,
+      long maxInFlightBytes,
+      int maxPollRecords,
+      AtomicReference<ConsumerSnapshot> snapshot) {
+    this.config = config;
+    this.consumerFactory = consumerFactory;
+    this.dispatcher = dispatcher;
+    this.metrics = metrics;
+    this.orderingKey = orderingKey;
+    this.clock = clock;
+    this.maxInFlight = maxInFlight;
+    this.maxInFlightBytes = maxInFlightBytes;
+    this.maxPollRecords = maxPollRecords;
+    this.snapshot = snapshot;
+  }
+
+  /**
+   * Asks the loop to finish in-flight work, commit and leave the group. The loop notices within
+   * one poll timeout; no wakeup is used, since a pending wakeup would abort the final commit.
+   */
+  public void close() {
+    closing = true;
+  }
+
+  /** Stops the loop without committing anything more, as if the process died. */
+  public void crash() {
+    crashed = true;
+  }
+
+  /** Whether the loop was stopped by {@link #crash()} or a failure. */
+  public boolean crashed() {
+    return crashed;
+  }
+
+  @Override
+  public void run() {
+    try {
+      consumer = consumerFactory.apply(config.kafka());
+      consumer.subscribe(config.topics(), new Rebalance());
+      state = ConsumerState.RUNNING;
+      nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
+      while (!closing && !crashed) {
+        loopOnce();
+      }
+      if (crashed) {
+        log.warn("consumer {} stopped without committing (simulated crash or fatal error)",
+            config.consumerName());
+      } else {
+        shutdown();
+      }
+    } catch (RuntimeException | Error e) {
+      if (!crashed) {
+        log.error("consumer {} poll loop failed; stopping", config.consumerName(), e);
+        crashed = true;
+      }
+      throw e;
+    } finally {
+      closeClient();
+      state = crashed ? ConsumerState.FAILED : ConsumerState.CLOSED;
+      publish();
+    }
+  }
+
+  private void loopOnce() {
+    drainCompletions();
+    commitIfDue();
+    applyBackpressure();
+    ConsumerRecords<byte[], byte[]> records;
+    try {
+      records = consumer.poll(config.pollTimeout());
+    } catch (WakeupException e) {
+      return; // only a user's wakeup of a shared client gets here; poll again
+    }
+    for (ConsumerRecord<byte[], byte[]> record : records) {
+      TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+      long epoch = tracker.epoch(tp);
+      if (epoch < 0) {
+        continue; // revoked inside this poll; will be redelivered to the new owner
+      }
+      tracker.track(tp, record.offset());
+      dispatcher.submit(new Work(record, tp, epoch, orderingKey.apply(record)));
+    }
+    publish();
+  }
+
+  private void drainCompletions() {
+    Completion c;
+    while ((c = dispatcher.completions().poll()) != null) {
+      tracker.done(c.partition(), c.epoch(), c.offset());
+    }
+  }
+
+  private void commitIfDue() {
+    if (System.nanoTime() < nextCommitNanos) {
+      return;
+    }
+    nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
+    Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable();
+    if (offsets.isEmpty()) {
+      return;
+    }
+    tracker.committed(offsets);
+    consumer.commitAsync(
+        offsets,
+        (committed, error) -> {
+          if (error == null) {
+            tracker.commitConfirmed(committed);
+            lastCommit = clock.instant();
+          } else {
+            tracker.commitFailed(offsets);
+            log.warn("async commit of {} failed; will retry: {}", offsets, error.toString());
+          }
+        });
+  }
+
+  private void applyBackpressure() {
+    Set<TopicPartition> assignment = consumer.assignment();
+    if (assignment.isEmpty()) {
+      return;
+    }
+    // Poll only when a full poll fits under the bound, so in-flight never exceeds it.
+    boolean full =
+        dispatcher.inFlight() + maxPollRecords > maxInFlight
+            || dispatcher.inFlightBytes() >= maxInFlightBytes;
+    Set<TopicPartition> paused = consumer.paused();
+    if (full) {
+      if (paused.size() < assignment.size()) {
+        consumer.pause(assignment);
+      }
+    } else if (!paused.isEmpty()) {
+      consumer.resume(paused);
+    }
+  }
+
+  private void shutdown() {
+    state = ConsumerState.CLOSING;
+    publish();
+    Set<TopicPartition> all = consumer.assignment();
+    awaitInFlight(all, config.drainTimeout());
+    finishPartitions(all);
+    log.info("consumer {} closed", config.consumerName());
+  }
+
+  /** Waits for records of {@code tps} to finish, folding completions in as they arrive. */
+  private void awaitInFlight(Set<TopicPartition> tps, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (dispatcher.inFlight(tps) > 0 && System.nanoTime() < deadline && !crashed) {
+      drainCompletions();
+      sleepQuietly(5);
+    }
+    if (dispatcher.inFlight(tps) > 0) {
+      log.warn(
+          "drain timeout {} reached with {}; their records will be redelivered and deduplicated",
+          timeout, dispatcher.describe());
+    }
+  }
+
+  /** Stops work on partitions, then commits their watermarks synchronously, once. */
+  private void finishPartitions(Collection<TopicPartition> tps) {
+    drainCompletions();
+    dispatcher.forget(tps);
+    Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable(tps);
+    tracker.removed(tps);
+    if (offsets.isEmpty() || crashed) {
+      return;
+    }
+    try {
+      consumer.commitSync(offsets, Duration.ofSeconds(10));
+      lastCommit = clock.instant();
+      log.info("committed {} on revoke/close", offsets);
+    } catch (RuntimeException e) {
+      log.warn(
+          "synchronous commit of {} failed; those records will be redelivered and deduplicated",
+          offsets, e);
+    }
+  }
+
+  private void closeClient() {
+    Consumer<byte[], byte[]> c = consumer;
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close(crashed ? Duration.ZERO : Duration.ofSeconds(10));
+    } catch (RuntimeException e) {
+      log.warn("closing the Kafka consumer failed", e);
+    }
+  }
+
+  private void publish() {
+    Consumer<byte[], byte[]> c = consumer;
+    Set<TopicPartition> assigned = Set.of();
+    Set<TopicPartition> paused = Set.of();
+    if (c != null && state != ConsumerState.CLOSED && state != ConsumerState.FAILED) {
+      try {
+        assigned = new HashSet<>(c.assignment());
+        paused = new HashSet<>(c.paused());
+      } catch (IllegalStateException e) {
+        // Closed meanwhile.
+      }
+    }
+    Map<TopicPartition, Long> confirmed = new java.util.HashMap<>(tracker.confirmed());
+    confirmed.values().removeIf(v -> v < 0);
+    ConsumerSnapshot previous = snapshot.get();
+    Map<TopicPartition, Long> committed = new java.util.HashMap<>(previous.committed());
+    committed.putAll(confirmed);
+    snapshot.set(
+        new ConsumerSnapshot(
+            state,
+            assigned,
+            paused,
+            committed,
+            dispatcher.inFlight(),
+            dispatcher.inFlightBytes(),
+            metrics.processed(),
+            metrics.duplicates(),
+            metrics.failures(),
+            metrics.retries(),
+            metrics.deadLettered(),
+            lastCommit,
+            clock.instant()));
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private final class Rebalance implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      tracker.assigned(partitions);
+      for (TopicPartition tp : partitions) {
+        dispatcher.assigned(tp, tracker.epoch(tp));
+      }
+      log.info("assigned {}", partitions);
+      publish();
+    }
+
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      if (partitions.isEmpty() || crashed) {
+        return;
+      }
+      Set<TopicPartition> tps = Set.copyOf(partitions);
+      dispatcher.drop(tps);
+      awaitInFlight(tps, config.drainTimeout());
+      finishPartitions(tps);
+      log.info("revoked {}", partitions);
+      publish();
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      Set<TopicPartition> tps = Set.copyOf(partitions);
+      dispatcher.forget(tps);
+      tracker.removed(tps);
+      log.warn("lost {}; nothing committed for them", partitions);
+      publish();
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.idem.consumer.internal.store;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+
+/**
+ * The database steps of the processing contract. Implementations own all SQL text; the algorithm
+ * in {@code internal.tx} only calls these steps, in order, on one connection in one transaction.
+ */
+public interface IdempotencyStore {
+
+  /**
+   * Starts the transaction's settings: READ COMMITTED, the lock, statement and idle timeouts, and
+   * {@code synchronous_commit=on}. Must be the first call of the transaction.
+   */
+  void begin(Connection c) throws SQLException;
+
+  /** Waits for the advisory transaction lock {@code key}; released at commit or rollback. */
+  void lock(Connection c, long key) throws SQLException;
+
+  /**
+   * Writes the processed mark unless the event id was processed or dead-lettered already.
+   *
+   * @return true when the mark was written (the event is new), false for a duplicate
+   */
+  boolean markIfNew(Connection c, String eventId, RecordCoordinates origin) throws SQLException;
+
+  /**
+   * Writes a dead letter unless the event id was processed or dead-lettered already.
+   *
+   * @return true when written, false when the id was already handled
+   */
+  boolean deadLetter(Connection c, DeadLetter letter) throws SQLException;
+
+  /** Whether {@code e} is a unique violation of the processed-ids key. */
+  boolean isProcessedKeyViolation(SQLException e);
+}

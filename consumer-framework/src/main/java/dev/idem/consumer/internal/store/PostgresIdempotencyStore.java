@@ -1,0 +1,142 @@
+package dev.idem.consumer.internal.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
+
+/** The PostgreSQL implementation of the processing steps: the only place with their SQL. */
+public final class PostgresIdempotencyStore implements IdempotencyStore {
+  private final String consumerName;
+  private final String beginSql;
+  private final String markSql;
+  private final String deadLetterSql;
+  private final String processedKeyConstraint;
+
+  /**
+   * @param schema validated schema identifier
+   * @param processedTable validated table identifier
+   * @param deadLetterTable validated table identifier
+   * @param transactionTimeout whether the server has {@code transaction_timeout} (17+)
+   */
+  public PostgresIdempotencyStore(
+      String consumerName,
+      String schema,
+      String processedTable,
+      String deadLetterTable,
+      Duration lockTimeout,
+      Duration handlerTimeout,
+      boolean transactionTimeout) {
+    this.consumerName = consumerName;
+    String processed = schema + "." + processedTable;
+    String deadLetters = schema + "." + deadLetterTable;
+    this.processedKeyConstraint = processedTable + "_pkey";
+    // Sent as one round trip. Values are validated durations, not user text.
+    StringBuilder begin =
+        new StringBuilder("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .append("; SET LOCAL lock_timeout = '").append(lockTimeout.toMillis()).append("ms'")
+            .append("; SET LOCAL statement_timeout = '")
+            .append(handlerTimeout.toMillis()).append("ms'")
+            .append("; SET LOCAL idle_in_transaction_session_timeout = '")
+            .append(handlerTimeout.toMillis()).append("ms'")
+            .append("; SET LOCAL synchronous_commit = on");
+    if (transactionTimeout) {
+      begin.append("; SET LOCAL transaction_timeout = '")
+          .append(lockTimeout.plus(handlerTimeout).toMillis()).append("ms'");
+    }
+    this.beginSql = begin.toString();
+    // One statement: skip when already dead-lettered, and let the primary key decide the rest.
+    // ON CONFLICT DO NOTHING waits for a concurrent uncommitted mark and then does nothing, so a
+    // mark that lost a race reads as a duplicate instead of failing.
+    this.markSql =
+        "INSERT INTO " + processed
+            + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
+            + " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM " + deadLetters
+            + " WHERE consumer_name = ? AND event_id = ?)"
+            + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
+    this.deadLetterSql =
+        "INSERT INTO " + deadLetters
+            + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
+            + " record_key, record_value, headers, attempts, reason, exception_class,"
+            + " exception_message)"
+            + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?"
+            + " WHERE NOT EXISTS (SELECT 1 FROM " + processed
+            + " WHERE consumer_name = ? AND event_id = ?)"
+            + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
+  }
+
+  @Override
+  public void begin(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute(beginSql);
+    }
+  }
+
+  @Override
+  public void lock(Connection c, long key) throws SQLException {
+    // Its own statement: under READ COMMITTED the next statement takes a fresh snapshot, which
+    // sees a mark committed by the copy we waited for.
+    try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+      ps.setLong(1, key);
+      ps.execute();
+    }
+  }
+
+  @Override
+  public boolean markIfNew(Connection c, String eventId, RecordCoordinates origin)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(markSql)) {
+      ps.setString(1, consumerName);
+      ps.setString(2, eventId);
+      ps.setString(3, origin.topic());
+      ps.setInt(4, origin.partition());
+      ps.setLong(5, origin.offset());
+      ps.setString(6, consumerName);
+      ps.setString(7, eventId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  @Override
+  public boolean deadLetter(Connection c, DeadLetter letter) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(deadLetterSql)) {
+      int i = 1;
+      ps.setString(i++, consumerName);
+      ps.setString(i++, letter.eventId());
+      ps.setBoolean(i++, letter.hasEventId());
+      ps.setString(i++, letter.origin().topic());
+      ps.setInt(i++, letter.origin().partition());
+      ps.setLong(i++, letter.origin().offset());
+      ps.setBytes(i++, letter.key());
+      ps.setBytes(i++, letter.value());
+      ps.setString(i++, letter.headersJson());
+      ps.setInt(i++, letter.attempts());
+      ps.setString(i++, letter.reason());
+      ps.setString(i++, letter.exceptionClass());
+      ps.setString(i++, letter.exceptionMessage());
+      ps.setString(i++, consumerName);
+      ps.setString(i, letter.eventId());
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  @Override
+  public boolean isProcessedKeyViolation(SQLException e) {
+    if (!"23505".equals(e.getSQLState())) {
+      return false;
+    }
+    if (e instanceof PSQLException psql) {
+      ServerErrorMessage m = psql.getServerErrorMessage();
+      return m != null && processedKeyConstraint.equals(m.getConstraint());
+    }
+    return false;
+  }
+}

@@ -1,0 +1,38 @@
+package dev.idem.consumer.internal.tx;
+
+/**
+ * The result of one attempt at a record.
+ *
+ * @param kind what happened
+ * @param eventId the event id when it could be read and was valid, else null
+ * @param reason for {@link Kind#REJECTED}: {@code invalid-event-id} or {@code undeserializable}
+ * @param failure the failure of a {@link Kind#FAILED} or {@link Kind#REJECTED} attempt
+ */
+public record Outcome(Kind kind, String eventId, String reason, Throwable failure) {
+
+  /** What an attempt ended with. */
+  public enum Kind {
+    /** The handler ran and the transaction committed. */
+    PROCESSED,
+    /** The event id was already processed or dead-lettered; committed without the handler. */
+    DUPLICATE,
+    /** The attempt failed and rolled back; retry or give up. */
+    FAILED,
+    /** The record can never be processed (no valid event id, unreadable payload). */
+    REJECTED,
+    /** The record was written to the dead letters. */
+    DEAD_LETTERED
+  }
+
+  static Outcome of(Kind kind, String eventId) {
+    return new Outcome(kind, eventId, null, null);
+  }
+
+  static Outcome failed(String eventId, Throwable failure) {
+    return new Outcome(Kind.FAILED, eventId, null, failure);
+  }
+
+  static Outcome rejected(String eventId, String reason, Throwable failure) {
+    return new Outcome(Kind.REJECTED, eventId, reason, failure);
+  }
+}

@@ -1,0 +1,190 @@
+package dev.idem.consumer;
+
+import static org.awaitility.Awaitility.await;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.testkit.TestInfrastructure;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/** Shared helpers for integration tests against the real broker and database. */
+final class IdemTestSupport {
+  static final TestInfrastructure INFRA = TestInfrastructure.shared();
+
+  private IdemTestSupport() {}
+
+  static String bootstrap() {
+    return INFRA.kafka().bootstrapServers();
+  }
+
+  static HikariDataSource pool(int size) {
+    HikariConfig c = new HikariConfig();
+    c.setJdbcUrl(INFRA.postgres().jdbcUrl());
+    c.setUsername(INFRA.postgres().user());
+    c.setPassword(INFRA.postgres().password());
+    c.setMaximumPoolSize(size);
+    c.setMinimumIdle(1);
+    c.setPoolName(TestInfrastructure.uniqueName("pool"));
+    return new HikariDataSource(c);
+  }
+
+  /** A config with short intervals, suitable for tests. */
+  static IdemConfig.Builder config(String name, String... topics) {
+    return IdemConfig.builder(name)
+        .bootstrapServers(bootstrap())
+        .topics(topics)
+        .commitInterval(Duration.ofMillis(200))
+        .drainTimeout(Duration.ofSeconds(5))
+        .retry(RetryPolicy.fixed(5, Duration.ofMillis(50)));
+  }
+
+  /** A table {@code name(event_id text, payload text)} with no unique key, so doubles show. */
+  static void createEffectsTable(String table) throws SQLException {
+    sql("CREATE TABLE " + table + " (event_id text NOT NULL, payload text, partition int,"
+        + " kafka_offset bigint, attempt int, at timestamptz DEFAULT clock_timestamp())");
+  }
+
+  static void sql(String statement) throws SQLException {
+    try (Connection c = INFRA.postgres().dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(statement);
+    }
+  }
+
+  static long count(String query) throws SQLException {
+    try (Connection c = INFRA.postgres().dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(query)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  /** Inserts an effect row through the handler's transaction connection. */
+  static void insertEffect(String table, String payload, ProcessingContext ctx)
+      throws SQLException {
+    try (PreparedStatement ps =
+        ctx.connection()
+            .prepareStatement(
+                "INSERT INTO " + table
+                    + " (event_id, payload, partition, kafka_offset, attempt)"
+                    + " VALUES (?, ?, ?, ?, ?)")) {
+      ps.setString(1, ctx.eventId());
+      ps.setString(2, payload);
+      ps.setInt(3, ctx.partition());
+      ps.setLong(4, ctx.offset());
+      ps.setInt(5, ctx.attempt());
+      ps.executeUpdate();
+    }
+  }
+
+  static KafkaProducer<byte[], byte[]> producer() {
+    return new KafkaProducer<>(
+        Map.of(
+            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
+            ProducerConfig.ACKS_CONFIG, "all",
+            ProducerConfig.LINGER_MS_CONFIG, 5),
+        new ByteArraySerializer(),
+        new ByteArraySerializer());
+  }
+
+  /** A record with a {@code webhook-id} header. */
+  static ProducerRecord<byte[], byte[]> record(
+      String topic, Integer partition, String key, String eventId, String value) {
+    ProducerRecord<byte[], byte[]> r =
+        new ProducerRecord<>(
+            topic,
+            partition,
+            key == null ? null : key.getBytes(StandardCharsets.UTF_8),
+            value == null ? null : value.getBytes(StandardCharsets.UTF_8));
+    if (eventId != null) {
+      r.headers().add("webhook-id", eventId.getBytes(StandardCharsets.UTF_8));
+    }
+    return r;
+  }
+
+  static void send(List<ProducerRecord<byte[], byte[]>> records) throws Exception {
+    try (KafkaProducer<byte[], byte[]> producer = producer()) {
+      List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
+      for (ProducerRecord<byte[], byte[]> r : records) {
+        sent.add(producer.send(r));
+      }
+      for (java.util.concurrent.Future<?> f : sent) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  /** The group's committed offsets on the broker. */
+  static Map<TopicPartition, Long> committedOffsets(String group) throws Exception {
+    try (Admin admin = admin()) {
+      Map<TopicPartition, OffsetAndMetadata> offsets =
+          admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30,
+              TimeUnit.SECONDS);
+      Map<TopicPartition, Long> result = new HashMap<>();
+      offsets.forEach((tp, om) -> { if (om != null) result.put(tp, om.offset()); });
+      return result;
+    }
+  }
+
+  /** The end offsets of the topics' partitions. */
+  static Map<TopicPartition, Long> endOffsets(String topic, int partitions) throws Exception {
+    try (Admin admin = admin()) {
+      Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+      for (int p = 0; p < partitions; p++) {
+        request.put(new TopicPartition(topic, p), OffsetSpec.latest());
+      }
+      Map<TopicPartition, Long> result = new HashMap<>();
+      admin.listOffsets(request).all().get(30, TimeUnit.SECONDS)
+          .forEach((tp, info) -> result.put(tp, info.offset()));
+      return result;
+    }
+  }
+
+  static Admin admin() {
+    return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()));
+  }
+
+  static void awaitTrue(Duration timeout, String what, BooleanSupplier condition) {
+    await(what).atMost(timeout).pollInterval(Duration.ofMillis(50)).until(condition::getAsBoolean);
+  }
+
+  static void awaitAssigned(IdempotentConsumer<?> consumer) {
+    awaitTrue(Duration.ofSeconds(60), consumer.name() + " assigned",
+        () -> !consumer.snapshot().assigned().isEmpty());
+  }
+
+  static Set<String> strings(String query) throws SQLException {
+    Set<String> result = new java.util.HashSet<>();
+    try (Connection c = INFRA.postgres().dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(query)) {
+      while (rs.next()) {
+        result.add(rs.getString(1));
+      }
+    }
+    return result;
+  }
+}
