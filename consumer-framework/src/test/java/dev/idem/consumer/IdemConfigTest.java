@@ -1,0 +1,251 @@
+package dev.idem.consumer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class IdemConfigTest {
+
+  private static IdemConfig.Builder valid() {
+    return IdemConfig.builder("ledger").bootstrapServers("localhost:9092").topics("payments");
+  }
+
+  private static void refused(UnaryOperator<IdemConfig.Builder> change, String key, String text) {
+    assertThatThrownBy(() -> change.apply(valid()).build())
+        .isInstanceOf(IdemConfigException.class)
+        .satisfies(e -> assertThat(((IdemConfigException) e).key()).isEqualTo(key))
+        .hasMessageContaining(text);
+  }
+
+  @Test
+  void idemOwnsTheKafkaSettingsTheContractDependsOn() {
+    IdemConfig config = valid().build();
+    assertThat(config.kafka())
+        .containsEntry("enable.auto.commit", "false")
+        .containsEntry("auto.offset.reset", "earliest")
+        .containsEntry("isolation.level", "read_committed")
+        .containsEntry("group.id", "ledger");
+    assertThat(config.lockNamespace()).isEqualTo("ledger");
+    assertThat(config.schema()).isEqualTo("idem");
+    assertThat(config.concurrency()).isEqualTo(1);
+  }
+
+  @Test
+  void autoCommitTrueIsRefused() {
+    refused(b -> b.kafka("enable.auto.commit", "true"), "kafka.enable.auto.commit",
+        "idem commits offsets after the database commit; remove the setting");
+  }
+
+  @Test
+  void autoCommitFalseIsAccepted() {
+    assertThat(valid().kafka("enable.auto.commit", "false").build().kafka())
+        .containsEntry("enable.auto.commit", "false");
+  }
+
+  @Test
+  void readUncommittedKafkaIsolationIsRefused() {
+    refused(b -> b.kafka("isolation.level", "read_uncommitted"), "kafka.isolation.level",
+        "aborted producer transactions");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"serializable", "repeatable read", "read uncommitted"})
+  void databaseIsolationOtherThanReadCommittedIsRefused(String level) {
+    refused(b -> b.set("consumer.transaction-isolation", level),
+        "consumer.transaction-isolation", "only READ COMMITTED does");
+  }
+
+  @Test
+  void missingNameTopicsOrBrokersAreRefused() {
+    assertThatThrownBy(() -> IdemConfig.builder(" ").bootstrapServers("b:1").topics("t").build())
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("consumer.name:");
+    refused(b -> b.topics(), "consumer.topics", "name at least one topic");
+    refused(b -> b.topics("bad topic!"), "consumer.topics", "not a valid Kafka topic name");
+    assertThatThrownBy(() -> IdemConfig.builder("x").topics("t").build())
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageContaining("kafka.bootstrap.servers: is missing");
+  }
+
+  @Test
+  void ownDeserializersAreRefused() {
+    refused(b -> b.kafka("value.deserializer", "org.example.Foo"), "kafka.value.deserializer",
+        "PayloadDeserializer");
+  }
+
+  @Test
+  void settingsTheConsumerGroupProtocolRejectsAreRefused() {
+    refused(b -> b.kafka("group.protocol", "consumer").kafka("session.timeout.ms", "6000"),
+        "kafka.session.timeout.ms", "rejected by group.protocol=consumer");
+    refused(b -> b.kafka("group.protocol", "consumer").kafka("partition.assignment.strategy",
+        "org.apache.kafka.clients.consumer.RangeAssignor"),
+        "kafka.partition.assignment.strategy", "group.remote.assignor");
+    assertThat(valid().kafka("session.timeout.ms", "6000").build().kafka())
+        .containsEntry("session.timeout.ms", "6000");
+  }
+
+  @Test
+  void drainTimeoutMustBeShorterThanMaxPollInterval() {
+    refused(b -> b.kafka("max.poll.interval.ms", "5000").drainTimeout(Duration.ofSeconds(5)),
+        "consumer.drain-timeout", "must be shorter than kafka.max.poll.interval.ms");
+  }
+
+  @Test
+  void badNumbersAndDurationsNameTheirKey() {
+    refused(b -> b.set("consumer.concurrency", "many"), "consumer.concurrency",
+        "is not a whole number");
+    refused(b -> b.set("consumer.concurrency", "0"), "consumer.concurrency", "out of range");
+    refused(b -> b.set("consumer.lock-timeout", "5 parsecs"), "consumer.lock-timeout",
+        "is not a duration");
+    refused(b -> b.set("consumer.commit-interval", "0ms"), "consumer.commit-interval",
+        "must be positive");
+    refused(b -> b.set("consumer.retry.max-attempts", "0"), "consumer.retry.max-attempts",
+        "out of range");
+    refused(b -> b.set("consumer.retry.jitter", "2"), "consumer.retry.jitter",
+        "between 0 and 1");
+    refused(b -> b.kafka("max.poll.records", "lots"), "kafka", "max.poll.records");
+  }
+
+  @Test
+  void lockTimeoutMayNotExceedHandlerTimeout() {
+    refused(b -> b.lockTimeout(Duration.ofMinutes(5)).handlerTimeout(Duration.ofMinutes(1)),
+        "consumer.lock-timeout", "must not exceed consumer.handler-timeout");
+  }
+
+  @Test
+  void identifiersThatAreNotPlainSqlNamesAreRefused() {
+    refused(b -> b.schema("idem; DROP TABLE x"), "consumer.schema", "lower-case SQL identifier");
+    refused(b -> b.set("consumer.processed-table", "Processed"), "consumer.processed-table",
+        "lower-case SQL identifier");
+  }
+
+  @Test
+  void poolMustHoldConcurrencyPlusTwoConnections() {
+    refused(b -> b.concurrency(8).database("jdbc:postgresql://h/db", "u", "p", 9),
+        "pg.pool-size", "at least concurrency + 2 = 10");
+    refused(b -> b.database("mysql://h/db", "u", "p", 5), "pg.url", "PostgreSQL JDBC URL");
+  }
+
+  @Test
+  void inFlightBoundMustHoldOnePoll() {
+    refused(b -> b.maxInFlight(100), "consumer.max-in-flight", "below kafka.max.poll.records");
+    assertThat(valid().maxInFlight(100).kafka("max.poll.records", 100).build().maxInFlight())
+        .isEqualTo(100);
+  }
+
+  @Test
+  void unknownKeysAreRefused() {
+    refused(b -> b.set("consumer.lock-timout", "5s"), "consumer.lock-timout", "unknown setting");
+  }
+
+  @Test
+  void theDescriptionMasksSecrets() {
+    String text =
+        valid()
+            .database("jdbc:postgresql://h/db", "u", "s3cret", 5)
+            .kafka("sasl.jaas.config", "user=\"u\" password=\"p\"")
+            .build()
+            .describe();
+    assertThat(text).doesNotContain("s3cret").doesNotContain("password=\"p\"");
+    assertThat(text).contains("pg.password=****").contains("consumer.name=ledger");
+  }
+
+  @Test
+  void propertiesFilesLoadWithEnvironmentOverrides(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("idem.properties");
+    Files.writeString(
+        file,
+        String.join(
+            "\n",
+            "consumer.name=ledger",
+            "consumer.topics=a, b",
+            "consumer.lock-timeout=5s",
+            "kafka.bootstrap.servers=from-file:9092",
+            "pg.url=jdbc:postgresql://file/db",
+            "pg.pool-size=6"));
+    IdemConfig config =
+        IdemConfig.load(
+                file,
+                Map.of(
+                    "KAFKA_BOOTSTRAP_SERVERS", "from-env:9092",
+                    "IDEM_CONSUMER_LOCK_TIMEOUT", "7s",
+                    "IDEM_CONSUMER_CONCURRENCY", "4",
+                    "PG_PASSWORD", "pw",
+                    "IDEM_KAFKA_MAX_POLL_RECORDS", "250"))
+            .build();
+    assertThat(config.topics()).containsExactly("a", "b");
+    assertThat(config.kafka()).containsEntry("bootstrap.servers", "from-env:9092")
+        .containsEntry("max.poll.records", "250");
+    assertThat(config.lockTimeout()).isEqualTo(Duration.ofSeconds(7));
+    assertThat(config.concurrency()).isEqualTo(4);
+    assertThat(config.database().password()).isEqualTo("pw");
+    assertThat(config.database().poolSize()).isEqualTo(6);
+  }
+
+  @Test
+  void yamlFilesLoadNestedKeys(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("idem.yaml");
+    Files.writeString(
+        file,
+        String.join(
+            "\n",
+            "consumer:",
+            "  name: ledger",
+            "  topics: [a, b]",
+            "  retry:",
+            "    max-attempts: 3",
+            "kafka:",
+            "  bootstrap.servers: y:9092"));
+    IdemConfig config = IdemConfig.load(file, Map.of()).build();
+    assertThat(config.topics()).containsExactly("a", "b");
+    assertThat(config.retry().maxAttempts()).isEqualTo(3);
+    assertThat(config.kafka()).containsEntry("bootstrap.servers", "y:9092");
+  }
+
+  @Test
+  void aBadValueInAFileNamesItsKey(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("idem.properties");
+    Files.writeString(file, "consumer.name=x\nconsumer.topics=t\nkafka.bootstrap.servers=b:1\n"
+        + "consumer.handler-timeout=soon\n");
+    assertThatThrownBy(() -> IdemConfig.load(file, Map.of()).build())
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessage("consumer.handler-timeout: 'soon' is not a duration; write e.g. 250ms, 30s,"
+            + " 5m, 1h, 7d or PT30S");
+  }
+
+  @Test
+  void aConsumerWithoutEventIdExtractorIsRefusedAtBuild() {
+    assertThatThrownBy(
+            () ->
+                IdempotentConsumer.builder(valid().build(), Payloads.utf8())
+                    .handler((e, ctx) -> {})
+                    .dataSource(new org.postgresql.ds.PGSimpleDataSource())
+                    .build())
+        .isInstanceOf(IdemConfigException.class)
+        .satisfies(e -> assertThat(((IdemConfigException) e).key()).isEqualTo("eventIds"))
+        .hasMessageContaining("EventIds.header");
+  }
+
+  @Test
+  void retryPolicyDelaysGrowAndStayWithinTheirBounds() {
+    RetryPolicy policy = new RetryPolicy(5, Duration.ofMillis(100), Duration.ofMillis(500), 2, 0);
+    assertThat(policy.delayAfter(1)).isEqualTo(Duration.ofMillis(100));
+    assertThat(policy.delayAfter(2)).isEqualTo(Duration.ofMillis(200));
+    assertThat(policy.delayAfter(4)).isEqualTo(Duration.ofMillis(500));
+    assertThat(policy.allowsAttemptAfter(4)).isTrue();
+    assertThat(policy.allowsAttemptAfter(5)).isFalse();
+    RetryPolicy jittered = RetryPolicy.exponential(5, Duration.ofMillis(100), Duration.ofSeconds(1));
+    for (int i = 0; i < 100; i++) {
+      assertThat(jittered.delayAfter(2)).isBetween(Duration.ofMillis(160), Duration.ofMillis(200));
+    }
+  }
+}
