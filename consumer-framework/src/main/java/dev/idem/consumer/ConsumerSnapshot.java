@@ -6,8 +6,8 @@ import java.util.Set;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * A consistent view of a consumer, published by its poll thread (the only thread that may touch
- * the Kafka client) after every poll.
+ * A consistent view of a consumer, published by its poll thread (the only thread that may touch the
+ * Kafka client) after every poll.
  *
  * @param state the lifecycle state
  * @param assigned the partitions assigned to this instance
@@ -46,7 +46,6 @@ public record ConsumerSnapshot(
   }
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
-    return new ConsumerSnapshot(
-        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, null, at);
+    return new ConsumerSnapshot(state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, null, at);
   }
 }

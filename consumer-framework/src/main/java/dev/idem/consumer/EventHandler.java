@@ -23,8 +23,8 @@ package dev.idem.consumer;
 public interface EventHandler<T> {
 
   /**
-   * Applies one event. Throwing rolls the transaction back; the record is then retried according
-   * to the consumer's retry policy.
+   * Applies one event. Throwing rolls the transaction back; the record is then retried according to
+   * the consumer's retry policy.
    *
    * @param event the deserialized payload
    * @param context the record, its event id, the attempt number and the transaction's connection

@@ -13,8 +13,8 @@ import org.apache.kafka.common.header.Header;
 public final class EventIds {
 
   /**
-   * The longest accepted event id, in bytes of UTF-8. Longer ids would make the processed-ids
-   * index entry too large for a btree page.
+   * The longest accepted event id, in bytes of UTF-8. Longer ids would make the processed-ids index
+   * entry too large for a btree page.
    */
   public static final int MAX_BYTES = 512;
 

@@ -5,9 +5,9 @@ package dev.idem.consumer;
  * never on message text.
  *
  * <p>Transient database failures (serialization failures, deadlocks, lock timeouts, lost
- * connections, a server starting or shutting down, too many connections) are always retried
- * before the classifier is asked. {@link NonRetryableException} is always given up. Everything
- * else is asked here; the default retries.
+ * connections, a server starting or shutting down, too many connections) are always retried before
+ * the classifier is asked. {@link NonRetryableException} is always given up. Everything else is
+ * asked here; the default retries.
  */
 @FunctionalInterface
 public interface FailureClassifier {

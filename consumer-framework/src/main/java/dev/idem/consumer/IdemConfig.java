@@ -408,7 +408,8 @@ public record IdemConfig(
       props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
       props.putIfAbsent(ConsumerConfig.GROUP_ID_CONFIG, name);
       props.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "idem-" + name);
-      props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+      props.put(
+          ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
       props.put(
           ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
       ConsumerConfig parsed;

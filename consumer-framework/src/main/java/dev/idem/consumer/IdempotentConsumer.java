@@ -82,12 +82,11 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     this.config = parts.config;
     this.parts = parts;
     this.snapshot =
-        new AtomicReference<>(ConsumerSnapshot.initial(ConsumerState.CREATED, parts.clock.instant()));
+        new AtomicReference<>(
+            ConsumerSnapshot.initial(ConsumerState.CREATED, parts.clock.instant()));
   }
 
-  /**
-   * A builder for a consumer with {@code config}, reading payloads with {@code payloads}.
-   */
+  /** A builder for a consumer with {@code config}, reading payloads with {@code payloads}. */
   public static <T> Builder<T> builder(IdemConfig config, PayloadDeserializer<T> payloads) {
     return new Builder<>(config, payloads);
   }
@@ -369,8 +368,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
 
     /**
-     * The pool transactions run on. It must hold at least {@code concurrency + 2} connections.
-     * idem does not close it. Without one, idem opens a HikariCP pool from {@code pg.*}.
+     * The pool transactions run on. It must hold at least {@code concurrency + 2} connections. idem
+     * does not close it. Without one, idem opens a HikariCP pool from {@code pg.*}.
      */
     public Builder<T> dataSource(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -408,8 +407,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
 
     /**
-     * Whether {@link #start()} applies idem's schema scripts (default true). Turn off when your
-     * own migrations apply them.
+     * Whether {@link #start()} applies idem's schema scripts (default true). Turn off when your own
+     * migrations apply them.
      */
     public Builder<T> applySchema(boolean applySchema) {
       this.applySchema = applySchema;

@@ -1,8 +1,8 @@
 package dev.idem.consumer;
 
 /**
- * A record has no usable event id: missing, blank, longer than {@value EventIds#MAX_BYTES} bytes
- * of UTF-8, or containing NUL. Such a record is never processed; it is rejected with this reason.
+ * A record has no usable event id: missing, blank, longer than {@value EventIds#MAX_BYTES} bytes of
+ * UTF-8, or containing NUL. Such a record is never processed; it is rejected with this reason.
  */
 public class InvalidEventIdException extends IdemException {
   private static final long serialVersionUID = 1L;

@@ -4,8 +4,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Turns a record into the payload handed to the handler. Ready-made ones are in {@link Payloads}.
- * It runs on a worker thread, never on the poll thread, so a record that cannot be read never
- * stops polling.
+ * It runs on a worker thread, never on the poll thread, so a record that cannot be read never stops
+ * polling.
  *
  * @param <T> the payload type
  */

@@ -7,10 +7,10 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * How often and how long apart a failed record is tried again, applied after the rollback.
  *
- * <p>The delay before attempt {@code n + 1} is {@code min(maxBackoff, initialBackoff * multiplier^(n
- * - 1))}, reduced by a random jitter of up to {@code jitter} of itself so that instances that failed
- * together do not retry together. After {@link #maxAttempts()} attempts the record is given up:
- * dead-lettered, and processing goes on.
+ * <p>The delay before attempt {@code n + 1} is {@code min(maxBackoff, initialBackoff *
+ * multiplier^(n - 1))}, reduced by a random jitter of up to {@code jitter} of itself so that
+ * instances that failed together do not retry together. After {@link #maxAttempts()} attempts the
+ * record is given up: dead-lettered, and processing goes on.
  *
  * @param maxAttempts attempts in all, at least 1
  * @param initialBackoff the delay before the second attempt
@@ -19,7 +19,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param jitter the fraction of each delay that is random, from 0 to 1
  */
 public record RetryPolicy(
-    int maxAttempts, Duration initialBackoff, Duration maxBackoff, double multiplier, double jitter) {
+    int maxAttempts,
+    Duration initialBackoff,
+    Duration maxBackoff,
+    double multiplier,
+    double jitter) {
 
   /** Validates the policy; the message names the setting. */
   public RetryPolicy {
@@ -36,7 +40,9 @@ public record RetryPolicy(
     if (maxBackoff.compareTo(initialBackoff) < 0) {
       throw new IdemConfigException(
           "consumer.retry.max-backoff",
-          "must be at least consumer.retry.initial-backoff (" + initialBackoff + "), was "
+          "must be at least consumer.retry.initial-backoff ("
+              + initialBackoff
+              + "), was "
               + maxBackoff);
     }
     if (!(multiplier >= 1.0) || Double.isInfinite(multiplier)) {

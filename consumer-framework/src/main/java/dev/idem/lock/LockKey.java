@@ -19,8 +19,8 @@ import java.util.Objects;
  * <p>The length prefix keeps {@code ("ab", "c")} and {@code ("a", "bc")} apart. The function is
  * computed in Java, never with PostgreSQL's {@code hashtext}, which is internal and has changed
  * between releases, so every JVM and every PostgreSQL version agree. Changing it would let two
- * copies of one event take different locks during a rolling upgrade; a different function would
- * get a new {@link #VERSION}.
+ * copies of one event take different locks during a rolling upgrade; a different function would get
+ * a new {@link #VERSION}.
  *
  * <p>Test vectors (checked by the test suite):
  *

@@ -86,11 +86,19 @@ class ExactlyOnceProcessingTest {
     first.start();
     second.start();
 
-    awaitTrue(Duration.ofSeconds(120), "all copies handled",
-        () -> first.snapshot().processed() + first.snapshot().duplicates()
-            + second.snapshot().processed() + second.snapshot().duplicates() >= 3L * events);
+    awaitTrue(
+        Duration.ofSeconds(120),
+        "all copies handled",
+        () ->
+            first.snapshot().processed()
+                    + first.snapshot().duplicates()
+                    + second.snapshot().processed()
+                    + second.snapshot().duplicates()
+                >= 3L * events);
     // Let any late redelivery after a rebalance drain as well.
-    awaitTrue(Duration.ofSeconds(60), "offsets committed to the end",
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "offsets committed to the end",
         () -> fullyCommitted(name, Map.of(topicA, 3, topicB, 3)));
 
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(events);
@@ -101,15 +109,18 @@ class ExactlyOnceProcessingTest {
     // A rebalance may redeliver a record that was done but not committed: it is then skipped
     // again, so duplicates can exceed 2 per event but the sum never falls short.
     assertThat(processed + duplicates).isGreaterThanOrEqualTo(3L * events);
-    assertThat(count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = '"
-        + name + "'")).isEqualTo(events);
+    assertThat(
+            count(
+                "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+        .isEqualTo(events);
   }
 
   private static boolean fullyCommitted(String group, Map<String, Integer> topics) {
     try {
       Map<TopicPartition, Long> committed = committedOffsets(group);
       for (Map.Entry<String, Integer> t : topics.entrySet()) {
-        for (Map.Entry<TopicPartition, Long> end : endOffsets(t.getKey(), t.getValue()).entrySet()) {
+        for (Map.Entry<TopicPartition, Long> end :
+            endOffsets(t.getKey(), t.getValue()).entrySet()) {
           if (end.getValue() > 0 && !end.getValue().equals(committed.get(end.getKey()))) {
             return false;
           }
@@ -171,8 +182,10 @@ class ExactlyOnceProcessingTest {
   static long advisoryLocksHeld(long key) throws Exception {
     return count(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
-            + " AND classid::bigint = " + (key >>> 32)
-            + " AND objid::bigint = " + (key & 0xFFFFFFFFL));
+            + " AND classid::bigint = "
+            + (key >>> 32)
+            + " AND objid::bigint = "
+            + (key & 0xFFFFFFFFL));
   }
 
   @Test
@@ -241,8 +254,8 @@ class ExactlyOnceProcessingTest {
                 .faultHook(crashAfter20)
                 .build());
     first.start();
-    awaitTrue(Duration.ofSeconds(60), "crashed",
-        () -> first.snapshot().state() == ConsumerState.FAILED);
+    awaitTrue(
+        Duration.ofSeconds(60), "crashed", () -> first.snapshot().state() == ConsumerState.FAILED);
     first.close();
     long doneBeforeCrash =
         count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'");
@@ -250,17 +263,23 @@ class ExactlyOnceProcessingTest {
     assertThat(committedOffsets(name)).isEmpty();
 
     IdempotentConsumer<String> second =
-        consumer(config(name, name).build(), closeLater(pool(3)),
+        consumer(
+            config(name, name).build(),
+            closeLater(pool(3)),
             (value, ctx) -> insertEffect(effects, value, ctx));
     second.start();
-    awaitTrue(Duration.ofSeconds(60), "rest processed",
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "rest processed",
         () -> second.snapshot().processed() + second.snapshot().duplicates() == events);
 
     assertThat(second.snapshot().duplicates()).isEqualTo(doneBeforeCrash);
     assertThat(second.snapshot().processed()).isEqualTo(events - doneBeforeCrash);
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(events);
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(events);
-    awaitTrue(Duration.ofSeconds(30), "committed to the end",
+    awaitTrue(
+        Duration.ofSeconds(30),
+        "committed to the end",
         () -> fullyCommitted(name, Map.of(name, 2)));
   }
 
@@ -303,21 +322,28 @@ class ExactlyOnceProcessingTest {
             record(name, 0, "k", "nul\0id", "nul id"),
             record(name, 0, "k", "good-1", "fine")));
     IdempotentConsumer<String> consumer =
-        consumer(config(name, name).build(), closeLater(pool(3)),
+        consumer(
+            config(name, name).build(),
+            closeLater(pool(3)),
             (value, ctx) -> insertEffect(effects, value, ctx));
     consumer.start();
-    awaitTrue(Duration.ofSeconds(60), "all handled",
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "all handled",
         () -> consumer.snapshot().processed() == 1 && consumer.snapshot().deadLettered() == 3);
     assertThat(strings("SELECT event_id FROM " + effects)).containsExactly("good-1");
     assertThat(
             strings(
                 "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = '"
-                    + name + "' AND NOT has_event_id"))
+                    + name
+                    + "' AND NOT has_event_id"))
         .containsExactlyInAnyOrder(
-            "event id missing", "event id longer than 512 bytes of UTF-8 (600)",
+            "event id missing",
+            "event id longer than 512 bytes of UTF-8 (600)",
             "event id contains NUL");
-    assertThat(strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '"
-        + name + "'")).containsExactlyInAnyOrder(name + "-0@0", name + "-0@1", name + "-0@2");
+    assertThat(
+            strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+        .containsExactlyInAnyOrder(name + "-0@0", name + "-0@1", name + "-0@2");
     assertThat(consumer.snapshot().state()).isEqualTo(ConsumerState.RUNNING);
   }
 }

@@ -31,9 +31,21 @@ class HandlerContractTest {
                 .handler(
                     (value, ctx) -> {
                       insertEffect(effects, value, ctx);
-                      seen.put("context", ctx.consumerName() + "|" + ctx.topic() + "|"
-                          + ctx.partition() + "|" + ctx.offset() + "|" + new String(ctx.key())
-                          + "|" + ctx.eventId() + "|" + ctx.attempt());
+                      seen.put(
+                          "context",
+                          ctx.consumerName()
+                              + "|"
+                              + ctx.topic()
+                              + "|"
+                              + ctx.partition()
+                              + "|"
+                              + ctx.offset()
+                              + "|"
+                              + new String(ctx.key())
+                              + "|"
+                              + ctx.eventId()
+                              + "|"
+                              + ctx.attempt());
                       for (String call : List.of("commit", "rollback", "close", "autocommit")) {
                         try {
                           switch (call) {
@@ -48,14 +60,22 @@ class HandlerContractTest {
                         }
                       }
                       try (Statement s = ctx.connection().createStatement();
-                          ResultSet rs = s.executeQuery(
-                              "SELECT current_setting('transaction_isolation'),"
-                                  + " current_setting('synchronous_commit'),"
-                                  + " current_setting('lock_timeout'),"
-                                  + " current_setting('statement_timeout')")) {
+                          ResultSet rs =
+                              s.executeQuery(
+                                  "SELECT current_setting('transaction_isolation'),"
+                                      + " current_setting('synchronous_commit'),"
+                                      + " current_setting('lock_timeout'),"
+                                      + " current_setting('statement_timeout')")) {
                         rs.next();
-                        seen.put("settings", rs.getString(1) + "|" + rs.getString(2) + "|"
-                            + rs.getString(3) + "|" + rs.getString(4));
+                        seen.put(
+                            "settings",
+                            rs.getString(1)
+                                + "|"
+                                + rs.getString(2)
+                                + "|"
+                                + rs.getString(3)
+                                + "|"
+                                + rs.getString(4));
                       }
                     })
                 .build()) {
@@ -64,8 +84,11 @@ class HandlerContractTest {
       awaitTrue(Duration.ofSeconds(60), "processed", () -> consumer.snapshot().processed() == 1);
 
       assertThat(seen.get("context")).isEqualTo(name + "|" + name + "|0|0|acct-1|ctx-1|1");
-      assertThat(seen).containsEntry("commit", "refused").containsEntry("rollback", "refused")
-          .containsEntry("close", "refused").containsEntry("autocommit", "refused");
+      assertThat(seen)
+          .containsEntry("commit", "refused")
+          .containsEntry("rollback", "refused")
+          .containsEntry("close", "refused")
+          .containsEntry("autocommit", "refused");
       assertThat(seen.get("settings")).isEqualTo("read committed|on|30s|1min");
       assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(1);
     }
@@ -95,20 +118,24 @@ class HandlerContractTest {
                 .build()) {
       consumer.start();
       send(List.of(record(name, 0, "a", "p-1", "poison"), record(name, 0, "b", "ok-1", "fine")));
-      awaitTrue(Duration.ofSeconds(60), "dead-lettered and processed",
+      awaitTrue(
+          Duration.ofSeconds(60),
+          "dead-lettered and processed",
           () -> consumer.snapshot().deadLettered() == 1 && consumer.snapshot().processed() == 1);
       send(List.of(record(name, 0, "a", "p-1", "poison")));
-      awaitTrue(Duration.ofSeconds(60), "copy skipped",
-          () -> consumer.snapshot().duplicates() == 1);
+      awaitTrue(
+          Duration.ofSeconds(60), "copy skipped", () -> consumer.snapshot().duplicates() == 1);
 
       try (Connection c = INFRA.postgres().dataSource().getConnection();
           Statement s = c.createStatement();
-          ResultSet rs = s.executeQuery(
-              "SELECT attempts, reason, exception_class, exception_message, topic,"
-                  + " kafka_partition, kafka_offset, convert_from(record_value, 'UTF8'),"
-                  + " headers->0->>'key'"
-                  + " FROM idem.dead_letters WHERE consumer_name = '" + name
-                  + "' AND event_id = 'p-1'")) {
+          ResultSet rs =
+              s.executeQuery(
+                  "SELECT attempts, reason, exception_class, exception_message, topic,"
+                      + " kafka_partition, kafka_offset, convert_from(record_value, 'UTF8'),"
+                      + " headers->0->>'key'"
+                      + " FROM idem.dead_letters WHERE consumer_name = '"
+                      + name
+                      + "' AND event_id = 'p-1'")) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getInt(1)).isEqualTo(3);
         assertThat(rs.getString(2)).isEqualTo("handler-failed");
@@ -140,11 +167,12 @@ class HandlerContractTest {
                 .build()) {
       consumer.start();
       send(List.of(record(name, 0, "a", "nr-1", "refund.weird")));
-      awaitTrue(Duration.ofSeconds(60), "dead-lettered",
-          () -> consumer.snapshot().deadLettered() == 1);
+      awaitTrue(
+          Duration.ofSeconds(60), "dead-lettered", () -> consumer.snapshot().deadLettered() == 1);
       assertThat(consumer.snapshot().retries()).isZero();
-      assertThat(count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = '" + name
-          + "'")).isEqualTo(1);
+      assertThat(
+              count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+          .isEqualTo(1);
     }
   }
 }

@@ -41,7 +41,9 @@ class IdemConfigTest {
 
   @Test
   void autoCommitTrueIsRefused() {
-    refused(b -> b.kafka("enable.auto.commit", "true"), "kafka.enable.auto.commit",
+    refused(
+        b -> b.kafka("enable.auto.commit", "true"),
+        "kafka.enable.auto.commit",
         "idem commits offsets after the database commit; remove the setting");
   }
 
@@ -53,15 +55,19 @@ class IdemConfigTest {
 
   @Test
   void readUncommittedKafkaIsolationIsRefused() {
-    refused(b -> b.kafka("isolation.level", "read_uncommitted"), "kafka.isolation.level",
+    refused(
+        b -> b.kafka("isolation.level", "read_uncommitted"),
+        "kafka.isolation.level",
         "aborted producer transactions");
   }
 
   @ParameterizedTest
   @CsvSource({"serializable", "repeatable read", "read uncommitted"})
   void databaseIsolationOtherThanReadCommittedIsRefused(String level) {
-    refused(b -> b.set("consumer.transaction-isolation", level),
-        "consumer.transaction-isolation", "only READ COMMITTED does");
+    refused(
+        b -> b.set("consumer.transaction-isolation", level),
+        "consumer.transaction-isolation",
+        "only READ COMMITTED does");
   }
 
   @Test
@@ -78,60 +84,84 @@ class IdemConfigTest {
 
   @Test
   void ownDeserializersAreRefused() {
-    refused(b -> b.kafka("value.deserializer", "org.example.Foo"), "kafka.value.deserializer",
+    refused(
+        b -> b.kafka("value.deserializer", "org.example.Foo"),
+        "kafka.value.deserializer",
         "PayloadDeserializer");
   }
 
   @Test
   void settingsTheConsumerGroupProtocolRejectsAreRefused() {
-    refused(b -> b.kafka("group.protocol", "consumer").kafka("session.timeout.ms", "6000"),
-        "kafka.session.timeout.ms", "rejected by group.protocol=consumer");
-    refused(b -> b.kafka("group.protocol", "consumer").kafka("partition.assignment.strategy",
-        "org.apache.kafka.clients.consumer.RangeAssignor"),
-        "kafka.partition.assignment.strategy", "group.remote.assignor");
+    refused(
+        b -> b.kafka("group.protocol", "consumer").kafka("session.timeout.ms", "6000"),
+        "kafka.session.timeout.ms",
+        "rejected by group.protocol=consumer");
+    refused(
+        b ->
+            b.kafka("group.protocol", "consumer")
+                .kafka(
+                    "partition.assignment.strategy",
+                    "org.apache.kafka.clients.consumer.RangeAssignor"),
+        "kafka.partition.assignment.strategy",
+        "group.remote.assignor");
     assertThat(valid().kafka("session.timeout.ms", "6000").build().kafka())
         .containsEntry("session.timeout.ms", "6000");
   }
 
   @Test
   void drainTimeoutMustBeShorterThanMaxPollInterval() {
-    refused(b -> b.kafka("max.poll.interval.ms", "5000").drainTimeout(Duration.ofSeconds(5)),
-        "consumer.drain-timeout", "must be shorter than kafka.max.poll.interval.ms");
+    refused(
+        b -> b.kafka("max.poll.interval.ms", "5000").drainTimeout(Duration.ofSeconds(5)),
+        "consumer.drain-timeout",
+        "must be shorter than kafka.max.poll.interval.ms");
   }
 
   @Test
   void badNumbersAndDurationsNameTheirKey() {
-    refused(b -> b.set("consumer.concurrency", "many"), "consumer.concurrency",
+    refused(
+        b -> b.set("consumer.concurrency", "many"),
+        "consumer.concurrency",
         "is not a whole number");
     refused(b -> b.set("consumer.concurrency", "0"), "consumer.concurrency", "out of range");
-    refused(b -> b.set("consumer.lock-timeout", "5 parsecs"), "consumer.lock-timeout",
+    refused(
+        b -> b.set("consumer.lock-timeout", "5 parsecs"),
+        "consumer.lock-timeout",
         "is not a duration");
-    refused(b -> b.set("consumer.commit-interval", "0ms"), "consumer.commit-interval",
+    refused(
+        b -> b.set("consumer.commit-interval", "0ms"),
+        "consumer.commit-interval",
         "must be positive");
-    refused(b -> b.set("consumer.retry.max-attempts", "0"), "consumer.retry.max-attempts",
+    refused(
+        b -> b.set("consumer.retry.max-attempts", "0"),
+        "consumer.retry.max-attempts",
         "out of range");
-    refused(b -> b.set("consumer.retry.jitter", "2"), "consumer.retry.jitter",
-        "between 0 and 1");
+    refused(b -> b.set("consumer.retry.jitter", "2"), "consumer.retry.jitter", "between 0 and 1");
     refused(b -> b.kafka("max.poll.records", "lots"), "kafka", "max.poll.records");
   }
 
   @Test
   void lockTimeoutMayNotExceedHandlerTimeout() {
-    refused(b -> b.lockTimeout(Duration.ofMinutes(5)).handlerTimeout(Duration.ofMinutes(1)),
-        "consumer.lock-timeout", "must not exceed consumer.handler-timeout");
+    refused(
+        b -> b.lockTimeout(Duration.ofMinutes(5)).handlerTimeout(Duration.ofMinutes(1)),
+        "consumer.lock-timeout",
+        "must not exceed consumer.handler-timeout");
   }
 
   @Test
   void identifiersThatAreNotPlainSqlNamesAreRefused() {
     refused(b -> b.schema("idem; DROP TABLE x"), "consumer.schema", "lower-case SQL identifier");
-    refused(b -> b.set("consumer.processed-table", "Processed"), "consumer.processed-table",
+    refused(
+        b -> b.set("consumer.processed-table", "Processed"),
+        "consumer.processed-table",
         "lower-case SQL identifier");
   }
 
   @Test
   void poolMustHoldConcurrencyPlusTwoConnections() {
-    refused(b -> b.concurrency(8).database("jdbc:postgresql://h/db", "u", "p", 9),
-        "pg.pool-size", "at least concurrency + 2 = 10");
+    refused(
+        b -> b.concurrency(8).database("jdbc:postgresql://h/db", "u", "p", 9),
+        "pg.pool-size",
+        "at least concurrency + 2 = 10");
     refused(b -> b.database("mysql://h/db", "u", "p", 5), "pg.url", "PostgreSQL JDBC URL");
   }
 
@@ -183,7 +213,8 @@ class IdemConfigTest {
                     "IDEM_KAFKA_MAX_POLL_RECORDS", "250"))
             .build();
     assertThat(config.topics()).containsExactly("a", "b");
-    assertThat(config.kafka()).containsEntry("bootstrap.servers", "from-env:9092")
+    assertThat(config.kafka())
+        .containsEntry("bootstrap.servers", "from-env:9092")
         .containsEntry("max.poll.records", "250");
     assertThat(config.lockTimeout()).isEqualTo(Duration.ofSeconds(7));
     assertThat(config.concurrency()).isEqualTo(4);
@@ -214,12 +245,15 @@ class IdemConfigTest {
   @Test
   void aBadValueInAFileNamesItsKey(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("idem.properties");
-    Files.writeString(file, "consumer.name=x\nconsumer.topics=t\nkafka.bootstrap.servers=b:1\n"
-        + "consumer.handler-timeout=soon\n");
+    Files.writeString(
+        file,
+        "consumer.name=x\nconsumer.topics=t\nkafka.bootstrap.servers=b:1\n"
+            + "consumer.handler-timeout=soon\n");
     assertThatThrownBy(() -> IdemConfig.load(file, Map.of()).build())
         .isInstanceOf(IdemConfigException.class)
-        .hasMessage("consumer.handler-timeout: 'soon' is not a duration; write e.g. 250ms, 30s,"
-            + " 5m, 1h, 7d or PT30S");
+        .hasMessage(
+            "consumer.handler-timeout: 'soon' is not a duration; write e.g. 250ms, 30s,"
+                + " 5m, 1h, 7d or PT30S");
   }
 
   @Test
@@ -243,7 +277,8 @@ class IdemConfigTest {
     assertThat(policy.delayAfter(4)).isEqualTo(Duration.ofMillis(500));
     assertThat(policy.allowsAttemptAfter(4)).isTrue();
     assertThat(policy.allowsAttemptAfter(5)).isFalse();
-    RetryPolicy jittered = RetryPolicy.exponential(5, Duration.ofMillis(100), Duration.ofSeconds(1));
+    RetryPolicy jittered =
+        RetryPolicy.exponential(5, Duration.ofMillis(100), Duration.ofSeconds(1));
     for (int i = 0; i < 100; i++) {
       assertThat(jittered.delayAfter(2)).isBetween(Duration.ofMillis(160), Duration.ofMillis(200));
     }

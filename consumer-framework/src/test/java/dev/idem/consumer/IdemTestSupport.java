@@ -62,8 +62,11 @@ final class IdemTestSupport {
 
   /** A table {@code name(event_id text, payload text)} with no unique key, so doubles show. */
   static void createEffectsTable(String table) throws SQLException {
-    sql("CREATE TABLE " + table + " (event_id text NOT NULL, payload text, partition int,"
-        + " kafka_offset bigint, attempt int, at timestamptz DEFAULT clock_timestamp())");
+    sql(
+        "CREATE TABLE "
+            + table
+            + " (event_id text NOT NULL, payload text, partition int,"
+            + " kafka_offset bigint, attempt int, at timestamptz DEFAULT clock_timestamp())");
   }
 
   static void sql(String statement) throws SQLException {
@@ -88,7 +91,8 @@ final class IdemTestSupport {
     try (PreparedStatement ps =
         ctx.connection()
             .prepareStatement(
-                "INSERT INTO " + table
+                "INSERT INTO "
+                    + table
                     + " (event_id, payload, partition, kafka_offset, attempt)"
                     + " VALUES (?, ?, ?, ?, ?)")) {
       ps.setString(1, ctx.eventId());
@@ -103,9 +107,12 @@ final class IdemTestSupport {
   static KafkaProducer<byte[], byte[]> producer() {
     return new KafkaProducer<>(
         Map.of(
-            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap(),
-            ProducerConfig.ACKS_CONFIG, "all",
-            ProducerConfig.LINGER_MS_CONFIG, 5),
+            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+            bootstrap(),
+            ProducerConfig.ACKS_CONFIG,
+            "all",
+            ProducerConfig.LINGER_MS_CONFIG,
+            5),
         new ByteArraySerializer(),
         new ByteArraySerializer());
   }
@@ -141,10 +148,15 @@ final class IdemTestSupport {
   static Map<TopicPartition, Long> committedOffsets(String group) throws Exception {
     try (Admin admin = admin()) {
       Map<TopicPartition, OffsetAndMetadata> offsets =
-          admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30,
-              TimeUnit.SECONDS);
+          admin
+              .listConsumerGroupOffsets(group)
+              .partitionsToOffsetAndMetadata()
+              .get(30, TimeUnit.SECONDS);
       Map<TopicPartition, Long> result = new HashMap<>();
-      offsets.forEach((tp, om) -> { if (om != null) result.put(tp, om.offset()); });
+      offsets.forEach(
+          (tp, om) -> {
+            if (om != null) result.put(tp, om.offset());
+          });
       return result;
     }
   }
@@ -157,7 +169,10 @@ final class IdemTestSupport {
         request.put(new TopicPartition(topic, p), OffsetSpec.latest());
       }
       Map<TopicPartition, Long> result = new HashMap<>();
-      admin.listOffsets(request).all().get(30, TimeUnit.SECONDS)
+      admin
+          .listOffsets(request)
+          .all()
+          .get(30, TimeUnit.SECONDS)
           .forEach((tp, info) -> result.put(tp, info.offset()));
       return result;
     }
@@ -172,7 +187,9 @@ final class IdemTestSupport {
   }
 
   static void awaitAssigned(IdempotentConsumer<?> consumer) {
-    awaitTrue(Duration.ofSeconds(60), consumer.name() + " assigned",
+    awaitTrue(
+        Duration.ofSeconds(60),
+        consumer.name() + " assigned",
         () -> !consumer.snapshot().assigned().isEmpty());
   }
 

@@ -85,7 +85,9 @@ class SchemaAndStoreTest {
       for (Future<?> f : started) {
         f.get(60, TimeUnit.SECONDS);
       }
-      awaitTrue(Duration.ofSeconds(60), "both assigned",
+      awaitTrue(
+          Duration.ofSeconds(60),
+          "both assigned",
           () -> consumers.stream().allMatch(c -> !c.snapshot().assigned().isEmpty()));
       assertThat(consumers).allMatch(c -> c.snapshot().state() == ConsumerState.RUNNING);
     } finally {
@@ -101,11 +103,20 @@ class SchemaAndStoreTest {
     new SchemaMigrator(schema, "processed_events", "dead_letters")
         .migrate(INFRA.postgres().dataSource());
     PostgresIdempotencyStore store =
-        new PostgresIdempotencyStore("c", schema, "processed_events", "dead_letters",
-            Duration.ofSeconds(1), Duration.ofSeconds(1), false);
-    String insert = "INSERT INTO " + schema + ".processed_events"
-        + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
-        + " VALUES ('c', 'e1', 't', 0, 0)";
+        new PostgresIdempotencyStore(
+            "c",
+            schema,
+            "processed_events",
+            "dead_letters",
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(1),
+            false);
+    String insert =
+        "INSERT INTO "
+            + schema
+            + ".processed_events"
+            + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
+            + " VALUES ('c', 'e1', 't', 0, 0)";
     sql(insert);
     SQLException processedViolation = violation(insert);
     assertThat(processedViolation.getSQLState()).isEqualTo("23505");

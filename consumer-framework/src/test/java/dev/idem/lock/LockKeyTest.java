@@ -2,9 +2,9 @@ package dev.idem.lock;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class LockKeyTest {
 
@@ -32,7 +32,8 @@ class LockKeyTest {
 
   @Test
   void theSameNameInTwoNamespacesGetsDifferentKeys() {
-    assertThat(LockKey.hash("consumer-a", "evt-1")).isNotEqualTo(LockKey.hash("consumer-b", "evt-1"));
+    assertThat(LockKey.hash("consumer-a", "evt-1"))
+        .isNotEqualTo(LockKey.hash("consumer-b", "evt-1"));
   }
 
   @Test

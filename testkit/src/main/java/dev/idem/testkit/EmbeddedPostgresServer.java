@@ -16,8 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A real PostgreSQL server (17.x, from the zonky embedded binaries) on a free loopback port with a
- * temporary data directory, on durable settings: {@code fsync=on} and {@code
- * synchronous_commit=on} (the embedded builder turns both off unless told otherwise).
+ * temporary data directory, on durable settings: {@code fsync=on} and {@code synchronous_commit=on}
+ * (the embedded builder turns both off unless told otherwise).
  *
  * <p>{@link #stop()} and {@link #start()} keep the data directory and the port: a stopped instance
  * of the embedded library cannot be started again, so a new one is started on the same directory.

@@ -81,13 +81,17 @@ public final class TestInfrastructure {
             .map(
                 url ->
                     ExternalServers.postgres(
-                        url, env.getOrDefault("PG_USER", "postgres"),
+                        url,
+                        env.getOrDefault("PG_USER", "postgres"),
                         env.getOrDefault("PG_PASSWORD", "")))
             .orElseGet(
                 () -> containers ? ContainerServers.postgres() : EmbeddedPostgresServer.launch());
     log.info(
         "test infrastructure: Kafka {} at {}, PostgreSQL {} at {}",
-        kafka.kind(), kafka.bootstrapServers(), postgres.kind(), postgres.jdbcUrl());
+        kafka.kind(),
+        kafka.bootstrapServers(),
+        postgres.kind(),
+        postgres.jdbcUrl());
     return new TestInfrastructure(kafka, postgres);
   }
 
@@ -106,8 +110,8 @@ public final class TestInfrastructure {
   }
 
   /**
-   * A name unique in this JVM and across runs against the same servers, safe as a Kafka topic
-   * name, a consumer group id and a SQL identifier: lower-case letters, digits and underscores.
+   * A name unique in this JVM and across runs against the same servers, safe as a Kafka topic name,
+   * a consumer group id and a SQL identifier: lower-case letters, digits and underscores.
    */
   public static String uniqueName(String prefix) {
     String clean = prefix.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");

@@ -64,7 +64,8 @@ class SharedInfrastructureTest {
         Statement s = c.createStatement()) {
       s.execute("CREATE TABLE " + table + " (id int PRIMARY KEY, name text)");
       s.execute("INSERT INTO " + table + " VALUES (1, 'one'), (2, 'two')");
-      try (ResultSet rs = s.executeQuery("SELECT string_agg(name, ',' ORDER BY id) FROM " + table)) {
+      try (ResultSet rs =
+          s.executeQuery("SELECT string_agg(name, ',' ORDER BY id) FROM " + table)) {
         rs.next();
         assertThat(rs.getString(1)).isEqualTo("one,two");
       }

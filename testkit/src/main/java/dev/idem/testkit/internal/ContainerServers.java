@@ -35,7 +35,12 @@ public final class ContainerServers {
     PostgreSQLContainer<?> container =
         new PostgreSQLContainer<>(DockerImageName.parse(POSTGRES_IMAGE))
             .withCommand(
-                "postgres", "-c", "fsync=on", "-c", "synchronous_commit=on", "-c",
+                "postgres",
+                "-c",
+                "fsync=on",
+                "-c",
+                "synchronous_commit=on",
+                "-c",
                 "max_connections=300");
     container.start();
     return new ContainerPostgres(container);

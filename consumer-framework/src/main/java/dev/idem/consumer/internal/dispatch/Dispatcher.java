@@ -109,8 +109,7 @@ public final class Dispatcher {
     Lane start = null;
     synchronized (lock) {
       // A null ordering key means unordered: every such record gets a lane of its own.
-      LaneKey key =
-          new LaneKey(work.partition, work.orderingKey == null ? work : work.orderingKey);
+      LaneKey key = new LaneKey(work.partition, work.orderingKey == null ? work : work.orderingKey);
       Lane lane = lanes.computeIfAbsent(key, Lane::new);
       lane.queue.add(work);
       inFlight++;
@@ -137,9 +136,7 @@ public final class Dispatcher {
     }
   }
 
-  /**
-   * Starts no record from now on, as when the process dies; a record already running finishes.
-   */
+  /** Starts no record from now on, as when the process dies; a record already running finishes. */
   public void halt() {
     halted = true;
   }
@@ -297,10 +294,16 @@ public final class Dispatcher {
           break;
         }
         Work head = lane.queue.peek();
-        sb.append("; ").append(lane.key.partition).append(" key ").append(lane.key.orderingKey)
-            .append(": ").append(head == null ? "-" : head.toString())
+        sb.append("; ")
+            .append(lane.key.partition)
+            .append(" key ")
+            .append(lane.key.orderingKey)
+            .append(": ")
+            .append(head == null ? "-" : head.toString())
             .append(lane.waitingRetry != null ? " (waiting to retry)" : "")
-            .append(", ").append(lane.queue.size()).append(" queued");
+            .append(", ")
+            .append(lane.queue.size())
+            .append(" queued");
       }
       return sb.toString();
     }

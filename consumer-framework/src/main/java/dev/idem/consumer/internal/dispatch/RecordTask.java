@@ -35,8 +35,8 @@ public final class RecordTask implements Function<Work, Step> {
   private final Runnable onCrash;
 
   /**
-   * @param onCrash called when a fault hook simulates the death of the process, or when a fatal
-   *     VM error makes going on unsafe
+   * @param onCrash called when a fault hook simulates the death of the process, or when a fatal VM
+   *     error makes going on unsafe
    */
   public RecordTask(
       String consumerName,
@@ -109,11 +109,7 @@ public final class RecordTask implements Function<Work, Step> {
     RetryDecision decision = decide(failure);
     if (decision == RetryDecision.RETRY && retry.allowsAttemptAfter(work.attempt)) {
       Duration delay = retry.delayAfter(work.attempt);
-      log.warn(
-          "attempt {} failed; retrying in {} ms",
-          work.attempt,
-          delay.toMillis(),
-          failure);
+      log.warn("attempt {} failed; retrying in {} ms", work.attempt, delay.toMillis(), failure);
       work.attempt++;
       metrics.retry(work.record.topic());
       return Step.retryAfter(delay);
@@ -150,8 +146,8 @@ public final class RecordTask implements Function<Work, Step> {
       work.pendingDeadLetterReason = reason;
       work.pendingDeadLetterFailure = failure;
       Duration delay = retry.delayAfter(Math.max(work.attempt, 3));
-      log.error("writing the dead letter failed; retrying in {} ms", delay.toMillis(),
-          written.failure());
+      log.error(
+          "writing the dead letter failed; retrying in {} ms", delay.toMillis(), written.failure());
       return Step.retryAfter(delay);
     }
     work.pendingDeadLetterReason = null;
@@ -166,7 +162,10 @@ public final class RecordTask implements Function<Work, Step> {
       }
       if (t instanceof SQLException sql && sql.getSQLState() != null) {
         String s = sql.getSQLState();
-        if (s.startsWith("08") || s.equals("57P01") || s.equals("57P02") || s.equals("57P03")
+        if (s.startsWith("08")
+            || s.equals("57P01")
+            || s.equals("57P02")
+            || s.equals("57P03")
             || s.equals("53300")) {
           return true;
         }

@@ -15,13 +15,17 @@ public final class Work {
   final long bytes;
   int attempt = 1;
   int reruns;
+
   /** Set when the record was given up and only its dead-letter write is left (and failed). */
   String pendingDeadLetterReason;
+
   Throwable pendingDeadLetterFailure;
   String eventId;
 
   public Work(
-      ConsumerRecord<byte[], byte[]> record, TopicPartition partition, long epoch,
+      ConsumerRecord<byte[], byte[]> record,
+      TopicPartition partition,
+      long epoch,
       Object orderingKey) {
     this.record = record;
     this.partition = partition;

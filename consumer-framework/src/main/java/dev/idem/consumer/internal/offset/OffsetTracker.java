@@ -13,8 +13,8 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p>Every record that poll returned is tracked in offset order; completions may arrive in any
  * order. The committable offset of a partition is {@code lastDone.offset() + 1} over the contiguous
- * prefix of done records. Offsets are never assumed consecutive: transaction markers and
- * compaction leave gaps, so only offsets poll actually returned count.
+ * prefix of done records. Offsets are never assumed consecutive: transaction markers and compaction
+ * leave gaps, so only offsets poll actually returned count.
  *
  * <p>Each assignment of a partition gets a new epoch; completions carry the epoch they were
  * dispatched under, and completions of an earlier assignment are ignored.

@@ -29,9 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The thread that owns the {@link Consumer}: polls, hands records to the dispatcher, folds
- * completions into offset watermarks, commits them, pauses for backpressure and handles
- * rebalances. No other thread touches the Kafka client; others read the published {@link
- * ConsumerSnapshot}.
+ * completions into offset watermarks, commits them, pauses for backpressure and handles rebalances.
+ * No other thread touches the Kafka client; others read the published {@link ConsumerSnapshot}.
  */
 public final class PollLoop implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(PollLoop.class);
@@ -79,8 +78,8 @@ public final class PollLoop implements Runnable {
   }
 
   /**
-   * Asks the loop to finish in-flight work, commit and leave the group. The loop notices within
-   * one poll timeout; no wakeup is used, since a pending wakeup would abort the final commit.
+   * Asks the loop to finish in-flight work, commit and leave the group. The loop notices within one
+   * poll timeout; no wakeup is used, since a pending wakeup would abort the final commit.
    */
   public void close() {
     closing = true;
@@ -107,7 +106,8 @@ public final class PollLoop implements Runnable {
         loopOnce();
       }
       if (crashed) {
-        log.warn("consumer {} stopped without committing (simulated crash or fatal error)",
+        log.warn(
+            "consumer {} stopped without committing (simulated crash or fatal error)",
             config.consumerName());
       } else {
         shutdown();
@@ -215,7 +215,8 @@ public final class PollLoop implements Runnable {
     if (dispatcher.inFlight(tps) > 0) {
       log.warn(
           "drain timeout {} reached with {}; their records will be redelivered and deduplicated",
-          timeout, dispatcher.describe());
+          timeout,
+          dispatcher.describe());
     }
   }
 
@@ -235,7 +236,8 @@ public final class PollLoop implements Runnable {
     } catch (RuntimeException e) {
       log.warn(
           "synchronous commit of {} failed; those records will be redelivered and deduplicated",
-          offsets, e);
+          offsets,
+          e);
     }
   }
 

@@ -20,10 +20,10 @@ import org.slf4j.LoggerFactory;
  * Applies idem's versioned SQL scripts and records them in {@code <schema>.idem_schema_version}.
  *
  * <p>Everything runs in one transaction that first takes {@code pg_advisory_xact_lock} on the
- * {@code idem.schema} namespace key of the schema name: instances starting at the same moment
- * queue on the lock, and the second one finds the versions recorded by the first. Users who run
- * their own migrations can apply the same scripts (resources under {@code dev/idem/schema/}) with
- * the placeholders filled in, and record the version row.
+ * {@code idem.schema} namespace key of the schema name: instances starting at the same moment queue
+ * on the lock, and the second one finds the versions recorded by the first. Users who run their own
+ * migrations can apply the same scripts (resources under {@code dev/idem/schema/}) with the
+ * placeholders filled in, and record the version row.
  */
 public final class SchemaMigrator {
   private static final Logger log = LoggerFactory.getLogger(SchemaMigrator.class);
@@ -32,8 +32,9 @@ public final class SchemaMigrator {
   public static final String LOCK_NAMESPACE = "idem.schema";
 
   private static final List<Script> SCRIPTS =
-      List.of(new Script(1, "processed events and dead letters",
-          "V1__processed_events_and_dead_letters.sql"));
+      List.of(
+          new Script(
+              1, "processed events and dead letters", "V1__processed_events_and_dead_letters.sql"));
 
   private final String schema;
   private final Map<String, String> placeholders;
@@ -78,8 +79,7 @@ public final class SchemaMigrator {
         c.setAutoCommit(autoCommit);
       }
     } catch (SQLException e) {
-      throw new IdemException(
-          "cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
+      throw new IdemException("cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
     }
   }
 
@@ -88,8 +88,8 @@ public final class SchemaMigrator {
       s.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED");
     }
     try (PreparedStatement lock =
-        c.prepareStatement("SELECT set_config('lock_timeout', '120s', true),"
-            + " pg_advisory_xact_lock(?)")) {
+        c.prepareStatement(
+            "SELECT set_config('lock_timeout', '120s', true)," + " pg_advisory_xact_lock(?)")) {
       lock.setLong(1, LockKey.hash(LOCK_NAMESPACE, schema));
       lock.execute();
     }
@@ -153,7 +153,8 @@ public final class SchemaMigrator {
   /** The script text with the placeholders filled in. */
   public String render(String resource) {
     String text;
-    try (InputStream in = SchemaMigrator.class.getResourceAsStream("/dev/idem/schema/" + resource)) {
+    try (InputStream in =
+        SchemaMigrator.class.getResourceAsStream("/dev/idem/schema/" + resource)) {
       if (in == null) {
         throw new IdemException("missing schema script " + resource + " in idem's jar");
       }

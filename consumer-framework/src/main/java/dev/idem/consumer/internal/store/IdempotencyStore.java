@@ -4,8 +4,8 @@ import java.sql.Connection;
 import java.sql.SQLException;
 
 /**
- * The database steps of the processing contract. Implementations own all SQL text; the algorithm
- * in {@code internal.tx} only calls these steps, in order, on one connection in one transaction.
+ * The database steps of the processing contract. Implementations own all SQL text; the algorithm in
+ * {@code internal.tx} only calls these steps, in order, on one connection in one transaction.
  */
 public interface IdempotencyStore {
 

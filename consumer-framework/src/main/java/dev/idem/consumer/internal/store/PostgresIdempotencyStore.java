@@ -38,33 +38,43 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     // Sent as one round trip. Values are validated durations, not user text.
     StringBuilder begin =
         new StringBuilder("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .append("; SET LOCAL lock_timeout = '").append(lockTimeout.toMillis()).append("ms'")
+            .append("; SET LOCAL lock_timeout = '")
+            .append(lockTimeout.toMillis())
+            .append("ms'")
             .append("; SET LOCAL statement_timeout = '")
-            .append(handlerTimeout.toMillis()).append("ms'")
+            .append(handlerTimeout.toMillis())
+            .append("ms'")
             .append("; SET LOCAL idle_in_transaction_session_timeout = '")
-            .append(handlerTimeout.toMillis()).append("ms'")
+            .append(handlerTimeout.toMillis())
+            .append("ms'")
             .append("; SET LOCAL synchronous_commit = on");
     if (transactionTimeout) {
-      begin.append("; SET LOCAL transaction_timeout = '")
-          .append(lockTimeout.plus(handlerTimeout).toMillis()).append("ms'");
+      begin
+          .append("; SET LOCAL transaction_timeout = '")
+          .append(lockTimeout.plus(handlerTimeout).toMillis())
+          .append("ms'");
     }
     this.beginSql = begin.toString();
     // One statement: skip when already dead-lettered, and let the primary key decide the rest.
     // ON CONFLICT DO NOTHING waits for a concurrent uncommitted mark and then does nothing, so a
     // mark that lost a race reads as a duplicate instead of failing.
     this.markSql =
-        "INSERT INTO " + processed
+        "INSERT INTO "
+            + processed
             + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
-            + " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM " + deadLetters
+            + " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+            + deadLetters
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
     this.deadLetterSql =
-        "INSERT INTO " + deadLetters
+        "INSERT INTO "
+            + deadLetters
             + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
             + " record_key, record_value, headers, attempts, reason, exception_class,"
             + " exception_message)"
             + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?"
-            + " WHERE NOT EXISTS (SELECT 1 FROM " + processed
+            + " WHERE NOT EXISTS (SELECT 1 FROM "
+            + processed
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
   }

@@ -46,7 +46,16 @@ record Context(
 
   @Override
   public String toString() {
-    return "ProcessingContext[" + record.topic() + "-" + record.partition() + "@"
-        + record.offset() + ", event id " + eventId + ", attempt " + attempt + "]";
+    return "ProcessingContext["
+        + record.topic()
+        + "-"
+        + record.partition()
+        + "@"
+        + record.offset()
+        + ", event id "
+        + eventId
+        + ", attempt "
+        + attempt
+        + "]";
   }
 }

@@ -30,7 +30,8 @@ public final class Failures {
         if (state != null && (TRANSIENT_STATES.contains(state) || state.startsWith("08"))) {
           return true;
         }
-        for (SQLException next = sql.getNextException(); next != null;
+        for (SQLException next = sql.getNextException();
+            next != null;
             next = next.getNextException()) {
           String s = next.getSQLState();
           if (s != null && (TRANSIENT_STATES.contains(s) || s.startsWith("08"))) {
@@ -59,8 +60,8 @@ public final class Failures {
   }
 
   /**
-   * Whether the VM cannot be trusted to go on after {@code t}: out of memory and internal errors.
-   * A stack overflow in a handler is a bug of that record, not of the VM, and is not fatal.
+   * Whether the VM cannot be trusted to go on after {@code t}: out of memory and internal errors. A
+   * stack overflow in a handler is a bug of that record, not of the VM, and is not fatal.
    */
   public static boolean isFatal(Throwable t) {
     return t instanceof VirtualMachineError && !(t instanceof StackOverflowError);

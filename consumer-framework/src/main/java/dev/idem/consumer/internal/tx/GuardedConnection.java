@@ -8,13 +8,19 @@ import java.sql.Connection;
 import java.util.Set;
 
 /**
- * The transaction's connection as handlers see it: everything works except what would end or
- * change idem's transaction behind its back (commit before the mark, release of the lock, a
- * returned connection).
+ * The transaction's connection as handlers see it: everything works except what would end or change
+ * idem's transaction behind its back (commit before the mark, release of the lock, a returned
+ * connection).
  */
 final class GuardedConnection implements InvocationHandler {
   private static final Set<String> REFUSED =
-      Set.of("commit", "rollback", "close", "setAutoCommit", "setTransactionIsolation", "abort",
+      Set.of(
+          "commit",
+          "rollback",
+          "close",
+          "setAutoCommit",
+          "setTransactionIsolation",
+          "abort",
           "setReadOnly");
 
   private final Connection target;

@@ -19,8 +19,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 
 /**
- * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on
- * one pooled connection. Thread-safe; called from worker threads.
+ * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on one
+ * pooled connection. Thread-safe; called from worker threads.
  *
  * @param <T> the payload type
  */
@@ -62,9 +62,7 @@ public final class RecordProcessor<T> {
     this.faults = faults;
   }
 
-  /**
-   * The event id of {@code record}, or null when it has none that is valid. Never throws.
-   */
+  /** The event id of {@code record}, or null when it has none that is valid. Never throws. */
   public String eventIdOrNull(ConsumerRecord<byte[], byte[]> record) {
     try {
       String id = eventIds.eventId(record);
@@ -167,8 +165,8 @@ public final class RecordProcessor<T> {
       String reason,
       int attempts,
       Throwable failure) {
-    RecordCoordinates origin = new RecordCoordinates(record.topic(), record.partition(),
-        record.offset());
+    RecordCoordinates origin =
+        new RecordCoordinates(record.topic(), record.partition(), record.offset());
     String id = eventId != null ? eventId : origin.toString();
     DeadLetter letter =
         new DeadLetter(

@@ -4,16 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class FailuresTest {
 
   @ParameterizedTest
   @ValueSource(
-      strings = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "25P03", "08006",
-          "08001", "08003"})
+      strings = {
+        "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "25P03", "08006", "08001",
+        "08003"
+      })
   void transientSqlStatesAreRetried(String state) {
     assertThat(Failures.isTransient(new SQLException("x", state))).isTrue();
     assertThat(Failures.isTransient(new RuntimeException(new SQLException("x", state)))).isTrue();
