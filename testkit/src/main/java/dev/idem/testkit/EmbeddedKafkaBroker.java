@@ -176,7 +176,7 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     command.add(BrokerMain.class.getName());
     command.add(properties.toString());
     command.add(clusterId);
-    Path logFile = directory.resolve("broker.log");
+    Path logFile = logFile();
     ProcessBuilder builder =
         new ProcessBuilder(command)
             .redirectErrorStream(true)
@@ -188,6 +188,23 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     }
     awaitReady(logFile);
     log.info("Kafka broker listening on {} (log dir {})", bootstrapServers(), directory);
+  }
+
+  /**
+   * The broker's log: under {@code target/idem-testkit/} when run from a Maven module (so it
+   * outlives the temporary log directory for failure analysis), else inside that directory.
+   */
+  private Path logFile() {
+    Path target = Path.of("target");
+    if (Files.isDirectory(target)) {
+      try {
+        Path logs = Files.createDirectories(target.resolve("idem-testkit"));
+        return logs.resolve("broker-" + port + ".log");
+      } catch (IOException e) {
+        // Fall back to the broker directory.
+      }
+    }
+    return directory.resolve("broker.log");
   }
 
   private void awaitReady(Path logFile) {

@@ -137,11 +137,42 @@ public final class TestInfrastructure {
               .map(t -> new NewTopic(t, partitions, (short) 1).configs(configs))
               .toList();
       admin.createTopics(newTopics).all().get(30, TimeUnit.SECONDS);
+      awaitLeaders(admin, partitions, topics);
     } catch (ExecutionException | TimeoutException e) {
       throw new TestkitException("cannot create topics " + List.of(topics), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new TestkitException("interrupted while creating topics", e);
+    }
+  }
+
+  /**
+   * Waits until the broker serves every new partition as leader. Producing to a partition whose
+   * leader is not yet in place fails the first batch with NOT_LEADER_OR_FOLLOWER; an idempotent
+   * producer whose later batches got through then retries that batch out of sequence forever.
+   */
+  private static void awaitLeaders(Admin admin, int partitions, String... topics)
+      throws InterruptedException, TimeoutException {
+    Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> request =
+        new java.util.HashMap<>();
+    for (String topic : topics) {
+      for (int p = 0; p < partitions; p++) {
+        request.put(
+            new org.apache.kafka.common.TopicPartition(topic, p),
+            org.apache.kafka.clients.admin.OffsetSpec.latest());
+      }
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      try {
+        admin.listOffsets(request).all().get(5, TimeUnit.SECONDS);
+        return;
+      } catch (ExecutionException e) {
+        if (System.nanoTime() > deadline) {
+          throw new TestkitException("partitions of " + List.of(topics) + " have no leader", e);
+        }
+        Thread.sleep(50);
+      }
     }
   }
 
