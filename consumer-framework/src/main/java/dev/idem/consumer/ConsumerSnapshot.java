@@ -21,6 +21,7 @@ import org.apache.kafka.common.TopicPartition;
  * @param failures failed attempts
  * @param retries attempts scheduled after a failure
  * @param deadLettered records written to the dead letters
+ * @param rebalances rebalances this instance took part in (assignment callbacks received)
  * @param lastCommit when the broker last acknowledged a commit, or null
  * @param at when this snapshot was taken
  */
@@ -36,6 +37,7 @@ public record ConsumerSnapshot(
     long failures,
     long retries,
     long deadLettered,
+    long rebalances,
     Instant lastCommit,
     Instant at) {
 
@@ -46,6 +48,7 @@ public record ConsumerSnapshot(
   }
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
-    return new ConsumerSnapshot(state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, null, at);
+    return new ConsumerSnapshot(
+        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, null, at);
   }
 }

@@ -13,7 +13,6 @@ import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -21,6 +20,7 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -31,7 +31,6 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.Consumer;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -174,7 +173,11 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             metrics,
             parts.faults);
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
-    ownedExecutor = Executors.newFixedThreadPool(config.concurrency(), threads("worker"));
+    Executor executor = parts.executor;
+    if (executor == null) {
+      ownedExecutor = Executors.newFixedThreadPool(config.concurrency(), threads("worker"));
+      executor = ownedExecutor;
+    }
     AtomicReference<PollLoop> loopRef = new AtomicReference<>();
     AtomicReference<Dispatcher> dispatcherRef = new AtomicReference<>();
     RecordTask task =
@@ -188,7 +191,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               dispatcherRef.get().halt();
               loopRef.get().crash();
             });
-    Dispatcher dispatcher = new Dispatcher(ownedExecutor, scheduler, task);
+    Dispatcher dispatcher = new Dispatcher(executor, scheduler, task, config.concurrency());
     dispatcherRef.set(dispatcher);
     int maxPollRecords =
         Integer.parseInt(
@@ -199,7 +202,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             parts.clientFactory,
             dispatcher,
             metrics,
-            IdempotentConsumer::recordKey,
+            parts.orderingKey,
             parts.clock,
             config.maxInFlight(),
             config.maxInFlightBytes(),
@@ -211,10 +214,6 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       state = ConsumerState.RUNNING;
     }
     pollThread.start();
-  }
-
-  private static Object recordKey(ConsumerRecord<byte[], byte[]> record) {
-    return record.key() == null ? null : ByteBuffer.wrap(record.key());
   }
 
   private DataSource dataSource() {
@@ -356,6 +355,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     private MeterRegistry meterRegistry;
     private Clock clock = Clock.systemUTC();
     private FailureClassifier classifier = FailureClassifier.retryAll();
+    private OrderingKey orderingKey = OrderingKeys.recordKey();
+    private Executor executor;
     private boolean applySchema = true;
     private FaultHook faults = FaultHook.NONE;
     private LockKeyFunction lockKeys = LockKeyFunction.V1;
@@ -403,6 +404,26 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     /** Decides retry or give-up for handler failures; default retry. */
     public Builder<T> failureClassifier(FailureClassifier classifier) {
       this.classifier = Objects.requireNonNull(classifier, "classifier");
+      return this;
+    }
+
+    /**
+     * Which records of a partition run one at a time in offset order; default {@link
+     * OrderingKeys#recordKey()}.
+     */
+    public Builder<T> orderingKey(OrderingKey orderingKey) {
+      this.orderingKey = Objects.requireNonNull(orderingKey, "orderingKey");
+      return this;
+    }
+
+    /**
+     * The executor whose threads run handlers, for example {@code
+     * Executors.newVirtualThreadPerTaskExecutor()} on Java 21+. idem still runs at most {@code
+     * consumer.concurrency} records at once, and does not shut it down. Default: a fixed pool of
+     * {@code consumer.concurrency} platform threads owned by the consumer.
+     */
+    public Builder<T> executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.dispatch;
 
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Collection;
 import java.util.HashMap;
@@ -20,13 +21,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Runs records on workers, one at a time per (topic-partition, ordering key) in offset order,
- * different keys concurrently.
+ * different keys concurrently, at most {@code concurrency} at once.
  *
  * <p>Each (partition, ordering key) has a lane: a queue whose head is the record running (or
  * waiting for its retry); the next record of the lane starts only after the head is done, so a
- * retrying record holds back only later records of its key. The poll thread submits; workers run
- * lanes and hand finished records back as {@link Completion}s. Records of a partition that was
- * revoked (whose epoch is no longer current) are dropped instead of run.
+ * retrying record holds back only later records of its key. Lanes with work wait in a ready queue
+ * for one of the {@code concurrency} slots; the executor only supplies threads, so an unbounded one
+ * (virtual threads) is fine. The poll thread submits; workers hand finished records back as {@link
+ * Completion}s. Records of a partition that was revoked (whose epoch is no longer current) are
+ * dropped instead of run.
  */
 public final class Dispatcher {
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
@@ -34,26 +37,34 @@ public final class Dispatcher {
   private final Executor executor;
   private final ScheduledExecutorService scheduler;
   private final Function<Work, Step> runner;
+  private final int concurrency;
   private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
 
   private final Object lock = new Object();
   private final Map<LaneKey, Lane> lanes = new HashMap<>();
+  private final ArrayDeque<Lane> ready = new ArrayDeque<>();
   private final Map<TopicPartition, Long> epochs = new HashMap<>();
   private final Map<TopicPartition, Integer> perPartition = new HashMap<>();
+  private int running;
   private int inFlight;
   private long inFlightBytes;
-  private volatile boolean halted;
+  private boolean halted;
 
   /**
-   * @param executor runs lanes; its threads bound the concurrency
+   * @param executor supplies worker threads
    * @param scheduler schedules retries after their backoff
    * @param runner runs a lane's head once; returns done or a retry delay
+   * @param concurrency the most records running at once
    */
   public Dispatcher(
-      Executor executor, ScheduledExecutorService scheduler, Function<Work, Step> runner) {
+      Executor executor,
+      ScheduledExecutorService scheduler,
+      Function<Work, Step> runner,
+      int concurrency) {
     this.executor = executor;
     this.scheduler = scheduler;
     this.runner = runner;
+    this.concurrency = concurrency;
   }
 
   /** Makes records of {@code tp} under {@code epoch} runnable. */
@@ -76,7 +87,7 @@ public final class Dispatcher {
         if (!tps.contains(lane.key.partition)) {
           continue;
         }
-        Work runningHead = lane.executing ? lane.queue.peek() : null;
+        Work runningHead = lane.state == LaneState.RUNNING ? lane.queue.peek() : null;
         Iterator<Work> works = lane.queue.iterator();
         while (works.hasNext()) {
           Work w = works.next();
@@ -85,8 +96,9 @@ public final class Dispatcher {
             release(w);
           }
         }
-        lane.waitingRetry = null;
-        if (!lane.executing) {
+        if (lane.state != LaneState.RUNNING) {
+          ready.remove(lane);
+          lane.state = LaneState.GONE;
           it.remove();
         }
       }
@@ -104,9 +116,16 @@ public final class Dispatcher {
     drop(tps);
   }
 
-  /** Queues a record on its lane, starting the lane when it was idle. */
+  /** Starts no record from now on, as when the process dies; a record already running finishes. */
+  public void halt() {
+    synchronized (lock) {
+      halted = true;
+      ready.clear();
+    }
+  }
+
+  /** Queues a record on its lane; an idle lane becomes ready. */
   public void submit(Work work) {
-    Lane start = null;
     synchronized (lock) {
       // A null ordering key means unordered: every such record gets a lane of its own.
       LaneKey key = new LaneKey(work.partition, work.orderingKey == null ? work : work.orderingKey);
@@ -115,48 +134,55 @@ public final class Dispatcher {
       inFlight++;
       inFlightBytes += work.bytes;
       perPartition.merge(work.partition, 1, Integer::sum);
-      if (!lane.executing && lane.waitingRetry == null && lane.queue.size() == 1) {
-        lane.executing = true;
-        start = lane;
+      if (lane.state == LaneState.IDLE) {
+        lane.state = LaneState.READY;
+        ready.add(lane);
       }
     }
-    if (start != null) {
-      schedule(start);
-    }
+    startReady();
   }
 
-  private void schedule(Lane lane) {
-    try {
-      executor.execute(() -> runHead(lane));
-    } catch (RejectedExecutionException e) {
-      // The executor shut down: the consumer is closing, the record will be redelivered.
+  /** Starts ready lanes while slots are free. */
+  private void startReady() {
+    while (true) {
+      Lane lane;
       synchronized (lock) {
-        lane.executing = false;
+        if (halted || running >= concurrency || ready.isEmpty()) {
+          return;
+        }
+        lane = ready.poll();
+        lane.state = LaneState.RUNNING;
+        running++;
+      }
+      try {
+        executor.execute(() -> runHead(lane));
+      } catch (RejectedExecutionException e) {
+        // The executor shut down: the consumer is closing; the records will be redelivered.
+        synchronized (lock) {
+          running--;
+          lane.state = LaneState.READY;
+          ready.addFirst(lane);
+        }
+        return;
       }
     }
-  }
-
-  /** Starts no record from now on, as when the process dies; a record already running finishes. */
-  public void halt() {
-    halted = true;
   }
 
   private void runHead(Lane lane) {
-    if (halted) {
-      return;
-    }
     Work head;
     synchronized (lock) {
       head = lane.queue.peek();
-      if (head == null) {
-        lane.executing = false;
-        removeIfIdle(lane);
-        return;
+      if (head == null || !current(head)) {
+        if (head != null) {
+          lane.queue.poll();
+          release(head);
+        }
+        finishRun(lane);
       }
-      if (!current(head)) {
-        dropHeadAndContinue(lane);
-        return;
-      }
+    }
+    if (head == null || lane.state != LaneState.RUNNING) {
+      startReady();
+      return;
     }
     Step step;
     try {
@@ -164,81 +190,60 @@ public final class Dispatcher {
     } catch (RuntimeException e) {
       // The runner routes every failure; this is a bug in idem. Retry rather than lose the record.
       log.error("unexpected failure running {}; retrying in 1 s", head, e);
-      step = Step.retryAfter(java.time.Duration.ofSeconds(1));
+      step = Step.retryAfter(Duration.ofSeconds(1));
     }
-    if (step.done()) {
-      completeHead(lane, head);
+    synchronized (lock) {
+      if (step.done()) {
+        lane.queue.poll();
+        release(head);
+        if (current(head)) {
+          completions.add(new Completion(head.partition, head.epoch, head.record.offset()));
+        }
+        finishRun(lane);
+      } else if (!current(head) || lane.state == LaneState.GONE) {
+        if (lane.queue.peek() == head) {
+          lane.queue.poll();
+          release(head);
+        }
+        finishRun(lane);
+      } else {
+        running--;
+        lane.state = LaneState.WAITING;
+        scheduleRetry(lane, head, step.retryAfter());
+      }
+    }
+    startReady();
+  }
+
+  /** With the lock held: the lane's run ended; it becomes ready, idle or gone. */
+  private void finishRun(Lane lane) {
+    running--;
+    if (lane.state == LaneState.GONE) {
+      return;
+    }
+    if (lane.queue.isEmpty()) {
+      lane.state = LaneState.IDLE;
+      lanes.remove(lane.key, lane);
     } else {
-      retryLater(lane, head, step);
+      lane.state = LaneState.READY;
+      ready.add(lane);
     }
   }
 
-  private void retryLater(Lane lane, Work head, Step step) {
-    synchronized (lock) {
-      lane.executing = false;
-      if (!current(head)) {
-        dropHeadAndContinue(lane);
-        return;
-      }
-      lane.waitingRetry = head;
-    }
+  private void scheduleRetry(Lane lane, Work head, Duration delay) {
     scheduler.schedule(
         () -> {
           synchronized (lock) {
-            if (lane.waitingRetry != head) {
+            if (lane.state != LaneState.WAITING || lane.queue.peek() != head) {
               return; // dropped by a revoke meanwhile
             }
-            lane.waitingRetry = null;
-            lane.executing = true;
+            lane.state = LaneState.READY;
+            ready.addFirst(lane);
           }
-          schedule(lane);
+          startReady();
         },
-        Math.max(0, step.retryAfter().toNanos()),
+        Math.max(0, delay.toNanos()),
         TimeUnit.NANOSECONDS);
-  }
-
-  private void completeHead(Lane lane, Work head) {
-    boolean next;
-    synchronized (lock) {
-      lane.queue.poll();
-      release(head);
-      if (current(head)) {
-        completions.add(new Completion(head.partition, head.epoch, head.record.offset()));
-      }
-      next = !lane.queue.isEmpty();
-      lane.executing = next;
-      if (!next) {
-        removeIfIdle(lane);
-      }
-    }
-    if (next) {
-      schedule(lane);
-    }
-  }
-
-  /** Called with the lock held: the head is stale; drop it and move on. */
-  private void dropHeadAndContinue(Lane lane) {
-    Work stale = lane.queue.poll();
-    if (stale != null) {
-      release(stale);
-    }
-    boolean next = !lane.queue.isEmpty();
-    lane.executing = next;
-    if (next) {
-      try {
-        executor.execute(() -> runHead(lane));
-      } catch (RejectedExecutionException e) {
-        lane.executing = false;
-      }
-    } else {
-      removeIfIdle(lane);
-    }
-  }
-
-  private void removeIfIdle(Lane lane) {
-    if (lane.queue.isEmpty() && !lane.executing && lane.waitingRetry == null) {
-      lanes.remove(lane.key, lane);
-    }
   }
 
   private boolean current(Work w) {
@@ -282,25 +287,31 @@ public final class Dispatcher {
     }
   }
 
-  /** A description of the waiting lanes, for timeout messages. */
+  /** A description of the busiest lanes, for timeout and drain messages. */
   public String describe() {
     synchronized (lock) {
       StringBuilder sb = new StringBuilder();
-      sb.append(inFlight).append(" records in flight in ").append(lanes.size()).append(" lanes");
+      sb.append(inFlight)
+          .append(" records in flight in ")
+          .append(lanes.size())
+          .append(" lanes, ")
+          .append(running)
+          .append(" running");
       int shown = 0;
       for (Lane lane : lanes.values()) {
         if (shown++ == 5) {
-          sb.append(", ...");
+          sb.append("; ...");
           break;
         }
         Work head = lane.queue.peek();
         sb.append("; ")
             .append(lane.key.partition)
             .append(" key ")
-            .append(lane.key.orderingKey)
+            .append(lane.key.orderingKey instanceof Work ? "(none)" : lane.key.orderingKey)
             .append(": ")
             .append(head == null ? "-" : head.toString())
-            .append(lane.waitingRetry != null ? " (waiting to retry)" : "")
+            .append(" ")
+            .append(lane.state.name().toLowerCase(java.util.Locale.ROOT))
             .append(", ")
             .append(lane.queue.size())
             .append(" queued");
@@ -315,11 +326,18 @@ public final class Dispatcher {
     }
   }
 
+  private enum LaneState {
+    IDLE,
+    READY,
+    RUNNING,
+    WAITING,
+    GONE
+  }
+
   private static final class Lane {
     final LaneKey key;
     final ArrayDeque<Work> queue = new ArrayDeque<>();
-    boolean executing;
-    Work waitingRetry;
+    LaneState state = LaneState.IDLE;
 
     Lane(LaneKey key) {
       this.key = key;

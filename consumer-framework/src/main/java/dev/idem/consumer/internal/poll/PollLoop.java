@@ -3,6 +3,7 @@ package dev.idem.consumer.internal.poll;
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.internal.dispatch.Completion;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Work;
@@ -40,14 +41,17 @@ public final class PollLoop implements Runnable {
   private final Dispatcher dispatcher;
   private final OffsetTracker tracker = new OffsetTracker();
   private final ConsumerMetrics metrics;
-  private final Function<ConsumerRecord<byte[], byte[]>, Object> orderingKey;
+  private final OrderingKey orderingKey;
   private final Clock clock;
   private final int maxInFlight;
   private final long maxInFlightBytes;
   private final int maxPollRecords;
   private final AtomicReference<ConsumerSnapshot> snapshot;
 
+  private static final Object UNREADABLE_KEY = new Object();
+
   private volatile boolean closing;
+  private long rebalances;
   private volatile boolean crashed;
   private volatile ConsumerState state = ConsumerState.STARTING;
   private Consumer<byte[], byte[]> consumer;
@@ -59,7 +63,7 @@ public final class PollLoop implements Runnable {
       Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory,
       Dispatcher dispatcher,
       ConsumerMetrics metrics,
-      Function<ConsumerRecord<byte[], byte[]>, Object> orderingKey,
+      OrderingKey orderingKey,
       Clock clock,
       int maxInFlight,
       long maxInFlightBytes,
@@ -142,9 +146,24 @@ public final class PollLoop implements Runnable {
         continue; // revoked inside this poll; will be redelivered to the new owner
       }
       tracker.track(tp, record.offset());
-      dispatcher.submit(new Work(record, tp, epoch, orderingKey.apply(record)));
+      dispatcher.submit(new Work(record, tp, epoch, orderingKey(record)));
     }
     publish();
+  }
+
+  private Object orderingKey(ConsumerRecord<byte[], byte[]> record) {
+    try {
+      return orderingKey.of(record);
+    } catch (Exception | LinkageError | StackOverflowError e) {
+      // User code must not stop the poll loop; unreadable records queue behind each other.
+      log.debug(
+          "ordering key of {}-{}@{} could not be read: {}",
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          e.toString());
+      return UNREADABLE_KEY;
+    }
   }
 
   private void drainCompletions() {
@@ -283,6 +302,7 @@ public final class PollLoop implements Runnable {
             metrics.failures(),
             metrics.retries(),
             metrics.deadLettered(),
+            rebalances,
             lastCommit,
             clock.instant()));
   }
@@ -298,6 +318,7 @@ public final class PollLoop implements Runnable {
   private final class Rebalance implements ConsumerRebalanceListener {
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      rebalances++;
       tracker.assigned(partitions);
       for (TopicPartition tp : partitions) {
         dispatcher.assigned(tp, tracker.epoch(tp));
