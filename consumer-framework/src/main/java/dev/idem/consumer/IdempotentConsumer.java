@@ -218,19 +218,6 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
   private DataSource dataSource() {
     if (parts.dataSource != null) {
-      if (parts.dataSource instanceof HikariDataSource hikari) {
-        int needed = config.concurrency() + 2;
-        if (hikari.getMaximumPoolSize() < needed) {
-          throw new IdemConfigException(
-              "pg.pool-size",
-              "the HikariCP pool holds "
-                  + hikari.getMaximumPoolSize()
-                  + " connections; consumer.concurrency="
-                  + config.concurrency()
-                  + " needs at least concurrency + 2 = "
-                  + needed);
-        }
-      }
       return parts.dataSource;
     }
     IdemConfig.DatabaseSettings db = config.database();
@@ -468,6 +455,20 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       if (dataSource == null && config.database() == null) {
         throw new IdemConfigException(
             "pg.url", "is missing; set it (or PG_URL), or call .dataSource(pool)");
+      }
+      if (dataSource instanceof HikariDataSource hikari) {
+        int needed = config.concurrency() + 2;
+        if (hikari.getMaximumPoolSize() < needed) {
+          throw new IdemConfigException(
+              "pg.pool-size",
+              "the HikariCP pool holds "
+                  + hikari.getMaximumPoolSize()
+                  + " connections; consumer.concurrency="
+                  + config.concurrency()
+                  + " needs at least concurrency + 2 = "
+                  + needed
+                  + ": raise maximumPoolSize or lower the concurrency");
+        }
       }
       if (meterRegistry == null) {
         meterRegistry = new SimpleMeterRegistry();

@@ -166,6 +166,22 @@ class IdemConfigTest {
   }
 
   @Test
+  void aHikariPoolSmallerThanConcurrencyPlusTwoIsRefusedAtBuild() {
+    com.zaxxer.hikari.HikariDataSource pool = new com.zaxxer.hikari.HikariDataSource();
+    pool.setMaximumPoolSize(5);
+    assertThatThrownBy(
+            () ->
+                IdempotentConsumer.builder(valid().concurrency(4).build(), Payloads.utf8())
+                    .dataSource(pool)
+                    .eventIds(EventIds.recordKey())
+                    .handler((e, ctx) -> {})
+                    .build())
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageContaining("needs at least concurrency + 2 = 6");
+    pool.close();
+  }
+
+  @Test
   void inFlightBoundMustHoldOnePoll() {
     refused(b -> b.maxInFlight(100), "consumer.max-in-flight", "below kafka.max.poll.records");
     assertThat(valid().maxInFlight(100).kafka("max.poll.records", 100).build().maxInFlight())

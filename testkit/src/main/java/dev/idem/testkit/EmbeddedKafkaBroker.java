@@ -151,6 +151,8 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     p.put("group.min.session.timeout.ms", "1000");
     p.put("group.consumer.min.session.timeout.ms", "1000");
     p.put("group.consumer.min.heartbeat.interval.ms", "500");
+    // Members of group.protocol=consumer learn of new assignments on their next heartbeat.
+    p.put("group.consumer.heartbeat.interval.ms", "1000");
     p.put("auto.create.topics.enable", "false");
     p.putAll(overrides);
     Properties props = new Properties();
