@@ -31,6 +31,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param schema the PostgreSQL schema of idem's tables
  * @param processedTable the table of processed event ids
  * @param deadLetterTable the table of dead letters
+ * @param deadLetterTopic the dead-letter topic template ({@code {topic}} is replaced by the source
+ *     topic), or null when dead letters go to the table only
  * @param lockTimeout how long a copy waits for the lock held by another copy of its event
  * @param handlerTimeout the longest a transaction may run a statement or stay idle
  * @param commitInterval how often done offsets are committed to Kafka
@@ -50,6 +52,7 @@ public record IdemConfig(
     String schema,
     String processedTable,
     String deadLetterTable,
+    String deadLetterTopic,
     Duration lockTimeout,
     Duration handlerTimeout,
     Duration commitInterval,
@@ -111,6 +114,7 @@ public record IdemConfig(
     lines.put("consumer.schema", schema);
     lines.put("consumer.processed-table", processedTable);
     lines.put("consumer.dead-letter-table", deadLetterTable);
+    lines.put("consumer.dead-letter-topic", deadLetterTopic == null ? "off" : deadLetterTopic);
     lines.put("consumer.lock-timeout", lockTimeout);
     lines.put("consumer.handler-timeout", handlerTimeout);
     lines.put("consumer.commit-interval", commitInterval);
@@ -130,6 +134,39 @@ public record IdemConfig(
     StringBuilder sb = new StringBuilder();
     lines.forEach((k, v) -> sb.append("\n  ").append(k).append('=').append(v));
     return sb.toString();
+  }
+
+  /** The dead-letter topic for records of {@code sourceTopic}, or null when off. */
+  public String deadLetterTopicFor(String sourceTopic) {
+    return deadLetterTopic == null ? null : deadLetterTopic.replace("{topic}", sourceTopic);
+  }
+
+  /**
+   * Producer properties derived from the consumer's Kafka properties: the connection and security
+   * settings, for dead letters and replays.
+   */
+  public Map<String, Object> producerProperties() {
+    Map<String, Object> props = new LinkedHashMap<>();
+    java.util.Set<String> producerKeys =
+        org.apache.kafka.clients.producer.ProducerConfig.configNames();
+    kafka.forEach(
+        (k, v) -> {
+          if (producerKeys.contains(k)
+              && !k.endsWith(".serializer")
+              && !k.equals("client.id")
+              && !k.equals("interceptor.classes")
+              && !k.equals("metric.reporters")) {
+            props.put(k, v);
+          }
+        });
+    props.put("client.id", "idem-" + consumerName + "-producer");
+    props.put("acks", "all");
+    props.put("enable.idempotence", "true");
+    props.put("max.block.ms", "10000");
+    props.put("request.timeout.ms", "5000");
+    props.put("delivery.timeout.ms", "15000");
+    props.put("linger.ms", "0");
+    return props;
   }
 
   /**
@@ -222,6 +259,14 @@ public record IdemConfig(
       return set("consumer.max-in-flight-bytes", Long.toString(bytes));
     }
 
+    /**
+     * Also publish dead letters to a topic: {@code "on"} for {@code <topic>.DLT}, or a template
+     * with {@code {topic}}; default off (the {@code dead_letters} table only).
+     */
+    public Builder deadLetterTopic(String template) {
+      return set("consumer.dead-letter-topic", template);
+    }
+
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
       set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
@@ -293,6 +338,7 @@ public record IdemConfig(
         throw new IdemConfigException(
             "consumer.dead-letter-table", "must differ from consumer.processed-table");
       }
+      String deadLetterTopic = deadLetterTopic();
       String isolation = settings.getOrDefault("consumer.transaction-isolation", "read_committed");
       if (!isolation.trim().toLowerCase(Locale.ROOT).replace(' ', '_').equals("read_committed")) {
         throw new IdemConfigException(
@@ -344,6 +390,7 @@ public record IdemConfig(
           schema,
           processed,
           deadLetters,
+          deadLetterTopic,
           lockTimeout,
           handlerTimeout,
           commitInterval,
@@ -431,6 +478,24 @@ public record IdemConfig(
       return props;
     }
 
+    private String deadLetterTopic() {
+      String raw = settings.getOrDefault("consumer.dead-letter-topic", "off").trim();
+      if (raw.equalsIgnoreCase("off") || raw.isEmpty()) {
+        return null;
+      }
+      String template = raw.equalsIgnoreCase("on") ? "{topic}.DLT" : raw;
+      String sample = template.replace("{topic}", "t");
+      if (!TOPIC.matcher(sample).matches()) {
+        throw new IdemConfigException(
+            "consumer.dead-letter-topic",
+            "'"
+                + raw
+                + "' is not a topic name template; use off, on ({topic}.DLT) or a name such as"
+                + " {topic}.dead-letters");
+      }
+      return template;
+    }
+
     private DatabaseSettings database(int concurrency) {
       String url = settings.get("pg.url");
       if (blank(url)) {
@@ -514,6 +579,7 @@ public record IdemConfig(
             "consumer.schema",
             "consumer.processed-table",
             "consumer.dead-letter-table",
+            "consumer.dead-letter-topic",
             "consumer.transaction-isolation",
             "consumer.lock-timeout",
             "consumer.handler-timeout",

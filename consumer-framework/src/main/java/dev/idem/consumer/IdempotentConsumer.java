@@ -3,6 +3,8 @@ package dev.idem.consumer;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
+import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.RecordTask;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
@@ -76,6 +78,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private PollLoop loop;
   private Thread pollThread;
   private ConsumerMetrics metrics;
+  private DeadLetterPublisher deadLetters;
+  private volatile DataSource activeDataSource;
 
   private IdempotentConsumer(Builder<T> parts) {
     this.config = parts.config;
@@ -111,6 +115,46 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     return s;
   }
 
+  /**
+   * The consumer's health: its state and partitions from the latest snapshot, and a fresh check
+   * that a database connection is valid (bounded to two seconds, so a down database answers
+   * "unreachable" instead of blocking the caller).
+   */
+  public ConsumerHealth health() {
+    ConsumerSnapshot s = snapshot.get();
+    return new ConsumerHealth(
+        name(), s.state(), s.assigned(), s.lastCommit(), databaseReachable(), s.inFlight());
+  }
+
+  private boolean databaseReachable() {
+    DataSource ds = activeDataSource;
+    if (ds == null) {
+      return false;
+    }
+    java.util.concurrent.CompletableFuture<Boolean> probe =
+        new java.util.concurrent.CompletableFuture<>();
+    Thread t =
+        new Thread(
+            () -> {
+              try (Connection c = ds.getConnection()) {
+                probe.complete(c.isValid(2));
+              } catch (SQLException | RuntimeException e) {
+                probe.complete(false);
+              }
+            },
+            "idem-" + name() + "-health");
+    t.setDaemon(true);
+    t.start();
+    try {
+      return probe.get(2, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   /** The meter registry the consumer's {@code idem.*} meters are registered in. */
   public MeterRegistry meterRegistry() {
     return parts.meterRegistry;
@@ -144,6 +188,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
   private void start0() {
     DataSource dataSource = dataSource();
+    activeDataSource = dataSource;
     if (parts.applySchema) {
       new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable())
           .migrate(dataSource);
@@ -151,6 +196,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     boolean transactionTimeout = checkServer(dataSource);
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
+    metrics.registerInFlight(() -> snapshot.get().inFlight());
     PostgresIdempotencyStore store =
         new PostgresIdempotencyStore(
             name(),
@@ -160,6 +206,10 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             config.lockTimeout(),
             config.handlerTimeout(),
             transactionTimeout);
+    deadLetters =
+        config.deadLetterTopic() == null
+            ? DeadLetterPublisher.NONE
+            : new KafkaDeadLetterPublisher(config);
     RecordProcessor<T> processor =
         new RecordProcessor<>(
             name(),
@@ -171,7 +221,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             parts.handler,
             parts.lockKeys,
             metrics,
-            parts.faults);
+            parts.faults,
+            deadLetters);
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Executor executor = parts.executor;
     if (executor == null) {
@@ -306,6 +357,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
     if (scheduler != null) {
       scheduler.shutdownNow();
+    }
+    if (deadLetters != null) {
+      deadLetters.close();
     }
     if (ownedPool != null) {
       ownedPool.close();

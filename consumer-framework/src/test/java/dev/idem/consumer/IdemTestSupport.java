@@ -40,10 +40,18 @@ final class IdemTestSupport {
   }
 
   static HikariDataSource pool(int size) {
+    return pool(INFRA.postgres(), size, "idem-test");
+  }
+
+  /** A pool whose sessions carry {@code applicationName}, so tests can find their backends. */
+  static HikariDataSource pool(
+      dev.idem.testkit.PostgresServer server, int size, String applicationName) {
     HikariConfig c = new HikariConfig();
-    c.setJdbcUrl(INFRA.postgres().jdbcUrl());
-    c.setUsername(INFRA.postgres().user());
-    c.setPassword(INFRA.postgres().password());
+    c.setJdbcUrl(server.jdbcUrl());
+    c.setUsername(server.user());
+    c.setPassword(server.password());
+    c.addDataSourceProperty("ApplicationName", applicationName);
+    c.setConnectionTimeout(5000);
     c.setMaximumPoolSize(size);
     c.setMinimumIdle(1);
     c.setPoolName(TestInfrastructure.uniqueName("pool"));

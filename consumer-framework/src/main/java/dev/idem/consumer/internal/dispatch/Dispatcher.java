@@ -187,7 +187,13 @@ public final class Dispatcher {
     Step step;
     try {
       step = runner.apply(head);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
+        synchronized (lock) {
+          running--;
+        }
+        throw e;
+      }
       // The runner routes every failure; this is a bug in idem. Retry rather than lose the record.
       log.error("unexpected failure running {}; retrying in 1 s", head, e);
       step = Step.retryAfter(Duration.ofSeconds(1));

@@ -17,6 +17,8 @@ public final class ConsumerMetrics {
   private final MeterRegistry registry;
   private final String consumer;
   private final Map<String, TopicMeters> topics = new ConcurrentHashMap<>();
+  private final Map<org.apache.kafka.common.TopicPartition, AtomicLong> lags =
+      new ConcurrentHashMap<>();
   private final AtomicLong processed = new AtomicLong();
   private final AtomicLong duplicates = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
@@ -71,6 +73,59 @@ public final class ConsumerMetrics {
             .description("Time from BEGIN to COMMIT or ROLLBACK")
             .tags(tags)
             .register(registry));
+  }
+
+  /** The {@code idem.records.in.flight} gauge. */
+  public void registerInFlight(java.util.function.Supplier<Number> inFlight) {
+    io.micrometer.core.instrument.Gauge.builder("idem.records.in.flight", inFlight)
+        .description("Records handed to workers and not yet done")
+        .tag("consumer", consumer)
+        .register(registry);
+  }
+
+  /** Sets the lag of a partition; registers its {@code idem.consumer.lag} gauge on first use. */
+  public void lag(org.apache.kafka.common.TopicPartition tp, long lag) {
+    java.util.concurrent.atomic.AtomicLong value =
+        lags.computeIfAbsent(
+            tp,
+            p -> {
+              java.util.concurrent.atomic.AtomicLong v =
+                  new java.util.concurrent.atomic.AtomicLong();
+              io.micrometer.core.instrument.Gauge.builder("idem.consumer.lag", v, AtomicLong::get)
+                  .description("Records between the consumer's position and the partition's end")
+                  .tags(
+                      "consumer",
+                      consumer,
+                      "topic",
+                      p.topic(),
+                      "partition",
+                      Integer.toString(p.partition()))
+                  .register(registry);
+              return v;
+            });
+    value.set(lag);
+  }
+
+  /** Removes the lag gauges of partitions this instance no longer owns. */
+  public void forgetLag(java.util.Collection<org.apache.kafka.common.TopicPartition> tps) {
+    for (org.apache.kafka.common.TopicPartition tp : tps) {
+      if (lags.remove(tp) != null) {
+        io.micrometer.core.instrument.Meter gauge =
+            registry
+                .find("idem.consumer.lag")
+                .tags(
+                    "consumer",
+                    consumer,
+                    "topic",
+                    tp.topic(),
+                    "partition",
+                    Integer.toString(tp.partition()))
+                .gauge();
+        if (gauge != null) {
+          registry.remove(gauge);
+        }
+      }
+    }
   }
 
   public void processed(String topic) {

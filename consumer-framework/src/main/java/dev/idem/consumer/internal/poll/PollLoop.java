@@ -57,6 +57,7 @@ public final class PollLoop implements Runnable {
   private Consumer<byte[], byte[]> consumer;
   private Instant lastCommit;
   private long nextCommitNanos;
+  private long nextLagNanos;
 
   public PollLoop(
       IdemConfig config,
@@ -138,6 +139,12 @@ public final class PollLoop implements Runnable {
       records = consumer.poll(config.pollTimeout());
     } catch (WakeupException e) {
       return; // only a user's wakeup of a shared client gets here; poll again
+    }
+    if (System.nanoTime() >= nextLagNanos) {
+      nextLagNanos = System.nanoTime() + 1_000_000_000L;
+      for (TopicPartition tp : consumer.assignment()) {
+        consumer.currentLag(tp).ifPresent(lag -> metrics.lag(tp, lag));
+      }
     }
     for (ConsumerRecord<byte[], byte[]> record : records) {
       TopicPartition tp = new TopicPartition(record.topic(), record.partition());
@@ -336,6 +343,7 @@ public final class PollLoop implements Runnable {
       dispatcher.drop(tps);
       awaitInFlight(tps, config.drainTimeout());
       finishPartitions(tps);
+      metrics.forgetLag(tps);
       log.info("revoked {}", partitions);
       publish();
     }
@@ -345,6 +353,7 @@ public final class PollLoop implements Runnable {
       Set<TopicPartition> tps = Set.copyOf(partitions);
       dispatcher.forget(tps);
       tracker.removed(tps);
+      metrics.forgetLag(tps);
       log.warn("lost {}; nothing committed for them", partitions);
       publish();
     }

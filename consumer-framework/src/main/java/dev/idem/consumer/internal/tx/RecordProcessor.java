@@ -7,6 +7,7 @@ import dev.idem.consumer.EventIdExtractor;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.store.DeadLetter;
 import dev.idem.consumer.internal.store.IdempotencyStore;
@@ -38,6 +39,7 @@ public final class RecordProcessor<T> {
   private final LockKeyFunction keys;
   private final ConsumerMetrics metrics;
   private final FaultHook faults;
+  private final DeadLetterPublisher deadLetterPublisher;
 
   public RecordProcessor(
       String consumerName,
@@ -49,7 +51,8 @@ public final class RecordProcessor<T> {
       EventHandler<T> handler,
       LockKeyFunction keys,
       ConsumerMetrics metrics,
-      FaultHook faults) {
+      FaultHook faults,
+      DeadLetterPublisher deadLetterPublisher) {
     this.consumerName = consumerName;
     this.lockNamespace = lockNamespace;
     this.dataSource = dataSource;
@@ -60,6 +63,7 @@ public final class RecordProcessor<T> {
     this.keys = keys;
     this.metrics = metrics;
     this.faults = faults;
+    this.deadLetterPublisher = deadLetterPublisher;
   }
 
   /** The event id of {@code record}, or null when it has none that is valid. Never throws. */
@@ -67,7 +71,8 @@ public final class RecordProcessor<T> {
     try {
       String id = eventIds.eventId(record);
       return EventIds.problem(id) == null ? id : null;
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      rethrowIfFatal(e);
       return null;
     }
   }
@@ -81,7 +86,8 @@ public final class RecordProcessor<T> {
     String eventId;
     try {
       eventId = eventIds.eventId(record);
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      rethrowIfFatal(e);
       return Outcome.rejected(null, "invalid-event-id", e);
     }
     String problem = EventIds.problem(eventId);
@@ -92,7 +98,8 @@ public final class RecordProcessor<T> {
     T payload;
     try {
       payload = payloads.deserialize(record);
-    } catch (Exception e) {
+    } catch (Exception | Error e) {
+      rethrowIfFatal(e);
       return Outcome.rejected(eventId, "undeserializable", e);
     }
     Outcome outcome = transact(record, eventId, payload, attempt);
@@ -189,6 +196,11 @@ public final class RecordProcessor<T> {
         store.begin(c);
         store.lock(c, keys.key(lockNamespace, id));
         boolean written = store.deadLetter(c, letter);
+        if (written) {
+          // Inside the transaction: a failed publish rolls the row back and the record is
+          // retried; a failed commit after a publish repeats the publish (at least once).
+          deadLetterPublisher.publish(record, letter);
+        }
         c.commit();
         if (written) {
           metrics.deadLettered(record.topic());
@@ -196,7 +208,7 @@ public final class RecordProcessor<T> {
         }
         metrics.duplicate(record.topic());
         return Outcome.of(Outcome.Kind.DUPLICATE, eventId);
-      } catch (SQLException | RuntimeException e) {
+      } catch (Exception e) {
         rollbackQuietly(c, e);
         return Outcome.failed(eventId, e);
       } finally {
@@ -211,6 +223,12 @@ public final class RecordProcessor<T> {
   public boolean isProcessedKeyViolation(Throwable failure) {
     SQLException sql = Failures.sqlCause(failure);
     return sql != null && store.isProcessedKeyViolation(sql);
+  }
+
+  private static void rethrowIfFatal(Throwable t) {
+    if (Failures.isFatal(t)) {
+      throw (Error) t;
+    }
   }
 
   private static String headersJson(ConsumerRecord<byte[], byte[]> record) {

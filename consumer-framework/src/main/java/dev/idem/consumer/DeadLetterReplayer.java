@@ -1,0 +1,188 @@
+package dev.idem.consumer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.idem.consumer.internal.store.DeadLetterRows;
+import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.lock.LockKey;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Feeds dead letters of a consumer back through processing.
+ *
+ * <p>For each dead letter, in one transaction that holds the event's advisory lock: delete the row,
+ * publish the original record (key, value, headers) to its original topic and partition and wait
+ * for the acknowledgement, commit. A copy of the event that the consumer reads meanwhile waits on
+ * the lock, so it never sees the row half-gone. A failed publish rolls back (the row stays); a
+ * failed commit after a publish leaves the row and a republished record that the consumer skips as
+ * a duplicate. The consumer processes the republished record like any other, deduplicated by its
+ * processed marks: a second replay finds no rows and does nothing.
+ *
+ * <p>Other consumer groups reading the original topic see the republished record too.
+ */
+public final class DeadLetterReplayer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DeadLetterReplayer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final IdemConfig config;
+  private final DataSource dataSource;
+  private final Producer<byte[], byte[]> producer;
+  private final DeadLetterRows rows;
+  private final PostgresIdempotencyStore store;
+
+  private DeadLetterReplayer(IdemConfig config, DataSource dataSource) {
+    this.config = config;
+    this.dataSource = dataSource;
+    this.producer =
+        new KafkaProducer<>(
+            config.producerProperties(), new ByteArraySerializer(), new ByteArraySerializer());
+    this.rows =
+        new DeadLetterRows(config.schema(), config.deadLetterTable(), config.consumerName());
+    this.store =
+        new PostgresIdempotencyStore(
+            config.consumerName(),
+            config.schema(),
+            config.processedTable(),
+            config.deadLetterTable(),
+            config.lockTimeout(),
+            config.handlerTimeout(),
+            false);
+  }
+
+  /** A replayer for the consumer described by {@code config}, on {@code dataSource}. */
+  public static DeadLetterReplayer create(IdemConfig config, DataSource dataSource) {
+    return new DeadLetterReplayer(config, dataSource);
+  }
+
+  /**
+   * What to replay.
+   *
+   * @param eventIds only these ids, or null for all
+   * @param reason only this reason ({@code handler-failed}, {@code invalid-event-id}, {@code
+   *     undeserializable}), or null for all
+   * @param limit the most dead letters to replay
+   */
+  public record Request(List<String> eventIds, String reason, int limit) {
+    public Request {
+      eventIds = eventIds == null ? null : List.copyOf(eventIds);
+      if (limit < 1) {
+        throw new IllegalArgumentException("limit must be at least 1");
+      }
+    }
+
+    /** Every dead letter, up to {@code limit}. */
+    public static Request all(int limit) {
+      return new Request(null, null, limit);
+    }
+  }
+
+  /**
+   * The outcome of a replay.
+   *
+   * @param replayed event ids republished and removed from the dead letters
+   * @param failed event ids left in place because publishing or committing failed
+   */
+  public record Result(List<String> replayed, List<String> failed) {
+    public Result {
+      replayed = List.copyOf(replayed);
+      failed = List.copyOf(failed);
+    }
+  }
+
+  /** Replays the dead letters the request selects. */
+  public Result replay(Request request) {
+    List<String> ids;
+    try (Connection c = dataSource.getConnection()) {
+      ids = rows.eventIds(c, request.eventIds(), request.reason(), request.limit());
+    } catch (SQLException e) {
+      throw new IdemException("cannot read dead letters of " + config.consumerName(), e);
+    }
+    List<String> replayed = new ArrayList<>();
+    List<String> failed = new ArrayList<>();
+    for (String id : ids) {
+      try {
+        if (replayOne(id)) {
+          replayed.add(id);
+        }
+      } catch (Exception e) {
+        log.error("replay of dead letter {} of {} failed; it stays", id, config.consumerName(), e);
+        failed.add(id);
+      }
+    }
+    log.info(
+        "replayed {} dead letters of {} ({} failed)",
+        replayed.size(),
+        config.consumerName(),
+        failed.size());
+    return new Result(replayed, failed);
+  }
+
+  private boolean replayOne(String eventId)
+      throws SQLException, InterruptedException, ExecutionException, TimeoutException {
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        store.begin(c);
+        store.lock(c, LockKey.hash(config.lockNamespace(), eventId));
+        DeadLetterRows.Row row = rows.delete(c, eventId);
+        if (row == null) {
+          c.rollback();
+          return false;
+        }
+        producer.send(toRecord(row)).get(30, TimeUnit.SECONDS);
+        c.commit();
+        return true;
+      } catch (SQLException
+          | InterruptedException
+          | ExecutionException
+          | TimeoutException
+          | RuntimeException e) {
+        c.rollback();
+        throw e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    }
+  }
+
+  private static ProducerRecord<byte[], byte[]> toRecord(DeadLetterRows.Row row) {
+    ProducerRecord<byte[], byte[]> record =
+        new ProducerRecord<>(row.topic(), row.partition(), row.key(), row.value());
+    try {
+      for (JsonNode h : JSON.readTree(row.headersJson())) {
+        JsonNode value = h.get("value");
+        record
+            .headers()
+            .add(
+                h.get("key").asText(),
+                value == null || value.isNull()
+                    ? null
+                    : Base64.getDecoder().decode(value.asText()));
+      }
+    } catch (java.io.IOException e) {
+      throw new IdemException("dead letter " + row.eventId() + " has unreadable headers", e);
+    }
+    return record;
+  }
+
+  @Override
+  public void close() {
+    producer.close(Duration.ofSeconds(5));
+  }
+}

@@ -1,0 +1,92 @@
+package dev.idem.consumer.internal.deadletter;
+
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.internal.store.DeadLetter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Publishes dead letters to {@code consumer.dead-letter-topic}: the original key, value and
+ * headers, plus {@code idem.*} headers naming the event id, consumer, attempts, reason, error and
+ * origin. idem's headers are truncated to {@value #MAX_HEADER_BYTES} bytes each, so a record that
+ * fit its source topic fits the dead-letter topic when that topic's {@code max.message.bytes} is at
+ * least the source's plus {@value #HEADROOM_BYTES} bytes.
+ */
+public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
+  /** The longest value of one idem header. */
+  public static final int MAX_HEADER_BYTES = 4096;
+
+  /** Room idem's headers need on top of the original record. */
+  public static final int HEADROOM_BYTES = 6 * MAX_HEADER_BYTES + 512;
+
+  private final IdemConfig config;
+  private final Producer<byte[], byte[]> producer;
+  private final Duration timeout;
+
+  public KafkaDeadLetterPublisher(IdemConfig config) {
+    this.config = config;
+    this.producer =
+        new KafkaProducer<>(
+            config.producerProperties(), new ByteArraySerializer(), new ByteArraySerializer());
+    this.timeout = Duration.ofSeconds(30);
+  }
+
+  @Override
+  public void publish(ConsumerRecord<byte[], byte[]> record, DeadLetter letter) throws Exception {
+    String topic = config.deadLetterTopicFor(record.topic());
+    ProducerRecord<byte[], byte[]> out =
+        new ProducerRecord<>(topic, null, record.timestamp(), record.key(), record.value());
+    for (Header h : record.headers()) {
+      out.headers().add(h.key(), h.value());
+    }
+    header(out, "idem.event-id", letter.hasEventId() ? letter.eventId() : "");
+    header(out, "idem.consumer", config.consumerName());
+    header(out, "idem.attempts", Integer.toString(letter.attempts()));
+    header(out, "idem.reason", letter.reason());
+    header(
+        out,
+        "idem.error",
+        letter.exceptionClass() == null
+            ? ""
+            : letter.exceptionClass() + ": " + letter.exceptionMessage());
+    header(out, "idem.origin", letter.origin().toString());
+    producer.send(out).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  private static void header(ProducerRecord<byte[], byte[]> out, String key, String value) {
+    byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+    if (bytes.length > MAX_HEADER_BYTES) {
+      bytes = truncateUtf8(value, MAX_HEADER_BYTES);
+    }
+    out.headers().add(key, bytes);
+  }
+
+  /** The longest prefix of {@code value} whose UTF-8 form has at most {@code max} bytes. */
+  static byte[] truncateUtf8(String value, int max) {
+    StringBuilder sb = new StringBuilder();
+    int bytes = 0;
+    for (int i = 0; i < value.length(); ) {
+      int cp = value.codePointAt(i);
+      int n = new String(Character.toChars(cp)).getBytes(StandardCharsets.UTF_8).length;
+      if (bytes + n > max) {
+        break;
+      }
+      sb.appendCodePoint(cp);
+      bytes += n;
+      i += Character.charCount(cp);
+    }
+    return sb.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public void close() {
+    producer.close(Duration.ofSeconds(5));
+  }
+}
