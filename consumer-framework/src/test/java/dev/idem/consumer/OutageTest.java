@@ -1,0 +1,236 @@
+package dev.idem.consumer;
+
+import static dev.idem.consumer.IdemTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.testkit.EmbeddedKafkaBroker;
+import dev.idem.testkit.EmbeddedPostgresServer;
+import dev.idem.testkit.TestInfrastructure;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Outages of the database and the broker while 10,000 records (8,000 events, 2,000 duplicate
+ * copies) flow. These tests stop and start servers, so they run on servers of their own.
+ */
+class OutageTest {
+  private static final int UNIQUE = 8_000;
+  private static final int COPIES = 2_000;
+  private static final int PARTITIONS = 4;
+
+  private static EmbeddedKafkaBroker broker;
+  private static EmbeddedPostgresServer postgres;
+
+  @BeforeAll
+  static void startServers() {
+    broker = EmbeddedKafkaBroker.launch();
+    postgres = EmbeddedPostgresServer.launch();
+  }
+
+  @AfterAll
+  static void stopServers() {
+    if (broker != null) {
+      broker.close();
+    }
+    if (postgres != null) {
+      postgres.close();
+    }
+  }
+
+  @Test
+  void terminatingEveryConsumerSessionRepeatedlyLosesAndDoublesNothing() throws Exception {
+    run(
+        "terminate",
+        consumer -> {
+          for (int round = 1; round <= 4; round++) {
+            long before = consumer.snapshot().processed();
+            awaitTrue(
+                Duration.ofSeconds(60),
+                "progress",
+                () -> consumer.snapshot().processed() >= before + 800);
+            assertThat(terminate("terminate")).isPositive();
+          }
+        });
+  }
+
+  @Test
+  void aDatabaseRestartMidStreamLosesAndDoublesNothing() throws Exception {
+    run(
+        "pgrestart",
+        consumer -> {
+          awaitTrue(
+              Duration.ofSeconds(60), "progress", () -> consumer.snapshot().processed() >= 1500);
+          postgres.stop();
+          Thread.sleep(2000);
+          postgres.start();
+        });
+  }
+
+  @Test
+  void aBrokerRestartMidStreamLosesAndDoublesNothing() throws Exception {
+    run(
+        "brokerrestart",
+        consumer -> {
+          awaitTrue(
+              Duration.ofSeconds(60), "progress", () -> consumer.snapshot().processed() >= 1500);
+          broker.stop();
+          Thread.sleep(2000);
+          broker.start();
+        });
+  }
+
+  interface Fault {
+    void inject(IdempotentConsumer<String> consumer) throws Exception;
+  }
+
+  private void run(String scenario, boolean databaseFault, Fault fault) throws Exception {
+    String name = TestInfrastructure.uniqueName(scenario);
+    TestInfrastructure.createTopics(broker.bootstrapServers(), PARTITIONS, Map.of(), name);
+    String effects = name + "_effects";
+    execute("CREATE TABLE " + effects + " (event_id text NOT NULL, at timestamptz DEFAULT now())");
+    produce(name);
+
+    IdemConfig config =
+        IdemConfig.builder(name)
+            .bootstrapServers(broker.bootstrapServers())
+            .topics(name)
+            .concurrency(4)
+            .commitInterval(Duration.ofMillis(200))
+            .drainTimeout(Duration.ofSeconds(5))
+            .retry(RetryPolicy.exponential(10, Duration.ofMillis(50), Duration.ofSeconds(1)))
+            .kafka("session.timeout.ms", 10_000)
+            .build();
+    try (HikariDataSource pool = pool(postgres, 6, name);
+        IdempotentConsumer<String> consumer =
+            IdempotentConsumer.builder(config, Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header("webhook-id"))
+                .handler(
+                    (value, ctx) -> {
+                      try (java.sql.PreparedStatement ps =
+                          ctx.connection()
+                              .prepareStatement(
+                                  "INSERT INTO " + effects + " (event_id) VALUES (?)")) {
+                        ps.setString(1, ctx.eventId());
+                        ps.executeUpdate();
+                      }
+                    })
+                .build()) {
+      consumer.start();
+      fault.inject(consumer);
+      awaitTrue(
+          Duration.ofSeconds(180),
+          "every event applied",
+          () -> queryLong("SELECT count(DISTINCT event_id) FROM " + effects) == UNIQUE);
+      awaitTrue(Duration.ofSeconds(60), "offsets committed to the end", () -> committedToEnd(name));
+      assertThat(queryLong("SELECT count(*) FROM " + effects)).as("doubled").isEqualTo(UNIQUE);
+      assertThat(consumer.snapshot().state()).isEqualTo(ConsumerState.RUNNING);
+      assertThat(consumer.snapshot().deadLettered()).isZero();
+      if (databaseFault) {
+        assertThat(consumer.snapshot().retries()).as("transactions hit by the fault").isPositive();
+      }
+    }
+  }
+
+  private static void produce(String topic) throws Exception {
+    Random random = new Random(topic.hashCode());
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int i = 0; i < UNIQUE; i++) {
+      records.add(record(topic, null, "acct-" + (i % 50), topic + "-" + i, "v"));
+    }
+    for (int i = 0; i < COPIES; i++) {
+      int id = random.nextInt(UNIQUE);
+      // Copies land on any partition, not only the original's.
+      records.add(
+          record(topic, random.nextInt(PARTITIONS), "acct-" + (id % 50), topic + "-" + id, "v"));
+    }
+    Collections.shuffle(records, random);
+    try (KafkaProducer<byte[], byte[]> producer =
+        new KafkaProducer<>(
+            Map.of(
+                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                broker.bootstrapServers(),
+                ProducerConfig.LINGER_MS_CONFIG,
+                5),
+            new ByteArraySerializer(),
+            new ByteArraySerializer())) {
+      for (ProducerRecord<byte[], byte[]> r : records) {
+        producer.send(r);
+      }
+      producer.flush();
+    }
+  }
+
+  private static boolean committedToEnd(String topic) {
+    try (Admin admin =
+        Admin.create(
+            Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+      Map<TopicPartition, OffsetSpec> request = new java.util.HashMap<>();
+      for (int p = 0; p < PARTITIONS; p++) {
+        request.put(new TopicPartition(topic, p), OffsetSpec.latest());
+      }
+      var ends = admin.listOffsets(request).all().get(10, TimeUnit.SECONDS);
+      Map<TopicPartition, OffsetAndMetadata> committed =
+          admin
+              .listConsumerGroupOffsets(topic)
+              .partitionsToOffsetAndMetadata()
+              .get(10, TimeUnit.SECONDS);
+      return ends.entrySet().stream()
+          .allMatch(
+              e ->
+                  committed.get(e.getKey()) != null
+                      && committed.get(e.getKey()).offset() == e.getValue().offset());
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static int terminate(String applicationPrefix) throws SQLException {
+    return (int)
+        queryLong(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                + " WHERE application_name LIKE '"
+                + applicationPrefix
+                + "%'");
+  }
+
+  private static void execute(String sql) throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  private static long queryLong(String sql) {
+    try (Connection c = postgres.dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (SQLException e) {
+      return -1;
+    }
+  }
+}
