@@ -93,13 +93,33 @@ public record IdemConfig(
 
   /** Like {@link #load(Path)}, with the environment given explicitly. */
   public static Builder load(Path file, Map<String, String> environment) {
+    return fromProperties(ConfigFiles.readFile(file), environment);
+  }
+
+  /**
+   * A builder from {@code consumer.*}, {@code kafka.*} and {@code pg.*} settings (as read from a
+   * file by an application that has settings of its own), with the environment overrides of {@link
+   * #load(Path)} applied.
+   *
+   * @throws IdemConfigException for a key that is not idem's
+   */
+  public static Builder fromProperties(
+      Map<String, String> properties, Map<String, String> environment) {
     List<String> overridable = new ArrayList<>(Keys.KNOWN);
     overridable.add("consumer.name");
     overridable.add("consumer.topics");
-    Map<String, String> values = ConfigFiles.read(file, environment, overridable);
+    Map<String, String> values = ConfigFiles.withOverrides(properties, environment, overridable);
     Builder builder = new Builder(values.get("consumer.name"));
     values.forEach(builder::set);
     return builder;
+  }
+
+  /**
+   * Reads a {@code .properties}, {@code .yaml} or {@code .yml} file into flat keys (nested YAML
+   * keys joined with dots), without environment overrides.
+   */
+  public static Map<String, String> readFile(Path file) {
+    return ConfigFiles.readFile(file);
   }
 
   /**

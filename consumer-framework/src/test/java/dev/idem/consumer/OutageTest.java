@@ -63,6 +63,7 @@ class OutageTest {
   void terminatingEveryConsumerSessionRepeatedlyLosesAndDoublesNothing() throws Exception {
     run(
         "terminate",
+        true,
         consumer -> {
           for (int round = 1; round <= 4; round++) {
             long before = consumer.snapshot().processed();
@@ -79,6 +80,7 @@ class OutageTest {
   void aDatabaseRestartMidStreamLosesAndDoublesNothing() throws Exception {
     run(
         "pgrestart",
+        true,
         consumer -> {
           awaitTrue(
               Duration.ofSeconds(60), "progress", () -> consumer.snapshot().processed() >= 1500);
@@ -92,6 +94,7 @@ class OutageTest {
   void aBrokerRestartMidStreamLosesAndDoublesNothing() throws Exception {
     run(
         "brokerrestart",
+        false,
         consumer -> {
           awaitTrue(
               Duration.ofSeconds(60), "progress", () -> consumer.snapshot().processed() >= 1500);

@@ -81,7 +81,8 @@ public final class ConfigFiles {
     return "IDEM_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
   }
 
-  private static Map<String, String> readFile(Path file) {
+  /** The file's settings as flat keys. */
+  public static Map<String, String> readFile(Path file) {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     try {
       if (name.endsWith(".yaml") || name.endsWith(".yml")) {

@@ -1,0 +1,210 @@
+package dev.idem.example.webhook;
+
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.IdemConfigException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The example's settings: its own keys ({@code http.*}, {@code webhook.*}, {@code topics.*}, {@code
+ * demo.*}) and idem's ({@code consumer.*}, {@code kafka.*}, {@code pg.*}), from {@code
+ * config/webhook-example.properties} with environment overrides. Every key is documented in that
+ * file.
+ *
+ * @param httpPort the HTTP port (0: any free port)
+ * @param secrets the accepted signing secrets ({@code whsec_...}), first one used to sign in demos
+ * @param maxBodyBytes the largest accepted body
+ * @param tolerance the accepted clock difference of {@code webhook-timestamp}
+ * @param primaryTopic the topic of {@code POST /webhooks}
+ * @param replayTopic the topic of {@code POST /replay/webhooks}, the second ingest path
+ * @param partitions partitions of topics the example creates
+ * @param demoEvents unique webhooks the demo sends
+ * @param demoAccounts accounts the demo's events spread over
+ * @param demoSeed the demo's random seed
+ * @param idem idem's settings, without Kafka and database endpoints in demo mode (filled later)
+ */
+public record ExampleConfig(
+    int httpPort,
+    List<String> secrets,
+    int maxBodyBytes,
+    Duration tolerance,
+    String primaryTopic,
+    String replayTopic,
+    int partitions,
+    int demoEvents,
+    int demoAccounts,
+    long demoSeed,
+    Map<String, String> idem) {
+
+  /** Environment variables with short names for the example's own keys. */
+  static final Map<String, String> ENVIRONMENT =
+      Map.of(
+          "HTTP_PORT", "http.port",
+          "WEBHOOK_SECRETS", "webhook.secrets",
+          "WEBHOOK_MAX_BODY_BYTES", "webhook.max-body-bytes",
+          "DEMO_EVENTS", "demo.events",
+          "DEMO_SEED", "demo.seed");
+
+  private static final List<String> OWN_PREFIXES = List.of("http.", "webhook.", "topics.", "demo.");
+
+  public ExampleConfig {
+    secrets = List.copyOf(secrets);
+    idem = Map.copyOf(idem);
+  }
+
+  /** Loads a file and applies the environment. */
+  public static ExampleConfig load(Path file, Map<String, String> environment) {
+    Map<String, String> values = new LinkedHashMap<>(IdemConfig.readFile(file));
+    ENVIRONMENT.forEach(
+        (env, key) -> {
+          String v = environment.get(env);
+          if (v != null && !v.isBlank()) {
+            values.put(key, v);
+          }
+        });
+    Map<String, String> own = new TreeMap<>();
+    Map<String, String> idem = new LinkedHashMap<>();
+    values.forEach(
+        (k, v) -> {
+          if (OWN_PREFIXES.stream().anyMatch(k::startsWith)) {
+            own.put(k, v);
+          } else {
+            idem.put(k, v);
+          }
+        });
+    // Unknown own keys are refused like idem's.
+    for (String key : own.keySet()) {
+      if (!KNOWN.contains(key)) {
+        throw new IdemConfigException(
+            key, "unknown setting; see config/webhook-example.properties");
+      }
+    }
+    String primary = own.getOrDefault("topics.primary", "webhooks");
+    String replay = own.getOrDefault("topics.replay", "webhooks-replay");
+    if (primary.equals(replay)) {
+      throw new IdemConfigException("topics.replay", "must differ from topics.primary");
+    }
+    idem.put("consumer.topics", primary + "," + replay);
+    List<String> secrets =
+        Arrays.stream(own.getOrDefault("webhook.secrets", "").split(","))
+            .map(String::trim)
+            .filter(s -> !s.isEmpty())
+            .toList();
+    if (secrets.isEmpty()) {
+      throw new IdemConfigException(
+          "webhook.secrets", "is missing; set it (or WEBHOOK_SECRETS) to whsec_... secrets");
+    }
+    ExampleConfig config =
+        new ExampleConfig(
+            integer(own, "http.port", 8080, 0, 65535),
+            secrets,
+            integer(own, "webhook.max-body-bytes", 1024 * 1024, 1, 64 * 1024 * 1024),
+            Duration.ofSeconds(
+                integer(
+                    own,
+                    "webhook.tolerance-seconds",
+                    (int) WebhookVerifier.DEFAULT_TOLERANCE.toSeconds(),
+                    1,
+                    86_400)),
+            primary,
+            replay,
+            integer(own, "topics.partitions", 4, 1, 1000),
+            integer(own, "demo.events", 10_000, 1, 10_000_000),
+            integer(own, "demo.accounts", 200, 1, 1_000_000),
+            Long.parseLong(own.getOrDefault("demo.seed", "20261121")),
+            idem);
+    try {
+      config.verifier(java.time.Clock.systemUTC());
+    } catch (IllegalArgumentException e) {
+      throw new IdemConfigException("webhook.secrets", e.getMessage());
+    }
+    return config;
+  }
+
+  private static final List<String> KNOWN =
+      List.of(
+          "http.port",
+          "webhook.secrets",
+          "webhook.max-body-bytes",
+          "webhook.tolerance-seconds",
+          "topics.primary",
+          "topics.replay",
+          "topics.partitions",
+          "demo.events",
+          "demo.accounts",
+          "demo.seed");
+
+  /** The settings for the start-up log, secrets masked. */
+  public String withoutSecrets() {
+    return "http.port="
+        + httpPort
+        + ", webhook.secrets="
+        + secrets.size()
+        + " x ****"
+        + ", webhook.max-body-bytes="
+        + maxBodyBytes
+        + ", webhook.tolerance-seconds="
+        + tolerance.toSeconds()
+        + ", topics.primary="
+        + primaryTopic
+        + ", topics.replay="
+        + replayTopic
+        + ", topics.partitions="
+        + partitions;
+  }
+
+  /** The verifier for the configured secrets. */
+  public WebhookVerifier verifier(java.time.Clock clock) {
+    return new WebhookVerifier(secrets, clock, tolerance);
+  }
+
+  /** idem's configuration with the given endpoints filled in (null keeps the configured ones). */
+  public IdemConfig idemConfig(
+      Map<String, String> environment,
+      String bootstrapServers,
+      String pgUrl,
+      String pgUser,
+      String pgPassword) {
+    Map<String, String> values = new LinkedHashMap<>(idem);
+    IdemConfig.Builder builder = IdemConfig.fromProperties(values, environment);
+    if (bootstrapServers != null) {
+      builder.bootstrapServers(bootstrapServers);
+    }
+    if (pgUrl != null) {
+      builder.set("pg.url", pgUrl).set("pg.user", pgUser).set("pg.password", pgPassword);
+    }
+    return builder.build();
+  }
+
+  /**
+   * Room for key and headers on top of the largest body: the producer's {@code max.request.size}
+   * and the topics' {@code max.message.bytes} are set to body limit + this.
+   */
+  public static final int RECORD_HEADROOM_BYTES = 64 * 1024;
+
+  /** The producer's {@code max.request.size} and the topics' {@code max.message.bytes}. */
+  public int maxRecordBytes() {
+    return maxBodyBytes + RECORD_HEADROOM_BYTES;
+  }
+
+  private static int integer(Map<String, String> own, String key, int def, int min, int max) {
+    String raw = own.get(key);
+    if (raw == null) {
+      return def;
+    }
+    try {
+      int v = Integer.parseInt(raw.trim());
+      if (v < min || v > max) {
+        throw new IdemConfigException(key, v + " is out of range; use " + min + " to " + max);
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      throw new IdemConfigException(key, "'" + raw + "' is not a whole number");
+    }
+  }
+}

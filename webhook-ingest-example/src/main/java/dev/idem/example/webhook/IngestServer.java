@@ -1,0 +1,248 @@
+package dev.idem.example.webhook;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.idem.consumer.ConsumerHealth;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jetty.JettyServerThreadPoolMetrics;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP side: {@code POST /webhooks} and {@code POST /replay/webhooks} (the second ingest path,
+ * for backfills and provider-side replays, publishing to a second topic), {@code GET /health} and
+ * {@code GET /metrics}.
+ *
+ * <p>Jetty 12's core handler API, without a servlet layer: it hands over the raw body bytes for the
+ * signature check, lets the size limit be enforced while reading, and is a small, well-kept
+ * dependency that Micrometer instruments.
+ *
+ * <p>Webhook responses, checked in this order: 405 for other methods; 413 for a body over the
+ * limit; 400 for missing or malformed webhook headers; 401 for a bad signature or a timestamp
+ * outside the tolerance; 400 for a body that is not JSON or not a payment event; 202 once the
+ * broker acknowledged the record; 503 with {@code Retry-After} when Kafka is unavailable. A
+ * duplicate delivery gets 202 like the first: deduplication happens in the consumer.
+ */
+public final class IngestServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(IngestServer.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Server server;
+  private final ServerConnector connector;
+
+  /**
+   * @param kafkaUp answers whether the broker is reachable, within a couple of seconds
+   * @param consumers the health views of this process's consumers
+   */
+  public IngestServer(
+      ExampleConfig config,
+      WebhookVerifier verifier,
+      KafkaPublisher publisher,
+      PrometheusMeterRegistry registry,
+      BooleanSupplier kafkaUp,
+      Supplier<List<ConsumerHealth>> consumers) {
+    QueuedThreadPool threads = new QueuedThreadPool(64, 8);
+    threads.setName("http");
+    this.server = new Server(threads);
+    this.connector = new ServerConnector(server);
+    connector.setHost("0.0.0.0");
+    connector.setPort(config.httpPort());
+    server.addConnector(connector);
+    server.setHandler(
+        new Routes(config, verifier, publisher, registry, kafkaUp, consumers, registry));
+    new JettyServerThreadPoolMetrics(threads, List.of()).bindTo(registry);
+  }
+
+  /** Starts listening. */
+  public void start() throws Exception {
+    server.start();
+    log.info("webhook ingest listening on port {}", port());
+  }
+
+  /** The port actually bound. */
+  public int port() {
+    return connector.getLocalPort();
+  }
+
+  @Override
+  public void close() throws Exception {
+    server.stop();
+  }
+
+  private static final class Routes extends Handler.Abstract {
+    private final ExampleConfig config;
+    private final WebhookVerifier verifier;
+    private final KafkaPublisher publisher;
+    private final PrometheusMeterRegistry prometheus;
+    private final BooleanSupplier kafkaUp;
+    private final Supplier<List<ConsumerHealth>> consumers;
+    private final MeterRegistry registry;
+
+    Routes(
+        ExampleConfig config,
+        WebhookVerifier verifier,
+        KafkaPublisher publisher,
+        PrometheusMeterRegistry prometheus,
+        BooleanSupplier kafkaUp,
+        Supplier<List<ConsumerHealth>> consumers,
+        MeterRegistry registry) {
+      this.config = config;
+      this.verifier = verifier;
+      this.publisher = publisher;
+      this.prometheus = prometheus;
+      this.kafkaUp = kafkaUp;
+      this.consumers = consumers;
+      this.registry = registry;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+      long start = System.nanoTime();
+      String path = Request.getPathInContext(request);
+      String route =
+          switch (path) {
+            case "/webhooks", "/replay/webhooks", "/health", "/metrics" -> path;
+            default -> "UNKNOWN";
+          };
+      int status;
+      try {
+        status = route(path, request, response, callback);
+      } catch (Exception | LinkageError e) {
+        log.error("unexpected failure on {} {}", request.getMethod(), path, e);
+        status = 500;
+        send(response, callback, 500, "text/plain", "internal error\n", Map.of());
+      }
+      Timer.builder("http.server.requests")
+          .description("HTTP requests of the webhook ingest server")
+          .tags("method", request.getMethod(), "uri", route, "status", Integer.toString(status))
+          .register(registry)
+          .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      return true;
+    }
+
+    private int route(String path, Request request, Response response, Callback callback)
+        throws Exception {
+      switch (path) {
+        case "/webhooks":
+          return webhook(config.primaryTopic(), request, response, callback);
+        case "/replay/webhooks":
+          return webhook(config.replayTopic(), request, response, callback);
+        case "/health":
+          return health(response, callback);
+        case "/metrics":
+          return send(
+              response,
+              callback,
+              200,
+              "text/plain; version=0.0.4; charset=utf-8",
+              prometheus.scrape(),
+              Map.of());
+        default:
+          return send(response, callback, 404, "text/plain", "not found\n", Map.of());
+      }
+    }
+
+    private int webhook(String topic, Request request, Response response, Callback callback)
+        throws InterruptedException {
+      if (!"POST".equals(request.getMethod())) {
+        return send(response, callback, 405, "text/plain", "use POST\n", Map.of("Allow", "POST"));
+      }
+      try {
+        byte[] body = readBody(request, config.maxBodyBytes());
+        String id = request.getHeaders().get("webhook-id");
+        String timestamp = request.getHeaders().get("webhook-timestamp");
+        verifier.verify(id, timestamp, request.getHeaders().get("webhook-signature"), body);
+        PaymentEvent event = PaymentEvent.parse(body);
+        publisher.publish(topic, event.account(), id, timestamp.trim(), body);
+        return send(response, callback, 202, "text/plain", "accepted\n", Map.of());
+      } catch (WebhookRejected e) {
+        return send(response, callback, e.status(), "text/plain", e.getMessage() + "\n", Map.of());
+      } catch (KafkaPublisher.UnavailableException e) {
+        log.warn("webhook not accepted: {}", e.getMessage());
+        return send(
+            response,
+            callback,
+            503,
+            "text/plain",
+            "Kafka is unavailable; retry later\n",
+            Map.of("Retry-After", "5"));
+      }
+    }
+
+    /** Reads at most {@code limit} bytes; more is a 413, whatever Content-Length said. */
+    private static byte[] readBody(Request request, int limit) throws WebhookRejected {
+      long declared = request.getLength();
+      if (declared > limit) {
+        throw new WebhookRejected(413, "body is larger than " + limit + " bytes");
+      }
+      try (InputStream in = Request.asInputStream(request)) {
+        byte[] body = in.readNBytes(limit + 1);
+        if (body.length > limit) {
+          throw new WebhookRejected(413, "body is larger than " + limit + " bytes");
+        }
+        return body;
+      } catch (IOException e) {
+        throw new WebhookRejected(400, "body could not be read");
+      }
+    }
+
+    private int health(Response response, Callback callback) {
+      ObjectNode root = JSON.createObjectNode();
+      boolean kafka = kafkaUp.getAsBoolean();
+      List<ConsumerHealth> views = consumers.get();
+      boolean database = views.stream().anyMatch(ConsumerHealth::databaseReachable);
+      boolean consumersOk = !views.isEmpty() && views.stream().allMatch(ConsumerHealth::healthy);
+      boolean up = kafka && database && consumersOk;
+      root.put("status", up ? "UP" : "DOWN");
+      root.put("kafka", kafka ? "UP" : "DOWN");
+      root.put("database", database ? "UP" : "DOWN");
+      ArrayNode list = root.putArray("consumers");
+      for (ConsumerHealth h : views) {
+        ObjectNode c = list.addObject();
+        c.put("name", h.consumer());
+        c.put("state", h.state().name());
+        c.put("healthy", h.healthy());
+        c.put("databaseReachable", h.databaseReachable());
+        c.put("inFlight", h.inFlight());
+        c.put("lastCommit", h.lastCommit() == null ? null : h.lastCommit().toString());
+        ArrayNode parts = c.putArray("assigned");
+        h.assigned().stream().map(Object::toString).sorted().forEach(parts::add);
+      }
+      return send(response, callback, up ? 200 : 503, "application/json", root + "\n", Map.of());
+    }
+
+    private static int send(
+        Response response,
+        Callback callback,
+        int status,
+        String contentType,
+        String body,
+        Map<String, String> headers) {
+      response.setStatus(status);
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+      headers.forEach((k, v) -> response.getHeaders().put(k, v));
+      response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
+      return status;
+    }
+  }
+}
