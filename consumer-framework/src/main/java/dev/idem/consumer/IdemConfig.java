@@ -186,6 +186,10 @@ public record IdemConfig(
     props.put("request.timeout.ms", "5000");
     props.put("delivery.timeout.ms", "15000");
     props.put("linger.ms", "0");
+    // A dead letter is the source record plus idem's headers: the client must not refuse what the
+    // source topic accepted. The dead-letter topic's max.message.bytes is the real limit.
+    props.putIfAbsent("max.request.size", Integer.toString(16 * 1024 * 1024));
+    props.putIfAbsent("buffer.memory", Long.toString(64L * 1024 * 1024));
     return props;
   }
 

@@ -30,6 +30,9 @@ public record PaymentEvent(String type, String account, long amount, String curr
    * @throws WebhookRejected 400 when the body is not JSON or not of this shape
    */
   public static PaymentEvent parse(byte[] body) throws WebhookRejected {
+    if (body == null) {
+      throw new WebhookRejected(400, "no body");
+    }
     JsonNode root;
     try {
       root = JSON.readTree(body);

@@ -6,7 +6,6 @@ import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
-import dev.idem.consumer.Payloads;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -77,7 +76,7 @@ public final class WebhookApplication implements AutoCloseable {
   /** Starts one more consumer instance in the group, with a pool of its own. */
   public IdempotentConsumer<PaymentEvent> startConsumer() {
     IdempotentConsumer<PaymentEvent> consumer =
-        IdempotentConsumer.builder(idem, Payloads.json(PaymentEvent.class))
+        IdempotentConsumer.builder(idem, record -> PaymentEvent.parse(record.value()))
             .eventIds(EventIds.header("webhook-id"))
             .handler(new LedgerHandler())
             .meterRegistry(registry)

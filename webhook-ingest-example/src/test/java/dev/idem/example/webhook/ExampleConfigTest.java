@@ -1,0 +1,59 @@
+package dev.idem.example.webhook;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.idem.consumer.IdemConfigException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExampleConfigTest {
+  private static final Path SHIPPED = Path.of("..", "config", "webhook-example.properties");
+
+  @Test
+  void theShippedFileLoadsWithEnvironmentOverrides() {
+    ExampleConfig c =
+        ExampleConfig.load(
+            SHIPPED,
+            Map.of(
+                "HTTP_PORT",
+                "9999",
+                "WEBHOOK_SECRETS",
+                "whsec_AAAA, whsec_BBBB",
+                "DEMO_EVENTS",
+                "50"));
+    assertThat(c.httpPort()).isEqualTo(9999);
+    assertThat(c.secrets()).containsExactly("whsec_AAAA", "whsec_BBBB");
+    assertThat(c.demoEvents()).isEqualTo(50);
+    assertThat(c.maxBodyBytes()).isEqualTo(1024 * 1024);
+    assertThat(c.maxRecordBytes()).isEqualTo(1024 * 1024 + 64 * 1024);
+    assertThat(c.idem()).containsEntry("consumer.topics", "webhooks,webhooks-replay");
+    assertThat(c.withoutSecrets()).doesNotContain("whsec_");
+  }
+
+  @Test
+  void badValuesNameTheirKey() {
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("HTTP_PORT", "eighty")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessage("http.port: 'eighty' is not a whole number");
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_SECRETS", "whsec_!!")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageContaining("webhook.secrets")
+        .hasMessageContaining("secret #1");
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_MAX_BODY_BYTES", "0")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("webhook.max-body-bytes:");
+  }
+
+  @Test
+  void unknownKeysAreRefused(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("x.properties");
+    Files.writeString(file, Files.readString(SHIPPED) + "\nwebhook.tolerance=5m\n");
+    assertThatThrownBy(() -> ExampleConfig.load(file, Map.of()))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("webhook.tolerance: unknown setting");
+  }
+}

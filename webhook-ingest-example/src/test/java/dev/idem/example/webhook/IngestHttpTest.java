@@ -1,0 +1,192 @@
+package dev.idem.example.webhook;
+
+import static dev.idem.example.webhook.ExampleTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.testkit.TestInfrastructure;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class IngestHttpTest {
+  private static ExampleConfig config;
+  private static WebhookApplication app;
+  private static IdempotentConsumer<PaymentEvent> consumer;
+
+  @BeforeAll
+  static void startApp() throws Exception {
+    config = config(TestInfrastructure.uniqueName("ingest"));
+    app = start(config);
+    consumer = app.startConsumer();
+  }
+
+  @AfterAll
+  static void stopApp() throws Exception {
+    if (app != null) {
+      app.close();
+    }
+  }
+
+  private static byte[] event(String account, long amount) {
+    return new PaymentEvent("payment.succeeded", account, amount, "EUR").toJson();
+  }
+
+  @Test
+  void aSignedWebhookIsAcceptedAndItsDuplicateToo() throws Exception {
+    byte[] body = event("acct_dup_" + config.primaryTopic(), 700);
+    Map<String, String> headers = signed(config, "dup-1-" + config.primaryTopic(), body);
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(202);
+    assertThat(post(app.port(), "/replay/webhooks", headers, body).statusCode()).isEqualTo(202);
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(202);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                count(
+                        "SELECT count(*) FROM ledger.accounts WHERE account = 'acct_dup_"
+                            + config.primaryTopic()
+                            + "' AND balance = 700")
+                    == 1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> consumer.snapshot().duplicates() >= 2);
+    assertThat(
+            count(
+                "SELECT count(*) FROM ledger.entries WHERE event_id = 'dup-1-"
+                    + config.primaryTopic()
+                    + "'"))
+        .isEqualTo(1);
+  }
+
+  @Test
+  void otherMethodsGet405() throws Exception {
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/webhooks"))
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(405);
+    assertThat(r.headers().firstValue("Allow")).contains("POST");
+  }
+
+  @Test
+  void aBodyOneByteOverTheLimitGets413EvenWhenSigned() throws Exception {
+    byte[] body = new byte[config.maxBodyBytes() + 1];
+    java.util.Arrays.fill(body, (byte) ' ');
+    assertThat(post(app.port(), "/webhooks", signed(config, "big-1", body), body).statusCode())
+        .isEqualTo(413);
+  }
+
+  @Test
+  void aBodyOfExactlyTheLimitReachesTheLedger() throws Exception {
+    String account = "acct_limit_" + config.primaryTopic();
+    String prefix =
+        "{\"type\":\"payment.succeeded\",\"account\":\""
+            + account
+            + "\",\"amount\":4200,\"currency\":\"EUR\",\"pad\":\"";
+    String suffix = "\"}";
+    int pad = config.maxBodyBytes() - prefix.length() - suffix.length();
+    byte[] body = (prefix + "x".repeat(pad) + suffix).getBytes(StandardCharsets.UTF_8);
+    assertThat(body.length).isEqualTo(1024 * 1024);
+    assertThat(
+            post(app.port(), "/webhooks", signed(config, "limit-" + account, body), body)
+                .statusCode())
+        .isEqualTo(202);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                count(
+                        "SELECT count(*) FROM ledger.accounts WHERE account = '"
+                            + account
+                            + "' AND balance = 4200")
+                    == 1);
+  }
+
+  @Test
+  void missingOrMalformedHeadersGet400() throws Exception {
+    byte[] body = event("acct_h", 1);
+    Map<String, String> headers = new HashMap<>(signed(config, "h-1", body));
+    headers.remove("webhook-id");
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(400);
+    headers = new HashMap<>(signed(config, "h-1", body));
+    headers.put("webhook-timestamp", "soon");
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void aBadSignatureOrAStaleTimestampGets401() throws Exception {
+    byte[] body = event("acct_s", 1);
+    Map<String, String> headers = new HashMap<>(signed(config, "s-1", body));
+    headers.put("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(401);
+    long stale = System.currentTimeMillis() / 1000 - 600;
+    headers.put("webhook-timestamp", Long.toString(stale));
+    headers.put(
+        "webhook-signature", config.verifier(java.time.Clock.systemUTC()).sign("s-1", stale, body));
+    assertThat(post(app.port(), "/webhooks", headers, body).statusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void bodiesThatAreNotPaymentEventsGet400AfterTheSignatureCheck() throws Exception {
+    for (String text :
+        new String[] {
+          "{not json",
+          "[1,2]",
+          "{\"type\":\"payment.succeeded\"}",
+          "{\"type\":\"payment.succeeded\",\"account\":\"a\",\"amount\":-5,\"currency\":\"EUR\"}"
+        }) {
+      byte[] body = text.getBytes(StandardCharsets.UTF_8);
+      assertThat(post(app.port(), "/webhooks", signed(config, "j-1", body), body).statusCode())
+          .as(text)
+          .isEqualTo(400);
+    }
+    // Unsigned garbage is a 401: the signature is checked before the body is parsed.
+    byte[] garbage = "{not json".getBytes(StandardCharsets.UTF_8);
+    Map<String, String> headers = new HashMap<>(signed(config, "j-2", garbage));
+    headers.put("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    assertThat(post(app.port(), "/webhooks", headers, garbage).statusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void aRequestWithoutBodyGets400() throws Exception {
+    byte[] empty = new byte[0];
+    assertThat(post(app.port(), "/webhooks", signed(config, "e-1", empty), null).statusCode())
+        .isEqualTo(400);
+  }
+
+  @Test
+  void healthAndMetricsAnswer() throws Exception {
+    HttpResponse<String> health =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/health"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(health.statusCode()).isEqualTo(200);
+    assertThat(health.body())
+        .contains("\"status\":\"UP\"")
+        .contains("\"kafka\":\"UP\"")
+        .contains("\"database\":\"UP\"");
+    byte[] body = event("acct_m", 3);
+    post(app.port(), "/webhooks", signed(config, "m-1-" + config.primaryTopic(), body), body);
+    await().atMost(Duration.ofSeconds(30)).until(() -> consumer.snapshot().processed() >= 1);
+    HttpResponse<String> metrics =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/metrics"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(metrics.statusCode()).isEqualTo(200);
+    assertThat(metrics.body())
+        .contains("idem_records_processed_total{consumer=\"" + config.idem().get("consumer.name"))
+        .contains("http_server_requests_seconds_count{method=\"POST\"")
+        .contains("jetty_threads_current");
+  }
+}
