@@ -114,11 +114,15 @@ public final class RecordTask implements Function<Work, Step> {
       metrics.retry(work.record.topic());
       return Step.retryAfter(delay);
     }
-    log.error(
-        "giving up after attempt {} ({}); writing the record to the dead letters",
-        work.attempt,
-        decision == RetryDecision.GIVE_UP ? "not retryable" : "no attempts left",
-        failure);
+    if (failure instanceof NonRetryableException) {
+      log.warn("not retryable ({}); writing the record to the dead letters", failure.toString());
+    } else {
+      log.error(
+          "giving up after attempt {} ({}); writing the record to the dead letters",
+          work.attempt,
+          decision == RetryDecision.GIVE_UP ? "not retryable" : "no attempts left",
+          failure);
+    }
     return deadLetter(work, "handler-failed", failure);
   }
 
