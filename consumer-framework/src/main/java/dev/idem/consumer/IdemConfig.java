@@ -42,6 +42,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param maxInFlight the most records handed to workers and not yet done
  * @param maxInFlightBytes the most bytes (keys and values) of such records
  * @param retry the retry policy for failed records
+ * @param retentionWindow how long processed marks are kept, or null when retention is off
+ * @param retentionInterval how often the retention job runs
+ * @param retentionBatchSize marks deleted per retention transaction
  * @param database optional connection settings, when idem opens its own pool
  */
 public record IdemConfig(
@@ -62,6 +65,9 @@ public record IdemConfig(
     int maxInFlight,
     long maxInFlightBytes,
     RetryPolicy retry,
+    Duration retentionWindow,
+    Duration retentionInterval,
+    int retentionBatchSize,
     DatabaseSettings database) {
 
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
@@ -144,6 +150,9 @@ public record IdemConfig(
     lines.put("consumer.max-in-flight", maxInFlight);
     lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
     lines.put("consumer.retry", retry);
+    lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
+    lines.put("consumer.retention.interval", retentionInterval);
+    lines.put("consumer.retention.batch-size", retentionBatchSize);
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
       lines.put("pg.url", database.url());
@@ -291,6 +300,14 @@ public record IdemConfig(
       return set("consumer.dead-letter-topic", template);
     }
 
+    /**
+     * How long processed marks are kept (default 7 days); {@code null} turns retention off. It must
+     * cover the topics' retention plus the providers' retry window, or a replay re-applies events.
+     */
+    public Builder retentionWindow(Duration window) {
+      return set("consumer.retention.window", window == null ? "off" : Values.format(window));
+    }
+
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
       set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
@@ -406,6 +423,13 @@ public record IdemConfig(
                 + "): one poll must fit; raise it or lower kafka.max.poll.records");
       }
       DatabaseSettings database = database(concurrency);
+      String rawWindow = settings.getOrDefault("consumer.retention.window", "7d").trim();
+      Duration retentionWindow =
+          rawWindow.equalsIgnoreCase("off")
+              ? null
+              : duration("consumer.retention.window", Duration.ofDays(7));
+      Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
+      int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
       return new IdemConfig(
           name,
           topics,
@@ -424,6 +448,9 @@ public record IdemConfig(
           maxInFlight,
           maxInFlightBytes,
           retry,
+          retentionWindow,
+          retentionInterval,
+          retentionBatchSize,
           database);
     }
 
@@ -618,6 +645,9 @@ public record IdemConfig(
             "consumer.retry.max-backoff",
             "consumer.retry.multiplier",
             "consumer.retry.jitter",
+            "consumer.retention.window",
+            "consumer.retention.interval",
+            "consumer.retention.batch-size",
             "pg.url",
             "pg.user",
             "pg.password",

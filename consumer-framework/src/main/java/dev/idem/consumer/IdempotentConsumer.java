@@ -9,10 +9,13 @@ import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.RecordTask;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.poll.PollLoop;
+import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.lock.AdvisoryLocks;
+import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
@@ -75,6 +78,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private HikariDataSource ownedPool;
   private ExecutorService ownedExecutor;
   private ScheduledExecutorService scheduler;
+  private ScheduledExecutorService retentionScheduler;
   private PollLoop loop;
   private Thread pollThread;
   private ConsumerMetrics metrics;
@@ -260,11 +264,115 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             maxPollRecords,
             snapshot);
     loopRef.set(loop);
+    startRetention(dataSource);
     pollThread = threads("poll").newThread(loop);
     synchronized (lifecycle) {
       state = ConsumerState.RUNNING;
     }
     pollThread.start();
+  }
+
+  private void startRetention(DataSource dataSource) {
+    if (config.retentionWindow() == null) {
+      log.info("retention of processed marks is off for {}", name());
+      return;
+    }
+    ConnectionFactory lockConnections = parts.lockConnections;
+    if (lockConnections == null && parts.dataSource instanceof HikariDataSource hikari) {
+      lockConnections = ConnectionFactory.sameServerAs(hikari);
+    }
+    if (lockConnections == null && ownedPool != null) {
+      lockConnections = ConnectionFactory.sameServerAs(ownedPool);
+    }
+    retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
+    retentionScheduler.execute(this::warnIfTopicsOutliveRetention);
+    if (lockConnections == null) {
+      log.warn(
+          "retention of processed marks is off for {}: its singleton job needs dedicated"
+              + " connections; pass lockConnections(ConnectionFactory) to the builder, or set"
+              + " consumer.retention.window=off to silence this",
+          name());
+      return;
+    }
+    AdvisoryLocks locks =
+        AdvisoryLocks.builder(lockConnections)
+            .meterRegistry(parts.meterRegistry)
+            .schema(config.schema())
+            .clock(parts.clock)
+            .build();
+    RetentionJob job =
+        new RetentionJob(
+            locks,
+            dataSource,
+            config.schema(),
+            config.processedTable(),
+            name(),
+            config.retentionWindow(),
+            config.retentionBatchSize(),
+            parts.clock);
+    long interval = config.retentionInterval().toMillis();
+    retentionScheduler.scheduleWithFixedDelay(
+        () -> {
+          try {
+            job.runOnce();
+          } catch (RuntimeException e) {
+            log.warn("retention run of {} failed; next try in {} ms", name(), interval, e);
+          }
+        },
+        interval,
+        interval,
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Warns when a topic keeps records longer than processed marks are kept (DESIGN 8). */
+  private void warnIfTopicsOutliveRetention() {
+    Map<String, Object> adminProps = new java.util.HashMap<>();
+    java.util.Set<String> adminKeys =
+        org.apache.kafka.clients.admin.AdminClientConfig.configNames();
+    config
+        .kafka()
+        .forEach(
+            (k, v) -> {
+              if (adminKeys.contains(k) && !k.equals("client.id")) {
+                adminProps.put(k, v);
+              }
+            });
+    adminProps.put("client.id", "idem-" + name() + "-admin");
+    try (org.apache.kafka.clients.admin.Admin admin =
+        org.apache.kafka.clients.admin.Admin.create(adminProps)) {
+      java.util.List<org.apache.kafka.common.config.ConfigResource> topics =
+          config.topics().stream()
+              .map(
+                  t ->
+                      new org.apache.kafka.common.config.ConfigResource(
+                          org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t))
+              .toList();
+      admin
+          .describeConfigs(topics)
+          .all()
+          .get(10, TimeUnit.SECONDS)
+          .forEach(
+              (resource, cfg) -> {
+                org.apache.kafka.clients.admin.ConfigEntry entry = cfg.get("retention.ms");
+                if (entry == null || entry.value() == null) {
+                  return;
+                }
+                long retentionMs = Long.parseLong(entry.value());
+                if (retentionMs < 0 || retentionMs > config.retentionWindow().toMillis()) {
+                  log.warn(
+                      "topic {} keeps records for {} but consumer {} keeps processed marks for {}:"
+                          + " a replay or offset reset to older records would apply them again; raise"
+                          + " consumer.retention.window above the topic's retention plus the providers'"
+                          + " retry window",
+                      resource.name(),
+                      retentionMs < 0 ? "ever" : java.time.Duration.ofMillis(retentionMs),
+                      name(),
+                      config.retentionWindow());
+                }
+              });
+    } catch (Exception e) {
+      log.debug("could not read the retention of {}: {}", config.topics(), e.toString());
+    }
   }
 
   private DataSource dataSource() {
@@ -358,6 +466,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     if (scheduler != null) {
       scheduler.shutdownNow();
     }
+    if (retentionScheduler != null) {
+      retentionScheduler.shutdownNow();
+    }
     if (deadLetters != null) {
       deadLetters.close();
     }
@@ -398,6 +509,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private OrderingKey orderingKey = OrderingKeys.recordKey();
     private Executor executor;
+    private ConnectionFactory lockConnections;
     private boolean applySchema = true;
     private FaultHook faults = FaultHook.NONE;
     private LockKeyFunction lockKeys = LockKeyFunction.V1;
@@ -465,6 +577,16 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
      */
     public Builder<T> executor(Executor executor) {
       this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Dedicated connections for the retention job's singleton lock. Not needed when the data source
+     * is a HikariCP pool or idem opens its own pool from {@code pg.*}: connections with the same
+     * settings are opened then.
+     */
+    public Builder<T> lockConnections(ConnectionFactory connections) {
+      this.lockConnections = Objects.requireNonNull(connections, "connections");
       return this;
     }
 

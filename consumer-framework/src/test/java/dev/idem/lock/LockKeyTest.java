@@ -25,6 +25,27 @@ class LockKeyTest {
   }
 
   @Test
+  void pairKeysUseTheNamespaceHashAndTheId() {
+    LockKey key = LockKey.of("cache", 500);
+    assertThat(LockKey.namespaceHash("cache")).isEqualTo(924211174);
+    assertThat(key.classId()).isEqualTo(924211174);
+    assertThat(key.objectId()).isEqualTo(500);
+    assertThat(key.objectSubId()).isEqualTo(2);
+    assertThat(key.form()).isEqualTo(LockKey.Form.INT_PAIR);
+    assertThat(key.toString()).isEqualTo("LockKey[cache/500 = (924211174, 500)]");
+    assertThat(LockKey.of("cache", 500)).isEqualTo(key).hasSameHashCodeAs(key);
+    assertThat(LockKey.of("cache", 501)).isNotEqualTo(key);
+  }
+
+  @Test
+  void bigintKeysSplitIntoTheWordsPgLocksShows() {
+    LockKey key = LockKey.of("payments", "evt_1");
+    assertThat(((long) key.classId() << 32) | (key.objectId() & 0xFFFFFFFFL))
+        .isEqualTo(key.value());
+    assertThat(key.objectSubId()).isEqualTo(1);
+  }
+
+  @Test
   void theLengthPrefixKeepsNamespaceAndNameApart() {
     assertThat(LockKey.hash("ab", "c")).isNotEqualTo(LockKey.hash("a", "bc"));
     assertThat(LockKey.hash("", "abc")).isNotEqualTo(LockKey.hash("abc", ""));

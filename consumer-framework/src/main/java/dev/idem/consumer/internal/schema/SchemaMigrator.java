@@ -31,29 +31,47 @@ public final class SchemaMigrator {
   /** The namespace of the schema lock key: {@code LockKey.of(LOCK_NAMESPACE, schema)}. */
   public static final String LOCK_NAMESPACE = "idem.schema";
 
-  private static final List<Script> SCRIPTS =
+  private static final List<Script> CORE_SCRIPTS =
       List.of(
           new Script(
               1, "processed events and dead letters", "V1__processed_events_and_dead_letters.sql"));
 
+  private static final List<Script> LOCK_SCRIPTS =
+      List.of(new Script(1, "leader epochs and job windows", "locks/V1__leaders_and_jobs.sql"));
+
   private final String schema;
   private final Map<String, String> placeholders;
   private final String scriptSet;
+  private final List<Script> scripts;
 
-  /** A migrator for idem's tables with the given (already validated) identifiers. */
+  /** A migrator for the consumer's tables with the given (already validated) identifiers. */
   public SchemaMigrator(String schema, String processedTable, String deadLetterTable) {
-    this.schema = schema;
-    this.placeholders =
+    this(
+        schema,
+        "core:" + processedTable + ":" + deadLetterTable,
         Map.of(
             "${schema}", schema,
             "${processed}", processedTable,
-            "${dead_letters}", deadLetterTable);
-    this.scriptSet = "core:" + processedTable + ":" + deadLetterTable;
+            "${dead_letters}", deadLetterTable),
+        CORE_SCRIPTS);
   }
 
-  /** The latest script version. */
-  public static int latestVersion() {
-    return SCRIPTS.get(SCRIPTS.size() - 1).version();
+  private SchemaMigrator(
+      String schema, String scriptSet, Map<String, String> placeholders, List<Script> scripts) {
+    this.schema = schema;
+    this.scriptSet = scriptSet;
+    this.placeholders = placeholders;
+    this.scripts = scripts;
+  }
+
+  /** A migrator for the lock toolkit's tables (leader epochs, job windows) in {@code schema}. */
+  public static SchemaMigrator locks(String schema) {
+    return new SchemaMigrator(schema, "locks", Map.of("${schema}", schema), LOCK_SCRIPTS);
+  }
+
+  /** The latest script version of this migrator's set. */
+  public int latestVersion() {
+    return scripts.get(scripts.size() - 1).version();
   }
 
   /**
@@ -63,6 +81,15 @@ public final class SchemaMigrator {
    */
   public List<Integer> migrate(DataSource dataSource) {
     try (Connection c = dataSource.getConnection()) {
+      return migrateOn(c);
+    } catch (SQLException e) {
+      throw new IdemException("cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Like {@link #migrate(DataSource)}, on a connection the caller owns (left in autocommit). */
+  public List<Integer> migrateOn(Connection c) {
+    try {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
       try {
@@ -128,7 +155,7 @@ public final class SchemaMigrator {
               + "); upgrade idem");
     }
     List<Integer> applied = new java.util.ArrayList<>();
-    for (Script script : SCRIPTS) {
+    for (Script script : scripts) {
       if (script.version() <= current) {
         continue;
       }

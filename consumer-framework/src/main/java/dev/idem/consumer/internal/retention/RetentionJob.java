@@ -1,0 +1,91 @@
+package dev.idem.consumer.internal.retention;
+
+import dev.idem.consumer.internal.store.RetentionSql;
+import dev.idem.lock.AdvisoryLocks;
+import dev.idem.lock.RunResult;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Deletes a consumer's processed marks older than the retention window, in bounded batches (each
+ * its own short transaction), on one instance at a time: the run holds a singleton-job lock, and
+ * the instances that find it taken skip.
+ *
+ * <p>Dead letters are not touched: they stay until a replay resolves (deletes) them.
+ */
+public final class RetentionJob {
+  private static final Logger log = LoggerFactory.getLogger(RetentionJob.class);
+
+  private final AdvisoryLocks locks;
+  private final DataSource dataSource;
+  private final RetentionSql sql;
+  private final String jobName;
+  private final Duration window;
+  private final int batchSize;
+  private final Clock clock;
+
+  /** What one run deleted. */
+  public record Outcome(long deleted, int batches) {}
+
+  public RetentionJob(
+      AdvisoryLocks locks,
+      DataSource dataSource,
+      String schema,
+      String processedTable,
+      String consumerName,
+      Duration window,
+      int batchSize,
+      Clock clock) {
+    this.locks = locks;
+    this.dataSource = dataSource;
+    this.sql = new RetentionSql(schema, processedTable, consumerName);
+    this.jobName = "retention:" + schema + "." + processedTable + ":" + consumerName;
+    this.window = window;
+    this.batchSize = batchSize;
+    this.clock = clock;
+  }
+
+  /** One run, or a skip when another instance runs it now. */
+  public RunResult<Outcome> runOnce() {
+    return locks.runExclusive(jobName, this::deleteExpired);
+  }
+
+  private Outcome deleteExpired() throws SQLException {
+    Instant cutoff = clock.instant().minus(window);
+    long deleted = 0;
+    int batches = 0;
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(true);
+      try {
+        while (true) {
+          int n = sql.deleteBatch(c, cutoff, batchSize);
+          if (n == 0) {
+            break;
+          }
+          deleted += n;
+          batches++;
+          if (n < batchSize) {
+            break;
+          }
+        }
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    }
+    if (deleted > 0) {
+      log.info(
+          "retention deleted {} processed marks older than {} in {} batches",
+          deleted,
+          cutoff,
+          batches);
+    }
+    return new Outcome(deleted, batches);
+  }
+}

@@ -1,0 +1,164 @@
+package dev.idem.lock.internal;
+
+import dev.idem.lock.LockKey;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+
+/** The lock toolkit's SQL, all in one place. */
+public final class LockSql {
+  private LockSql() {}
+
+  /** Which advisory-lock function. */
+  public enum Call {
+    XACT_LOCK("pg_advisory_xact_lock"),
+    XACT_TRY("pg_try_advisory_xact_lock"),
+    SESSION_LOCK("pg_advisory_lock"),
+    SESSION_TRY("pg_try_advisory_lock"),
+    SESSION_UNLOCK("pg_advisory_unlock");
+
+    final String function;
+
+    Call(String function) {
+      this.function = function;
+    }
+  }
+
+  /**
+   * Calls the function for {@code key} in the key's form and returns its boolean result (true for
+   * the blocking functions, which return void).
+   */
+  public static boolean call(Connection c, Call call, LockKey key) throws SQLException {
+    String sql =
+        "SELECT "
+            + call.function
+            + (key.form() == LockKey.Form.BIGINT ? "(?::bigint)" : "(?::int, ?::int)");
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      if (key.form() == LockKey.Form.BIGINT) {
+        ps.setLong(1, key.value());
+      } else {
+        ps.setInt(1, key.classId());
+        ps.setInt(2, key.objectId());
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return call == Call.XACT_LOCK || call == Call.SESSION_LOCK || rs.getBoolean(1);
+      }
+    }
+  }
+
+  /** The current {@code lock_timeout}, as text. */
+  public static String lockTimeout(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT current_setting('lock_timeout')")) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  /** Sets {@code lock_timeout}, for the transaction ({@code local}) or the session. */
+  public static void setLockTimeout(Connection c, String value, boolean local) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT set_config('lock_timeout', ?, ?)")) {
+      ps.setString(1, value);
+      ps.setBoolean(2, local);
+      ps.execute();
+    }
+  }
+
+  /** The milliseconds form PostgreSQL reads, at least 1 ms (0 would mean "no timeout"). */
+  public static String millis(Duration d) {
+    return Math.max(1, d.toMillis()) + "ms";
+  }
+
+  /** The server backend of the connection's current session. */
+  public static int backendPid(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+      rs.next();
+      return rs.getInt(1);
+    }
+  }
+
+  /**
+   * Settings of a leader's session: TCP keepalives and an idle-session timeout of about three ping
+   * intervals, so the server drops a partitioned leader's session (and its lock) on its own.
+   */
+  public static void leaderSession(Connection c, Duration ping) throws SQLException {
+    long seconds = Math.max(1, ping.toSeconds());
+    try (Statement s = c.createStatement()) {
+      s.execute("SET tcp_keepalives_idle = " + seconds);
+      s.execute("SET tcp_keepalives_interval = " + seconds);
+      s.execute("SET tcp_keepalives_count = 3");
+      s.execute("SET idle_session_timeout = '" + Math.max(1000, 3 * ping.toMillis()) + "ms'");
+    }
+  }
+
+  /** Starts a new leadership: the epoch grows by one (or starts at 1). Autocommit connection. */
+  public static long nextEpoch(Connection c, String schema, String ns, String name, String holder)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO "
+                + schema
+                + ".leader_epochs AS e (namespace, name, epoch, holder)"
+                + " VALUES (?, ?, 1, ?) ON CONFLICT (namespace, name) DO UPDATE"
+                + " SET epoch = e.epoch + 1, holder = EXCLUDED.holder, elected_at = now()"
+                + " RETURNING epoch")) {
+      ps.setString(1, ns);
+      ps.setString(2, name);
+      ps.setString(3, holder);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /**
+   * Whether {@code epoch} is the role's current epoch, locking its row in share mode until the
+   * caller's transaction ends (a new leadership waits for the fenced write).
+   */
+  public static boolean epochIsCurrent(
+      Connection c, String schema, String ns, String name, long epoch) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT 1 FROM "
+                + schema
+                + ".leader_epochs"
+                + " WHERE namespace = ? AND name = ? AND epoch = ? FOR SHARE")) {
+      ps.setString(1, ns);
+      ps.setString(2, name);
+      ps.setLong(3, epoch);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  /** Claims the window starting at {@code windowStart}; false when the job ran in it already. */
+  public static boolean claimWindow(
+      Connection c, String schema, String job, Instant windowStart, String holder)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO "
+                + schema
+                + ".job_windows AS w (job_name, window_start, holder)"
+                + " VALUES (?, ?, ?) ON CONFLICT (job_name) DO UPDATE"
+                + " SET window_start = EXCLUDED.window_start, ran_at = now(),"
+                + " holder = EXCLUDED.holder WHERE w.window_start < EXCLUDED.window_start"
+                + " RETURNING 1")) {
+      ps.setString(1, job);
+      ps.setTimestamp(2, Timestamp.from(windowStart));
+      ps.setString(3, holder);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+}
