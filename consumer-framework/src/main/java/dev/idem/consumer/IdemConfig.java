@@ -42,6 +42,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param maxInFlight the most records handed to workers and not yet done
  * @param maxInFlightBytes the most bytes (keys and values) of such records
  * @param retry the retry policy for failed records
+ * @param batchSize batch mode: the most records of one partition in one batch
+ * @param batchMaxLocks batch mode: the most advisory locks (distinct event ids) in one transaction
  * @param retentionWindow how long processed marks are kept, or null when retention is off
  * @param retentionInterval how often the retention job runs
  * @param retentionBatchSize marks deleted per retention transaction
@@ -65,6 +67,8 @@ public record IdemConfig(
     int maxInFlight,
     long maxInFlightBytes,
     RetryPolicy retry,
+    int batchSize,
+    int batchMaxLocks,
     Duration retentionWindow,
     Duration retentionInterval,
     int retentionBatchSize,
@@ -150,6 +154,8 @@ public record IdemConfig(
     lines.put("consumer.max-in-flight", maxInFlight);
     lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
     lines.put("consumer.retry", retry);
+    lines.put("consumer.batch.size", batchSize);
+    lines.put("consumer.batch.max-locks", batchMaxLocks);
     lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
     lines.put("consumer.retention.interval", retentionInterval);
     lines.put("consumer.retention.batch-size", retentionBatchSize);
@@ -308,6 +314,21 @@ public record IdemConfig(
       return set("consumer.retention.window", window == null ? "off" : Values.format(window));
     }
 
+    /** Batch mode: the most records of one partition handed to one batch; default 500. */
+    public Builder batchSize(int records) {
+      return set("consumer.batch.size", Integer.toString(records));
+    }
+
+    /**
+     * Batch mode: the most advisory locks one transaction takes (default 1000); larger batches are
+     * split. Every lock is an entry in the server's shared lock table (about {@code
+     * max_locks_per_transaction x (max_connections + max_prepared_transactions)} entries, 6,400
+     * with defaults), which every session of the server shares.
+     */
+    public Builder batchMaxLocks(int locks) {
+      return set("consumer.batch.max-locks", Integer.toString(locks));
+    }
+
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
       set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
@@ -430,6 +451,8 @@ public record IdemConfig(
               : duration("consumer.retention.window", Duration.ofDays(7));
       Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
       int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
+      int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
+      int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
       return new IdemConfig(
           name,
           topics,
@@ -448,6 +471,8 @@ public record IdemConfig(
           maxInFlight,
           maxInFlightBytes,
           retry,
+          batchSize,
+          batchMaxLocks,
           retentionWindow,
           retentionInterval,
           retentionBatchSize,
@@ -645,6 +670,8 @@ public record IdemConfig(
             "consumer.retry.max-backoff",
             "consumer.retry.multiplier",
             "consumer.retry.jitter",
+            "consumer.batch.size",
+            "consumer.batch.max-locks",
             "consumer.retention.window",
             "consumer.retention.interval",
             "consumer.retention.batch-size",

@@ -5,6 +5,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
+import dev.idem.consumer.internal.dispatch.BatchTask;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.RecordTask;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
@@ -12,6 +13,7 @@ import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.lock.AdvisoryLocks;
@@ -214,6 +216,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         config.deadLetterTopic() == null
             ? DeadLetterPublisher.NONE
             : new KafkaDeadLetterPublisher(config);
+    EventHandler<T> recordHandler =
+        parts.batchHandler == null ? parts.handler : batchOfOne(parts.batchHandler);
     RecordProcessor<T> processor =
         new RecordProcessor<>(
             name(),
@@ -222,7 +226,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             store,
             parts.eventIds,
             parts.payloads,
-            parts.handler,
+            recordHandler,
             parts.lockKeys,
             metrics,
             parts.faults,
@@ -235,18 +239,41 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
     AtomicReference<PollLoop> loopRef = new AtomicReference<>();
     AtomicReference<Dispatcher> dispatcherRef = new AtomicReference<>();
+    Runnable onCrash =
+        () -> {
+          dispatcherRef.get().halt();
+          loopRef.get().crash();
+        };
     RecordTask task =
-        new RecordTask(
-            name(),
-            processor,
-            config.retry(),
-            parts.classifier,
-            metrics,
-            () -> {
-              dispatcherRef.get().halt();
-              loopRef.get().crash();
-            });
-    Dispatcher dispatcher = new Dispatcher(executor, scheduler, task, config.concurrency());
+        new RecordTask(name(), processor, config.retry(), parts.classifier, metrics, onCrash);
+    Dispatcher dispatcher;
+    OrderingKey orderingKey = parts.orderingKey;
+    if (parts.batchHandler == null) {
+      dispatcher =
+          new Dispatcher(
+              executor, scheduler, group -> task.apply(group.get(0)), config.concurrency(), 1);
+    } else {
+      BatchProcessor<T> batches =
+          new BatchProcessor<>(
+              name(),
+              config.lockNamespace(),
+              dataSource,
+              store,
+              parts.batchHandler,
+              parts.lockKeys,
+              metrics,
+              parts.faults,
+              config.batchMaxLocks());
+      dispatcher =
+          new Dispatcher(
+              executor,
+              scheduler,
+              new BatchTask<>(processor, batches, task, config.retry(), metrics, onCrash),
+              config.concurrency(),
+              config.batchSize());
+      // Batches hold a partition's records in offset order, one batch per partition at a time.
+      orderingKey = OrderingKeys.partition();
+    }
     dispatcherRef.set(dispatcher);
     int maxPollRecords =
         Integer.parseInt(
@@ -257,7 +284,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             parts.clientFactory,
             dispatcher,
             metrics,
-            parts.orderingKey,
+            orderingKey,
             parts.clock,
             config.maxInFlight(),
             config.maxInFlightBytes(),
@@ -373,6 +400,37 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     } catch (Exception e) {
       log.debug("could not read the retention of {}: {}", config.topics(), e.toString());
     }
+  }
+
+  /** The batch handler as a handler of one record, for the one-at-a-time fall-back. */
+  private EventHandler<T> batchOfOne(BatchHandler<T> batch) {
+    return (payload, ctx) ->
+        batch.handle(
+            java.util.List.of(
+                new BatchEvent<>(
+                    payload,
+                    ctx.eventId(),
+                    ctx.topic(),
+                    ctx.partition(),
+                    ctx.offset(),
+                    ctx.key(),
+                    ctx.headers())),
+            new BatchContext() {
+              @Override
+              public String consumerName() {
+                return ctx.consumerName();
+              }
+
+              @Override
+              public int attempt() {
+                return ctx.attempt();
+              }
+
+              @Override
+              public Connection connection() {
+                return ctx.connection();
+              }
+            });
   }
 
   private DataSource dataSource() {
@@ -504,6 +562,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     private DataSource dataSource;
     private EventIdExtractor eventIds;
     private EventHandler<T> handler;
+    private BatchHandler<T> batchHandler;
     private MeterRegistry meterRegistry;
     private Clock clock = Clock.systemUTC();
     private FailureClassifier classifier = FailureClassifier.retryAll();
@@ -539,6 +598,16 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     /** The handler; required. */
     public Builder<T> handler(EventHandler<T> handler) {
       this.handler = handler;
+      return this;
+    }
+
+    /**
+     * Batch mode: the handler of many events in one transaction, instead of {@link
+     * #handler(EventHandler)}. Each partition's records are batched in offset order (up to {@code
+     * consumer.batch.size}), one batch per partition at a time; partitions run concurrently.
+     */
+    public Builder<T> batchHandler(BatchHandler<T> batchHandler) {
+      this.batchHandler = batchHandler;
       return this;
     }
 
@@ -625,8 +694,14 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             "is missing: idem deduplicates by event id; call .eventIds(EventIds.header(\"webhook-id\"))"
                 + " or another EventIds factory");
       }
-      if (handler == null) {
-        throw new IdemConfigException("handler", "is missing; call .handler((event, ctx) -> ...)");
+      if (handler == null && batchHandler == null) {
+        throw new IdemConfigException(
+            "handler",
+            "is missing; call .handler((event, ctx) -> ...) or .batchHandler((events, ctx) -> ...)");
+      }
+      if (handler != null && batchHandler != null) {
+        throw new IdemConfigException(
+            "handler", "give either a handler or a batch handler, not both");
       }
       if (dataSource == null && config.database() == null) {
         throw new IdemConfigException(

@@ -2,9 +2,11 @@ package dev.idem.consumer.internal.dispatch;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -36,8 +38,9 @@ public final class Dispatcher {
 
   private final Executor executor;
   private final ScheduledExecutorService scheduler;
-  private final Function<Work, Step> runner;
+  private final Function<List<Work>, Step> runner;
   private final int concurrency;
+  private final int groupSize;
   private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
 
   private final Object lock = new Object();
@@ -53,18 +56,22 @@ public final class Dispatcher {
   /**
    * @param executor supplies worker threads
    * @param scheduler schedules retries after their backoff
-   * @param runner runs a lane's head once; returns done or a retry delay
-   * @param concurrency the most records running at once
+   * @param runner runs a lane's head group once; returns done (for the whole group) or a retry
+   *     delay
+   * @param concurrency the most groups running at once
+   * @param groupSize the most records a lane hands to one run: 1 per record, more in batch mode
    */
   public Dispatcher(
       Executor executor,
       ScheduledExecutorService scheduler,
-      Function<Work, Step> runner,
-      int concurrency) {
+      Function<List<Work>, Step> runner,
+      int concurrency,
+      int groupSize) {
     this.executor = executor;
     this.scheduler = scheduler;
     this.runner = runner;
     this.concurrency = concurrency;
+    this.groupSize = groupSize;
   }
 
   /** Makes records of {@code tp} under {@code epoch} runnable. */
@@ -87,16 +94,11 @@ public final class Dispatcher {
         if (!tps.contains(lane.key.partition)) {
           continue;
         }
-        Work runningHead = lane.state == LaneState.RUNNING ? lane.queue.peek() : null;
-        Iterator<Work> works = lane.queue.iterator();
-        while (works.hasNext()) {
-          Work w = works.next();
-          if (w != runningHead) {
-            works.remove();
-            release(w);
-          }
-        }
+        lane.queue.forEach(this::release);
+        lane.queue.clear();
         if (lane.state != LaneState.RUNNING) {
+          lane.group.forEach(this::release);
+          lane.group.clear();
           ready.remove(lane);
           lane.state = LaneState.GONE;
           it.remove();
@@ -169,24 +171,36 @@ public final class Dispatcher {
   }
 
   private void runHead(Lane lane) {
-    Work head;
+    List<Work> group;
     synchronized (lock) {
-      head = lane.queue.peek();
-      if (head == null || !current(head)) {
-        if (head != null) {
-          lane.queue.poll();
-          release(head);
+      if (lane.group.isEmpty()) {
+        while (lane.group.size() < groupSize && !lane.queue.isEmpty()) {
+          lane.group.add(lane.queue.poll());
         }
+      }
+      // Records of a revoked assignment are not run.
+      lane.group.removeIf(
+          w -> {
+            boolean stale = !current(w);
+            if (stale) {
+              release(w);
+            }
+            return stale;
+          });
+      if (lane.group.isEmpty()) {
         finishRun(lane);
+        group = null;
+      } else {
+        group = List.copyOf(lane.group);
       }
     }
-    if (head == null || lane.state != LaneState.RUNNING) {
+    if (group == null) {
       startReady();
       return;
     }
     Step step;
     try {
-      step = runner.apply(head);
+      step = runner.apply(group);
     } catch (RuntimeException | Error e) {
       if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
         synchronized (lock) {
@@ -195,27 +209,27 @@ public final class Dispatcher {
         throw e;
       }
       // The runner routes every failure; this is a bug in idem. Retry rather than lose the record.
-      log.error("unexpected failure running {}; retrying in 1 s", head, e);
+      log.error("unexpected failure running {}; retrying in 1 s", group, e);
       step = Step.retryAfter(Duration.ofSeconds(1));
     }
     synchronized (lock) {
       if (step.done()) {
-        lane.queue.poll();
-        release(head);
-        if (current(head)) {
-          completions.add(new Completion(head.partition, head.epoch, head.record.offset()));
+        for (Work w : group) {
+          release(w);
+          if (current(w)) {
+            completions.add(new Completion(w.partition, w.epoch, w.record.offset()));
+          }
         }
+        lane.group.clear();
         finishRun(lane);
-      } else if (!current(head) || lane.state == LaneState.GONE) {
-        if (lane.queue.peek() == head) {
-          lane.queue.poll();
-          release(head);
-        }
+      } else if (!current(group.get(0)) || lane.state == LaneState.GONE) {
+        group.forEach(this::release);
+        lane.group.clear();
         finishRun(lane);
       } else {
         running--;
         lane.state = LaneState.WAITING;
-        scheduleRetry(lane, head, step.retryAfter());
+        scheduleRetry(lane, group, step.retryAfter());
       }
     }
     startReady();
@@ -227,7 +241,7 @@ public final class Dispatcher {
     if (lane.state == LaneState.GONE) {
       return;
     }
-    if (lane.queue.isEmpty()) {
+    if (lane.queue.isEmpty() && lane.group.isEmpty()) {
       lane.state = LaneState.IDLE;
       lanes.remove(lane.key, lane);
     } else {
@@ -236,11 +250,11 @@ public final class Dispatcher {
     }
   }
 
-  private void scheduleRetry(Lane lane, Work head, Duration delay) {
+  private void scheduleRetry(Lane lane, List<Work> group, Duration delay) {
     scheduler.schedule(
         () -> {
           synchronized (lock) {
-            if (lane.state != LaneState.WAITING || lane.queue.peek() != head) {
+            if (lane.state != LaneState.WAITING || !lane.group.equals(group)) {
               return; // dropped by a revoke meanwhile
             }
             lane.state = LaneState.READY;
@@ -309,7 +323,7 @@ public final class Dispatcher {
           sb.append("; ...");
           break;
         }
-        Work head = lane.queue.peek();
+        Work head = lane.group.isEmpty() ? lane.queue.peek() : lane.group.get(0);
         sb.append("; ")
             .append(lane.key.partition)
             .append(" key ")
@@ -319,7 +333,7 @@ public final class Dispatcher {
             .append(" ")
             .append(lane.state.name().toLowerCase(java.util.Locale.ROOT))
             .append(", ")
-            .append(lane.queue.size())
+            .append(lane.queue.size() + lane.group.size())
             .append(" queued");
       }
       return sb.toString();
@@ -343,6 +357,7 @@ public final class Dispatcher {
   private static final class Lane {
     final LaneKey key;
     final ArrayDeque<Work> queue = new ArrayDeque<>();
+    final List<Work> group = new ArrayList<>();
     LaneState state = LaneState.IDLE;
 
     Lane(LaneKey key) {

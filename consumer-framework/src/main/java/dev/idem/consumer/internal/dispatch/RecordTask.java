@@ -159,7 +159,7 @@ public final class RecordTask implements Function<Work, Step> {
     return Step.DONE;
   }
 
-  private static boolean isConnectionFailure(Throwable failure) {
+  static boolean isConnectionFailure(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof SQLTransientConnectionException) {
         return true;

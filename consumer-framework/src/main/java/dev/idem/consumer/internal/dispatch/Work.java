@@ -22,6 +22,12 @@ public final class Work {
   Throwable pendingDeadLetterFailure;
   String eventId;
 
+  /** Batch mode: this record is finished within its group (after a fall-back). */
+  boolean done;
+
+  /** Batch mode: the group failed as a batch and runs one record at a time. */
+  boolean fallback;
+
   public Work(
       ConsumerRecord<byte[], byte[]> record,
       TopicPartition partition,

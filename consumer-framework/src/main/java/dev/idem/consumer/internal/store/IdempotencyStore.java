@@ -32,6 +32,21 @@ public interface IdempotencyStore {
    */
   boolean deadLetter(Connection c, DeadLetter letter) throws SQLException;
 
+  /**
+   * Waits for the advisory transaction locks {@code sortedKeys}, taken in the array's (ascending)
+   * order so that overlapping batches cannot deadlock on them.
+   */
+  void lockAll(Connection c, long[] sortedKeys) throws SQLException;
+
+  /**
+   * Writes processed marks for the ids (distinct) that are neither processed nor dead-lettered.
+   *
+   * @return the ids marked now, the new events
+   */
+  java.util.Set<String> markAllIfNew(
+      Connection c, java.util.List<String> eventIds, java.util.List<RecordCoordinates> origins)
+      throws SQLException;
+
   /** Whether {@code e} is a unique violation of the processed-ids key. */
   boolean isProcessedKeyViolation(SQLException e);
 }

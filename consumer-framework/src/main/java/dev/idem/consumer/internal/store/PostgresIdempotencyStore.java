@@ -16,6 +16,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final String markSql;
   private final String deadLetterSql;
   private final String processedKeyConstraint;
+  private final String markAllSql;
 
   /**
    * @param schema validated schema identifier
@@ -66,6 +67,17 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + deadLetters
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
+    this.markAllSql =
+        "INSERT INTO "
+            + processed
+            + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
+            + " SELECT ?, e.id, e.topic, e.part, e.off"
+            + " FROM unnest(?::text[], ?::text[], ?::int[], ?::bigint[]) AS e(id, topic, part, off)"
+            + " WHERE NOT EXISTS (SELECT 1 FROM "
+            + deadLetters
+            + " d"
+            + " WHERE d.consumer_name = ? AND d.event_id = e.id)"
+            + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING event_id";
     this.deadLetterSql =
         "INSERT INTO "
             + deadLetters
@@ -110,6 +122,52 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();
       }
+    }
+  }
+
+  @Override
+  public void lockAll(Connection c, long[] sortedKeys) throws SQLException {
+    // A function scan of unnest returns the elements in array order, so the locks are taken in
+    // ascending order.
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(?::bigint[]) k")) {
+      Long[] boxed = new Long[sortedKeys.length];
+      for (int i = 0; i < sortedKeys.length; i++) {
+        boxed[i] = sortedKeys[i];
+      }
+      ps.setArray(1, c.createArrayOf("int8", boxed));
+      ps.execute();
+    }
+  }
+
+  @Override
+  public java.util.Set<String> markAllIfNew(
+      Connection c, java.util.List<String> eventIds, java.util.List<RecordCoordinates> origins)
+      throws SQLException {
+    int n = eventIds.size();
+    String[] topics = new String[n];
+    Integer[] partitions = new Integer[n];
+    Long[] offsets = new Long[n];
+    for (int i = 0; i < n; i++) {
+      RecordCoordinates o = origins.get(i);
+      topics[i] = o.topic();
+      partitions[i] = o.partition();
+      offsets[i] = o.offset();
+    }
+    try (PreparedStatement ps = c.prepareStatement(markAllSql)) {
+      ps.setString(1, consumerName);
+      ps.setArray(2, c.createArrayOf("text", eventIds.toArray()));
+      ps.setArray(3, c.createArrayOf("text", topics));
+      ps.setArray(4, c.createArrayOf("int4", partitions));
+      ps.setArray(5, c.createArrayOf("int8", offsets));
+      ps.setString(6, consumerName);
+      java.util.Set<String> marked = new java.util.HashSet<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          marked.add(rs.getString(1));
+        }
+      }
+      return marked;
     }
   }
 

@@ -78,6 +78,24 @@ public final class RecordProcessor<T> {
   }
 
   /**
+   * The record's valid event id and payload, or null when it has no valid id or an unreadable
+   * payload (process it alone to dead-letter it with the reason). Never throws but for fatal
+   * errors.
+   */
+  public Prepared<T> prepare(ConsumerRecord<byte[], byte[]> record) {
+    try {
+      String id = eventIds.eventId(record);
+      if (EventIds.problem(id) != null) {
+        return null;
+      }
+      return new Prepared<>(record, id, payloads.deserialize(record));
+    } catch (Exception | Error e) {
+      rethrowIfFatal(e);
+      return null;
+    }
+  }
+
+  /**
    * Attempt {@code attempt} (1-based) at {@code record}.
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer

@@ -1,0 +1,20 @@
+package dev.idem.consumer;
+
+import java.sql.Connection;
+
+/** What a batch handler knows about the transaction it runs in. */
+public interface BatchContext {
+
+  /** The consumer's name. */
+  String consumerName();
+
+  /** The attempt number of this batch (or of the single record, after a fall-back), from 1. */
+  int attempt();
+
+  /**
+   * The transaction's connection. As for {@link ProcessingContext#connection()}, ending the
+   * transaction is idem's: {@code commit}, {@code rollback}, {@code close} and {@code
+   * setAutoCommit} throw {@link IllegalStateException}.
+   */
+  Connection connection();
+}
