@@ -15,6 +15,12 @@ public interface IdempotencyStore {
    */
   void begin(Connection c) throws SQLException;
 
+  /**
+   * {@link #begin} and {@link #lock} in one round trip: the settings, then the lock as a statement
+   * of its own, sent together.
+   */
+  void beginAndLock(Connection c, long key) throws SQLException;
+
   /** Waits for the advisory transaction lock {@code key}; released at commit or rollback. */
   void lock(Connection c, long key) throws SQLException;
 

@@ -99,6 +99,15 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   @Override
+  public void beginAndLock(Connection c, long key) throws SQLException {
+    // The key is a number, never user text. The lock stays a statement of its own: under READ
+    // COMMITTED the next statement takes a fresh snapshot, which sees a mark committed meanwhile.
+    try (Statement s = c.createStatement()) {
+      s.execute(beginSql + "; SELECT pg_advisory_xact_lock(" + key + ")");
+    }
+  }
+
+  @Override
   public void lock(Connection c, long key) throws SQLException {
     // Its own statement: under READ COMMITTED the next statement takes a fresh snapshot, which
     // sees a mark committed by the copy we waited for.

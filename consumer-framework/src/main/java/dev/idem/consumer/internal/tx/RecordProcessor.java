@@ -137,9 +137,8 @@ public final class RecordProcessor<T> {
         c.setAutoCommit(false);
       }
       try {
-        store.begin(c);
         long lockStart = System.nanoTime();
-        store.lock(c, keys.key(lockNamespace, eventId));
+        store.beginAndLock(c, keys.key(lockNamespace, eventId));
         metrics.lockWait(topic, System.nanoTime() - lockStart);
         RecordCoordinates origin =
             new RecordCoordinates(topic, record.partition(), record.offset());
@@ -211,8 +210,7 @@ public final class RecordProcessor<T> {
         c.setAutoCommit(false);
       }
       try {
-        store.begin(c);
-        store.lock(c, keys.key(lockNamespace, id));
+        store.beginAndLock(c, keys.key(lockNamespace, id));
         boolean written = store.deadLetter(c, letter);
         if (written) {
           // Inside the transaction: a failed publish rolls the row back and the record is
