@@ -13,6 +13,7 @@ import org.postgresql.util.ServerErrorMessage;
 public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final String consumerName;
   private final String beginSql;
+  private final String settingsSelect;
   private final String markSql;
   private final String deadLetterSql;
   private final String processedKeyConstraint;
@@ -37,25 +38,24 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     String deadLetters = schema + "." + deadLetterTable;
     this.processedKeyConstraint = processedTable + "_pkey";
     // Sent as one round trip. Values are validated durations, not user text.
-    StringBuilder begin =
-        new StringBuilder("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .append("; SET LOCAL lock_timeout = '")
+    // Two statements: the isolation level must be set before the transaction's first query;
+    // the transaction-local settings then travel in one SELECT. Values are validated durations.
+    StringBuilder settings =
+        new StringBuilder("SELECT set_config('lock_timeout', '")
             .append(lockTimeout.toMillis())
-            .append("ms'")
-            .append("; SET LOCAL statement_timeout = '")
+            .append("ms', true), set_config('statement_timeout', '")
             .append(handlerTimeout.toMillis())
-            .append("ms'")
-            .append("; SET LOCAL idle_in_transaction_session_timeout = '")
+            .append("ms', true), set_config('idle_in_transaction_session_timeout', '")
             .append(handlerTimeout.toMillis())
-            .append("ms'")
-            .append("; SET LOCAL synchronous_commit = on");
+            .append("ms', true), set_config('synchronous_commit', 'on', true)");
     if (transactionTimeout) {
-      begin
-          .append("; SET LOCAL transaction_timeout = '")
+      settings
+          .append(", set_config('transaction_timeout', '")
           .append(lockTimeout.plus(handlerTimeout).toMillis())
-          .append("ms'");
+          .append("ms', true)");
     }
-    this.beginSql = begin.toString();
+    this.beginSql = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " + settings;
+    this.settingsSelect = settings.toString();
     // One statement: skip when already dead-lettered, and let the primary key decide the rest.
     // ON CONFLICT DO NOTHING waits for a concurrent uncommitted mark and then does nothing, so a
     // mark that lost a race reads as a duplicate instead of failing.
@@ -103,7 +103,14 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     // The key is a number, never user text. The lock stays a statement of its own: under READ
     // COMMITTED the next statement takes a fresh snapshot, which sees a mark committed meanwhile.
     try (Statement s = c.createStatement()) {
-      s.execute(beginSql + "; SELECT pg_advisory_xact_lock(" + key + ")");
+      // The settings take effect before the lock function runs: select-list items are evaluated
+      // in order, so the lock wait is bounded by the lock_timeout just set.
+      s.execute(
+          "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+              + settingsSelect
+              + ", pg_advisory_xact_lock("
+              + key
+              + ")");
     }
   }
 

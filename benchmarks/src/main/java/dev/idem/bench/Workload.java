@@ -1,0 +1,63 @@
+package dev.idem.bench;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+
+/**
+ * The benchmark's records: {@code events} records of which 20% are copies of earlier events, placed
+ * on random partitions (copies too), keyed by account, each with a small ledger write to make.
+ * Deterministic for a seed, so every scenario sees the same records.
+ */
+final class Workload {
+  static final long SEED = 20261121L;
+
+  final int events;
+  final int unique;
+  final int partitions;
+  final String[] ids;
+  final int[] partition;
+  final String[] account;
+  final int[] amount;
+
+  Workload(int events, int partitions) {
+    this.events = events;
+    this.partitions = partitions;
+    this.unique = events - events / 5;
+    ids = new String[events];
+    partition = new int[events];
+    account = new String[events];
+    amount = new int[events];
+    Random random = new Random(SEED);
+    for (int i = 0; i < events; i++) {
+      int id = i < unique ? i : random.nextInt(unique);
+      ids[i] = "evt-" + id;
+      account[i] = "acct-" + (id % 1000);
+      amount[i] = 1 + (id * 7919) % 1000;
+      partition[i] = random.nextInt(partitions);
+    }
+    // Shuffle the copies among the originals (Fisher-Yates on all arrays together).
+    for (int i = events - 1; i > 0; i--) {
+      int j = random.nextInt(i + 1);
+      swap(i, j);
+    }
+  }
+
+  private void swap(int i, int j) {
+    String id = ids[i];
+    ids[i] = ids[j];
+    ids[j] = id;
+    int p = partition[i];
+    partition[i] = partition[j];
+    partition[j] = p;
+    String a = account[i];
+    account[i] = account[j];
+    account[j] = a;
+    int m = amount[i];
+    amount[i] = amount[j];
+    amount[j] = m;
+  }
+
+  byte[] value(int i) {
+    return (account[i] + ":" + amount[i]).getBytes(StandardCharsets.UTF_8);
+  }
+}
