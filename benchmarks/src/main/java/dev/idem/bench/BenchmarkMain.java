@@ -107,7 +107,9 @@ public final class BenchmarkMain {
                 prefix,
                 0);
         System.out.printf("running %s ...%n", scenario);
+        ServerCpu cpu = ServerCpu.start();
         JsonNode r = child(s);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("serverCpu", cpu.coresSince());
         String check =
             scenario.equals("raw")
                 ? "n/a"
@@ -432,6 +434,9 @@ public final class BenchmarkMain {
         String.format(Locale.ROOT, "%,.0f", rate),
         String.format(Locale.ROOT, "%.0f", r.get("peakHeapMb").asDouble()),
         String.format(Locale.ROOT, "%.2f", r.get("cpu").asDouble()),
+        r.has("serverCpu") && r.get("serverCpu").asDouble() >= 0
+            ? String.format(Locale.ROOT, "%.2f", r.get("serverCpu").asDouble())
+            : "n/a",
         vsNaive,
         vsJdbc,
         checks.get(scenario)
@@ -439,7 +444,7 @@ public final class BenchmarkMain {
       if (markdown) {
         return "| " + String.join(" | ", cells) + " |";
       }
-      return String.format(Locale.ROOT, "%-12s %12s %9s %6s %9s %9s  %s", (Object[]) cells);
+      return String.format(Locale.ROOT, "%-12s %12s %9s %6s %9s %9s %9s  %s", (Object[]) cells);
     }
 
     /** The table for a terminal. */
@@ -501,8 +506,9 @@ public final class BenchmarkMain {
               o.threads,
               o.batch));
       sb.append(
-          "| scenario | events/s | peak heap MB | CPU (cores) | vs naive | vs JDBC ceiling |"
-              + " ledger |\n|---|---:|---:|---:|---:|---:|---|\n");
+          "| scenario | events/s | peak heap MB | consumer CPU (cores) | PostgreSQL + Kafka CPU"
+              + " (cores) | vs naive | vs JDBC ceiling | ledger |\n"
+              + "|---|---:|---:|---:|---:|---:|---:|---|\n");
       for (String s : results.keySet()) {
         sb.append(row(s, true)).append('\n');
       }

@@ -13,9 +13,10 @@ CREATE TABLE IF NOT EXISTS ${schema}.${processed} (
     CONSTRAINT ${processed}_pkey PRIMARY KEY (consumer_name, event_id)
 );
 
--- Retention deletes the oldest marks in bounded batches.
+-- Retention deletes expired marks in bounded batches. Marks arrive in time order, so a BRIN index
+-- finds them at a fraction of a btree's cost on every insert.
 CREATE INDEX IF NOT EXISTS ${processed}_processed_at_idx
-    ON ${schema}.${processed} (processed_at);
+    ON ${schema}.${processed} USING brin (processed_at);
 
 -- One row per (consumer name, event id) given up on. Records without a usable event id are keyed
 -- by 'topic-partition@offset' with has_event_id = false. A dead-lettered id counts as handled:
