@@ -53,7 +53,13 @@ final class ServerCpu {
           }
           String stat = Files.readString(p.resolve("stat"));
           String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          total += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+          // utime, stime, and cutime, cstime: the postmaster inherits the time of backends that
+          // ended (closed connections), which would otherwise vanish from the sum.
+          total +=
+              Long.parseLong(f[11])
+                  + Long.parseLong(f[12])
+                  + Long.parseLong(f[13])
+                  + Long.parseLong(f[14]);
         } catch (IOException | RuntimeException e) {
           // The process ended meanwhile.
         }
