@@ -525,6 +525,25 @@ public final class BenchmarkMain {
               + " **idem-record** idem's per-record mode; **idem-batch** idem's batch mode;"
               + " **jdbc** the batch SQL (sorted locks, bulk mark, ledger insert) without Kafka,"
               + " records already in memory (ceiling for the database side).\n");
+      sb.append(
+          "\n## Where the time of a transaction goes\n\nMeans from idem's own timers"
+              + " (`idem.transaction.time`: connection to commit; `idem.lock.wait`: the settings"
+              + " and lock statement; `idem.handler.time`: the ledger insert), per transaction (one"
+              + " record, or one batch chunk).\n\n| mode | transaction µs | lock statement µs |"
+              + " handler µs |\n|---|---:|---:|---:|\n");
+      for (String mode : List.of("idem-record", "idem-batch")) {
+        JsonNode b = results.get(mode) == null ? null : results.get(mode).get("meanMicros");
+        if (b != null) {
+          sb.append(
+              String.format(
+                  Locale.ROOT,
+                  "| %s | %.0f | %.0f | %.0f |%n",
+                  mode,
+                  b.path("idem.transaction.time").asDouble(),
+                  b.path("idem.lock.wait").asDouble(),
+                  b.path("idem.handler.time").asDouble()));
+        }
+      }
       if (!latencies.isEmpty()) {
         sb.append(
             "\n## Latency under steady load\n\nNew events produced at a steady 50% and 70% of"

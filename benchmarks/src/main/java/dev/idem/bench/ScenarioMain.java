@@ -52,8 +52,8 @@ public final class ScenarioMain {
       switch (s.scenario()) {
         case "raw" -> raw(s, m);
         case "naive" -> naive(s, m);
-        case "idem-record" -> idem(s, m, false, null);
-        case "idem-batch" -> idem(s, m, true, null);
+        case "idem-record" -> idem(s, m, false, null, result.putObject("meanMicros"));
+        case "idem-batch" -> idem(s, m, true, null, result.putObject("meanMicros"));
         case "jdbc" -> jdbc(s, m);
         case "latency-record" -> latency(s, m, false, result);
         case "latency-batch" -> latency(s, m, true, result);
@@ -188,7 +188,8 @@ public final class ScenarioMain {
   }
 
   /** (3) and (4): idem per record and in batch mode, concurrency = threads. */
-  private static void idem(Settings s, Measure m, boolean batch, LatencyProbe probe)
+  private static void idem(
+      Settings s, Measure m, boolean batch, LatencyProbe probe, ObjectNode breakdown)
       throws Exception {
     try (HikariDataSource pool = pool(s)) {
       DataSource ds = probe == null ? pool : probe.wrap(pool);
@@ -246,6 +247,9 @@ public final class ScenarioMain {
               }
             });
       }
+      io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+          new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+      b.meterRegistry(registry);
       try (IdempotentConsumer<String> consumer = b.build()) {
         consumer.start();
         if (probe != null) {
@@ -260,6 +264,15 @@ public final class ScenarioMain {
           Thread.sleep(5);
         }
         m.end();
+      }
+      if (breakdown != null) {
+        for (String timer :
+            List.of("idem.transaction.time", "idem.lock.wait", "idem.handler.time")) {
+          io.micrometer.core.instrument.Timer t = registry.find(timer).timer();
+          if (t != null) {
+            breakdown.put(timer, t.mean(java.util.concurrent.TimeUnit.MICROSECONDS));
+          }
+        }
       }
     }
   }
@@ -360,7 +373,7 @@ public final class ScenarioMain {
   private static void latency(Settings s, Measure m, boolean batch, ObjectNode result)
       throws Exception {
     LatencyProbe probe = new LatencyProbe(s.events());
-    idem(s, m, batch, probe);
+    idem(s, m, batch, probe, null);
     long[] sorted = probe.sortedMillis();
     result.put("samples", sorted.length);
     result.put("p50Ms", percentile(sorted, 0.50));
