@@ -64,7 +64,6 @@ class BatchModeTest {
       records.add(record(name, p, null, "o-" + i, value));
       records.add(record(name, (p + 1 + random.nextInt(3)) % 4, null, "o-" + i, value));
     }
-    send(records);
     BatchHandler<String> sortedWrites =
         (batch, ctx) -> {
           Map<String, Long> perAccount = new TreeMap<>(); // row locks in account order
@@ -95,6 +94,15 @@ class BatchModeTest {
     IdemConfig config = config(name, name).concurrency(2).batchSize(20).build();
     IdempotentConsumer<String> a = batchConsumer(config, closeLater(pool(4)), sortedWrites);
     IdempotentConsumer<String> b = batchConsumer(config, closeLater(pool(4)), sortedWrites);
+    // Both instances own partitions before the records arrive, so their batches overlap.
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "both assigned",
+        () ->
+            !a.snapshot().assigned().isEmpty()
+                && !b.snapshot().assigned().isEmpty()
+                && a.snapshot().assigned().size() + b.snapshot().assigned().size() == 4);
+    send(records);
     awaitTrue(
         Duration.ofSeconds(180),
         "every event applied",

@@ -135,7 +135,7 @@ class FailureHandlingTest {
         config(name, name)
             .concurrency(2)
             .deadLetterTopic("on")
-            .retry(RetryPolicy.fixed(5, Duration.ofMillis(400)))
+            .retry(RetryPolicy.fixed(5, Duration.ofSeconds(1)))
             .build();
     IdempotentConsumer<String> consumer =
         start(
