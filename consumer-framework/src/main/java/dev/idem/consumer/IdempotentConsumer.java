@@ -112,13 +112,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
   /** The latest snapshot published by the poll thread. */
   public ConsumerSnapshot snapshot() {
-    ConsumerSnapshot s = snapshot.get();
-    synchronized (lifecycle) {
-      if (state == ConsumerState.CLOSED && s.state() != ConsumerState.FAILED) {
-        return s;
-      }
-    }
-    return s;
+    return snapshot.get();
   }
 
   /**
