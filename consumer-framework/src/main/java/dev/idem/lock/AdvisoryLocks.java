@@ -46,12 +46,10 @@ public final class AdvisoryLocks {
   private final String schema;
   private final String jobNamespace;
   private final String holder;
-  private final MeterRegistry registry;
   private volatile boolean schemaApplied;
 
   private AdvisoryLocks(Builder b) {
     this.connections = b.connections;
-    this.registry = b.registry;
     this.metrics = new LockMetrics(b.registry);
     this.clock = b.clock;
     this.schema = b.schema;
@@ -397,10 +395,6 @@ public final class AdvisoryLocks {
     } catch (SQLException e) {
       // Nothing left to release.
     }
-  }
-
-  MeterRegistry registry() {
-    return registry;
   }
 
   /** Work on a connection inside a transaction. */

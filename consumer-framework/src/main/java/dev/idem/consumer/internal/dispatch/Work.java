@@ -41,22 +41,6 @@ public final class Work {
         Math.max(0, record.serializedKeySize()) + (long) Math.max(0, record.serializedValueSize());
   }
 
-  public ConsumerRecord<byte[], byte[]> record() {
-    return record;
-  }
-
-  public TopicPartition partition() {
-    return partition;
-  }
-
-  public long epoch() {
-    return epoch;
-  }
-
-  public int attempt() {
-    return attempt;
-  }
-
   @Override
   public String toString() {
     return partition + "@" + record.offset() + " attempt " + attempt;

@@ -30,10 +30,6 @@ public final class ConsumerMetrics {
     this.consumer = consumer;
   }
 
-  public MeterRegistry registry() {
-    return registry;
-  }
-
   private TopicMeters topic(String topic) {
     return topics.computeIfAbsent(topic, this::register);
   }

@@ -3,7 +3,6 @@ package dev.idem.consumer.internal.offset;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -39,11 +38,6 @@ public final class OffsetTracker {
   public long epoch(TopicPartition tp) {
     PartitionOffsets p = partitions.get(tp);
     return p == null ? -1 : p.epoch;
-  }
-
-  /** Whether the partition is tracked. */
-  public boolean tracks(TopicPartition tp) {
-    return partitions.containsKey(tp);
   }
 
   /** Tracks a record poll returned. Offsets of one partition must arrive in increasing order. */
@@ -145,11 +139,6 @@ public final class OffsetTracker {
     Map<TopicPartition, Long> result = new HashMap<>();
     partitions.forEach((tp, p) -> result.put(tp, p.confirmed));
     return result;
-  }
-
-  /** The tracked partitions. */
-  public Set<TopicPartition> partitions() {
-    return Set.copyOf(partitions.keySet());
   }
 
   private static final class PartitionOffsets {

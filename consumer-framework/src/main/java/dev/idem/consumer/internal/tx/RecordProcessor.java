@@ -66,17 +66,6 @@ public final class RecordProcessor<T> {
     this.deadLetterPublisher = deadLetterPublisher;
   }
 
-  /** The event id of {@code record}, or null when it has none that is valid. Never throws. */
-  public String eventIdOrNull(ConsumerRecord<byte[], byte[]> record) {
-    try {
-      String id = eventIds.eventId(record);
-      return EventIds.problem(id) == null ? id : null;
-    } catch (Exception | Error e) {
-      rethrowIfFatal(e);
-      return null;
-    }
-  }
-
   /**
    * The record's valid event id and payload, or null when it has no valid id or an unreadable
    * payload (process it alone to dead-letter it with the reason). Never throws but for fatal
