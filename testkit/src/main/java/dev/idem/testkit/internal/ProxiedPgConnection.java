@@ -8,8 +8,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
-import java.util.HashMap;
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,14 +15,10 @@ import org.slf4j.LoggerFactory;
  * One client connection relayed to the PostgreSQL server, message by message, by two threads: one
  * runs {@link #relayClientToServer()}, the other {@link #relayServerToClient()}.
  *
- * <p>The client-to-server side recognises COMMIT statements (simple queries, and Execute of a
- * portal bound to a statement whose Parse held a COMMIT) and, when the owner grants a drop, marks
- * where the server's reply to that COMMIT will be. Replies are located by counting: every Sync,
- * simple Query and FunctionCall is answered by exactly one ReadyForQuery, as is the startup packet;
- * within one such group every Execute is answered by exactly one CommandComplete, EmptyQuery or
- * PortalSuspended, unless an ErrorResponse makes the server skip the rest of the group. The
- * server-to-client side swallows that group's replies up to the COMMIT's own CommandComplete and
- * then resets both sockets.
+ * <p>The client-to-server side asks a {@link CommitLocator} where the reply to each COMMIT will be
+ * and, when the owner grants a drop, hands that position to the server-to-client side, which
+ * swallows the replies of the COMMIT's group up to the COMMIT's own CommandComplete and then resets
+ * both sockets.
  *
  * <p>Encryption requests are declined by the relay itself, so the stream stays readable: a client
  * that insists on TLS or GSS encryption cannot connect through it. Anything that does not start
@@ -54,10 +48,7 @@ public final class ProxiedPgConnection {
   private final Owner owner;
 
   // Client-to-server thread only.
-  private final Map<String, Boolean> commitStatements = new HashMap<>();
-  private final Map<String, Boolean> commitPortals = new HashMap<>();
-  private long groupsSent;
-  private int executesInGroup;
+  private final CommitLocator locator;
 
   // Server-to-client thread only.
   private long groupsAnswered;
@@ -65,20 +56,18 @@ public final class ProxiedPgConnection {
 
   // Written by the client-to-server thread before the bytes they describe reach the server.
   private volatile boolean opaque;
-  private volatile DropTarget dropTarget;
+  private volatile CommitLocator.ReplyPosition dropTarget;
 
   private boolean clientDone;
   private boolean serverDone;
   private boolean closed;
-
-  /** Where the reply to a COMMIT sits: which ReadyForQuery group, which Execute within it. */
-  private record DropTarget(long group, int execute) {}
 
   public ProxiedPgConnection(long id, Socket client, Socket server, Owner owner) {
     this.id = id;
     this.client = client;
     this.server = server;
     this.owner = owner;
+    this.locator = new CommitLocator(id);
   }
 
   /** A number unique within the proxy, for thread names and logs. */
@@ -171,11 +160,7 @@ public final class ProxiedPgConnection {
         continue;
       }
       boolean readable = code >>> 16 == 3;
-      if (readable) {
-        groupsSent = 1;
-      } else {
-        opaque = true;
-      }
+      opaque = !readable;
       writeInt(out, length);
       writeInt(out, code);
       out.write(rest);
@@ -195,9 +180,9 @@ public final class ProxiedPgConnection {
         return;
       }
       int bodyLength = bodyLength(in);
-      byte[] head = inspectsFrontend(type) ? readHead(in, bodyLength) : NOTHING;
+      byte[] head = CommitLocator.inspects(type) ? readHead(in, bodyLength) : NOTHING;
       // Before the bytes leave: the other thread must know the target when the reply arrives.
-      track(type, head);
+      armIfClaimed(locator.onMessage(type, head));
       out.write(type);
       writeInt(out, bodyLength + 4);
       out.write(head);
@@ -205,68 +190,10 @@ public final class ProxiedPgConnection {
     }
   }
 
-  private static boolean inspectsFrontend(int type) {
-    return type == 'P' || type == 'B' || type == 'E' || type == 'C' || type == 'Q';
-  }
-
-  private void track(int type, byte[] head) {
-    PgWire.Fields fields = new PgWire.Fields(head);
-    switch (type) {
-      case 'P' -> {
-        String statement = fields.next();
-        String query = fields.next();
-        if (statement != null) {
-          commitStatements.put(statement, PgWire.isCommit(query));
-        }
-        log.trace("connection {}: Parse \"{}\" {}", id, statement, query);
-      }
-      case 'B' -> {
-        String portal = fields.next();
-        String statement = fields.next();
-        log.trace("connection {}: Bind \"{}\" to \"{}\"", id, portal, statement);
-        if (portal != null) {
-          commitPortals.put(portal, Boolean.TRUE.equals(commitStatements.get(statement)));
-        }
-      }
-      case 'C' -> {
-        int kind = fields.nextByte();
-        String name = fields.next();
-        (kind == 'S' ? commitStatements : commitPortals).remove(name);
-      }
-      case 'E' -> {
-        String portal = fields.next();
-        if (portal != null && Boolean.TRUE.equals(commitPortals.get(portal))) {
-          armIfClaimed(executesInGroup, "Execute of portal \"" + portal + "\"");
-        }
-        executesInGroup++;
-      }
-      case 'Q' -> {
-        String query = fields.next();
-        log.trace("connection {}: Query {}", id, query);
-        if (PgWire.isCommit(query)) {
-          armIfClaimed(0, "simple Query");
-        }
-        endGroup();
-      }
-      case 'S', 'F' -> endGroup();
-      default -> {}
-    }
-  }
-
-  private void endGroup() {
-    groupsSent++;
-    executesInGroup = 0;
-  }
-
-  private void armIfClaimed(int execute, String how) {
-    if (dropTarget == null && owner.claimCommitDrop()) {
-      dropTarget = new DropTarget(groupsSent, execute);
-      log.debug(
-          "connection {}: COMMIT via {} (execute {} of group {}) armed to lose its reply",
-          id,
-          how,
-          execute,
-          groupsSent);
+  private void armIfClaimed(CommitLocator.ReplyPosition commit) {
+    if (commit != null && dropTarget == null && owner.claimCommitDrop()) {
+      dropTarget = commit;
+      log.debug("connection {}: the reply to the COMMIT at {} will be dropped", id, commit);
     }
   }
 
@@ -282,7 +209,7 @@ public final class ProxiedPgConnection {
         return true;
       }
       int bodyLength = bodyLength(in);
-      DropTarget target = dropTarget;
+      CommitLocator.ReplyPosition target = dropTarget;
       if (target != null && groupsAnswered == target.group()) {
         out.flush();
         if (swallowed(type, in, bodyLength, target)) {
@@ -304,7 +231,8 @@ public final class ProxiedPgConnection {
    * Reads one reply of the COMMIT's group without forwarding it. Returns true once the COMMIT's own
    * reply has been read, or once it is clear that the COMMIT did not run.
    */
-  private boolean swallowed(int type, DataInputStream in, int bodyLength, DropTarget target)
+  private boolean swallowed(
+      int type, DataInputStream in, int bodyLength, CommitLocator.ReplyPosition target)
       throws IOException {
     byte[] head = type == 'C' ? readHead(in, bodyLength) : NOTHING;
     skip(in, bodyLength - head.length);
