@@ -40,7 +40,7 @@ public final class WebhookVerifier {
    */
   public WebhookVerifier(List<String> secrets, Clock clock, Duration tolerance) {
     if (secrets == null || secrets.isEmpty()) {
-      throw new IllegalArgumentException("webhook.secrets: at least one secret is required");
+      throw new IllegalArgumentException("at least one secret is required");
     }
     List<byte[]> decoded = new ArrayList<>();
     for (int i = 0; i < secrets.size(); i++) {
@@ -64,7 +64,7 @@ public final class WebhookVerifier {
       return key;
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "webhook.secrets: secret #" + (index + 1) + " is not whsec_ followed by base64");
+          "secret #" + (index + 1) + " is not whsec_ followed by base64");
     }
   }
 
