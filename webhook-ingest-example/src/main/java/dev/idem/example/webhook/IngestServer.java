@@ -57,6 +57,9 @@ public final class IngestServer implements AutoCloseable {
   /** The meter of refused requests, tagged {@code reason} and {@code status}. */
   public static final String REJECTED = "webhook.requests.rejected";
 
+  /** The most request-body bytes read and dropped before an answer that does not need them. */
+  static final int DISCARD_LIMIT = 4 * 1024 * 1024;
+
   private static final Logger log = LoggerFactory.getLogger(IngestServer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -172,6 +175,7 @@ public final class IngestServer implements AutoCloseable {
               prometheus.scrape(),
               Map.of());
         default:
+          discardBody(request);
           rejected(registry, "unknown-path", 404);
           return send(response, callback, 404, "text/plain", "not found\n", Map.of());
       }
@@ -180,6 +184,7 @@ public final class IngestServer implements AutoCloseable {
     private int webhook(String topic, Request request, Response response, Callback callback)
         throws InterruptedException {
       if (!"POST".equals(request.getMethod())) {
+        discardBody(request);
         rejected(registry, "method-not-allowed", 405);
         return send(response, callback, 405, "text/plain", "use POST\n", Map.of("Allow", "POST"));
       }
@@ -226,21 +231,67 @@ public final class IngestServer implements AutoCloseable {
       return values.isEmpty() ? null : values.get(0);
     }
 
-    /** Reads at most {@code limit} bytes; more is a 413, whatever Content-Length said. */
+    /**
+     * Reads at most {@code limit} bytes; more is a 413, whatever Content-Length said. The rest of
+     * an over-long body is read and dropped first (up to {@value #DISCARD_LIMIT} bytes), as for
+     * every answer given before the body was read (see {@link #discardBody}).
+     */
     private static byte[] readBody(Request request, int limit) throws WebhookRejected {
       long declared = request.getLength();
       if (declared > limit) {
+        discardBody(request);
         throw new WebhookRejected(413, "body-too-large", "body is larger than " + limit + " bytes");
       }
-      try (InputStream in = Request.asInputStream(request)) {
+      InputStream in = Request.asInputStream(request);
+      try {
         byte[] body = in.readNBytes(limit + 1);
         if (body.length > limit) {
+          discard(in);
           throw new WebhookRejected(
               413, "body-too-large", "body is larger than " + limit + " bytes");
         }
         return body;
       } catch (IOException e) {
         throw new WebhookRejected(400, "body-unreadable", "body could not be read");
+      } finally {
+        closeQuietly(in);
+      }
+    }
+
+    /**
+     * Reads and drops the request body, up to {@value #DISCARD_LIMIT} bytes, before an answer that
+     * does not need it. Jetty closes a connection whose request body was left unread with a TCP
+     * reset, and a client still sending that body may then lose the answer: it sees a reset (and
+     * retries) instead of the 404, 405 or 413. A body declared larger than the limit is left alone:
+     * reading it would cost more than the client's retry.
+     */
+    private static void discardBody(Request request) {
+      if (request.getLength() > DISCARD_LIMIT) {
+        return;
+      }
+      InputStream in = Request.asInputStream(request);
+      discard(in);
+      closeQuietly(in);
+    }
+
+    private static void discard(InputStream in) {
+      byte[] buffer = new byte[16 * 1024];
+      long total = 0;
+      try {
+        int n;
+        while (total <= DISCARD_LIMIT && (n = in.read(buffer)) >= 0) {
+          total += n;
+        }
+      } catch (IOException e) {
+        // The client went away or sent a broken body: nothing left to protect.
+      }
+    }
+
+    private static void closeQuietly(InputStream in) {
+      try {
+        in.close();
+      } catch (IOException e) {
+        // Closed before the end of an abandoned body: Jetty closes the connection.
       }
     }
 
