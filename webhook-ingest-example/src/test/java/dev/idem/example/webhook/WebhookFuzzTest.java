@@ -42,7 +42,7 @@ import org.junit.jupiter.api.Test;
 class WebhookFuzzTest {
   private static final int MAX_BODY = 16 * 1024;
   private static final int REQUESTS = 3000;
-  private static final Duration TIME = Duration.ofSeconds(30);
+  private static final Duration TIME = Duration.ofSeconds(25);
   private static final int PARTITIONS = 2;
   private static final Pattern REJECTED_LINE =
       Pattern.compile("^webhook_requests_rejected_total\\{([^}]*)\\} ([0-9.Ee+]+)$");
@@ -97,7 +97,7 @@ class WebhookFuzzTest {
   }
 
   /** A raw request, what it is, and the topic it publishes to when valid. */
-  record Attempt(Kind kind, byte[] bytes, boolean halfClose, String topic, String id) {}
+  record Attempt(Kind kind, byte[] bytes, boolean halfClose, String topic) {}
 
   @Test
   void hostileRequestsGetDocumentedAnswersAreCountedAndOnlyValidWebhooksArePublished()
@@ -148,7 +148,7 @@ class WebhookFuzzTest {
       assertThat(unexpected)
           .as(as + ": answers outside the documented ones, e.g. %s", examples)
           .isEmpty();
-      assertThat(requests).as(as).isGreaterThanOrEqualTo(1000);
+      assertThat(requests).as(as).isGreaterThanOrEqualTo(500);
       assertThat(errorAnswers.keySet()).as(as).noneMatch(s -> s >= 500);
 
       // The server still answers, and is healthy.
@@ -170,13 +170,27 @@ class WebhookFuzzTest {
           .isEqualTo((long) validPerTopic.getOrDefault(config.replayTopic(), 0));
       long valid = validPerTopic.values().stream().mapToInt(Integer::intValue).sum();
       assertThat(valid).as(as).isEqualTo(generator.validIds.size());
+      // And they are readable: the consumer applied each of them, by its id.
+      String entries = "FROM ledger.entries WHERE starts_with(event_id, '" + name + "-')";
       await(as + ": ledger")
           .atMost(Duration.ofSeconds(60))
-          .until(
-              () ->
-                  count("SELECT count(*) FROM ledger.entries WHERE event_id LIKE '" + name + "%'")
-                      == valid);
+          .until(() -> count("SELECT count(*) " + entries) == valid);
+      assertThat(eventIds("SELECT event_id " + entries))
+          .as(as + ": applied ids")
+          .isEqualTo(generator.validIds);
     }
+  }
+
+  private static Set<String> eventIds(String query) throws Exception {
+    Set<String> ids = new java.util.HashSet<>();
+    try (java.sql.Connection c = INFRA.postgres().dataSource().getConnection();
+        java.sql.Statement s = c.createStatement();
+        java.sql.ResultSet rs = s.executeQuery(query)) {
+      while (rs.next()) {
+        ids.add(rs.getString(1));
+      }
+    }
+    return ids;
   }
 
   private static ExampleConfig withMaxBody(ExampleConfig c, int maxBody) {
@@ -465,7 +479,7 @@ class WebhookFuzzTest {
       if (kind.valid()) {
         validIds.add(id);
       }
-      return new Attempt(kind, r.bytes(random), halfClose, topic, id);
+      return new Attempt(kind, r.bytes(random), halfClose, topic);
     }
 
     private byte[] validBody() {
