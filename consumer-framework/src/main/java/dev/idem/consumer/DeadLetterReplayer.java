@@ -168,10 +168,17 @@ public final class DeadLetterReplayer implements AutoCloseable {
     try {
       for (JsonNode h : JSON.readTree(row.headersJson())) {
         JsonNode value = h.get("value");
+        // Keys with NUL are stored as key_base64 (jsonb cannot hold \u0000).
+        String key =
+            h.has("key_base64")
+                ? new String(
+                    Base64.getDecoder().decode(h.get("key_base64").asText()),
+                    java.nio.charset.StandardCharsets.UTF_8)
+                : h.get("key").asText();
         record
             .headers()
             .add(
-                h.get("key").asText(),
+                key,
                 value == null || value.isNull()
                     ? null
                     : Base64.getDecoder().decode(value.asText()));

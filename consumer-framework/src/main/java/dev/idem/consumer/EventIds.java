@@ -3,7 +3,11 @@ package dev.idem.consumer;
 import com.fasterxml.jackson.core.JsonPointer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -22,13 +26,25 @@ public final class EventIds {
 
   private EventIds() {}
 
-  /** The record key, read as UTF-8. */
+  /**
+   * The record key, read as UTF-8.
+   *
+   * <p>A key that is not valid UTF-8 is refused ({@link InvalidEventIdException}): decoding it
+   * leniently would turn different ids into the same text, and one of the events would be skipped
+   * as a duplicate of the other.
+   */
   public static EventIdExtractor recordKey() {
-    return record -> record.key() == null ? null : utf8(record.key());
+    return record ->
+        record.key() == null ? null : strictUtf8(record.key(), "the record key", record);
   }
 
   /**
-   * The last header named {@code name}, read as UTF-8 (for webhooks: {@code webhook-id}).
+   * The header named {@code name}, read as UTF-8 (for webhooks: {@code webhook-id}).
+   *
+   * <p>The record is refused ({@link InvalidEventIdException}) when the header is not valid UTF-8
+   * (lenient decoding would give different ids the same text, so one event would be skipped as a
+   * duplicate of the other), or when it appears more than once with different values (which copy
+   * names the event is anyone's guess). Repeats of the same value are accepted.
    *
    * @throws IllegalArgumentException if the name is blank
    */
@@ -36,9 +52,23 @@ public final class EventIds {
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("header name must not be blank");
     }
+    String what = "header " + name;
     return record -> {
-      Header header = record.headers().lastHeader(name);
-      return header == null || header.value() == null ? null : utf8(header.value());
+      boolean seen = false;
+      byte[] found = null;
+      for (Header header : record.headers().headers(name)) {
+        byte[] value = header.value();
+        if (seen && !Arrays.equals(found, value)) {
+          throw new InvalidEventIdException(
+              what + " appears more than once with different values",
+              record.topic(),
+              record.partition(),
+              record.offset());
+        }
+        seen = true;
+        found = value;
+      }
+      return found == null ? null : strictUtf8(found, what, record);
     };
   }
 
@@ -94,7 +124,18 @@ public final class EventIds {
     return null;
   }
 
-  private static String utf8(byte[] bytes) {
-    return new String(bytes, StandardCharsets.UTF_8);
+  private static String strictUtf8(
+      byte[] bytes, String what, ConsumerRecord<byte[], byte[]> record) {
+    try {
+      return StandardCharsets.UTF_8
+          .newDecoder()
+          .onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT)
+          .decode(ByteBuffer.wrap(bytes))
+          .toString();
+    } catch (CharacterCodingException e) {
+      throw new InvalidEventIdException(
+          what + " is not valid UTF-8", record.topic(), record.partition(), record.offset());
+    }
   }
 }

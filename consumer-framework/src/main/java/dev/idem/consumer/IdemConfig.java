@@ -77,7 +77,8 @@ public record IdemConfig(
     DatabaseSettings database) {
 
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
-  private static final Pattern TOPIC = Pattern.compile("[a-zA-Z0-9._-]{1,249}");
+  // Kafka refuses "." and "..".
+  private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
   private static final Map<String, String> PROTOCOL_CONSUMER_REJECTS =
       Map.of(
           "session.timeout.ms", "group.consumer.session.timeout.ms on the broker",
@@ -228,6 +229,7 @@ public record IdemConfig(
 
   /** Collects settings; {@link #build()} validates them all. */
   public static final class Builder {
+    private static final String NO_VALUE = "is null; give it a value or leave the setting out";
     private final String consumerName;
     private final List<String> topics = new ArrayList<>();
     private final Map<String, String> kafka = new LinkedHashMap<>();
@@ -245,9 +247,17 @@ public record IdemConfig(
       return this;
     }
 
-    /** A Kafka consumer property, e.g. {@code kafka("bootstrap.servers", "localhost:9092")}. */
+    /**
+     * A Kafka consumer property, e.g. {@code kafka("bootstrap.servers", "localhost:9092")}.
+     *
+     * @throws IdemConfigException when the value is null
+     */
     public Builder kafka(String key, Object value) {
-      kafka.put(Objects.requireNonNull(key, "key"), Objects.toString(value, null));
+      Objects.requireNonNull(key, "key");
+      if (value == null) {
+        throw new IdemConfigException("kafka." + key, NO_VALUE);
+      }
+      kafka.put(key, value.toString());
       return this;
     }
 
@@ -363,9 +373,12 @@ public record IdemConfig(
      * Sets any setting by its file key: {@code consumer.*}, {@code pg.*}, or {@code kafka.*} for
      * Kafka consumer properties.
      *
-     * @throws IdemConfigException for an unknown key
+     * @throws IdemConfigException for an unknown key or a null value
      */
     public Builder set(String key, String value) {
+      if (value == null && !key.equals("consumer.name")) {
+        throw new IdemConfigException(key, NO_VALUE);
+      }
       if (key.startsWith("kafka.")) {
         return kafka(key.substring("kafka.".length()), value);
       }
@@ -430,6 +443,15 @@ public record IdemConfig(
             "must not exceed consumer.handler-timeout ("
                 + Values.format(handlerTimeout)
                 + "): the statement timeout bounds the lock wait too");
+      }
+      if (lockTimeout.plus(handlerTimeout).toMillis() > Integer.MAX_VALUE) {
+        throw new IdemConfigException(
+            "consumer.handler-timeout",
+            Values.format(handlerTimeout)
+                + " plus consumer.lock-timeout ("
+                + Values.format(lockTimeout)
+                + ") is over PostgreSQL's limit for its timeouts (2147483647 ms, about 24 days);"
+                + " lower them");
       }
       Duration commitInterval = duration("consumer.commit-interval", Duration.ofSeconds(1));
       Duration drainTimeout = duration("consumer.drain-timeout", Duration.ofSeconds(10));
@@ -566,7 +588,7 @@ public record IdemConfig(
       try {
         parsed = new ConsumerConfig(props);
       } catch (ConfigException e) {
-        throw new IdemConfigException("kafka", e.getMessage() + " (keys are under kafka.)");
+        throw Values.kafkaRefusal(e);
       }
       int maxPollInterval = parsed.getInt(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
       parsedMaxPollRecords = parsed.getInt(ConsumerConfig.MAX_POLL_RECORDS_CONFIG);
@@ -595,6 +617,32 @@ public record IdemConfig(
                 + raw
                 + "' is not a topic name template; use off, on ({topic}.DLT) or a name such as"
                 + " {topic}.dead-letters");
+      }
+      for (String topic : topics) {
+        String target = template.replace("{topic}", topic);
+        if (topics.contains(target)) {
+          throw new IdemConfigException(
+              "consumer.dead-letter-topic",
+              "'"
+                  + raw
+                  + "' sends dead letters of "
+                  + topic
+                  + " to "
+                  + target
+                  + ", a topic this consumer reads; use another name, e.g. {topic}.DLT");
+        }
+        if (!TOPIC.matcher(target).matches()) {
+          throw new IdemConfigException(
+              "consumer.dead-letter-topic",
+              "'"
+                  + raw
+                  + "' gives "
+                  + target
+                  + " for "
+                  + topic
+                  + ", not a valid topic name (at most 249 of a-z A-Z 0-9 . _ -); use a shorter"
+                  + " template");
+        }
       }
       return template;
     }
@@ -631,8 +679,15 @@ public record IdemConfig(
     }
 
     private static String required(String key, String value) {
-      if (blank(value)) {
+      // trim() also strips control characters, so check what is left.
+      if (value == null || value.trim().isBlank()) {
         throw new IdemConfigException(key, "is missing; give the consumer a name");
+      }
+      if (value.trim().chars().anyMatch(Character::isISOControl)) {
+        throw new IdemConfigException(
+            key,
+            "must not contain control characters (PostgreSQL text cannot hold NUL); use letters,"
+                + " digits and punctuation");
       }
       return value.trim();
     }

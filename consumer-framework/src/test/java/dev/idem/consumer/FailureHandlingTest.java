@@ -412,6 +412,60 @@ class FailureHandlingTest {
   }
 
   @Test
+  void aDeadLetterWithNulInAHeaderKeyOrInItsErrorIsWrittenAndReplaysItsHeaders() throws Exception {
+    // jsonb cannot hold \u0000 and text cannot hold NUL: such a dead letter used to fail to write
+    // on every retry, and its partition never moved again.
+    String name = TestInfrastructure.uniqueName("nulheader");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    AtomicInteger failing = new AtomicInteger(1);
+    Map<String, String> seenHeaders = new ConcurrentHashMap<>();
+    IdemConfig config =
+        config(name, name).retry(RetryPolicy.fixed(2, Duration.ofMillis(20))).build();
+    IdempotentConsumer<String> consumer =
+        start(
+            config,
+            (value, ctx) -> {
+              if (ctx.eventId().equals("nul-1")) {
+                if (failing.get() == 1) {
+                  throw new IllegalStateException("cannot\0apply");
+                }
+                ctx.headers()
+                    .forEach(
+                        h ->
+                            seenHeaders.put(
+                                h.key(), new String(h.value(), StandardCharsets.UTF_8)));
+              }
+              insertEffect(effects, value, ctx);
+            },
+            new SimpleMeterRegistry());
+    org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> r =
+        record(name, 0, "k", "nul-1", "v");
+    r.headers().add("x\0y", "odd".getBytes(StandardCharsets.UTF_8));
+    send(List.of(r, record(name, 0, "k", "after-1", "w")));
+    awaitTrue(
+        Duration.ofSeconds(30),
+        "dead-lettered, and the next record of the key applied",
+        () -> consumer.snapshot().deadLettered() == 1 && consumer.snapshot().processed() == 1);
+    assertThat(
+            strings(
+                "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = '"
+                    + name
+                    + "'"))
+        .containsExactly("cannot\ufffdapply");
+
+    failing.set(0);
+    try (HikariDataSource pool = pool(2);
+        DeadLetterReplayer replayer = DeadLetterReplayer.create(config, pool)) {
+      assertThat(replayer.replay(DeadLetterReplayer.Request.all(10)).replayed())
+          .containsExactly("nul-1");
+    }
+    awaitTrue(Duration.ofSeconds(30), "replayed", () -> consumer.snapshot().processed() == 2);
+    assertThat(seenHeaders).containsEntry("x\0y", "odd").containsEntry("webhook-id", "nul-1");
+  }
+
+  @Test
   void theReplayCommandRefusesBadArguments() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);

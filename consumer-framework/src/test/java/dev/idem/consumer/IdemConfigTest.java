@@ -136,7 +136,115 @@ class IdemConfigTest {
         "consumer.retry.max-attempts",
         "out of range");
     refused(b -> b.set("consumer.retry.jitter", "2"), "consumer.retry.jitter", "between 0 and 1");
-    refused(b -> b.kafka("max.poll.records", "lots"), "kafka", "max.poll.records");
+    refused(
+        b -> b.kafka("max.poll.records", "lots"),
+        "kafka.max.poll.records",
+        "correct or remove kafka.max.poll.records");
+  }
+
+  @Test
+  void durationsTooLongToCountInNanosecondsAreRefusedByName() {
+    // Was an ArithmeticException from the drain-timeout check (toMillis overflowed).
+    refused(
+        b -> b.set("consumer.drain-timeout", "9999999999999d"),
+        "consumer.drain-timeout",
+        "is too long; use at most 106751d");
+    refused(
+        b -> b.set("consumer.retry.max-backoff", "P999999999D"),
+        "consumer.retry.max-backoff",
+        "is too long");
+    // The typed setters print the duration first; that overflowed too.
+    refused(
+        b -> b.commitInterval(Duration.ofSeconds(Long.MAX_VALUE)),
+        "consumer.commit-interval",
+        "is too long");
+    assertThat(valid().set("consumer.retention.window", "106751d").build().retentionWindow())
+        .isEqualTo(Duration.ofDays(106751));
+  }
+
+  @Test
+  void durationsWithAFractionOfAMillisecondAreRefused() {
+    // PT0.0005S used to pass as positive and reach PostgreSQL as lock_timeout = '0ms': no timeout.
+    refused(
+        b -> b.set("consumer.lock-timeout", "PT0.0005S"),
+        "consumer.lock-timeout",
+        "use whole milliseconds");
+    refused(
+        b -> b.handlerTimeout(Duration.ofNanos(1_500_000)),
+        "consumer.handler-timeout",
+        "a fraction of a millisecond");
+    assertThat(valid().set("consumer.lock-timeout", "PT0.25S").build().lockTimeout())
+        .isEqualTo(Duration.ofMillis(250));
+  }
+
+  @Test
+  void timeoutsBeyondWhatPostgresAcceptsAreRefused() {
+    // PostgreSQL takes lock_timeout, statement_timeout and transaction_timeout (their sum) as int
+    // milliseconds; 25 days used to pass and fail every transaction at set_config.
+    refused(
+        b -> b.set("consumer.handler-timeout", "25d"),
+        "consumer.handler-timeout",
+        "over PostgreSQL's limit");
+    refused(
+        b -> b.lockTimeout(Duration.ofDays(13)).handlerTimeout(Duration.ofDays(13)),
+        "consumer.handler-timeout",
+        "about 24 days");
+    IdemConfig ok =
+        valid().lockTimeout(Duration.ofDays(12)).handlerTimeout(Duration.ofDays(12)).build();
+    assertThat(ok.lockTimeout().plus(ok.handlerTimeout()).toMillis()).isLessThan(Integer.MAX_VALUE);
+  }
+
+  @Test
+  void nullValuesAreRefusedByName() {
+    // Each was a NullPointerException at build, or at Map.copyOf for Kafka properties.
+    for (String key :
+        java.util.List.of(
+            "consumer.schema",
+            "consumer.lock-namespace",
+            "consumer.dead-letter-topic",
+            "consumer.transaction-isolation",
+            "consumer.retention.window")) {
+      refused(b -> b.set(key, null), key, "is null; give it a value or leave the setting out");
+    }
+    refused(b -> b.kafka("session.timeout.ms", null), "kafka.session.timeout.ms", "is null");
+    refused(b -> b.set("kafka.client.rack", null), "kafka.client.rack", "is null");
+  }
+
+  @Test
+  void aDeadLetterTopicThatIsAConsumedTopicIsRefused() {
+    // {topic} alone used to send dead letters back into the topic they came from.
+    refused(
+        b -> b.deadLetterTopic("{topic}"),
+        "consumer.dead-letter-topic",
+        "a topic this consumer reads");
+    refused(
+        b -> b.topics("payments", "payments.DLT").deadLetterTopic("on"),
+        "consumer.dead-letter-topic",
+        "payments.DLT, a topic this consumer reads");
+    refused(
+        b -> b.topics("t".repeat(249)).deadLetterTopic("on"),
+        "consumer.dead-letter-topic",
+        "not a valid topic name");
+    assertThat(valid().deadLetterTopic("dead-letters").build().deadLetterTopicFor("payments"))
+        .isEqualTo("dead-letters");
+  }
+
+  @Test
+  void topicNamesKafkaRefusesAreRefused() {
+    refused(b -> b.topics("."), "consumer.topics", "not a valid Kafka topic name");
+    refused(b -> b.topics(".."), "consumer.topics", "not a valid Kafka topic name");
+    assertThat(valid().topics("...").build().topics()).containsExactly("...");
+  }
+
+  @Test
+  void consumerNamesWithControlCharactersAreRefusedUnderTheirOwnKey() {
+    // "\0" used to trim to "" and be reported as a blank consumer.lock-namespace; "x\0y" was
+    // accepted and failed at the first insert (PostgreSQL text cannot hold NUL).
+    for (String name : new String[] {"\0", "x\0y", "a\nb"}) {
+      assertThatThrownBy(() -> IdemConfig.builder(name).bootstrapServers("b:1").topics("t").build())
+          .isInstanceOf(IdemConfigException.class)
+          .satisfies(e -> assertThat(((IdemConfigException) e).key()).isEqualTo("consumer.name"));
+    }
   }
 
   @Test

@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * The example's settings: its own keys ({@code http.*}, {@code webhook.*}, {@code topics.*}, {@code
@@ -50,6 +51,7 @@ public record ExampleConfig(
           "DEMO_EVENTS", "demo.events",
           "DEMO_SEED", "demo.seed");
 
+  private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
   private static final List<String> OWN_PREFIXES = List.of("http.", "webhook.", "topics.", "demo.");
 
   public ExampleConfig {
@@ -84,8 +86,8 @@ public record ExampleConfig(
             key, "unknown setting; see config/webhook-example.properties");
       }
     }
-    String primary = own.getOrDefault("topics.primary", "webhooks");
-    String replay = own.getOrDefault("topics.replay", "webhooks-replay");
+    String primary = topic(own, "topics.primary", "webhooks");
+    String replay = topic(own, "topics.replay", "webhooks-replay");
     if (primary.equals(replay)) {
       throw new IdemConfigException("topics.replay", "must differ from topics.primary");
     }
@@ -116,12 +118,14 @@ public record ExampleConfig(
             integer(own, "topics.partitions", 4, 1, 1000),
             integer(own, "demo.events", 10_000, 1, 10_000_000),
             integer(own, "demo.accounts", 200, 1, 1_000_000),
-            Long.parseLong(own.getOrDefault("demo.seed", "20261121")),
+            seed(own.getOrDefault("demo.seed", "20261121")),
             idem);
     try {
       config.verifier(java.time.Clock.systemUTC());
     } catch (IllegalArgumentException e) {
-      throw new IdemConfigException("webhook.secrets", e.getMessage());
+      throw new IdemConfigException(
+          "webhook.secrets",
+          e.getMessage() + "; write each secret as whsec_ and the key in base64");
     }
     return config;
   }
@@ -204,7 +208,34 @@ public record ExampleConfig(
       }
       return v;
     } catch (NumberFormatException e) {
-      throw new IdemConfigException(key, "'" + raw + "' is not a whole number");
+      throw new IdemConfigException(
+          key, "'" + raw + "' is not a whole number; use " + min + " to " + max);
+    }
+  }
+
+  /**
+   * A topic name Kafka accepts. Checked here, under the example's key: the names are joined with a
+   * comma into {@code consumer.topics}, so a comma or a blank would silently change what the
+   * consumer reads.
+   */
+  private static String topic(Map<String, String> own, String key, String def) {
+    String raw = own.getOrDefault(key, def).trim();
+    if (!TOPIC.matcher(raw).matches()) {
+      throw new IdemConfigException(
+          key,
+          "'"
+              + raw
+              + "' is not a Kafka topic name; use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)");
+    }
+    return raw;
+  }
+
+  private static long seed(String raw) {
+    try {
+      return Long.parseLong(raw.trim());
+    } catch (NumberFormatException e) {
+      throw new IdemConfigException(
+          "demo.seed", "'" + raw + "' is not a whole number; use any 64-bit integer");
     }
   }
 }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.idem.consumer.ConsumerHealth;
+import dev.idem.consumer.EventIds;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jetty.JettyServerThreadPoolMetrics;
@@ -17,12 +19,14 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
@@ -38,12 +42,24 @@ import org.slf4j.LoggerFactory;
  * dependency that Micrometer instruments.
  *
  * <p>Webhook responses, checked in this order: 405 for other methods; 413 for a body over the
- * limit; 400 for missing or malformed webhook headers; 401 for a bad signature or a timestamp
- * outside the tolerance; 400 for a body that is not JSON or not a payment event; 202 once the
+ * limit; 400 for missing, malformed or repeated webhook headers; 401 for a bad signature or a
+ * timestamp outside the tolerance; 400 for a {@code webhook-id} the consumer could not use (see
+ * {@link EventIds#problem}) and for a body that is not JSON or not a payment event; 202 once the
  * broker acknowledged the record; 503 with {@code Retry-After} when Kafka is unavailable. A
- * duplicate delivery gets 202 like the first: deduplication happens in the consumer.
+ * duplicate delivery gets 202 like the first: deduplication happens in the consumer. Other paths
+ * get 404. Jetty itself answers malformed HTTP with 400, and a request line or headers over its
+ * limits (8 KiB) with 414 or 431.
+ *
+ * <p>Every error answer is counted once in {@value #REJECTED}, tagged with a fixed {@code reason}
+ * and the {@code status}.
  */
 public final class IngestServer implements AutoCloseable {
+  /** The meter of refused requests, tagged {@code reason} and {@code status}. */
+  public static final String REJECTED = "webhook.requests.rejected";
+
+  /** The most request-body bytes read and dropped before an answer that does not need them. */
+  static final int DISCARD_LIMIT = 4 * 1024 * 1024;
+
   private static final Logger log = LoggerFactory.getLogger(IngestServer.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -70,6 +86,7 @@ public final class IngestServer implements AutoCloseable {
     server.addConnector(connector);
     server.setHandler(
         new Routes(config, verifier, publisher, registry, kafkaUp, consumers, registry));
+    server.setErrorHandler(new CountingErrorHandler(registry));
     new JettyServerThreadPoolMetrics(threads, List.of()).bindTo(registry);
   }
 
@@ -129,8 +146,8 @@ public final class IngestServer implements AutoCloseable {
         status = route(path, request, response, callback);
       } catch (Exception | LinkageError e) {
         log.error("unexpected failure on {} {}", request.getMethod(), path, e);
-        status = 500;
-        send(response, callback, 500, "text/plain", "internal error\n", Map.of());
+        status = send(response, callback, 500, "text/plain", "internal error\n", Map.of());
+        rejected(registry, "internal-error", status);
       }
       Timer.builder("http.server.requests")
           .description("HTTP requests of the webhook ingest server")
@@ -158,6 +175,8 @@ public final class IngestServer implements AutoCloseable {
               prometheus.scrape(),
               Map.of());
         default:
+          discardBody(request);
+          rejected(registry, "unknown-path", 404);
           return send(response, callback, 404, "text/plain", "not found\n", Map.of());
       }
     }
@@ -165,20 +184,31 @@ public final class IngestServer implements AutoCloseable {
     private int webhook(String topic, Request request, Response response, Callback callback)
         throws InterruptedException {
       if (!"POST".equals(request.getMethod())) {
+        discardBody(request);
+        rejected(registry, "method-not-allowed", 405);
         return send(response, callback, 405, "text/plain", "use POST\n", Map.of("Allow", "POST"));
       }
       try {
         byte[] body = readBody(request, config.maxBodyBytes());
-        String id = request.getHeaders().get("webhook-id");
-        String timestamp = request.getHeaders().get("webhook-timestamp");
-        verifier.verify(id, timestamp, request.getHeaders().get("webhook-signature"), body);
+        HttpFields headers = request.getHeaders();
+        String id = single(headers, "webhook-id");
+        String timestamp = single(headers, "webhook-timestamp");
+        verifier.verify(id, timestamp, single(headers, "webhook-signature"), body);
+        String idProblem = EventIds.problem(id);
+        if (idProblem != null) {
+          // Signed, but the consumer would only dead-letter it: say so to the sender now.
+          throw new WebhookRejected(
+              400, "invalid-event-id", "webhook-id is not a usable event id: " + idProblem);
+        }
         PaymentEvent event = PaymentEvent.parse(body);
         publisher.publish(topic, event.account(), id, timestamp.trim(), body);
         return send(response, callback, 202, "text/plain", "accepted\n", Map.of());
       } catch (WebhookRejected e) {
+        rejected(registry, e.reason(), e.status());
         return send(response, callback, e.status(), "text/plain", e.getMessage() + "\n", Map.of());
       } catch (KafkaPublisher.UnavailableException e) {
         log.warn("webhook not accepted: {}", e.getMessage());
+        rejected(registry, "kafka-unavailable", 503);
         return send(
             response,
             callback,
@@ -189,20 +219,79 @@ public final class IngestServer implements AutoCloseable {
       }
     }
 
-    /** Reads at most {@code limit} bytes; more is a 413, whatever Content-Length said. */
+    /**
+     * The header's value, or null when missing. A webhook header sent more than once is refused:
+     * which copy was signed, and which one a proxy on the way would pass on, is anyone's guess.
+     */
+    private static String single(HttpFields headers, String name) throws WebhookRejected {
+      List<String> values = headers.getValuesList(name);
+      if (values.size() > 1) {
+        throw new WebhookRejected(400, "duplicate-header", name + " header is sent more than once");
+      }
+      return values.isEmpty() ? null : values.get(0);
+    }
+
+    /**
+     * Reads at most {@code limit} bytes; more is a 413, whatever Content-Length said. The rest of
+     * an over-long body is read and dropped first (up to {@value #DISCARD_LIMIT} bytes), as for
+     * every answer given before the body was read (see {@link #discardBody}).
+     */
     private static byte[] readBody(Request request, int limit) throws WebhookRejected {
       long declared = request.getLength();
       if (declared > limit) {
-        throw new WebhookRejected(413, "body is larger than " + limit + " bytes");
+        discardBody(request);
+        throw new WebhookRejected(413, "body-too-large", "body is larger than " + limit + " bytes");
       }
-      try (InputStream in = Request.asInputStream(request)) {
+      InputStream in = Request.asInputStream(request);
+      try {
         byte[] body = in.readNBytes(limit + 1);
         if (body.length > limit) {
-          throw new WebhookRejected(413, "body is larger than " + limit + " bytes");
+          discard(in);
+          throw new WebhookRejected(
+              413, "body-too-large", "body is larger than " + limit + " bytes");
         }
         return body;
       } catch (IOException e) {
-        throw new WebhookRejected(400, "body could not be read");
+        throw new WebhookRejected(400, "body-unreadable", "body could not be read");
+      } finally {
+        closeQuietly(in);
+      }
+    }
+
+    /**
+     * Reads and drops the request body, up to {@value #DISCARD_LIMIT} bytes, before an answer that
+     * does not need it. Jetty closes a connection whose request body was left unread with a TCP
+     * reset, and a client still sending that body may then lose the answer: it sees a reset (and
+     * retries) instead of the 404, 405 or 413. A body declared larger than the limit is left alone:
+     * reading it would cost more than the client's retry.
+     */
+    private static void discardBody(Request request) {
+      if (request.getLength() > DISCARD_LIMIT) {
+        return;
+      }
+      InputStream in = Request.asInputStream(request);
+      discard(in);
+      closeQuietly(in);
+    }
+
+    private static void discard(InputStream in) {
+      byte[] buffer = new byte[16 * 1024];
+      long total = 0;
+      try {
+        int n;
+        while (total <= DISCARD_LIMIT && (n = in.read(buffer)) >= 0) {
+          total += n;
+        }
+      } catch (IOException e) {
+        // The client went away or sent a broken body: nothing left to protect.
+      }
+    }
+
+    private static void closeQuietly(InputStream in) {
+      try {
+        in.close();
+      } catch (IOException e) {
+        // Closed before the end of an abandoned body: Jetty closes the connection.
       }
     }
 
@@ -243,6 +332,41 @@ public final class IngestServer implements AutoCloseable {
       headers.forEach((k, v) -> response.getHeaders().put(k, v));
       response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), callback);
       return status;
+    }
+  }
+
+  /**
+   * Counts a refused request in {@code webhook.requests.rejected}, tagged with a fixed reason and
+   * the status: every error answer of the server is counted once, here or in {@link
+   * CountingErrorHandler}.
+   */
+  static void rejected(MeterRegistry registry, String reason, int status) {
+    Counter.builder(REJECTED)
+        .description("Requests answered with an error status, by reason")
+        .tags("reason", reason, "status", Integer.toString(status))
+        .register(registry)
+        .increment();
+  }
+
+  /**
+   * Jetty's answers to requests that never reach {@link Routes}: malformed HTTP (400), a request
+   * line or headers over Jetty's limits (414, 431), a body framed in a way Jetty refuses. Counted
+   * as {@code malformed-request}.
+   */
+  private static final class CountingErrorHandler extends ErrorHandler {
+    private final MeterRegistry registry;
+
+    CountingErrorHandler(MeterRegistry registry) {
+      this.registry = registry;
+      setShowStacks(false);
+      setShowCauses(false);
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+      Object status = request.getAttribute(ERROR_STATUS);
+      rejected(registry, "malformed-request", status instanceof Integer i ? i : 500);
+      return super.handle(request, response, callback);
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.idem.example.webhook;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -21,7 +22,9 @@ import java.util.regex.Pattern;
  * @param currency ISO 4217 code, three upper-case letters
  */
 public record PaymentEvent(String type, String account, long amount, String currency) {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // A body is one JSON value: "{...} trailing" is not JSON, and the signature does not make it so.
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   private static final Pattern CURRENCY = Pattern.compile("[A-Z]{3}");
 
   /**
@@ -31,40 +34,42 @@ public record PaymentEvent(String type, String account, long amount, String curr
    */
   public static PaymentEvent parse(byte[] body) throws WebhookRejected {
     if (body == null) {
-      throw new WebhookRejected(400, "no body");
+      throw new WebhookRejected(400, "invalid-body", "no body");
     }
     JsonNode root;
     try {
       root = JSON.readTree(body);
     } catch (IOException e) {
-      throw new WebhookRejected(400, "body is not valid JSON");
+      throw new WebhookRejected(400, "invalid-body", "body is not valid JSON");
     }
     if (root == null || !root.isObject()) {
-      throw new WebhookRejected(400, "body is not a JSON object");
+      throw new WebhookRejected(400, "invalid-body", "body is not a JSON object");
     }
     JsonNode type = root.get("type");
     JsonNode account = root.get("account");
     JsonNode amount = root.get("amount");
     JsonNode currency = root.get("currency");
     if (type == null || !type.isTextual() || type.asText().isBlank()) {
-      throw new WebhookRejected(400, "body has no string field type");
+      throw new WebhookRejected(400, "invalid-body", "body has no string field type");
     }
     if (account == null
         || !account.isTextual()
         || account.asText().isBlank()
         || account.asText().length() > 100) {
-      throw new WebhookRejected(400, "body has no string field account (1-100 characters)");
+      throw new WebhookRejected(
+          400, "invalid-body", "body has no string field account (1-100 characters)");
     }
     if (amount == null
         || !amount.canConvertToExactIntegral()
         || !amount.canConvertToLong()
         || amount.asLong() <= 0) {
-      throw new WebhookRejected(400, "body has no positive whole number field amount");
+      throw new WebhookRejected(
+          400, "invalid-body", "body has no positive whole number field amount");
     }
     if (currency == null
         || !currency.isTextual()
         || !CURRENCY.matcher(currency.asText()).matches()) {
-      throw new WebhookRejected(400, "body has no three-letter field currency");
+      throw new WebhookRejected(400, "invalid-body", "body has no three-letter field currency");
     }
     return new PaymentEvent(type.asText(), account.asText(), amount.asLong(), currency.asText());
   }

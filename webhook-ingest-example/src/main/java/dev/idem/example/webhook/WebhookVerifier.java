@@ -40,7 +40,7 @@ public final class WebhookVerifier {
    */
   public WebhookVerifier(List<String> secrets, Clock clock, Duration tolerance) {
     if (secrets == null || secrets.isEmpty()) {
-      throw new IllegalArgumentException("webhook.secrets: at least one secret is required");
+      throw new IllegalArgumentException("at least one secret is required");
     }
     List<byte[]> decoded = new ArrayList<>();
     for (int i = 0; i < secrets.size(); i++) {
@@ -64,7 +64,7 @@ public final class WebhookVerifier {
       return key;
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "webhook.secrets: secret #" + (index + 1) + " is not whsec_ followed by base64");
+          "secret #" + (index + 1) + " is not whsec_ followed by base64");
     }
   }
 
@@ -77,19 +77,20 @@ public final class WebhookVerifier {
   public void verify(String id, String timestamp, String signatures, byte[] body)
       throws WebhookRejected {
     if (id == null || id.isBlank()) {
-      throw new WebhookRejected(400, "missing webhook-id header");
+      throw new WebhookRejected(400, "missing-header", "missing webhook-id header");
     }
     if (timestamp == null || timestamp.isBlank()) {
-      throw new WebhookRejected(400, "missing webhook-timestamp header");
+      throw new WebhookRejected(400, "missing-header", "missing webhook-timestamp header");
     }
     if (signatures == null || signatures.isBlank()) {
-      throw new WebhookRejected(400, "missing webhook-signature header");
+      throw new WebhookRejected(400, "missing-header", "missing webhook-signature header");
     }
     long seconds;
     try {
       seconds = Long.parseLong(timestamp.trim());
     } catch (NumberFormatException e) {
-      throw new WebhookRejected(400, "webhook-timestamp is not a number of seconds");
+      throw new WebhookRejected(
+          400, "malformed-header", "webhook-timestamp is not a number of seconds");
     }
     List<byte[]> candidates = new ArrayList<>();
     boolean anyEntry = false;
@@ -109,14 +110,15 @@ public final class WebhookVerifier {
       }
     }
     if (!anyEntry) {
-      throw new WebhookRejected(400, "webhook-signature has no version,signature entry");
+      throw new WebhookRejected(
+          400, "malformed-header", "webhook-signature has no version,signature entry");
     }
     long now = clock.instant().getEpochSecond();
     if (now - seconds > tolerance.toSeconds()) {
-      throw new WebhookRejected(401, "webhook-timestamp is too old");
+      throw new WebhookRejected(401, "stale-timestamp", "webhook-timestamp is too old");
     }
     if (seconds - now > tolerance.toSeconds()) {
-      throw new WebhookRejected(401, "webhook-timestamp is in the future");
+      throw new WebhookRejected(401, "stale-timestamp", "webhook-timestamp is in the future");
     }
     for (byte[] key : keys) {
       byte[] expected = hmac(key, id, timestamp.trim(), body);
@@ -126,7 +128,7 @@ public final class WebhookVerifier {
         }
       }
     }
-    throw new WebhookRejected(401, "no valid v1 signature");
+    throw new WebhookRejected(401, "bad-signature", "no valid v1 signature");
   }
 
   /** A {@code v1,<base64>} signature with the first secret (for senders and tests). */

@@ -38,7 +38,7 @@ class ExampleConfigTest {
   void badValuesNameTheirKey() {
     assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("HTTP_PORT", "eighty")))
         .isInstanceOf(IdemConfigException.class)
-        .hasMessage("http.port: 'eighty' is not a whole number");
+        .hasMessage("http.port: 'eighty' is not a whole number; use 0 to 65535");
     assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_SECRETS", "whsec_!!")))
         .isInstanceOf(IdemConfigException.class)
         .hasMessageContaining("webhook.secrets")
@@ -46,6 +46,38 @@ class ExampleConfigTest {
     assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_MAX_BODY_BYTES", "0")))
         .isInstanceOf(IdemConfigException.class)
         .hasMessageStartingWith("webhook.max-body-bytes:");
+  }
+
+  @Test
+  void aSeedThatIsNotANumberNamesItsKey() {
+    // Was a bare NumberFormatException.
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("DEMO_SEED", "twelve")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessage("demo.seed: 'twelve' is not a whole number; use any 64-bit integer");
+  }
+
+  @Test
+  void topicNamesAreCheckedUnderTheExamplesOwnKeys(@TempDir Path dir) throws Exception {
+    // A blank name used to be published to as "" while the consumer read only the other topic; a
+    // comma made the consumer read three topics.
+    for (String bad : new String[] {"", "a,b", "bad topic", ".."}) {
+      Path file = dir.resolve("t.properties");
+      Files.writeString(file, Files.readString(SHIPPED) + "\ntopics.primary=" + bad + "\n");
+      assertThatThrownBy(() -> ExampleConfig.load(file, Map.of()))
+          .as(bad)
+          .isInstanceOf(IdemConfigException.class)
+          .hasMessageStartingWith("topics.primary:")
+          .hasMessageContaining("is not a Kafka topic name");
+    }
+  }
+
+  @Test
+  void anUnreadableSecretIsNamedOnceWithTheFix() {
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_SECRETS", "-1")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessage(
+            "webhook.secrets: secret #1 is not whsec_ followed by base64; write each secret as"
+                + " whsec_ and the key in base64");
   }
 
   @Test

@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -86,6 +87,44 @@ class IngestHttpTest {
   }
 
   @Test
+  void bodiesMegabytesOverTheLimitGet413RatherThanAReset() throws Exception {
+    // Seen as "HTTP/1.1 header parser received no bytes": the client lost the answer to a reset.
+    for (int i = 0; i < 5; i++) {
+      byte[] body = new byte[config.maxBodyBytes() + (1 << 20) + i * 100_000];
+      java.util.Arrays.fill(body, (byte) ' ');
+      assertThat(post(app.port(), "/webhooks", signed(config, "big-" + i, body), body).statusCode())
+          .isEqualTo(413);
+    }
+  }
+
+  @Test
+  void anOversizedBodyIsReadToItsEndBeforeThe413SoItsSenderIsNotReset() throws Exception {
+    // The 413 used to go out right after the headers, and Jetty reset the connection on the
+    // unread body: a sender still writing got a reset, and may never read the answer.
+    int length = config.maxBodyBytes() + (1 << 20);
+    byte[] piece = new byte[64 * 1024];
+    java.util.Arrays.fill(piece, (byte) ' ');
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", app.port())) {
+      socket.setSoTimeout(10_000);
+      java.io.OutputStream out = socket.getOutputStream();
+      out.write(
+          ("POST /webhooks HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + length + "\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(300); // the body comes late, as from a slow or busy sender
+      for (int sent = 0; sent < length; ) {
+        int n = Math.min(piece.length, length - sent);
+        out.write(piece, 0, n); // threw "Broken pipe": the server had answered and closed
+        sent += n;
+        Thread.sleep(2); // lets a reset arrive before the kernel's buffers take the whole body
+      }
+      out.flush();
+      String status = new String(socket.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      assertThat(status).isEqualTo("HTTP/1.1 413");
+    }
+  }
+
+  @Test
   void aBodyOfExactlyTheLimitReachesTheLedger() throws Exception {
     String account = "acct_limit_" + config.primaryTopic();
     String prefix =
@@ -154,6 +193,91 @@ class IngestHttpTest {
     Map<String, String> headers = new HashMap<>(signed(config, "j-2", garbage));
     headers.put("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     assertThat(post(app.port(), "/webhooks", headers, garbage).statusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void aWebhookHeaderSentTwiceGets400() throws Exception {
+    // The first copy used to win: signed with one value, a proxy may pass on the other.
+    byte[] body = event("acct_twice", 1);
+    Map<String, String> headers = signed(config, "twice-1", body);
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/webhooks"))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    headers.forEach(b::header);
+    b.header("webhook-id", "twice-2");
+    HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).contains("webhook-id header is sent more than once");
+  }
+
+  @Test
+  void aSignedWebhookIdTheConsumerWouldDeadLetterGets400() throws Exception {
+    // A 600-byte id used to get 202 and then be dead-lettered by the consumer.
+    byte[] body = event("acct_longid", 1);
+    HttpResponse<String> r =
+        post(app.port(), "/webhooks", signed(config, "L".repeat(600), body), body);
+    assertThat(r.statusCode()).isEqualTo(400);
+    assertThat(r.body()).contains("webhook-id is not a usable event id: longer than 512 bytes");
+  }
+
+  @Test
+  void aSignedBodyWithContentAfterTheJsonValueGets400() throws Exception {
+    // Used to be accepted: the parser stopped after the first value.
+    for (String trailer : new String[] {"x", " {\"a\":1}", "}"}) {
+      byte[] body =
+          (new String(event("acct_trailing", 1), StandardCharsets.UTF_8) + trailer)
+              .getBytes(StandardCharsets.UTF_8);
+      assertThat(post(app.port(), "/webhooks", signed(config, "t-1", body), body).statusCode())
+          .as(trailer)
+          .isEqualTo(400);
+    }
+  }
+
+  @Test
+  void everyErrorAnswerIsCountedWithItsReasonAndStatus() throws Exception {
+    Map<String, Double> before = rejected();
+    HttpResponse<String> notFound =
+        post(app.port(), "/nowhere", Map.of(), "{}".getBytes(StandardCharsets.UTF_8));
+    HttpResponse<String> unsigned =
+        post(app.port(), "/webhooks", Map.of(), "{}".getBytes(StandardCharsets.UTF_8));
+    // Jetty answers headers over 8 KiB itself; its error handler counts them too.
+    HttpResponse<String> huge =
+        post(
+            app.port(),
+            "/webhooks",
+            Map.of("X-Huge", "h".repeat(10_000)),
+            "{}".getBytes(StandardCharsets.UTF_8));
+    assertThat(List.of(notFound.statusCode(), unsigned.statusCode(), huge.statusCode()))
+        .containsExactly(404, 400, 431);
+    Map<String, Double> after = rejected();
+    assertThat(after.get("unknown-path/404") - before.getOrDefault("unknown-path/404", 0.0))
+        .isEqualTo(1.0);
+    assertThat(after.get("missing-header/400") - before.getOrDefault("missing-header/400", 0.0))
+        .isEqualTo(1.0);
+    assertThat(
+            after.get("malformed-request/431") - before.getOrDefault("malformed-request/431", 0.0))
+        .isEqualTo(1.0);
+  }
+
+  /** webhook_requests_rejected_total by "reason/status". */
+  private static Map<String, Double> rejected() throws Exception {
+    String metrics =
+        HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + app.port() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    Map<String, Double> result = new HashMap<>();
+    java.util.regex.Pattern line =
+        java.util.regex.Pattern.compile(
+            "webhook_requests_rejected_total\\{reason=\"([^\"]+)\",status=\"(\\d+)\"\\} (\\S+)");
+    for (String l : metrics.split("\n")) {
+      java.util.regex.Matcher m = line.matcher(l);
+      if (m.matches()) {
+        result.put(m.group(1) + "/" + m.group(2), Double.parseDouble(m.group(3)));
+      }
+    }
+    return result;
   }
 
   @Test

@@ -114,6 +114,6 @@ class WebhookVerifierTest {
   void unreadableSecretsAreNamedByPositionNotValue() {
     assertThatThrownBy(() -> at(0, SECRET, "whsec_not base64!"))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("webhook.secrets: secret #2 is not whsec_ followed by base64");
+        .hasMessage("secret #2 is not whsec_ followed by base64");
   }
 }

@@ -2,6 +2,7 @@ package dev.idem.consumer.internal.tx;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.EventIdExtractor;
 import dev.idem.consumer.EventIds;
@@ -241,16 +242,29 @@ public final class RecordProcessor<T> {
   private static String headersJson(ConsumerRecord<byte[], byte[]> record) {
     ArrayNode array = JSON.createArrayNode();
     for (Header h : record.headers()) {
-      array
-          .addObject()
-          .put("key", h.key())
-          .put("value", h.value() == null ? null : Base64.getEncoder().encodeToString(h.value()));
+      ObjectNode header = array.addObject();
+      if (h.key().indexOf('\0') >= 0) {
+        // jsonb cannot hold \u0000: such a key travels as base64, or the row could never be
+        // written and the record would block its partition.
+        header.put("key_base64", Base64.getEncoder().encodeToString(utf8(h.key())));
+      } else {
+        header.put("key", h.key());
+      }
+      header.put("value", h.value() == null ? null : Base64.getEncoder().encodeToString(h.value()));
     }
     return array.toString();
   }
 
+  /**
+   * At most {@value #MAX_MESSAGE_CHARS} characters, without NUL (PostgreSQL text cannot hold it).
+   */
   private static String truncate(String s) {
-    return s.length() <= MAX_MESSAGE_CHARS ? s : s.substring(0, MAX_MESSAGE_CHARS) + "...";
+    String text = s.replace('\0', '\ufffd');
+    return text.length() <= MAX_MESSAGE_CHARS ? text : text.substring(0, MAX_MESSAGE_CHARS) + "...";
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   private static void rollbackQuietly(Connection c, Throwable cause) {
