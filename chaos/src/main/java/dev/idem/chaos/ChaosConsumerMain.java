@@ -47,6 +47,7 @@ public final class ChaosConsumerMain {
   private static final Logger log = LoggerFactory.getLogger(ChaosConsumerMain.class);
   private static final PrintStream OUT = System.out;
   private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+  private static final Duration STATS_LOG_INTERVAL = Duration.ofSeconds(5);
 
   private final Map<String, String> args;
   private final String instance;
@@ -212,6 +213,7 @@ public final class ChaosConsumerMain {
   private void watch() {
     String lastAssigned = null;
     String lastStats = null;
+    long lastLogged = 0;
     while (true) {
       ConsumerSnapshot s = consumer.snapshot();
       if (s.state() == ConsumerState.FAILED && !stopping) {
@@ -240,6 +242,10 @@ public final class ChaosConsumerMain {
       if (!stats.equals(lastStats)) {
         emit(stats);
         lastStats = stats;
+        if (System.nanoTime() - lastLogged > STATS_LOG_INTERVAL.toNanos()) {
+          log.info("{} assigned={} in-flight={}", stats, s.assigned().size(), s.inFlight());
+          lastLogged = System.nanoTime();
+        }
       }
       sleep(200);
     }

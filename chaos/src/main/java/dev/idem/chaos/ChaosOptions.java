@@ -17,7 +17,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param seed the seed of everything random
  * @param mode per-record or batch handler
  * @param offsetStore where consumers store offsets: {@code kafka} or {@code postgresql}
- * @param duration how long events are produced (faults are injected meanwhile)
+ * @param duration how long events are produced at least; production goes on until every listed
+ *     fault ran once and the consumers had a few seconds of load after the last one
  * @param rate unique events produced per second (their copies follow them at once)
  * @param duplicateFraction the fraction of unique events that get extra copies
  * @param minCopies the fewest extra copies of a duplicated event
@@ -94,11 +95,6 @@ public record ChaosOptions(
   /** Defaults: per-record mode, offsets in Kafka, every fault, a random seed. */
   public static Builder builder(String label) {
     return new Builder(label);
-  }
-
-  /** How many unique events the run produces. */
-  public int events() {
-    return (int) Math.max(1, Math.round(rate * (duration.toMillis() / 1000.0)));
   }
 
   /**

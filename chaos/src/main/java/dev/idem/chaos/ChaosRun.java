@@ -27,14 +27,16 @@ import org.apache.kafka.common.TopicPartition;
  *
  * <p>Faults come in a seeded order, one at a time: each starts at least {@link
  * ChaosOptions#faultSpacing()} after the previous one started and a few seconds after the system
- * was whole again. Every listed fault runs at least once (the first round finishes even when
- * producing ended); further rounds run while events are still being produced.
+ * was whole again. Every listed fault runs once; further rounds follow while the run's duration
+ * lasts. Events are produced until the duration passed and the consumers had some seconds of load
+ * after the last fault, so every fault hits a loaded system.
  */
 public final class ChaosRun {
   /** The {@code application_name} of the consumers' database sessions. */
   static final String APPLICATION_NAME = "idem-chaos-consumer";
 
   private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(3);
+  private static final Duration LOAD_AFTER_LAST_FAULT = Duration.ofSeconds(5);
   private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration SESSIONS_GONE_TIMEOUT = Duration.ofSeconds(15);
 
@@ -98,8 +100,6 @@ public final class ChaosRun {
             + options.mode().label()
             + " offsets="
             + options.offsetStore()
-            + " events="
-            + options.events()
             + " rate="
             + options.rate()
             + "/s faults="
@@ -119,16 +119,7 @@ public final class ChaosRun {
     } catch (SQLException e) {
       throw new ChaosException("cannot create the ledger", e);
     }
-    Workload workload = Workload.generate(options, name, topicA, topicB);
-    log.note(
-        "workload: "
-            + workload.events().size()
-            + " events, "
-            + workload.copies()
-            + " extra copies, "
-            + workload.poisonIds().size()
-            + " poison "
-            + workload.poisonIds());
+    Workload workload = new Workload(options, name, topicA, topicB);
     List<String> args =
         List.of(
             "group=" + name,
@@ -152,9 +143,21 @@ public final class ChaosRun {
           new FaultInjector(cluster, fleet, log, random, APPLICATION_NAME, partitions.size());
       Instant started = Instant.now();
       producer.start();
-      injectFaults(injector, fleet, producer, random, started);
-      producer.awaitAcknowledged(options.duration().plusMinutes(5));
-      log.note("all " + workload.records() + " records produced and acknowledged");
+      Instant lastFault = injectFaults(injector, fleet, random, started);
+      Instant stopAt =
+          later(started.plus(options.duration()), lastFault.plus(LOAD_AFTER_LAST_FAULT));
+      waitReviving(fleet, stopAt);
+      producer.stopAndAwaitAcknowledged(Duration.ofMinutes(5));
+      log.note(
+          "produced "
+              + workload.events().size()
+              + " events in "
+              + workload.records()
+              + " records ("
+              + workload.copies()
+              + " extra copies, poison "
+              + workload.poisonIds()
+              + "), all acknowledged");
       List<String> behind = drain(fleet, invariants);
       fleet.stopEverything();
       int sessions = awaitSessionsGone(invariants);
@@ -199,38 +202,43 @@ public final class ChaosRun {
     }
   }
 
-  private void injectFaults(
-      FaultInjector injector,
-      ConsumerFleet fleet,
-      WorkloadProducer producer,
-      Random random,
-      Instant started) {
+  /** Injects the faults; returns when the last one ended. */
+  private Instant injectFaults(
+      FaultInjector injector, ConsumerFleet fleet, Random random, Instant started) {
+    Instant productionEnd = started.plus(options.duration());
     List<Fault> round = new ArrayList<>();
     int injected = 0;
     Instant next = started.plus(options.firstFault());
-    while (true) {
+    Instant lastEnd = started;
+    while (!options.faults().isEmpty()) {
       boolean firstRound = injected < options.faults().size();
-      if (!firstRound && (producer.finished() || options.faults().isEmpty())) {
-        return;
+      if (!firstRound && !next.isBefore(productionEnd)) {
+        break;
       }
       if (round.isEmpty()) {
         round.addAll(options.faults());
         Collections.shuffle(round, random);
       }
-      while (Instant.now().isBefore(next)) {
-        fleet.reviveCrashed();
-        sleep(100);
-      }
-      if (!firstRound && producer.finished()) {
-        return;
-      }
+      waitReviving(fleet, next);
       Instant at = Instant.now();
       injector.inject(round.remove(0));
       injected++;
-      Instant settled = Instant.now().plus(SETTLE_AFTER_FAULT);
-      Instant spaced = at.plus(options.faultSpacing());
-      next = settled.isAfter(spaced) ? settled : spaced;
+      lastEnd = Instant.now();
+      next = later(at.plus(options.faultSpacing()), lastEnd.plus(SETTLE_AFTER_FAULT));
     }
+    return lastEnd;
+  }
+
+  /** Waits until {@code until}, restarting consumers that stopped on their own meanwhile. */
+  private static void waitReviving(ConsumerFleet fleet, Instant until) {
+    while (Instant.now().isBefore(until)) {
+      fleet.reviveCrashed();
+      sleep(100);
+    }
+  }
+
+  private static Instant later(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
   }
 
   /**

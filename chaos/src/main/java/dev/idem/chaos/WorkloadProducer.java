@@ -17,8 +17,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Produces a workload at a steady rate of unique events per second on a thread of its own, each
- * event's copies right after it. The producer is idempotent with {@code acks=all} and retries long
- * enough to ride out a broker restart; every record must be acknowledged, or the run is void.
+ * event's copies right after it, until told to stop. The producer is idempotent with {@code
+ * acks=all} and retries long enough to ride out a broker restart; every record must be
+ * acknowledged, or the run is void.
  */
 final class WorkloadProducer implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,6 +31,7 @@ final class WorkloadProducer implements AutoCloseable {
   private final List<Exception> failures = new ArrayList<>();
   private final Thread thread;
   private volatile int eventsSent;
+  private volatile boolean stopping;
 
   WorkloadProducer(String bootstrapServers, Workload workload, int rate) {
     this.workload = workload;
@@ -60,17 +62,19 @@ final class WorkloadProducer implements AutoCloseable {
     return eventsSent;
   }
 
-  /** Whether every event was handed to the producer. */
-  boolean finished() {
-    return !thread.isAlive();
+  /** Asks the producing thread to stop after the current event. */
+  void stop() {
+    stopping = true;
   }
 
   /**
-   * Waits until every record was sent and acknowledged.
+   * Stops producing and waits until every record sent was acknowledged; the workload's drawn events
+   * are then exactly the produced ones.
    *
    * @throws ChaosException when a record was refused or the wait timed out
    */
-  void awaitAcknowledged(Duration timeout) {
+  void stopAndAwaitAcknowledged(Duration timeout) {
+    stop();
     try {
       thread.join(timeout.toMillis());
     } catch (InterruptedException e) {
@@ -97,12 +101,14 @@ final class WorkloadProducer implements AutoCloseable {
     long start = System.nanoTime();
     long intervalNanos = TimeUnit.SECONDS.toNanos(1) / rate;
     int i = 0;
-    for (Workload.Planned planned : workload.events()) {
+    while (!stopping) {
       long due = start + i * intervalNanos;
       long wait = due - System.nanoTime();
       if (wait > 0) {
-        LockSupport.parkNanos(wait);
+        LockSupport.parkNanos(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(100)));
+        continue;
       }
+      Workload.Planned planned = workload.next();
       byte[] key = planned.event().key().getBytes(StandardCharsets.UTF_8);
       byte[] value = json(planned.event());
       byte[] id = planned.event().id().getBytes(StandardCharsets.UTF_8);
