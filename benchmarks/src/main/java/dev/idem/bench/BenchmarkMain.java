@@ -46,7 +46,14 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class BenchmarkMain {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final List<String> SCENARIOS =
-      List.of("raw", "naive", "idem-record", "idem-batch", "jdbc");
+      List.of(
+          "raw",
+          "naive",
+          "idem-record",
+          "idem-batch",
+          "idem-record-pg-offsets",
+          "idem-batch-pg-offsets",
+          "jdbc");
 
   private BenchmarkMain() {}
 
@@ -448,7 +455,7 @@ public final class BenchmarkMain {
       if (markdown) {
         return "| " + String.join(" | ", cells) + " |";
       }
-      return String.format(Locale.ROOT, "%-12s %12s %9s %6s %9s %9s %9s  %s", (Object[]) cells);
+      return String.format(Locale.ROOT, "%-22s %12s %9s %6s %9s %9s %9s  %s", (Object[]) cells);
     }
 
     /** The table for a terminal. */
@@ -457,7 +464,7 @@ public final class BenchmarkMain {
       sb.append(
           String.format(
               Locale.ROOT,
-              "%-12s %12s %9s %6s %9s %9s %9s  %s%n",
+              "%-22s %12s %9s %6s %9s %9s %9s  %s%n",
               "scenario",
               "events/s",
               "heap MB",
@@ -523,6 +530,8 @@ public final class BenchmarkMain {
               + " `pg_advisory_xact_lock`, a SELECT check, an INSERT mark and the ledger insert, and"
               + " `commitSync` after every poll, one consumer and one connection per thread;"
               + " **idem-record** idem's per-record mode; **idem-batch** idem's batch mode;"
+              + " **idem-record-pg-offsets**, **idem-batch-pg-offsets** the same with"
+              + " `consumer.offset-store=postgresql` (each transaction also records its offsets);"
               + " **jdbc** the batch SQL (sorted locks, bulk mark, ledger insert) without Kafka,"
               + " records already in memory (ceiling for the database side).\n");
       sb.append(
@@ -531,7 +540,8 @@ public final class BenchmarkMain {
               + " and lock statement; `idem.handler.time`: the ledger insert), per transaction (one"
               + " record, or one batch chunk).\n\n| mode | transaction µs | lock statement µs |"
               + " handler µs |\n|---|---:|---:|---:|\n");
-      for (String mode : List.of("idem-record", "idem-batch")) {
+      for (String mode :
+          List.of("idem-record", "idem-batch", "idem-record-pg-offsets", "idem-batch-pg-offsets")) {
         JsonNode b = results.get(mode) == null ? null : results.get(mode).get("meanMicros");
         if (b != null) {
           sb.append(

@@ -8,6 +8,7 @@ import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.ProcessingContext;
 import dev.idem.lock.LockKey;
@@ -52,8 +53,12 @@ public final class ScenarioMain {
       switch (s.scenario()) {
         case "raw" -> raw(s, m);
         case "naive" -> naive(s, m);
-        case "idem-record" -> idem(s, m, false, null, result.putObject("meanMicros"));
-        case "idem-batch" -> idem(s, m, true, null, result.putObject("meanMicros"));
+        case "idem-record" -> idem(s, m, false, false, null, result.putObject("meanMicros"));
+        case "idem-batch" -> idem(s, m, true, false, null, result.putObject("meanMicros"));
+        case "idem-record-pg-offsets" ->
+            idem(s, m, false, true, null, result.putObject("meanMicros"));
+        case "idem-batch-pg-offsets" ->
+            idem(s, m, true, true, null, result.putObject("meanMicros"));
         case "jdbc" -> jdbc(s, m);
         case "latency-record" -> latency(s, m, false, result);
         case "latency-batch" -> latency(s, m, true, result);
@@ -189,7 +194,12 @@ public final class ScenarioMain {
 
   /** (3) and (4): idem per record and in batch mode, concurrency = threads. */
   private static void idem(
-      Settings s, Measure m, boolean batch, LatencyProbe probe, ObjectNode breakdown)
+      Settings s,
+      Measure m,
+      boolean batch,
+      boolean offsetsInDatabase,
+      LatencyProbe probe,
+      ObjectNode breakdown)
       throws Exception {
     try (HikariDataSource pool = pool(s)) {
       DataSource ds = probe == null ? pool : probe.wrap(pool);
@@ -204,6 +214,7 @@ public final class ScenarioMain {
               .maxInFlight(Math.max(2000, 2 * s.batchSize() * s.partitions()))
               .commitInterval(Duration.ofMillis(500))
               .retentionWindow(null)
+              .offsetStore(offsetsInDatabase ? OffsetStore.POSTGRESQL : OffsetStore.KAFKA)
               .build();
       IdempotentConsumer.Builder<String> b =
           IdempotentConsumer.builder(config, Payloads.utf8())
@@ -373,7 +384,7 @@ public final class ScenarioMain {
   private static void latency(Settings s, Measure m, boolean batch, ObjectNode result)
       throws Exception {
     LatencyProbe probe = new LatencyProbe(s.events());
-    idem(s, m, batch, probe, null);
+    idem(s, m, batch, false, probe, null);
     long[] sorted = probe.sortedMillis();
     result.put("samples", sorted.length);
     result.put("p50Ms", percentile(sorted, 0.50));

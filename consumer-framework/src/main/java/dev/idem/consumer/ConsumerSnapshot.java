@@ -21,6 +21,8 @@ import org.apache.kafka.common.TopicPartition;
  * @param failures failed attempts
  * @param retries attempts scheduled after a failure
  * @param deadLettered records written to the dead letters
+ * @param skipped records not processed because PostgreSQL already recorded their offset as done
+ *     ({@link OffsetStore#POSTGRESQL} only)
  * @param rebalances rebalances this instance took part in (assignment callbacks received)
  * @param lastCommit when the broker last acknowledged a commit, or null
  * @param at when this snapshot was taken
@@ -37,6 +39,7 @@ public record ConsumerSnapshot(
     long failures,
     long retries,
     long deadLettered,
+    long skipped,
     long rebalances,
     Instant lastCommit,
     Instant at) {
@@ -49,6 +52,6 @@ public record ConsumerSnapshot(
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
     return new ConsumerSnapshot(
-        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, null, at);
+        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
   }
 }

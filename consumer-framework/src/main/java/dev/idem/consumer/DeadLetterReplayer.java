@@ -61,7 +61,8 @@ public final class DeadLetterReplayer implements AutoCloseable {
             config.deadLetterTable(),
             config.lockTimeout(),
             config.handlerTimeout(),
-            false);
+            false,
+            false); // only begin and lock are used here
   }
 
   /** A replayer for the consumer described by {@code config}, on {@code dataSource}. */

@@ -47,6 +47,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param retentionWindow how long processed marks are kept, or null when retention is off
  * @param retentionInterval how often the retention job runs
  * @param retentionBatchSize marks deleted per retention transaction
+ * @param offsetStore where the authoritative record of done offsets is kept
  * @param database optional connection settings, when idem opens its own pool
  */
 public record IdemConfig(
@@ -72,6 +73,7 @@ public record IdemConfig(
     Duration retentionWindow,
     Duration retentionInterval,
     int retentionBatchSize,
+    OffsetStore offsetStore,
     DatabaseSettings database) {
 
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
@@ -159,6 +161,7 @@ public record IdemConfig(
     lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
     lines.put("consumer.retention.interval", retentionInterval);
     lines.put("consumer.retention.batch-size", retentionBatchSize);
+    lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
       lines.put("pg.url", database.url());
@@ -329,6 +332,16 @@ public record IdemConfig(
       return set("consumer.batch.max-locks", Integer.toString(locks));
     }
 
+    /**
+     * Where done offsets are kept: {@link OffsetStore#KAFKA} (default) or {@link
+     * OffsetStore#POSTGRESQL}, in the same transaction as each record's effects.
+     */
+    public Builder offsetStore(OffsetStore store) {
+      return set(
+          "consumer.offset-store",
+          Objects.requireNonNull(store, "store").name().toLowerCase(Locale.ROOT));
+    }
+
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
       set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
@@ -453,6 +466,7 @@ public record IdemConfig(
       int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
       int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
       int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
+      OffsetStore offsetStore = offsetStore();
       return new IdemConfig(
           name,
           topics,
@@ -476,7 +490,20 @@ public record IdemConfig(
           retentionWindow,
           retentionInterval,
           retentionBatchSize,
+          offsetStore,
           database);
+    }
+
+    private OffsetStore offsetStore() {
+      String raw = settings.getOrDefault("consumer.offset-store", "kafka").trim();
+      return switch (raw.toLowerCase(Locale.ROOT)) {
+        case "kafka" -> OffsetStore.KAFKA;
+        case "postgresql", "postgres" -> OffsetStore.POSTGRESQL;
+        default ->
+            throw new IdemConfigException(
+                "consumer.offset-store",
+                "'" + raw + "' is not an offset store; use kafka (default) or postgresql");
+      };
     }
 
     private Map<String, Object> kafka(String name, Duration drainTimeout) {
@@ -675,6 +702,7 @@ public record IdemConfig(
             "consumer.retention.window",
             "consumer.retention.interval",
             "consumer.retention.batch-size",
+            "consumer.offset-store",
             "pg.url",
             "pg.user",
             "pg.password",

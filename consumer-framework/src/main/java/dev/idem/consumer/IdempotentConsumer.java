@@ -9,10 +9,12 @@ import dev.idem.consumer.internal.dispatch.BatchTask;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.RecordTask;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.consumer.internal.store.PostgresOffsetStore;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
@@ -86,6 +88,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private ConsumerMetrics metrics;
   private DeadLetterPublisher deadLetters;
   private volatile DataSource activeDataSource;
+  private DatabaseOffsets databaseOffsets;
 
   private IdempotentConsumer(Builder<T> parts) {
     this.config = parts.config;
@@ -192,6 +195,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     if (parts.applySchema) {
       new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable())
           .migrate(dataSource);
+      if (config.offsetStore() == OffsetStore.POSTGRESQL) {
+        SchemaMigrator.offsets(config.schema()).migrate(dataSource);
+      }
     }
     boolean transactionTimeout = checkServer(dataSource);
     log.info("starting idem consumer {} with{}", name(), config.describe());
@@ -205,7 +211,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             config.deadLetterTable(),
             config.lockTimeout(),
             config.handlerTimeout(),
-            transactionTimeout);
+            transactionTimeout,
+            config.offsetStore() == OffsetStore.POSTGRESQL);
     deadLetters =
         config.deadLetterTopic() == null
             ? DeadLetterPublisher.NONE
@@ -272,6 +279,14 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     int maxPollRecords =
         Integer.parseInt(
             Objects.toString(config.kafka().getOrDefault("max.poll.records", "500")).trim());
+    if (config.offsetStore() == OffsetStore.POSTGRESQL) {
+      databaseOffsets =
+          new DatabaseOffsets(
+              name(),
+              dataSource,
+              new PostgresOffsetStore(name(), config.schema()),
+              Executors.newSingleThreadScheduledExecutor(threads("offsets")));
+    }
     loop =
         new PollLoop(
             config,
@@ -283,7 +298,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             config.maxInFlight(),
             config.maxInFlightBytes(),
             maxPollRecords,
-            snapshot);
+            snapshot,
+            databaseOffsets);
     loopRef.set(loop);
     startRetention(dataSource);
     pollThread = threads("poll").newThread(loop);
@@ -523,6 +539,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
     if (deadLetters != null) {
       deadLetters.close();
+    }
+    if (databaseOffsets != null) {
+      databaseOffsets.close();
     }
     if (ownedPool != null) {
       ownedPool.close();

@@ -110,6 +110,7 @@ class SchemaAndStoreTest {
             "dead_letters",
             Duration.ofSeconds(1),
             Duration.ofSeconds(1),
+            false,
             false);
     String insert =
         "INSERT INTO "

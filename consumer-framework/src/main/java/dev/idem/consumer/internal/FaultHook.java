@@ -12,6 +12,12 @@ public interface FaultHook {
   /** No faults. */
   FaultHook NONE = new FaultHook() {};
 
+  /**
+   * Called on the worker thread as a transaction for {@code record} begins: its processing, its
+   * dead letter, or (batch mode) a batch it belongs to, copies inside the batch included.
+   */
+  default void transactionStarted(ConsumerRecord<byte[], byte[]> record) {}
+
   /** Called on the worker thread right after a record's database transaction committed. */
   default void afterDatabaseCommit(ConsumerRecord<byte[], byte[]> record) {}
 

@@ -24,6 +24,7 @@ public final class ConsumerMetrics {
   private final AtomicLong failures = new AtomicLong();
   private final AtomicLong retries = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
+  private final AtomicLong skipped = new AtomicLong();
 
   public ConsumerMetrics(MeterRegistry registry, String consumer) {
     this.registry = registry;
@@ -55,6 +56,11 @@ public final class ConsumerMetrics {
             .register(registry),
         Counter.builder("idem.records.dead.lettered")
             .description("Records given up on and written to the dead letters")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.skipped")
+            .description(
+                "Records not processed because PostgreSQL already recorded their offset as done")
             .tags(tags)
             .register(registry),
         Timer.builder("idem.lock.wait")
@@ -149,6 +155,11 @@ public final class ConsumerMetrics {
     topic(topic).deadLettered.increment();
   }
 
+  public void skipped(String topic) {
+    skipped.incrementAndGet();
+    topic(topic).skipped.increment();
+  }
+
   public void lockWait(String topic, long nanos) {
     topic(topic).lockWait.record(Duration.ofNanos(nanos));
   }
@@ -181,12 +192,17 @@ public final class ConsumerMetrics {
     return deadLettered.get();
   }
 
+  public long skipped() {
+    return skipped.get();
+  }
+
   private record TopicMeters(
       Counter processed,
       Counter duplicates,
       Counter failures,
       Counter retries,
       Counter deadLettered,
+      Counter skipped,
       Timer lockWait,
       Timer handler,
       Timer transaction) {}

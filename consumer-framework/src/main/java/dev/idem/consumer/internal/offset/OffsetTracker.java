@@ -34,6 +34,11 @@ public final class OffsetTracker {
     removed.forEach(partitions::remove);
   }
 
+  /** The partitions tracked now. */
+  public java.util.Set<TopicPartition> assigned() {
+    return java.util.Set.copyOf(partitions.keySet());
+  }
+
   /** The current epoch of a partition, or -1 when it is not assigned. */
   public long epoch(TopicPartition tp) {
     PartitionOffsets p = partitions.get(tp);

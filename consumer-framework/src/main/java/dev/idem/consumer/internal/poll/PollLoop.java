@@ -8,12 +8,15 @@ import dev.idem.consumer.internal.dispatch.Completion;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Work;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.offset.OffsetTracker;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
@@ -47,6 +50,10 @@ public final class PollLoop implements Runnable {
   private final long maxInFlightBytes;
   private final int maxPollRecords;
   private final AtomicReference<ConsumerSnapshot> snapshot;
+  private final DatabaseOffsets databaseOffsets;
+
+  /** Partitions paused until their stored position is read and sought (offsets in PostgreSQL). */
+  private final Set<TopicPartition> awaitingPosition = new HashSet<>();
 
   private static final Object UNREADABLE_KEY = new Object();
 
@@ -69,7 +76,8 @@ public final class PollLoop implements Runnable {
       int maxInFlight,
       long maxInFlightBytes,
       int maxPollRecords,
-      AtomicReference<ConsumerSnapshot> snapshot) {
+      AtomicReference<ConsumerSnapshot> snapshot,
+      DatabaseOffsets databaseOffsets) {
     this.config = config;
     this.consumerFactory = consumerFactory;
     this.dispatcher = dispatcher;
@@ -80,6 +88,7 @@ public final class PollLoop implements Runnable {
     this.maxInFlightBytes = maxInFlightBytes;
     this.maxPollRecords = maxPollRecords;
     this.snapshot = snapshot;
+    this.databaseOffsets = databaseOffsets;
   }
 
   /**
@@ -132,6 +141,7 @@ public final class PollLoop implements Runnable {
 
   private void loopOnce() {
     drainCompletions();
+    applyStoredPositions();
     commitIfDue();
     applyBackpressure();
     ConsumerRecords<byte[], byte[]> records;
@@ -153,6 +163,12 @@ public final class PollLoop implements Runnable {
         continue; // revoked inside this poll; will be redelivered to the new owner
       }
       tracker.track(tp, record.offset());
+      if (databaseOffsets != null && databaseOffsets.isDone(tp, record.offset())) {
+        // Its transaction committed before (PostgreSQL says so): no transaction again.
+        tracker.done(tp, epoch, record.offset());
+        metrics.skipped(record.topic());
+        continue;
+      }
       dispatcher.submit(new Work(record, tp, epoch, orderingKey(record)));
     }
     publish();
@@ -180,11 +196,69 @@ public final class PollLoop implements Runnable {
     }
   }
 
+  /**
+   * Offsets in PostgreSQL: seeks partitions whose stored state was read to the position to resume
+   * from, and lets them be polled. The position is the greater of the stored one and Kafka's
+   * committed offset: Kafka's is only ever written for records done in the database, so one ahead
+   * of the stored position is safe (a fold that has not happened yet, or an operator's skip
+   * forward), while one behind it (a reset to an earlier offset) is ignored.
+   */
+  private void applyStoredPositions() {
+    if (databaseOffsets == null || awaitingPosition.isEmpty()) {
+      return;
+    }
+    List<DatabaseOffsets.Loaded> ready = new ArrayList<>();
+    for (DatabaseOffsets.Loaded l : databaseOffsets.takeLoaded()) {
+      if (awaitingPosition.contains(l.partition()) && tracker.epoch(l.partition()) == l.epoch()) {
+        ready.add(l);
+      }
+    }
+    if (ready.isEmpty()) {
+      return;
+    }
+    Set<TopicPartition> tps = new HashSet<>();
+    ready.forEach(l -> tps.add(l.partition()));
+    Map<TopicPartition, OffsetAndMetadata> committed;
+    try {
+      committed = consumer.committed(tps, Duration.ofSeconds(5));
+    } catch (RuntimeException e) {
+      log.warn("cannot read Kafka's committed offsets of {} ({}); retrying", tps, e.toString());
+      databaseOffsets.retryLater(ready);
+      return;
+    }
+    for (DatabaseOffsets.Loaded l : ready) {
+      TopicPartition tp = l.partition();
+      Long stored = l.stored().next();
+      OffsetAndMetadata kafka = committed.get(tp);
+      Long position = stored;
+      if (kafka != null && (position == null || kafka.offset() > position)) {
+        position = kafka.offset();
+      }
+      if (position != null) {
+        consumer.seek(tp, position);
+      }
+      databaseOffsets.skip(tp, l.stored().done(), position == null ? 0 : position);
+      awaitingPosition.remove(tp);
+      log.info(
+          "{}: stored position {}, Kafka committed {}, resuming at {}; {} offsets above it done",
+          tp,
+          stored == null ? "none" : stored,
+          kafka == null ? "none" : kafka.offset(),
+          position == null ? "the reset policy's offset" : position,
+          position == null
+              ? l.stored().done().size()
+              : l.stored().done().tailSet(position, true).size());
+    }
+  }
+
   private void commitIfDue() {
     if (System.nanoTime() < nextCommitNanos) {
       return;
     }
     nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
+    if (databaseOffsets != null) {
+      databaseOffsets.foldAsync(watermarks(tracker.assigned()));
+    }
     Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable();
     if (offsets.isEmpty()) {
       return;
@@ -218,8 +292,23 @@ public final class PollLoop implements Runnable {
         consumer.pause(assignment);
       }
     } else if (!paused.isEmpty()) {
-      consumer.resume(paused);
+      Set<TopicPartition> resume = new HashSet<>(paused);
+      resume.removeAll(awaitingPosition);
+      if (!resume.isEmpty()) {
+        consumer.resume(resume);
+      }
     }
+  }
+
+  private Map<TopicPartition, Long> watermarks(Collection<TopicPartition> tps) {
+    Map<TopicPartition, Long> result = new java.util.HashMap<>();
+    for (TopicPartition tp : tps) {
+      long w = tracker.watermark(tp);
+      if (w >= 0) {
+        result.put(tp, w);
+      }
+    }
+    return result;
   }
 
   private void shutdown() {
@@ -251,7 +340,15 @@ public final class PollLoop implements Runnable {
     drainCompletions();
     dispatcher.forget(tps);
     Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable(tps);
+    Map<TopicPartition, Long> positions = watermarks(tps);
     tracker.removed(tps);
+    awaitingPosition.removeAll(tps);
+    if (databaseOffsets != null) {
+      if (!crashed) {
+        databaseOffsets.foldAndWait(positions, Duration.ofSeconds(5));
+      }
+      databaseOffsets.forget(tps);
+    }
     if (offsets.isEmpty() || crashed) {
       return;
     }
@@ -309,6 +406,7 @@ public final class PollLoop implements Runnable {
             metrics.failures(),
             metrics.retries(),
             metrics.deadLettered(),
+            metrics.skipped(),
             rebalances,
             lastCommit,
             clock.instant()));
@@ -327,8 +425,16 @@ public final class PollLoop implements Runnable {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       rebalances++;
       tracker.assigned(partitions);
+      Map<TopicPartition, Long> epochs = new java.util.HashMap<>();
       for (TopicPartition tp : partitions) {
         dispatcher.assigned(tp, tracker.epoch(tp));
+        epochs.put(tp, tracker.epoch(tp));
+      }
+      if (databaseOffsets != null && !partitions.isEmpty()) {
+        // Nothing is fetched for them until their stored position is known.
+        consumer.pause(partitions);
+        awaitingPosition.addAll(partitions);
+        databaseOffsets.load(epochs);
       }
       log.info("assigned {}", partitions);
       publish();
@@ -353,6 +459,10 @@ public final class PollLoop implements Runnable {
       Set<TopicPartition> tps = Set.copyOf(partitions);
       dispatcher.forget(tps);
       tracker.removed(tps);
+      awaitingPosition.removeAll(tps);
+      if (databaseOffsets != null) {
+        databaseOffsets.forget(tps);
+      }
       metrics.forgetLag(tps);
       log.warn("lost {}; nothing committed for them", partitions);
       publish();

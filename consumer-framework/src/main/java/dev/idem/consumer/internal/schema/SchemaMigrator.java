@@ -39,6 +39,9 @@ public final class SchemaMigrator {
   private static final List<Script> LOCK_SCRIPTS =
       List.of(new Script(1, "leader epochs and job windows", "locks/V1__leaders_and_jobs.sql"));
 
+  private static final List<Script> OFFSET_SCRIPTS =
+      List.of(new Script(1, "consumer offsets", "offsets/V1__consumer_offsets.sql"));
+
   private final String schema;
   private final Map<String, String> placeholders;
   private final String scriptSet;
@@ -67,6 +70,14 @@ public final class SchemaMigrator {
   /** A migrator for the lock toolkit's tables (leader epochs, job windows) in {@code schema}. */
   public static SchemaMigrator locks(String schema) {
     return new SchemaMigrator(schema, "locks", Map.of("${schema}", schema), LOCK_SCRIPTS);
+  }
+
+  /**
+   * A migrator for the offset store's tables ({@code consumer.offset-store=postgresql}) in {@code
+   * schema}.
+   */
+  public static SchemaMigrator offsets(String schema) {
+    return new SchemaMigrator(schema, "offsets", Map.of("${schema}", schema), OFFSET_SCRIPTS);
   }
 
   /** The latest script version of this migrator's set. */

@@ -25,14 +25,16 @@ public interface IdempotencyStore {
   void lock(Connection c, long key) throws SQLException;
 
   /**
-   * Writes the processed mark unless the event id was processed or dead-lettered already.
+   * Writes the processed mark unless the event id was processed or dead-lettered already. With
+   * offsets in the database, also records {@code origin} as done, either way.
    *
    * @return true when the mark was written (the event is new), false for a duplicate
    */
   boolean markIfNew(Connection c, String eventId, RecordCoordinates origin) throws SQLException;
 
   /**
-   * Writes a dead letter unless the event id was processed or dead-lettered already.
+   * Writes a dead letter unless the event id was processed or dead-lettered already. With offsets
+   * in the database, also records the letter's origin as done, either way.
    *
    * @return true when written, false when the id was already handled
    */
@@ -46,11 +48,16 @@ public interface IdempotencyStore {
 
   /**
    * Writes processed marks for the ids (distinct) that are neither processed nor dead-lettered.
+   * With offsets in the database, also records {@code done} (every record the transaction covers,
+   * copies inside the batch included) as done.
    *
    * @return the ids marked now, the new events
    */
   java.util.Set<String> markAllIfNew(
-      Connection c, java.util.List<String> eventIds, java.util.List<RecordCoordinates> origins)
+      Connection c,
+      java.util.List<String> eventIds,
+      java.util.List<RecordCoordinates> origins,
+      java.util.List<RecordCoordinates> done)
       throws SQLException;
 
   /** Whether {@code e} is a unique violation of the processed-ids key. */

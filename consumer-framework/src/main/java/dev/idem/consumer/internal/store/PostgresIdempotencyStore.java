@@ -18,12 +18,15 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final String deadLetterSql;
   private final String processedKeyConstraint;
   private final String markAllSql;
+  private final boolean offsetsInDatabase;
 
   /**
    * @param schema validated schema identifier
    * @param processedTable validated table identifier
    * @param deadLetterTable validated table identifier
    * @param transactionTimeout whether the server has {@code transaction_timeout} (17+)
+   * @param offsetsInDatabase whether every mark and dead letter also records its record's offset as
+   *     done ({@code consumer.offset-store=postgresql})
    */
   public PostgresIdempotencyStore(
       String consumerName,
@@ -32,8 +35,29 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       String deadLetterTable,
       Duration lockTimeout,
       Duration handlerTimeout,
-      boolean transactionTimeout) {
+      boolean transactionTimeout,
+      boolean offsetsInDatabase) {
     this.consumerName = consumerName;
+    this.offsetsInDatabase = offsetsInDatabase;
+    String doneTable = schema + "." + PostgresOffsetStore.DONE_TABLE;
+    // A data-modifying CTE runs to completion whether or not the main statement reads it: the
+    // record's offset is written in the same statement, and so the same transaction, as the mark.
+    String doneOne =
+        offsetsInDatabase
+            ? "WITH done AS (INSERT INTO "
+                + doneTable
+                + " (consumer_name, topic, kafka_partition, kafka_offset) VALUES (?, ?, ?, ?)"
+                + " ON CONFLICT DO NOTHING) "
+            : "";
+    String doneMany =
+        offsetsInDatabase
+            ? "WITH done AS (INSERT INTO "
+                + doneTable
+                + " (consumer_name, topic, kafka_partition, kafka_offset)"
+                + " SELECT ?, d.t, d.p, d.o"
+                + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS d(t, p, o)"
+                + " ON CONFLICT DO NOTHING) "
+            : "";
     String processed = schema + "." + processedTable;
     String deadLetters = schema + "." + deadLetterTable;
     this.processedKeyConstraint = processedTable + "_pkey";
@@ -60,7 +84,8 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     // ON CONFLICT DO NOTHING waits for a concurrent uncommitted mark and then does nothing, so a
     // mark that lost a race reads as a duplicate instead of failing.
     this.markSql =
-        "INSERT INTO "
+        doneOne
+            + "INSERT INTO "
             + processed
             + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
             + " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
@@ -68,7 +93,8 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
     this.markAllSql =
-        "INSERT INTO "
+        doneMany
+            + "INSERT INTO "
             + processed
             + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
             + " SELECT ?, e.id, e.topic, e.part, e.off"
@@ -79,7 +105,8 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + " WHERE d.consumer_name = ? AND d.event_id = e.id)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING event_id";
     this.deadLetterSql =
-        "INSERT INTO "
+        doneOne
+            + "INSERT INTO "
             + deadLetters
             + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
             + " record_key, record_value, headers, attempts, reason, exception_class,"
@@ -128,13 +155,14 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   public boolean markIfNew(Connection c, String eventId, RecordCoordinates origin)
       throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(markSql)) {
-      ps.setString(1, consumerName);
-      ps.setString(2, eventId);
-      ps.setString(3, origin.topic());
-      ps.setInt(4, origin.partition());
-      ps.setLong(5, origin.offset());
-      ps.setString(6, consumerName);
-      ps.setString(7, eventId);
+      int i = setDone(ps, origin);
+      ps.setString(i++, consumerName);
+      ps.setString(i++, eventId);
+      ps.setString(i++, origin.topic());
+      ps.setInt(i++, origin.partition());
+      ps.setLong(i++, origin.offset());
+      ps.setString(i++, consumerName);
+      ps.setString(i, eventId);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();
       }
@@ -158,25 +186,21 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   @Override
   public java.util.Set<String> markAllIfNew(
-      Connection c, java.util.List<String> eventIds, java.util.List<RecordCoordinates> origins)
+      Connection c,
+      java.util.List<String> eventIds,
+      java.util.List<RecordCoordinates> origins,
+      java.util.List<RecordCoordinates> done)
       throws SQLException {
-    int n = eventIds.size();
-    String[] topics = new String[n];
-    Integer[] partitions = new Integer[n];
-    Long[] offsets = new Long[n];
-    for (int i = 0; i < n; i++) {
-      RecordCoordinates o = origins.get(i);
-      topics[i] = o.topic();
-      partitions[i] = o.partition();
-      offsets[i] = o.offset();
-    }
     try (PreparedStatement ps = c.prepareStatement(markAllSql)) {
-      ps.setString(1, consumerName);
-      ps.setArray(2, c.createArrayOf("text", eventIds.toArray()));
-      ps.setArray(3, c.createArrayOf("text", topics));
-      ps.setArray(4, c.createArrayOf("int4", partitions));
-      ps.setArray(5, c.createArrayOf("int8", offsets));
-      ps.setString(6, consumerName);
+      int i = 1;
+      if (offsetsInDatabase) {
+        ps.setString(i++, consumerName);
+        i = setCoordinates(c, ps, i, done);
+      }
+      ps.setString(i++, consumerName);
+      ps.setArray(i++, c.createArrayOf("text", eventIds.toArray()));
+      i = setCoordinates(c, ps, i, origins);
+      ps.setString(i, consumerName);
       java.util.Set<String> marked = new java.util.HashSet<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
@@ -187,10 +211,42 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     }
   }
 
+  /** Binds the done-offset row of the CTE, if any; returns the next parameter index. */
+  private int setDone(PreparedStatement ps, RecordCoordinates origin) throws SQLException {
+    if (!offsetsInDatabase) {
+      return 1;
+    }
+    ps.setString(1, consumerName);
+    ps.setString(2, origin.topic());
+    ps.setInt(3, origin.partition());
+    ps.setLong(4, origin.offset());
+    return 5;
+  }
+
+  /** Binds topics, partitions and offsets as three arrays; returns the next parameter index. */
+  static int setCoordinates(
+      Connection c, PreparedStatement ps, int index, java.util.List<RecordCoordinates> coordinates)
+      throws SQLException {
+    int n = coordinates.size();
+    String[] topics = new String[n];
+    Integer[] partitions = new Integer[n];
+    Long[] offsets = new Long[n];
+    for (int i = 0; i < n; i++) {
+      RecordCoordinates o = coordinates.get(i);
+      topics[i] = o.topic();
+      partitions[i] = o.partition();
+      offsets[i] = o.offset();
+    }
+    ps.setArray(index, c.createArrayOf("text", topics));
+    ps.setArray(index + 1, c.createArrayOf("int4", partitions));
+    ps.setArray(index + 2, c.createArrayOf("int8", offsets));
+    return index + 3;
+  }
+
   @Override
   public boolean deadLetter(Connection c, DeadLetter letter) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(deadLetterSql)) {
-      int i = 1;
+      int i = setDone(ps, letter.origin());
       ps.setString(i++, consumerName);
       ps.setString(i++, letter.eventId());
       ps.setBoolean(i++, letter.hasEventId());

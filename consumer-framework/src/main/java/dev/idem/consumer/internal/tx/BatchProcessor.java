@@ -11,11 +11,13 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Many records, one transaction (batch mode): copies inside the batch are dropped, the advisory
@@ -73,7 +75,11 @@ public final class BatchProcessor<T> {
    */
   public Result process(List<Prepared<T>> items, int attempt) {
     Map<String, Prepared<T>> distinct = new LinkedHashMap<>();
+    // Every record a transaction covers, by event id: the copies inside the batch are done when
+    // the transaction of their first copy commits.
+    Map<String, List<ConsumerRecord<byte[], byte[]>>> covered = new HashMap<>();
     for (Prepared<T> p : items) {
+      covered.computeIfAbsent(p.eventId(), id -> new ArrayList<>(1)).add(p.record());
       if (distinct.putIfAbsent(p.eventId(), p) != null) {
         metrics.duplicate(p.record().topic()); // a copy inside the same batch
       }
@@ -81,7 +87,11 @@ public final class BatchProcessor<T> {
     List<Prepared<T>> unique = new ArrayList<>(distinct.values());
     for (int from = 0; from < unique.size(); from += maxLocks) {
       List<Prepared<T>> chunk = unique.subList(from, Math.min(unique.size(), from + maxLocks));
-      Throwable failure = transact(chunk, attempt);
+      List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(chunk.size());
+      for (Prepared<T> p : chunk) {
+        records.addAll(covered.get(p.eventId()));
+      }
+      Throwable failure = transact(chunk, records, attempt);
       if (failure != null) {
         return new Result(failure);
       }
@@ -92,8 +102,10 @@ public final class BatchProcessor<T> {
     return new Result(null);
   }
 
-  private Throwable transact(List<Prepared<T>> chunk, int attempt) {
+  private Throwable transact(
+      List<Prepared<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt) {
     String topic = chunk.get(0).record().topic();
+    records.forEach(faults::transactionStarted);
     long start = System.nanoTime();
     try (Connection c = dataSource.getConnection()) {
       boolean autoCommit = c.getAutoCommit();
@@ -116,7 +128,11 @@ public final class BatchProcessor<T> {
         long lockStart = System.nanoTime();
         store.lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
         metrics.lockWait(topic, System.nanoTime() - lockStart);
-        Set<String> fresh = store.markAllIfNew(c, ids, origins);
+        List<RecordCoordinates> done = new ArrayList<>(records.size());
+        for (ConsumerRecord<byte[], byte[]> r : records) {
+          done.add(new RecordCoordinates(r.topic(), r.partition(), r.offset()));
+        }
+        Set<String> fresh = store.markAllIfNew(c, ids, origins, done);
         List<BatchEvent<T>> events = new ArrayList<>(fresh.size());
         for (Prepared<T> p : chunk) {
           if (fresh.contains(p.eventId())) {

@@ -119,6 +119,7 @@ public final class RecordProcessor<T> {
   private Outcome transact(
       ConsumerRecord<byte[], byte[]> record, String eventId, T payload, int attempt) {
     String topic = record.topic();
+    faults.transactionStarted(record);
     long start = System.nanoTime();
     try (Connection c = dataSource.getConnection()) {
       boolean autoCommit = c.getAutoCommit();
@@ -193,6 +194,7 @@ public final class RecordProcessor<T> {
             reason,
             failure == null ? null : failure.getClass().getName(),
             failure == null ? null : truncate(String.valueOf(failure.getMessage())));
+    faults.transactionStarted(record);
     try (Connection c = dataSource.getConnection()) {
       boolean autoCommit = c.getAutoCommit();
       if (autoCommit) {

@@ -1,0 +1,250 @@
+package dev.idem.consumer.internal.offset;
+
+import dev.idem.consumer.internal.store.PostgresOffsetStore;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.apache.kafka.common.TopicPartition;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The poll thread's side of the offset store ({@code consumer.offset-store=postgresql}).
+ *
+ * <p>Database work runs on an I/O thread of its own, so an unreachable database never blocks the
+ * poll loop: loads of newly assigned partitions (retried until they succeed or the partition goes
+ * away) and folds of done prefixes into the stored positions. Results of loads come back through
+ * {@link #takeLoaded()}; the poll thread seeks, and from then on asks {@link #isDone} for every
+ * record it polls.
+ *
+ * <p>Why the stored state never claims an offset still in flight: done rows are written inside the
+ * record's own transaction, and a fold only moves a position to a watermark of the {@link
+ * OffsetTracker}, which counts a record only after its transaction committed.
+ */
+public final class DatabaseOffsets implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DatabaseOffsets.class);
+  private static final Duration LOAD_RETRY = Duration.ofSeconds(1);
+
+  private final String consumerName;
+  private final DataSource dataSource;
+  private final PostgresOffsetStore store;
+  private final ScheduledExecutorService io;
+  private final Queue<Loaded> loaded = new ConcurrentLinkedQueue<>();
+  private final Map<TopicPartition, Long> lastFolded = new ConcurrentHashMap<>();
+  private final AtomicBoolean folding = new AtomicBoolean();
+  private final Map<TopicPartition, NavigableSet<Long>> skips = new HashMap<>();
+
+  /**
+   * The stored state of a partition, loaded for the assignment {@code epoch}.
+   *
+   * @param partition the partition
+   * @param epoch the assignment it was loaded for
+   * @param stored the position and done offsets
+   */
+  public record Loaded(TopicPartition partition, long epoch, PostgresOffsetStore.Stored stored) {}
+
+  /**
+   * @param io a single-threaded executor for the database work; shut down by {@link #close()}
+   */
+  public DatabaseOffsets(
+      String consumerName,
+      DataSource dataSource,
+      PostgresOffsetStore store,
+      ScheduledExecutorService io) {
+    this.consumerName = consumerName;
+    this.dataSource = dataSource;
+    this.store = store;
+    this.io = io;
+  }
+
+  /** Starts loading the stored state of newly assigned partitions; see {@link #takeLoaded()}. */
+  public void load(Map<TopicPartition, Long> epochs) {
+    if (!epochs.isEmpty()) {
+      io.execute(() -> loadNow(Map.copyOf(epochs)));
+    }
+  }
+
+  private void loadNow(Map<TopicPartition, Long> epochs) {
+    try (Connection c = dataSource.getConnection()) {
+      Map<TopicPartition, PostgresOffsetStore.Stored> stored = store.load(c, epochs.keySet());
+      stored.forEach((tp, s) -> loaded.add(new Loaded(tp, epochs.get(tp), s)));
+    } catch (SQLException | RuntimeException e) {
+      log.warn(
+          "consumer {}: cannot read stored offsets of {} ({}); their partitions stay paused,"
+              + " retrying in {} ms",
+          consumerName,
+          epochs.keySet(),
+          e.toString(),
+          LOAD_RETRY.toMillis());
+      try {
+        io.schedule(() -> loadNow(epochs), LOAD_RETRY.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.RejectedExecutionException closed) {
+        // Closing.
+      }
+    }
+  }
+
+  /** Loads finished since the last call (for partitions that may have been revoked meanwhile). */
+  public List<Loaded> takeLoaded() {
+    List<Loaded> result = new ArrayList<>();
+    Loaded l;
+    while ((l = loaded.poll()) != null) {
+      result.add(l);
+    }
+    return result;
+  }
+
+  /** Hands back loads the poll thread could not apply yet (Kafka did not answer); kept in order. */
+  public void retryLater(Collection<Loaded> notApplied) {
+    loaded.addAll(notApplied);
+  }
+
+  /**
+   * Starts skipping {@code done} offsets of {@code tp} as they are polled. Offsets below {@code
+   * from} (where the consumer seeks) are not needed.
+   */
+  public void skip(TopicPartition tp, NavigableSet<Long> done, long from) {
+    NavigableSet<Long> relevant = new java.util.TreeSet<>(done.tailSet(from, true));
+    if (relevant.isEmpty()) {
+      skips.remove(tp);
+    } else {
+      skips.put(tp, relevant);
+    }
+  }
+
+  /**
+   * Whether the polled record at {@code offset} of {@code tp} is recorded as done. Offsets are
+   * asked in increasing order per partition; entries below are dropped on the way.
+   */
+  public boolean isDone(TopicPartition tp, long offset) {
+    NavigableSet<Long> done = skips.get(tp);
+    if (done == null) {
+      return false;
+    }
+    done.headSet(offset, false).clear();
+    boolean hit = done.remove(offset);
+    if (done.isEmpty()) {
+      skips.remove(tp);
+    }
+    return hit;
+  }
+
+  /**
+   * Folds the watermarks that moved since the last fold into the stored positions, in the
+   * background. Skipped while an earlier fold still runs; a failed fold is offered again.
+   */
+  public void foldAsync(Map<TopicPartition, Long> watermarks) {
+    Map<TopicPartition, Long> moved = moved(watermarks);
+    if (moved.isEmpty() || !folding.compareAndSet(false, true)) {
+      return;
+    }
+    moved.forEach(lastFolded::put);
+    try {
+      io.execute(
+          () -> {
+            try {
+              foldNow(moved);
+            } finally {
+              folding.set(false);
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      folding.set(false);
+    }
+  }
+
+  /**
+   * Folds {@code watermarks} now (revoke and close), waiting at most {@code timeout}. A fold that
+   * does not finish in time changes nothing about correctness: the done rows stay and are read at
+   * the next assignment.
+   */
+  public void foldAndWait(Map<TopicPartition, Long> watermarks, Duration timeout) {
+    Map<TopicPartition, Long> moved = moved(watermarks);
+    if (moved.isEmpty()) {
+      return;
+    }
+    moved.forEach(lastFolded::put);
+    Future<?> f;
+    try {
+      f = io.submit(() -> foldNow(moved));
+    } catch (java.util.concurrent.RejectedExecutionException closed) {
+      return;
+    }
+    try {
+      f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      log.warn(
+          "consumer {}: folding offsets {} did not finish within {}; the done rows cover them",
+          consumerName,
+          moved,
+          timeout);
+    } catch (ExecutionException e) {
+      log.warn("consumer {}: folding offsets {} failed", consumerName, moved, e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private Map<TopicPartition, Long> moved(Map<TopicPartition, Long> watermarks) {
+    Map<TopicPartition, Long> moved = new HashMap<>();
+    watermarks.forEach(
+        (tp, w) -> {
+          if (w >= 0 && w > lastFolded.getOrDefault(tp, -1L)) {
+            moved.put(tp, w);
+          }
+        });
+    return moved;
+  }
+
+  private void foldNow(Map<TopicPartition, Long> positions) {
+    try (Connection c = dataSource.getConnection()) {
+      store.fold(c, positions);
+      log.debug("consumer {}: stored positions {}", consumerName, positions);
+    } catch (SQLException | RuntimeException e) {
+      // Offer them again at the next fold.
+      positions.forEach((tp, w) -> lastFolded.remove(tp, w));
+      log.warn(
+          "consumer {}: storing positions {} failed ({}); the done rows cover them, will retry",
+          consumerName,
+          positions,
+          e.toString());
+    }
+  }
+
+  /** Forgets partitions this instance no longer owns. */
+  public void forget(Collection<TopicPartition> tps) {
+    for (TopicPartition tp : tps) {
+      skips.remove(tp);
+      lastFolded.remove(tp);
+    }
+  }
+
+  @Override
+  public void close() {
+    io.shutdown();
+    try {
+      if (!io.awaitTermination(5, TimeUnit.SECONDS)) {
+        io.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      io.shutdownNow();
+    }
+  }
+}
