@@ -2,6 +2,7 @@ package dev.idem.chaos;
 
 import dev.idem.testkit.EmbeddedKafkaBroker;
 import dev.idem.testkit.EmbeddedPostgresServer;
+import dev.idem.testkit.PgProxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -15,11 +16,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ChaosCluster implements AutoCloseable {
   private final EmbeddedKafkaBroker broker;
   private final EmbeddedPostgresServer postgres;
+  private final PgProxy proxy;
   private final AtomicInteger runs = new AtomicInteger();
 
   private ChaosCluster(EmbeddedKafkaBroker broker, EmbeddedPostgresServer postgres) {
     this.broker = broker;
     this.postgres = postgres;
+    this.proxy = PgProxy.start("127.0.0.1", postgres.port());
   }
 
   /**
@@ -28,10 +31,15 @@ public final class ChaosCluster implements AutoCloseable {
    */
   public static ChaosCluster start() {
     EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.launch();
+    EmbeddedPostgresServer postgres = null;
     try {
-      return new ChaosCluster(broker, EmbeddedPostgresServer.launch());
+      postgres = EmbeddedPostgresServer.launch();
+      return new ChaosCluster(broker, postgres);
     } catch (RuntimeException e) {
       broker.close();
+      if (postgres != null) {
+        postgres.close();
+      }
       throw e;
     }
   }
@@ -44,24 +52,14 @@ public final class ChaosCluster implements AutoCloseable {
     return postgres;
   }
 
-  /** The JDBC URL consumers use. */
+  /** The proxy in front of PostgreSQL that the consumers connect through. */
+  public PgProxy proxy() {
+    return proxy;
+  }
+
+  /** The JDBC URL consumers use: through the proxy. */
   String consumerJdbcUrl() {
-    return postgres.jdbcUrl();
-  }
-
-  /** Whether replies to COMMIT can be dropped on the way to the consumers. */
-  boolean canDropCommitReplies() {
-    return false;
-  }
-
-  /** Drops the replies to the next {@code count} COMMITs of consumers. */
-  void dropCommitReplies(int count) {
-    throw new UnsupportedOperationException("no proxy in front of PostgreSQL");
-  }
-
-  /** How many replies to COMMIT were dropped so far. */
-  long droppedCommitReplies() {
-    return 0;
+    return proxy.jdbcUrl(postgres.jdbcUrl());
   }
 
   /** A new direct connection to PostgreSQL (not through the proxy). */
@@ -77,9 +75,13 @@ public final class ChaosCluster implements AutoCloseable {
   @Override
   public void close() {
     try {
-      broker.close();
+      proxy.close();
     } finally {
-      postgres.close();
+      try {
+        broker.close();
+      } finally {
+        postgres.close();
+      }
     }
   }
 }

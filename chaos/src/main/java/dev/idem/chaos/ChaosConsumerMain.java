@@ -81,6 +81,11 @@ public final class ChaosConsumerMain {
     commands.start();
     pool = pool();
     startConsumer();
+    log.info(
+        "consumer {} ready {} ms after the JVM started",
+        instance,
+        System.currentTimeMillis()
+            - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
     emit(ChaosProtocol.READY);
     watch();
   }
@@ -237,6 +242,8 @@ public final class ChaosConsumerMain {
               + s.retries()
               + " dead-lettered="
               + s.deadLettered()
+              + " skipped="
+              + s.skipped()
               + " rebalances="
               + s.rebalances();
       if (!stats.equals(lastStats)) {

@@ -132,7 +132,13 @@ public final class ChaosRun {
             "offset-store=" + options.offsetStore(),
             "batch-delay-ms=" + options.batchDelay().toMillis());
     Random random = new Random(options.seed() ^ 0x5DEECE66DL);
-    Invariants invariants = new Invariants(cluster, name, APPLICATION_NAME, partitions);
+    Invariants invariants =
+        new Invariants(
+            cluster,
+            name,
+            APPLICATION_NAME,
+            partitions,
+            options.offsetStore().equals("postgresql"));
     try (ConsumerFleet fleet =
             new ConsumerFleet(options.consumers(), slot -> args, directory, log);
         WorkloadProducer producer =

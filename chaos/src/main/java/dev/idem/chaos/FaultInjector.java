@@ -1,5 +1,6 @@
 package dev.idem.chaos;
 
+import dev.idem.testkit.PgProxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -134,17 +135,39 @@ final class FaultInjector {
   }
 
   private String restartPostgres() {
+    long stopping = System.nanoTime();
     cluster.postgres().stop();
+    long stopped = System.nanoTime();
     long down = pause(1000, 2000);
+    long starting = System.nanoTime();
     cluster.postgres().start();
-    return "PostgreSQL down for " + down + " ms (plus shutdown and start-up)";
+    return "PostgreSQL stopped in "
+        + millisSince(stopping, stopped)
+        + " ms, down "
+        + down
+        + " ms, started in "
+        + millisSince(starting, System.nanoTime())
+        + " ms";
   }
 
   private String restartBroker() {
+    long stopping = System.nanoTime();
     cluster.broker().stop();
+    long stopped = System.nanoTime();
     long down = pause(1000, 2000);
+    long starting = System.nanoTime();
     cluster.broker().start();
-    return "broker down for " + down + " ms (plus shutdown and start-up)";
+    return "broker stopped in "
+        + millisSince(stopping, stopped)
+        + " ms, down "
+        + down
+        + " ms, started in "
+        + millisSince(starting, System.nanoTime())
+        + " ms";
+  }
+
+  private static long millisSince(long fromNanos, long toNanos) {
+    return (toNanos - fromNanos) / 1_000_000;
   }
 
   private String haltAfterCommit() {
@@ -164,19 +187,26 @@ final class FaultInjector {
   }
 
   private String ambiguousCommit() {
-    if (!cluster.canDropCommitReplies()) {
-      return "skipped: no proxy in front of PostgreSQL";
-    }
-    long before = cluster.droppedCommitReplies();
-    cluster.dropCommitReplies(COMMIT_REPLIES_DROPPED);
+    PgProxy proxy = cluster.proxy();
+    long before = proxy.droppedCommitReplies();
+    proxy.dropCommitReplies(COMMIT_REPLIES_DROPPED);
     long deadline = System.nanoTime() + COMMIT_DROP_TIMEOUT.toNanos();
-    while (cluster.droppedCommitReplies() < before + COMMIT_REPLIES_DROPPED
-        && System.nanoTime() < deadline) {
+    while (proxy.armedCommitDrops() > 0 && System.nanoTime() < deadline) {
       sleep(50);
     }
-    long dropped = cluster.droppedCommitReplies() - before;
+    int unused = proxy.armedCommitDrops();
+    proxy.dropCommitReplies(0);
+    // A drop is claimed when its COMMIT is forwarded and counted when the server's reply arrived.
+    sleep(500);
+    long dropped = proxy.droppedCommitReplies() - before;
     ambiguousCommits += dropped;
-    return "dropped the replies to " + dropped + " COMMITs";
+    return "dropped the replies to "
+        + dropped
+        + " committed COMMITs ("
+        + (COMMIT_REPLIES_DROPPED - unused - dropped)
+        + " more COMMITs answered with an error or ROLLBACK, "
+        + unused
+        + " drops unused)";
   }
 
   private int anyRunningSlot() {

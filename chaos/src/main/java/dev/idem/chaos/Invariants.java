@@ -30,6 +30,7 @@ final class Invariants {
   private final String consumerName;
   private final String applicationName;
   private final List<TopicPartition> partitions;
+  private final boolean offsetsInPostgresql;
 
   /** What the ledger and the dead letters say about the workload's events. */
   record Effects(
@@ -48,11 +49,13 @@ final class Invariants {
       ChaosCluster cluster,
       String consumerName,
       String applicationName,
-      List<TopicPartition> partitions) {
+      List<TopicPartition> partitions,
+      boolean offsetsInPostgresql) {
     this.cluster = cluster;
     this.consumerName = consumerName;
     this.applicationName = applicationName;
     this.partitions = List.copyOf(partitions);
+    this.offsetsInPostgresql = offsetsInPostgresql;
   }
 
   /** Compares the ledger and the dead letters with the workload. */
@@ -176,7 +179,10 @@ final class Invariants {
         count("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", applicationName);
   }
 
-  /** Partitions whose committed position is not their end offset (offsets kept in Kafka). */
+  /**
+   * Partitions whose committed position is not their end offset: Kafka's committed offset, and with
+   * offsets stored in PostgreSQL the stored position too.
+   */
   List<String> partitionsNotAtEnd() {
     Map<String, Object> config =
         Map.of(
@@ -197,21 +203,44 @@ final class Invariants {
               .listConsumerGroupOffsets(consumerName)
               .partitionsToOffsetAndMetadata()
               .get(15, TimeUnit.SECONDS);
+      Map<TopicPartition, Long> stored = offsetsInPostgresql ? storedPositions() : Map.of();
       List<String> behind = new ArrayList<>();
       for (TopicPartition tp : partitions) {
         OffsetAndMetadata om = committed.get(tp);
         long position = om == null ? -1 : om.offset();
         if (position != ends.get(tp)) {
-          behind.add(tp + " at " + position + " of " + ends.get(tp));
+          behind.add(tp + " committed at " + position + " of " + ends.get(tp));
+        }
+        if (offsetsInPostgresql && stored.getOrDefault(tp, -1L).longValue() != ends.get(tp)) {
+          behind.add(tp + " stored at " + stored.getOrDefault(tp, -1L) + " of " + ends.get(tp));
         }
       }
       return behind;
+    } catch (SQLException e) {
+      return List.of("stored positions unreadable: " + e);
     } catch (ExecutionException | TimeoutException e) {
       return List.of("offsets unreadable: " + e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ChaosException("interrupted", e);
     }
+  }
+
+  private Map<TopicPartition, Long> storedPositions() throws SQLException {
+    Map<TopicPartition, Long> result = new HashMap<>();
+    try (Connection c = cluster.connect();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT topic, kafka_partition, next_offset FROM idem.consumer_offsets"
+                    + " WHERE consumer_name = ?")) {
+      ps.setString(1, consumerName);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          result.put(new TopicPartition(rs.getString(1), rs.getInt(2)), rs.getLong(3));
+        }
+      }
+    }
+    return result;
   }
 
   private long count(String sql, String parameter) throws SQLException {

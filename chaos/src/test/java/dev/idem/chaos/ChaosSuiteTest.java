@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Timeout;
  * batch mode, once with offsets stored in PostgreSQL. A seed from {@code -Didem.chaos.seed} replays
  * a run; otherwise each run draws one and prints it.
  */
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
   private static ChaosCluster cluster;
 
@@ -30,43 +31,31 @@ class ChaosSuiteTest {
   }
 
   @Test
-  @Timeout(value = 6, unit = TimeUnit.MINUTES)
   void everyFaultPerRecordLosesDoublesAndReordersNothing() {
-    ChaosResult result = ChaosRun.run(options("record", ChaosOptions.Mode.RECORD), cluster);
-    ChaosAssertions.assertExactlyOnce(result);
-    ChaosAssertions.assertEveryFaultRan(result, cluster);
+    run(options("record").mode(ChaosOptions.Mode.RECORD));
   }
 
   @Test
-  @Timeout(value = 6, unit = TimeUnit.MINUTES)
   void everyFaultInBatchModeLosesDoublesAndReordersNothing() {
-    ChaosResult result = ChaosRun.run(options("batch", ChaosOptions.Mode.BATCH), cluster);
-    ChaosAssertions.assertExactlyOnce(result);
-    ChaosAssertions.assertEveryFaultRan(result, cluster);
+    run(options("batch").mode(ChaosOptions.Mode.BATCH));
   }
 
   @Test
-  @Timeout(value = 6, unit = TimeUnit.MINUTES)
   void everyFaultWithOffsetsInPostgresqlLosesDoublesAndReordersNothing() {
     assumeTrue(
         ChaosRun.offsetStoreSupported(),
-        "consumer-framework has no consumer.offset-store setting yet; this run needs it");
-    ChaosResult result =
-        ChaosRun.run(
-            options("pg-offsets", ChaosOptions.Mode.RECORD).toBuilder()
-                .offsetStore("postgresql")
-                .build(),
-            cluster);
-    ChaosAssertions.assertExactlyOnce(result);
-    ChaosAssertions.assertEveryFaultRan(result, cluster);
+        "consumer-framework has no consumer.offset-store setting; this run needs it");
+    run(options("pg-offsets").mode(ChaosOptions.Mode.RECORD).offsetStore("postgresql"));
   }
 
-  private static ChaosOptions options(String label, ChaosOptions.Mode mode) {
-    return ChaosOptions.builder(label)
-        .mode(mode)
-        .duration(Duration.ofSeconds(80))
-        .rate(80)
-        .build()
-        .withSystemProperties();
+  private static ChaosOptions.Builder options(String label) {
+    return ChaosOptions.builder(label).duration(Duration.ofSeconds(80)).rate(80);
+  }
+
+  private static void run(ChaosOptions.Builder builder) {
+    ChaosOptions options = builder.build().withSystemProperties();
+    ChaosResult result = ChaosRun.run(options, cluster);
+    ChaosAssertions.assertExactlyOnce(result);
+    ChaosAssertions.assertEveryFaultRan(result, options.faults());
   }
 }
