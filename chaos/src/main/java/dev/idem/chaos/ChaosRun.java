@@ -35,8 +35,8 @@ public final class ChaosRun {
   /** The {@code application_name} of the consumers' database sessions. */
   static final String APPLICATION_NAME = "idem-chaos-consumer";
 
-  private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(3);
-  private static final Duration LOAD_AFTER_LAST_FAULT = Duration.ofSeconds(5);
+  private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(2);
+  private static final Duration LOAD_AFTER_LAST_FAULT = Duration.ofSeconds(3);
   private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration SESSIONS_GONE_TIMEOUT = Duration.ofSeconds(15);
 
@@ -52,6 +52,14 @@ public final class ChaosRun {
     this.name = cluster.nextRunName(options.label());
     this.directory = baseDirectory().resolve(name);
     try {
+      // Run names repeat between invocations: start from an empty directory.
+      if (Files.isDirectory(directory)) {
+        try (var old = Files.list(directory)) {
+          for (Path p : old.toList()) {
+            Files.delete(p);
+          }
+        }
+      }
       Files.createDirectories(directory);
     } catch (IOException e) {
       throw new ChaosException("cannot create " + directory, e);

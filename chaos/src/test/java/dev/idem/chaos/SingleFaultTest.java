@@ -76,8 +76,8 @@ class SingleFaultTest {
   private static ChaosOptions.Builder options(String label, Fault fault) {
     return ChaosOptions.builder(label)
         .faults(fault)
-        .duration(Duration.ofSeconds(15))
-        .firstFault(Duration.ofSeconds(5))
+        .duration(Duration.ofSeconds(10))
+        .firstFault(Duration.ofSeconds(3))
         .rate(100);
   }
 
