@@ -136,7 +136,7 @@ public record ChaosResult(
         Locale.ROOT,
         "CHAOS label=%s seed=%d mode=%s offsets=%s events=%d records=%d duplicates=%d poison=%d"
             + " faults=%d kills=%d halts=%d restarts=%d rebalances=%d terminated-sessions=%d"
-            + " ambiguous-commits=%d lost=%d doubled=%d reordered=%d dead-lettered=%d"
+            + " ambiguous-commits=%d retries=%d lost=%d doubled=%d reordered=%d dead-lettered=%d"
             + " locks-after=%d committed-at-end=%d/%d duration=%.0fs%s",
         label,
         seed,
@@ -153,6 +153,7 @@ public record ChaosResult(
         rebalances,
         terminatedSessions,
         ambiguousCommits,
+        retries,
         lost(),
         doubled(),
         reordered(),

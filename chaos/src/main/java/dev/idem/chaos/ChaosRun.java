@@ -142,7 +142,8 @@ public final class ChaosRun {
     Random random = new Random(options.seed() ^ 0x5DEECE66DL);
     Invariants invariants =
         new Invariants(
-            cluster,
+            cluster.postgres().dataSource(),
+            cluster.broker().bootstrapServers(),
             name,
             APPLICATION_NAME,
             partitions,

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -26,7 +27,8 @@ import org.apache.kafka.common.TopicPartition;
 final class Invariants {
   private static final int SAMPLE = 10;
 
-  private final ChaosCluster cluster;
+  private final DataSource database;
+  private final String bootstrapServers;
   private final String consumerName;
   private final String applicationName;
   private final List<TopicPartition> partitions;
@@ -45,13 +47,23 @@ final class Invariants {
       int strayDeadLetters,
       List<String> samples) {}
 
+  /**
+   * @param database direct connections to the database (not through the proxy)
+   * @param bootstrapServers the broker
+   * @param consumerName the consumer name (and group id) of the run
+   * @param applicationName the {@code application_name} of the consumers' sessions
+   * @param partitions every partition the consumers read
+   * @param offsetsInPostgresql whether the consumers store offsets in PostgreSQL too
+   */
   Invariants(
-      ChaosCluster cluster,
+      DataSource database,
+      String bootstrapServers,
       String consumerName,
       String applicationName,
       List<TopicPartition> partitions,
       boolean offsetsInPostgresql) {
-    this.cluster = cluster;
+    this.database = database;
+    this.bootstrapServers = bootstrapServers;
     this.consumerName = consumerName;
     this.applicationName = applicationName;
     this.partitions = List.copyOf(partitions);
@@ -63,7 +75,7 @@ final class Invariants {
     Map<String, Integer> rowsPerEvent = new HashMap<>();
     long rows = 0;
     List<String> samples = new ArrayList<>();
-    try (Connection c = cluster.connect();
+    try (Connection c = database.getConnection();
         Statement s = c.createStatement()) {
       try (ResultSet rs =
           s.executeQuery("SELECT event_id, count(*) FROM " + Ledger.TABLE + " GROUP BY event_id")) {
@@ -186,7 +198,7 @@ final class Invariants {
   List<String> partitionsNotAtEnd() {
     Map<String, Object> config =
         Map.of(
-            AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.broker().bootstrapServers(),
+            AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
             AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10_000,
             AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
     try (Admin admin = Admin.create(config)) {
@@ -228,7 +240,7 @@ final class Invariants {
 
   private Map<TopicPartition, Long> storedPositions() throws SQLException {
     Map<TopicPartition, Long> result = new HashMap<>();
-    try (Connection c = cluster.connect();
+    try (Connection c = database.getConnection();
         PreparedStatement ps =
             c.prepareStatement(
                 "SELECT topic, kafka_partition, next_offset FROM idem.consumer_offsets"
@@ -244,7 +256,7 @@ final class Invariants {
   }
 
   private long count(String sql, String parameter) throws SQLException {
-    try (Connection c = cluster.connect();
+    try (Connection c = database.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       if (parameter != null) {
         ps.setString(1, parameter);
