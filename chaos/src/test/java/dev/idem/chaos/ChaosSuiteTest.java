@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,20 +14,6 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void startCluster() {
-    cluster = ChaosCluster.start();
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
   @Test
   void everyFaultPerRecordLosesDoublesAndReordersNothing() {
     run(options("record").mode(ChaosOptions.Mode.RECORD));
@@ -59,7 +43,7 @@ class ChaosSuiteTest {
 
   private static void run(ChaosOptions.Builder builder) {
     ChaosOptions options = builder.build().withSystemProperties();
-    ChaosResult result = ChaosRun.run(options, cluster);
+    ChaosResult result = ChaosRun.run(options, SharedCluster.get());
     ChaosAssertions.assertExactlyOnce(result);
     ChaosAssertions.assertEveryFaultRan(result, options.faults());
   }

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,20 +14,6 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class SingleFaultTest {
-  private static ChaosCluster cluster;
-
-  @BeforeAll
-  static void startCluster() {
-    cluster = ChaosCluster.start();
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.close();
-    }
-  }
-
   @Test
   void haltingBetweenTheDatabaseCommitAndTheOffsetCommitLosesAndDoublesNothing() {
     ChaosResult r = run(options("halt", Fault.HALT_AFTER_COMMIT));
@@ -86,6 +70,6 @@ class SingleFaultTest {
   }
 
   private static ChaosResult run(ChaosOptions options) {
-    return ChaosRun.run(options.withSystemProperties(), cluster);
+    return ChaosRun.run(options.withSystemProperties(), SharedCluster.get());
   }
 }
