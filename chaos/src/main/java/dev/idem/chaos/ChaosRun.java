@@ -1,7 +1,5 @@
 package dev.idem.chaos;
 
-import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.IdemConfigException;
 import dev.idem.testkit.TestInfrastructure;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -77,18 +75,6 @@ public final class ChaosRun {
   /** Runs on {@code cluster}, which other runs may have used before. */
   public static ChaosResult run(ChaosOptions options, ChaosCluster cluster) {
     return new ChaosRun(options, cluster).execute();
-  }
-
-  /**
-   * Whether consumer-framework knows {@code consumer.offset-store} (offsets kept in PostgreSQL).
-   */
-  public static boolean offsetStoreSupported() {
-    try {
-      IdemConfig.builder("probe").set("consumer.offset-store", "postgresql");
-      return true;
-    } catch (IdemConfigException e) {
-      return false;
-    }
   }
 
   /** Where runs write their logs: {@code idem.chaos.dir}, default {@code target/chaos}. */

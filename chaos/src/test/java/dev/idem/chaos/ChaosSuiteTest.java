@@ -1,7 +1,5 @@
 package dev.idem.chaos;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -26,9 +24,6 @@ class ChaosSuiteTest {
 
   @Test
   void everyFaultWithOffsetsInPostgresqlLosesDoublesAndReordersNothing() {
-    assumeTrue(
-        ChaosRun.offsetStoreSupported(),
-        "consumer-framework has no consumer.offset-store setting; this run needs it");
     run(options("pg-offsets").mode(ChaosOptions.Mode.RECORD).offsetStore("postgresql"));
   }
 
