@@ -1,0 +1,314 @@
+package dev.idem.chaos;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.BatchEvent;
+import dev.idem.consumer.ConsumerSnapshot;
+import dev.idem.consumer.ConsumerState;
+import dev.idem.consumer.EventIds;
+import dev.idem.consumer.FaultHooks;
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.IdemException;
+import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.NonRetryableException;
+import dev.idem.consumer.Payloads;
+import dev.idem.consumer.RetryPolicy;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One chaos consumer process: an {@link IdempotentConsumer} writing every event it applies to the
+ * {@link Ledger}, with short sessions and timeouts so that faults are noticed quickly.
+ *
+ * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
+ * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
+ * record} or {@code batch}), {@code offset-store} ({@code kafka} or {@code postgresql}), {@code
+ * batch-delay-ms}.
+ *
+ * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
+ * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
+ * commit of a new event, before its offset reaches Kafka. At the end of standard input (the parent
+ * went away) the process halts, so no consumer outlives its orchestrator. Standard output carries
+ * only machine-readable lines ({@link ChaosProtocol}); logs go to standard error.
+ */
+public final class ChaosConsumerMain {
+  private static final Logger log = LoggerFactory.getLogger(ChaosConsumerMain.class);
+  private static final PrintStream OUT = System.out;
+  private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+  private static final Duration STATS_LOG_INTERVAL = Duration.ofSeconds(5);
+
+  private final Map<String, String> args;
+  private final String instance;
+  private final AtomicBoolean haltArmed = new AtomicBoolean();
+  private volatile boolean stopping;
+  private HikariDataSource pool;
+  private volatile IdempotentConsumer<ChaosEvent> consumer;
+
+  private ChaosConsumerMain(Map<String, String> args) {
+    this.args = args;
+    this.instance = required("instance");
+  }
+
+  /** Runs the consumer until {@code stop}, a halt, or the end of standard input. */
+  public static void main(String[] argv) {
+    Map<String, String> args = new LinkedHashMap<>();
+    for (String a : argv) {
+      int eq = a.indexOf('=');
+      if (eq <= 0) {
+        System.err.println("arguments are key=value, got " + a);
+        System.exit(2);
+      }
+      args.put(a.substring(0, eq), a.substring(eq + 1));
+    }
+    new ChaosConsumerMain(args).run();
+  }
+
+  private void run() {
+    Thread commands = new Thread(this::readCommands, "chaos-commands");
+    commands.setDaemon(true);
+    commands.start();
+    pool = pool();
+    startConsumer();
+    log.info(
+        "consumer {} ready {} ms after the JVM started",
+        instance,
+        System.currentTimeMillis()
+            - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime());
+    emit(ChaosProtocol.READY);
+    watch();
+  }
+
+  /** Starts the consumer, trying again while the database or the broker is away. */
+  private void startConsumer() {
+    long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+    while (true) {
+      IdempotentConsumer<ChaosEvent> c = build();
+      try {
+        c.start();
+        consumer = c;
+        return;
+      } catch (IdemException e) {
+        if (System.nanoTime() > deadline || stopping) {
+          log.error("consumer {} could not start", instance, e);
+          emit(ChaosProtocol.FAILED + " start: " + e.getMessage());
+          Runtime.getRuntime().halt(4);
+        }
+        log.warn("consumer {} cannot start yet ({}); trying again", instance, e.getMessage());
+        sleep(500);
+      }
+    }
+  }
+
+  private IdempotentConsumer<ChaosEvent> build() {
+    IdemConfig.Builder config =
+        IdemConfig.builder(required("group"))
+            .bootstrapServers(required("bootstrap"))
+            .topics(required("topics").split(","))
+            .concurrency(4)
+            .commitInterval(Duration.ofMillis(250))
+            .drainTimeout(Duration.ofSeconds(5))
+            .lockTimeout(Duration.ofSeconds(5))
+            .handlerTimeout(Duration.ofSeconds(10))
+            .retry(RetryPolicy.exponential(10, Duration.ofMillis(50), Duration.ofSeconds(1)))
+            .batchSize(100)
+            .kafka("client.id", "idem-chaos-" + instance)
+            .kafka("session.timeout.ms", 6000)
+            .kafka("heartbeat.interval.ms", 1000)
+            .kafka("max.poll.records", 200)
+            // The retention job's singleton lock runs too, so the end-of-run lock check covers
+            // session locks as well as transaction locks.
+            .set("consumer.retention.interval", "5s");
+    String offsetStore = args.getOrDefault("offset-store", "kafka");
+    if (!offsetStore.equals("kafka")) {
+      config.set("consumer.offset-store", offsetStore);
+    }
+    IdempotentConsumer.Builder<ChaosEvent> builder =
+        IdempotentConsumer.builder(config.build(), Payloads.json(ChaosEvent.class))
+            .dataSource(pool)
+            .eventIds(EventIds.header("webhook-id"));
+    if (args.getOrDefault("mode", "record").equals("batch")) {
+      long delay = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
+      builder.batchHandler((events, ctx) -> applyBatch(events, ctx.connection(), delay));
+    } else {
+      builder.handler(
+          (event, ctx) -> {
+            failIfPoison(event);
+            Ledger.write(
+                ctx.connection(),
+                List.of(
+                    new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
+          });
+    }
+    FaultHooks.afterDatabaseCommit(builder, this::haltIfArmed);
+    return builder.build();
+  }
+
+  private void applyBatch(
+      List<BatchEvent<ChaosEvent>> events, java.sql.Connection connection, long delayMillis)
+      throws Exception {
+    if (delayMillis > 0) {
+      Thread.sleep(delayMillis);
+    }
+    List<Ledger.Entry> entries = new ArrayList<>(events.size());
+    for (BatchEvent<ChaosEvent> e : events) {
+      failIfPoison(e.payload());
+      entries.add(new Ledger.Entry(e.payload(), e.topic(), e.partition(), e.offset(), instance));
+    }
+    Ledger.write(connection, entries);
+  }
+
+  private static void failIfPoison(ChaosEvent event) {
+    if (event.poison()) {
+      throw new NonRetryableException("poison event " + event.id());
+    }
+  }
+
+  private void haltIfArmed(ConsumerRecord<byte[], byte[]> record) {
+    if (haltArmed.compareAndSet(true, false)) {
+      emit(
+          ChaosProtocol.HALT
+              + " "
+              + record.topic()
+              + "-"
+              + record.partition()
+              + "@"
+              + record.offset());
+      Runtime.getRuntime().halt(ChaosProtocol.HALT_EXIT_CODE);
+    }
+  }
+
+  private HikariDataSource pool() {
+    HikariConfig h = new HikariConfig();
+    String url = required("jdbc");
+    // In the URL rather than as pool properties, so that the retention job's own connections
+    // (opened from the pool's URL) carry them too. The application name lets the orchestrator find
+    // the consumers' sessions; the socket timeout turns a reply that never comes (a dropped COMMIT
+    // reply) into an error instead of a hang.
+    h.setJdbcUrl(
+        url
+            + (url.contains("?") ? "&" : "?")
+            + "ApplicationName="
+            + required("application")
+            + "&socketTimeout=20&tcpKeepAlive=true");
+    h.setUsername(args.getOrDefault("user", "postgres"));
+    h.setPassword(args.getOrDefault("password", ""));
+    h.setMaximumPoolSize(7);
+    h.setMinimumIdle(2);
+    h.setConnectionTimeout(3000);
+    h.setValidationTimeout(1000);
+    // The process may start while the database is down; the consumer's start retries.
+    h.setInitializationFailTimeout(-1);
+    h.setPoolName("chaos-" + instance);
+    return new HikariDataSource(h);
+  }
+
+  /** Reports assignments and counters until the consumer stops. */
+  private void watch() {
+    String lastAssigned = null;
+    String lastStats = null;
+    long lastLogged = 0;
+    while (true) {
+      ConsumerSnapshot s = consumer.snapshot();
+      if (s.state() == ConsumerState.FAILED && !stopping) {
+        emit(ChaosProtocol.FAILED + " the poll loop stopped");
+        Runtime.getRuntime().halt(4);
+      }
+      String assigned = ChaosProtocol.ASSIGNED + " " + s.assigned().size();
+      if (!assigned.equals(lastAssigned)) {
+        emit(assigned);
+        lastAssigned = assigned;
+      }
+      String stats =
+          ChaosProtocol.STATS
+              + " processed="
+              + s.processed()
+              + " duplicates="
+              + s.duplicates()
+              + " failures="
+              + s.failures()
+              + " retries="
+              + s.retries()
+              + " dead-lettered="
+              + s.deadLettered()
+              + " skipped="
+              + s.skipped()
+              + " rebalances="
+              + s.rebalances();
+      if (!stats.equals(lastStats)) {
+        emit(stats);
+        lastStats = stats;
+        if (System.nanoTime() - lastLogged > STATS_LOG_INTERVAL.toNanos()) {
+          log.info("{} assigned={} in-flight={}", stats, s.assigned().size(), s.inFlight());
+          lastLogged = System.nanoTime();
+        }
+      }
+      sleep(200);
+    }
+  }
+
+  private void readCommands() {
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = in.readLine()) != null) {
+        switch (line.trim()) {
+          case ChaosProtocol.CMD_STOP -> stop();
+          case ChaosProtocol.CMD_HALT_AFTER_COMMIT -> {
+            haltArmed.set(true);
+            log.warn("armed: halting after the next database commit");
+          }
+          default -> log.warn("unknown command '{}'", line);
+        }
+      }
+    } catch (IOException e) {
+      // Same as the end of input.
+    }
+    // The orchestrator is gone: leave nothing behind.
+    Runtime.getRuntime().halt(3);
+  }
+
+  private void stop() {
+    stopping = true;
+    IdempotentConsumer<ChaosEvent> c = consumer;
+    if (c != null) {
+      c.close();
+    }
+    pool.close();
+    emit(ChaosProtocol.STOPPED);
+    OUT.flush();
+    Runtime.getRuntime().halt(0);
+  }
+
+  private String required(String key) {
+    String v = args.get(key);
+    if (v == null || v.isBlank()) {
+      throw new IllegalArgumentException("argument " + key + "= is missing");
+    }
+    return v;
+  }
+
+  private static synchronized void emit(String line) {
+    OUT.println(line);
+    OUT.flush();
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

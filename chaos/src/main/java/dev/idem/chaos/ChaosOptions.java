@@ -1,0 +1,340 @@
+package dev.idem.chaos;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The settings of one chaos run. Everything random in a run (the workload, the order and timing of
+ * faults, which consumer a fault hits) follows from {@link #seed()}, so a failing run is replayed
+ * by passing its seed again.
+ *
+ * @param label the scenario's name in logs and reports
+ * @param seed the seed of everything random
+ * @param mode per-record or batch handler
+ * @param offsetStore where consumers store offsets: {@code kafka} or {@code postgresql}
+ * @param duration how long events are produced at least; production goes on until every listed
+ *     fault ran once and the consumers had a few seconds of load after the last one
+ * @param rate unique events produced per second (their copies follow them at once)
+ * @param duplicateFraction the fraction of unique events that get extra copies
+ * @param minCopies the fewest extra copies of a duplicated event
+ * @param maxCopies the most extra copies of a duplicated event
+ * @param poisonRate the fraction of unique events the handler always fails on (at least one)
+ * @param keys how many ordering keys the events are spread over
+ * @param partitions partitions of each of the two topics
+ * @param consumers consumer processes
+ * @param faults the faults to inject, cycled in an order drawn from the seed
+ * @param firstFault when the first fault comes, after production starts
+ * @param faultSpacing the least time between the starts of two faults
+ * @param drainTimeout how long the end of the run waits for every partition to be committed
+ * @param batchDelay batch mode: how long the handler sleeps in every batch (zero: not at all)
+ */
+public record ChaosOptions(
+    String label,
+    long seed,
+    Mode mode,
+    String offsetStore,
+    Duration duration,
+    int rate,
+    double duplicateFraction,
+    int minCopies,
+    int maxCopies,
+    double poisonRate,
+    int keys,
+    int partitions,
+    int consumers,
+    List<Fault> faults,
+    Duration firstFault,
+    Duration faultSpacing,
+    Duration drainTimeout,
+    Duration batchDelay) {
+
+  /** The fewest seconds between two faults: on two cores a consumer JVM needs them to recover. */
+  public static final Duration MIN_FAULT_SPACING = Duration.ofSeconds(10);
+
+  /** How the consumers apply events. */
+  public enum Mode {
+    /** One transaction per record ({@code EventHandler}). */
+    RECORD,
+    /** Many records per transaction ({@code BatchHandler}). */
+    BATCH;
+
+    /** The name used in options and reports. */
+    public String label() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
+
+  public ChaosOptions {
+    Objects.requireNonNull(label, "label");
+    Objects.requireNonNull(mode, "mode");
+    faults = List.copyOf(faults);
+    if (!offsetStore.equals("kafka") && !offsetStore.equals("postgresql")) {
+      throw new IllegalArgumentException(
+          "offset store '" + offsetStore + "' is not known; use kafka or postgresql");
+    }
+    if (rate < 1 || duration.toMillis() < 1000) {
+      throw new IllegalArgumentException("rate must be at least 1/s and duration at least 1 s");
+    }
+    if (minCopies < 1 || maxCopies < minCopies) {
+      throw new IllegalArgumentException("copies must satisfy 1 <= min <= max");
+    }
+    if (consumers < 1 || partitions < 1 || keys < 1) {
+      throw new IllegalArgumentException("consumers, partitions and keys must be positive");
+    }
+    if (faults.size() > 1 && faultSpacing.compareTo(MIN_FAULT_SPACING) < 0) {
+      throw new IllegalArgumentException(
+          "fault spacing " + faultSpacing + " is below the minimum of " + MIN_FAULT_SPACING);
+    }
+  }
+
+  /** Defaults: per-record mode, offsets in Kafka, every fault, a random seed. */
+  public static Builder builder(String label) {
+    return new Builder(label);
+  }
+
+  /**
+   * The options with {@code idem.chaos.*} system properties applied: {@code seed}, {@code
+   * duration}, {@code rate}, {@code mode}, {@code offset-store}, {@code faults} (labels, comma
+   * separated), {@code consumers}.
+   */
+  public ChaosOptions withOverrides(Map<String, String> properties) {
+    Builder b = toBuilder();
+    String seed = properties.get("idem.chaos.seed");
+    if (present(seed)) {
+      b.seed(Long.parseLong(seed.trim()));
+    }
+    String duration = properties.get("idem.chaos.duration");
+    if (present(duration)) {
+      b.duration(parseDuration(duration));
+    }
+    String rate = properties.get("idem.chaos.rate");
+    if (present(rate)) {
+      b.rate(Integer.parseInt(rate.trim()));
+    }
+    String mode = properties.get("idem.chaos.mode");
+    if (present(mode)) {
+      b.mode(Mode.valueOf(mode.trim().toUpperCase(Locale.ROOT)));
+    }
+    String store = properties.get("idem.chaos.offset-store");
+    if (present(store)) {
+      b.offsetStore(store.trim());
+    }
+    String faults = properties.get("idem.chaos.faults");
+    if (present(faults)) {
+      List<Fault> list = new ArrayList<>();
+      for (String f : faults.split(",")) {
+        list.add(Fault.of(f));
+      }
+      b.faults(list);
+    }
+    String consumers = properties.get("idem.chaos.consumers");
+    if (present(consumers)) {
+      b.consumers(Integer.parseInt(consumers.trim()));
+    }
+    return b.build();
+  }
+
+  /** The options with the system properties applied; see {@link #withOverrides(Map)}. */
+  public ChaosOptions withSystemProperties() {
+    Map<String, String> props = new java.util.HashMap<>();
+    System.getProperties().forEach((k, v) -> props.put(k.toString(), v.toString()));
+    return withOverrides(props);
+  }
+
+  /** A builder holding these options. */
+  public Builder toBuilder() {
+    Builder b = new Builder(label);
+    b.seed = seed;
+    b.mode = mode;
+    b.offsetStore = offsetStore;
+    b.duration = duration;
+    b.rate = rate;
+    b.duplicateFraction = duplicateFraction;
+    b.minCopies = minCopies;
+    b.maxCopies = maxCopies;
+    b.poisonRate = poisonRate;
+    b.keys = keys;
+    b.partitions = partitions;
+    b.consumers = consumers;
+    b.faults = faults;
+    b.firstFault = firstFault;
+    b.faultSpacing = faultSpacing;
+    b.drainTimeout = drainTimeout;
+    b.batchDelay = batchDelay;
+    return b;
+  }
+
+  /**
+   * Reads {@code 90s}, {@code 10m}, {@code 1h}, {@code 500ms} or a plain number of seconds.
+   *
+   * @throws IllegalArgumentException for anything else
+   */
+  public static Duration parseDuration(String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (t.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+      }
+      if (t.endsWith("s")) {
+        return Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
+      }
+      if (t.endsWith("m")) {
+        return Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
+      }
+      if (t.endsWith("h")) {
+        return Duration.ofHours(Long.parseLong(t.substring(0, t.length() - 1)));
+      }
+      return Duration.ofSeconds(Long.parseLong(t));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "'" + text + "' is not a duration; write 90s, 10m, 1h or 500ms", e);
+    }
+  }
+
+  private static boolean present(String s) {
+    return s != null && !s.isBlank();
+  }
+
+  /** Collects options; {@link #build()} checks them. */
+  public static final class Builder {
+    private final String label;
+    private long seed = ThreadLocalRandom.current().nextLong();
+    private Mode mode = Mode.RECORD;
+    private String offsetStore = "kafka";
+    private Duration duration = Duration.ofSeconds(90);
+    private int rate = 100;
+    private double duplicateFraction = 0.3;
+    private int minCopies = 2;
+    private int maxCopies = 5;
+    private double poisonRate = 0.001;
+    private int keys = 300;
+    private int partitions = 6;
+    private int consumers = 3;
+    private List<Fault> faults = List.of(Fault.values());
+    private Duration firstFault = Duration.ofSeconds(6);
+    private Duration faultSpacing = MIN_FAULT_SPACING;
+    private Duration drainTimeout = Duration.ofSeconds(180);
+    private Duration batchDelay = Duration.ZERO;
+
+    private Builder(String label) {
+      this.label = label;
+    }
+
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    public Builder mode(Mode mode) {
+      this.mode = mode;
+      return this;
+    }
+
+    public Builder offsetStore(String offsetStore) {
+      this.offsetStore = offsetStore;
+      return this;
+    }
+
+    public Builder duration(Duration duration) {
+      this.duration = duration;
+      return this;
+    }
+
+    public Builder rate(int eventsPerSecond) {
+      this.rate = eventsPerSecond;
+      return this;
+    }
+
+    public Builder duplicateFraction(double fraction) {
+      this.duplicateFraction = fraction;
+      return this;
+    }
+
+    public Builder copies(int min, int max) {
+      this.minCopies = min;
+      this.maxCopies = max;
+      return this;
+    }
+
+    public Builder poisonRate(double rate) {
+      this.poisonRate = rate;
+      return this;
+    }
+
+    public Builder keys(int keys) {
+      this.keys = keys;
+      return this;
+    }
+
+    public Builder partitions(int partitions) {
+      this.partitions = partitions;
+      return this;
+    }
+
+    public Builder consumers(int consumers) {
+      this.consumers = consumers;
+      return this;
+    }
+
+    public Builder faults(List<Fault> faults) {
+      this.faults = faults;
+      return this;
+    }
+
+    public Builder faults(Fault... faults) {
+      return faults(List.of(faults));
+    }
+
+    public Builder firstFault(Duration after) {
+      this.firstFault = after;
+      return this;
+    }
+
+    public Builder faultSpacing(Duration spacing) {
+      this.faultSpacing = spacing;
+      return this;
+    }
+
+    public Builder drainTimeout(Duration timeout) {
+      this.drainTimeout = timeout;
+      return this;
+    }
+
+    public Builder batchDelay(Duration delay) {
+      this.batchDelay = delay;
+      return this;
+    }
+
+    /**
+     * The options.
+     *
+     * @throws IllegalArgumentException for an inconsistent setting
+     */
+    public ChaosOptions build() {
+      return new ChaosOptions(
+          label,
+          seed,
+          mode,
+          offsetStore,
+          duration,
+          rate,
+          duplicateFraction,
+          minCopies,
+          maxCopies,
+          poisonRate,
+          keys,
+          partitions,
+          consumers,
+          faults,
+          firstFault,
+          faultSpacing,
+          drainTimeout,
+          batchDelay);
+    }
+  }
+}

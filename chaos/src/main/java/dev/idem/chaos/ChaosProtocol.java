@@ -1,0 +1,36 @@
+package dev.idem.chaos;
+
+/**
+ * The lines a consumer process and its orchestrator exchange. The process writes status lines to
+ * its standard output; the orchestrator writes commands to its standard input.
+ */
+final class ChaosProtocol {
+  /** The consumer started (its partitions are assigned asynchronously). */
+  static final String READY = "READY";
+
+  /** {@code ASSIGNED <n>}: the number of partitions the consumer owns changed. */
+  static final String ASSIGNED = "ASSIGNED";
+
+  /** {@code STATS key=value ...}: the consumer's counters changed. */
+  static final String STATS = "STATS";
+
+  /** {@code HALT <topic>-<partition>@<offset>}: halting right after that record's commit. */
+  static final String HALT = "HALT";
+
+  /** The consumer closed gracefully; the process exits with 0. */
+  static final String STOPPED = "STOPPED";
+
+  /** {@code FAILED <reason>}: the consumer stopped on its own; the process exits with 4. */
+  static final String FAILED = "FAILED";
+
+  /** Command: close gracefully and exit. */
+  static final String CMD_STOP = "stop";
+
+  /** Command: halt right after the next database commit of a new event. */
+  static final String CMD_HALT_AFTER_COMMIT = "halt-after-commit";
+
+  /** The exit code of a process halted by the fault point. */
+  static final int HALT_EXIT_CODE = 77;
+
+  private ChaosProtocol() {}
+}

@@ -1,0 +1,326 @@
+package dev.idem.chaos;
+
+import dev.idem.testkit.TestInfrastructure;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.apache.kafka.common.TopicPartition;
+
+/**
+ * One chaos run: consumer processes consume a seeded workload with duplicates and poison events
+ * while faults are injected from a seeded schedule; at the end the run waits until every partition
+ * is consumed and committed, stops the consumers gracefully and checks the invariants from
+ * PostgreSQL and Kafka. Prints one summary line and returns the {@link ChaosResult}.
+ *
+ * <p>Faults come in a seeded order, one at a time: each starts at least {@link
+ * ChaosOptions#faultSpacing()} after the previous one started and a few seconds after the system
+ * was whole again. Every listed fault runs once; further rounds follow while the run's duration
+ * lasts. Events are produced until the duration passed and the consumers had some seconds of load
+ * after the last fault, so every fault hits a loaded system.
+ */
+public final class ChaosRun {
+  /** The {@code application_name} of the consumers' database sessions. */
+  static final String APPLICATION_NAME = "idem-chaos-consumer";
+
+  private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(2);
+  private static final Duration LOAD_AFTER_LAST_FAULT = Duration.ofSeconds(3);
+  private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
+  private static final Duration SESSIONS_GONE_TIMEOUT = Duration.ofSeconds(15);
+
+  private final ChaosOptions options;
+  private final ChaosCluster cluster;
+  private final String name;
+  private final Path directory;
+  private final FaultLog log;
+
+  private ChaosRun(ChaosOptions options, ChaosCluster cluster) {
+    this.options = options;
+    this.cluster = cluster;
+    this.name = cluster.nextRunName(options.label());
+    this.directory = baseDirectory().resolve(name);
+    try {
+      // Run names repeat between invocations: start from an empty directory.
+      if (Files.isDirectory(directory)) {
+        try (var old = Files.list(directory)) {
+          for (Path p : old.toList()) {
+            Files.delete(p);
+          }
+        }
+      }
+      Files.createDirectories(directory);
+    } catch (IOException e) {
+      throw new ChaosException("cannot create " + directory, e);
+    }
+    this.log = new FaultLog(directory.resolve("faults.log"), "[" + name + "] ");
+  }
+
+  /** Runs on servers of its own, closed at the end. */
+  public static ChaosResult run(ChaosOptions options) {
+    try (ChaosCluster cluster = ChaosCluster.start()) {
+      return run(options, cluster);
+    }
+  }
+
+  /** Runs on {@code cluster}, which other runs may have used before. */
+  public static ChaosResult run(ChaosOptions options, ChaosCluster cluster) {
+    return new ChaosRun(options, cluster).execute();
+  }
+
+  /** Where runs write their logs: {@code idem.chaos.dir}, default {@code target/chaos}. */
+  static Path baseDirectory() {
+    return Path.of(System.getProperty("idem.chaos.dir", "target/chaos"));
+  }
+
+  private ChaosResult execute() {
+    log.note(
+        "start "
+            + options.label()
+            + ": seed="
+            + options.seed()
+            + " (replay with -Didem.chaos.seed="
+            + options.seed()
+            + ") mode="
+            + options.mode().label()
+            + " offsets="
+            + options.offsetStore()
+            + " rate="
+            + options.rate()
+            + "/s faults="
+            + options.faults().stream().map(Fault::label).toList());
+    String topicA = name + "_a";
+    String topicB = name + "_b";
+    TestInfrastructure.createTopics(
+        cluster.broker().bootstrapServers(), options.partitions(), Map.of(), topicA, topicB);
+    List<TopicPartition> partitions = new ArrayList<>();
+    for (String topic : List.of(topicA, topicB)) {
+      for (int p = 0; p < options.partitions(); p++) {
+        partitions.add(new TopicPartition(topic, p));
+      }
+    }
+    try (Connection c = cluster.connect()) {
+      Ledger.reset(c);
+    } catch (SQLException e) {
+      throw new ChaosException("cannot create the ledger", e);
+    }
+    Workload workload = new Workload(options, name, topicA, topicB);
+    List<String> args =
+        List.of(
+            "group=" + name,
+            "bootstrap=" + cluster.broker().bootstrapServers(),
+            "jdbc=" + cluster.consumerJdbcUrl(),
+            "user=" + cluster.postgres().user(),
+            "application=" + APPLICATION_NAME,
+            "topics=" + topicA + "," + topicB,
+            "mode=" + options.mode().label(),
+            "offset-store=" + options.offsetStore(),
+            "batch-delay-ms=" + options.batchDelay().toMillis());
+    Random random = new Random(options.seed() ^ 0x5DEECE66DL);
+    Invariants invariants =
+        new Invariants(
+            cluster.postgres().dataSource(),
+            cluster.broker().bootstrapServers(),
+            name,
+            APPLICATION_NAME,
+            partitions,
+            options.offsetStore().equals("postgresql"));
+    try (ConsumerFleet fleet =
+            new ConsumerFleet(options.consumers(), slot -> args, directory, log);
+        WorkloadProducer producer =
+            new WorkloadProducer(cluster.broker().bootstrapServers(), workload, options.rate())) {
+      fleet.startAll();
+      awaitAssigned(fleet, partitions.size());
+      FaultInjector injector =
+          new FaultInjector(cluster, fleet, log, random, APPLICATION_NAME, partitions.size());
+      Instant started = Instant.now();
+      producer.start();
+      Instant lastFault = injectFaults(injector, fleet, random, started);
+      Instant stopAt =
+          later(started.plus(options.duration()), lastFault.plus(LOAD_AFTER_LAST_FAULT));
+      waitReviving(fleet, stopAt);
+      producer.stopAndAwaitAcknowledged(Duration.ofMinutes(5));
+      log.note(
+          "produced "
+              + workload.events().size()
+              + " events in "
+              + workload.records()
+              + " records ("
+              + workload.copies()
+              + " extra copies, poison "
+              + workload.poisonIds()
+              + "), all acknowledged");
+      List<String> behind = drain(fleet, invariants);
+      fleet.stopEverything();
+      int sessions = awaitSessionsGone(invariants);
+      int locks = invariants.advisoryLocks();
+      Invariants.Effects effects = invariants.effects(workload);
+      if (behind.isEmpty()) {
+        behind = invariants.partitionsNotAtEnd();
+      }
+      double seconds = Duration.between(started, Instant.now()).toMillis() / 1000.0;
+      ChaosResult result =
+          new ChaosResult(
+              options.label(),
+              options.seed(),
+              options.mode().label(),
+              options.offsetStore(),
+              workload.events().size(),
+              workload.records(),
+              workload.copies(),
+              workload.poisonIds().size(),
+              log.entries().stream().map(e -> e.fault().label()).toList(),
+              fleet.kills(),
+              fleet.halts(),
+              fleet.gracefulStops(),
+              fleet.restarts(),
+              fleet.total("rebalances"),
+              injector.terminatedSessions(),
+              injector.ambiguousCommits(),
+              fleet.unexpectedExits(),
+              effects,
+              locks,
+              sessions,
+              partitions.size(),
+              behind,
+              fleet.total("processed"),
+              fleet.total("duplicates"),
+              fleet.total("retries"),
+              seconds);
+      report(result);
+      return result;
+    } catch (SQLException e) {
+      throw new ChaosException("cannot read the outcome of " + name, e);
+    }
+  }
+
+  /** Injects the faults; returns when the last one ended. */
+  private Instant injectFaults(
+      FaultInjector injector, ConsumerFleet fleet, Random random, Instant started) {
+    Instant productionEnd = started.plus(options.duration());
+    List<Fault> round = new ArrayList<>();
+    int injected = 0;
+    Instant next = started.plus(options.firstFault());
+    Instant lastEnd = started;
+    while (!options.faults().isEmpty()) {
+      boolean firstRound = injected < options.faults().size();
+      if (!firstRound && !next.isBefore(productionEnd)) {
+        break;
+      }
+      if (round.isEmpty()) {
+        round.addAll(options.faults());
+        Collections.shuffle(round, random);
+      }
+      waitReviving(fleet, next);
+      Instant at = Instant.now();
+      injector.inject(round.remove(0));
+      injected++;
+      lastEnd = Instant.now();
+      next = later(at.plus(options.faultSpacing()), lastEnd.plus(SETTLE_AFTER_FAULT));
+    }
+    return lastEnd;
+  }
+
+  /** Waits until {@code until}, restarting consumers that stopped on their own meanwhile. */
+  private static void waitReviving(ConsumerFleet fleet, Instant until) {
+    while (Instant.now().isBefore(until)) {
+      fleet.reviveCrashed();
+      sleep(100);
+    }
+  }
+
+  private static Instant later(Instant a, Instant b) {
+    return a.isAfter(b) ? a : b;
+  }
+
+  /**
+   * Waits until every partition's committed position is its end offset, restarting consumers that
+   * stopped on their own; returns the partitions still behind at the deadline.
+   */
+  private List<String> drain(ConsumerFleet fleet, Invariants invariants) {
+    long deadline = System.nanoTime() + options.drainTimeout().toNanos();
+    List<String> behind = invariants.partitionsNotAtEnd();
+    while (!behind.isEmpty() && System.nanoTime() < deadline) {
+      fleet.reviveCrashed();
+      sleep(500);
+      behind = invariants.partitionsNotAtEnd();
+    }
+    log.note(
+        behind.isEmpty()
+            ? "every partition consumed and committed"
+            : "drain timeout " + options.drainTimeout() + ": " + behind);
+    return behind;
+  }
+
+  private void awaitAssigned(ConsumerFleet fleet, int partitions) {
+    long deadline = System.nanoTime() + ASSIGNMENT_TIMEOUT.toNanos();
+    while (System.nanoTime() < deadline) {
+      int assigned = 0;
+      for (int slot : fleet.runningSlots()) {
+        ConsumerProcess p = fleet.running(slot);
+        assigned += p == null ? 0 : p.assigned();
+      }
+      if (assigned == partitions) {
+        return;
+      }
+      sleep(100);
+    }
+    throw new ChaosException(
+        "the consumers did not own all partitions within " + ASSIGNMENT_TIMEOUT);
+  }
+
+  /** Waits until the stopped consumers' sessions are gone; returns how many remain. */
+  private int awaitSessionsGone(Invariants invariants) throws SQLException {
+    long deadline = System.nanoTime() + SESSIONS_GONE_TIMEOUT.toNanos();
+    int sessions = invariants.consumerSessions();
+    while (sessions > 0 && System.nanoTime() < deadline) {
+      sleep(100);
+      sessions = invariants.consumerSessions();
+    }
+    return sessions;
+  }
+
+  private void report(ChaosResult result) {
+    String line = result.summaryLine();
+    System.out.println(line);
+    StringBuilder text = new StringBuilder(line).append(System.lineSeparator());
+    for (String v : result.violations()) {
+      text.append("VIOLATION ").append(v).append(System.lineSeparator());
+    }
+    for (String s : result.effects().samples()) {
+      text.append("  ").append(s).append(System.lineSeparator());
+    }
+    if (!result.violations().isEmpty()) {
+      System.out.print(text.substring(line.length() + System.lineSeparator().length()));
+    }
+    try {
+      Files.writeString(directory.resolve("summary.txt"), text, StandardCharsets.UTF_8);
+      Files.writeString(
+          baseDirectory().resolve("runs.md"),
+          result.markdownRow() + System.lineSeparator(),
+          StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      log.note("cannot write the summary: " + e);
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ChaosException("interrupted", e);
+    }
+  }
+}

@@ -1,0 +1,245 @@
+package dev.idem.chaos;
+
+import dev.idem.testkit.PgProxy;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Injects one fault at a time into a run's cluster and fleet, with every choice (which consumer,
+ * how long a server stays down) drawn from the run's seeded random source. Each fault returns once
+ * the system is whole again: killed consumers are restarted and ready, servers are back.
+ */
+final class FaultInjector {
+  private static final Duration HALT_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration SCALE_IN_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration COMMIT_DROP_TIMEOUT = Duration.ofSeconds(30);
+  private static final int COMMIT_REPLIES_DROPPED = 3;
+
+  private final ChaosCluster cluster;
+  private final ConsumerFleet fleet;
+  private final FaultLog log;
+  private final Random random;
+  private final String applicationName;
+  private final int partitions;
+  private long terminatedSessions;
+  private long ambiguousCommits;
+
+  /**
+   * @param applicationName the {@code application_name} of the consumers' database sessions
+   * @param partitions the partitions of all topics together
+   */
+  FaultInjector(
+      ChaosCluster cluster,
+      ConsumerFleet fleet,
+      FaultLog log,
+      Random random,
+      String applicationName,
+      int partitions) {
+    this.cluster = cluster;
+    this.fleet = fleet;
+    this.log = log;
+    this.random = random;
+    this.applicationName = applicationName;
+    this.partitions = partitions;
+  }
+
+  /** Injects {@code fault}, waits until the system is whole, and logs it. */
+  void inject(Fault fault) {
+    Instant at = Instant.now();
+    String detail =
+        switch (fault) {
+          case KILL -> kill();
+          case GRACEFUL_RESTART -> gracefulRestart();
+          case SCALE_IN_OUT -> scaleInAndOut();
+          case TERMINATE_SESSIONS -> terminateSessions();
+          case POSTGRES_RESTART -> restartPostgres();
+          case BROKER_RESTART -> restartBroker();
+          case HALT_AFTER_COMMIT -> haltAfterCommit();
+          case AMBIGUOUS_COMMIT -> ambiguousCommit();
+        };
+    log.fault(fault, at, detail);
+  }
+
+  long terminatedSessions() {
+    return terminatedSessions;
+  }
+
+  long ambiguousCommits() {
+    return ambiguousCommits;
+  }
+
+  private String kill() {
+    int slot = anyRunningSlot();
+    ConsumerProcess victim = fleet.running(slot);
+    fleet.kill(slot);
+    long down = pause(1000, 2000);
+    ConsumerProcess next = fleet.start(slot);
+    return "kill -9 " + victim + ", restarted as " + next.name() + " after " + down + " ms";
+  }
+
+  private String gracefulRestart() {
+    int slot = anyRunningSlot();
+    ConsumerProcess victim = fleet.running(slot);
+    boolean graceful = fleet.stop(slot);
+    ConsumerProcess next = fleet.start(slot);
+    return "stopped "
+        + victim
+        + (graceful ? " gracefully" : " (had to be killed)")
+        + ", started "
+        + next.name();
+  }
+
+  private String scaleInAndOut() {
+    List<Integer> running = fleet.runningSlots();
+    if (running.size() < 2) {
+      return "skipped: fewer than two consumers run";
+    }
+    int survivor = running.get(random.nextInt(running.size()));
+    List<Integer> stopped = new ArrayList<>(running);
+    stopped.remove(Integer.valueOf(survivor));
+    fleet.stopAll(stopped);
+    ConsumerProcess last = fleet.running(survivor);
+    boolean tookAll = awaitAssigned(last, partitions, SCALE_IN_TIMEOUT);
+    fleet.startAll();
+    return "scaled in to "
+        + last
+        + (tookAll ? " (took all " + partitions + " partitions)" : " (did not take all in time)")
+        + ", then out to "
+        + fleet.runningSlots().size();
+  }
+
+  private String terminateSessions() {
+    long count = 0;
+    try (Connection c = cluster.connect();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    + " WHERE application_name = ? AND pid <> pg_backend_pid()")) {
+      ps.setString(1, applicationName);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        count = rs.getLong(1);
+      }
+    } catch (SQLException e) {
+      throw new ChaosException("pg_terminate_backend failed", e);
+    }
+    terminatedSessions += count;
+    return "terminated " + count + " consumer sessions";
+  }
+
+  private String restartPostgres() {
+    long stopping = System.nanoTime();
+    cluster.postgres().stop();
+    long stopped = System.nanoTime();
+    long down = pause(1000, 2000);
+    long starting = System.nanoTime();
+    cluster.postgres().start();
+    return "PostgreSQL stopped in "
+        + millisSince(stopping, stopped)
+        + " ms, down "
+        + down
+        + " ms, started in "
+        + millisSince(starting, System.nanoTime())
+        + " ms";
+  }
+
+  private String restartBroker() {
+    long stopping = System.nanoTime();
+    cluster.broker().stop();
+    long stopped = System.nanoTime();
+    long down = pause(1000, 2000);
+    long starting = System.nanoTime();
+    cluster.broker().start();
+    return "broker stopped in "
+        + millisSince(stopping, stopped)
+        + " ms, down "
+        + down
+        + " ms, started in "
+        + millisSince(starting, System.nanoTime())
+        + " ms";
+  }
+
+  private static long millisSince(long fromNanos, long toNanos) {
+    return (toNanos - fromNanos) / 1_000_000;
+  }
+
+  private String haltAfterCommit() {
+    int slot = anyRunningSlot();
+    ConsumerProcess victim = fleet.running(slot);
+    String at = fleet.haltAfterCommit(slot, HALT_TIMEOUT);
+    long down = pause(1000, 1000);
+    ConsumerProcess next = fleet.start(slot);
+    return (at == null
+            ? victim + " committed nothing within " + HALT_TIMEOUT + "; killed instead"
+            : victim + " halted after the database commit of " + at)
+        + ", restarted as "
+        + next.name()
+        + " after "
+        + down
+        + " ms";
+  }
+
+  private String ambiguousCommit() {
+    PgProxy proxy = cluster.proxy();
+    long before = proxy.droppedCommitReplies();
+    proxy.dropCommitReplies(COMMIT_REPLIES_DROPPED);
+    long deadline = System.nanoTime() + COMMIT_DROP_TIMEOUT.toNanos();
+    while (proxy.armedCommitDrops() > 0 && System.nanoTime() < deadline) {
+      sleep(50);
+    }
+    int unused = proxy.armedCommitDrops();
+    proxy.dropCommitReplies(0);
+    // A drop is claimed when its COMMIT is forwarded and counted when the server's reply arrived.
+    sleep(500);
+    long dropped = proxy.droppedCommitReplies() - before;
+    ambiguousCommits += dropped;
+    return "dropped the replies to "
+        + dropped
+        + " committed COMMITs ("
+        + (COMMIT_REPLIES_DROPPED - unused - dropped)
+        + " more COMMITs answered with an error or ROLLBACK, "
+        + unused
+        + " drops unused)";
+  }
+
+  private int anyRunningSlot() {
+    List<Integer> running = fleet.runningSlots();
+    if (running.isEmpty()) {
+      throw new ChaosException("no consumer runs");
+    }
+    return running.get(random.nextInt(running.size()));
+  }
+
+  private static boolean awaitAssigned(ConsumerProcess p, int count, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (p != null && p.assigned() == count) {
+        return true;
+      }
+      sleep(100);
+    }
+    return false;
+  }
+
+  private long pause(int minMillis, int maxMillis) {
+    long millis = minMillis + (maxMillis > minMillis ? random.nextInt(maxMillis - minMillis) : 0);
+    sleep(millis);
+    return millis;
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ChaosException("interrupted", e);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package dev.idem.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The invariants every chaos run must keep, asserted one by one so a failure names its figure. */
+final class ChaosAssertions {
+  private ChaosAssertions() {}
+
+  /**
+   * Zero lost, zero doubled, zero reordered; every poison event dead-lettered once and nothing
+   * else; no advisory lock or consumer session left; every partition committed to its end.
+   */
+  static void assertExactlyOnce(ChaosResult r) {
+    String seed = "seed " + r.seed() + ": " + r.effects().samples();
+    assertThat(r.lost()).as("lost events, " + seed).isZero();
+    assertThat(r.doubled()).as("doubled events, " + seed).isZero();
+    assertThat(r.reordered()).as("reordered groups, " + seed).isZero();
+    assertThat(r.effects().unexpected()).as("ledger rows of poison events, " + seed).isZero();
+    assertThat(r.effects().poisonDeadLettered())
+        .as("poison events dead-lettered, " + seed)
+        .isEqualTo(r.poison());
+    assertThat(r.effects().strayDeadLetters()).as("dead letters of healthy events").isZero();
+    assertThat(r.effects().applied()).isEqualTo(r.events() - r.poison());
+    assertThat(r.advisoryLocks()).as("advisory locks after shutdown").isZero();
+    assertThat(r.consumerSessions()).as("consumer sessions after shutdown").isZero();
+    assertThat(r.partitionsNotAtEnd()).as("partitions not committed to their end").isEmpty();
+    assertThat(r.unexpectedExits()).as("consumers that stopped on their own").isEmpty();
+    assertThat(r.violations()).isEmpty();
+  }
+
+  /** Each of {@code faults} ran at least once, and did what it is meant to. */
+  static void assertEveryFaultRan(ChaosResult r, java.util.List<Fault> faults) {
+    for (Fault f : faults) {
+      assertThat(r.count(f)).as("%s injected", f.label()).isPositive();
+    }
+    if (faults.contains(Fault.KILL)) {
+      assertThat(r.kills()).as("kills").isPositive();
+    }
+    if (faults.contains(Fault.HALT_AFTER_COMMIT)) {
+      assertThat(r.halts()).as("halts after a database commit").isPositive();
+    }
+    if (faults.contains(Fault.TERMINATE_SESSIONS)) {
+      assertThat(r.terminatedSessions()).as("terminated sessions").isPositive();
+    }
+    if (faults.contains(Fault.AMBIGUOUS_COMMIT)) {
+      assertThat(r.ambiguousCommits()).as("dropped COMMIT replies").isPositive();
+    }
+  }
+}

@@ -1,0 +1,165 @@
+package dev.idem.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.idem.testkit.EmbeddedPostgresServer;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The end-of-run checks catch what they are meant to: a ledger written by hand with a lost, a
+ * doubled and a reordered event, and dead letters that are missing or stray, gives exactly those
+ * counts; a held advisory lock is seen.
+ */
+class InvariantsTest {
+  private static final String CONSUMER = "checker";
+  private static EmbeddedPostgresServer postgres;
+
+  private Workload workload;
+  private Invariants invariants;
+
+  @BeforeAll
+  static void startDatabase() {
+    postgres = EmbeddedPostgresServer.launch();
+  }
+
+  @AfterAll
+  static void stopDatabase() {
+    if (postgres != null) {
+      postgres.close();
+    }
+  }
+
+  @BeforeEach
+  void freshLedger() throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      Ledger.reset(c);
+      s.execute("CREATE SCHEMA IF NOT EXISTS idem");
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS idem.dead_letters (consumer_name text NOT NULL,"
+              + " event_id text NOT NULL, has_event_id boolean NOT NULL,"
+              + " PRIMARY KEY (consumer_name, event_id))");
+      s.execute("TRUNCATE idem.dead_letters");
+    }
+    workload = new Workload(ChaosOptions.builder("unit").seed(7).build(), "e", "a", "b").draw(1200);
+    invariants =
+        new Invariants(
+            postgres.dataSource(),
+            "127.0.0.1:1",
+            CONSUMER,
+            "nobody",
+            List.of(new TopicPartition("a", 0)),
+            false);
+  }
+
+  @Test
+  void everyEventAppliedOnceAndEveryPoisonEventDeadLetteredCountsAsClean() throws SQLException {
+    applyAll(workload.events().stream().filter(p -> !p.event().poison()).toList());
+    deadLetter(workload.poisonIds());
+
+    Invariants.Effects e = invariants.effects(workload);
+
+    assertThat(e.applied()).isEqualTo(1200 - workload.poisonIds().size());
+    assertThat(e.lost()).isZero();
+    assertThat(e.doubled()).isZero();
+    assertThat(e.reorderedGroups()).isZero();
+    assertThat(e.unexpected()).isZero();
+    assertThat(e.poisonDeadLettered()).isEqualTo(workload.poisonIds().size());
+    assertThat(e.strayDeadLetters()).isZero();
+  }
+
+  @Test
+  void lostDoubledReorderedAndMisplacedEffectsAreEachCounted() throws SQLException {
+    List<Workload.Planned> healthy =
+        workload.events().stream().filter(p -> !p.event().poison()).toList();
+    Workload.Planned lost = healthy.get(10);
+    Workload.Planned doubled = healthy.get(20);
+    Workload.Planned poison =
+        workload.events().stream().filter(p -> p.event().poison()).findFirst().orElseThrow();
+    // Two events of one key in one partition, applied in the wrong order.
+    Workload.Planned first = healthy.get(30);
+    Workload.Planned second =
+        healthy.stream()
+            .filter(p -> p.event().key().equals(first.event().key()))
+            .filter(p -> p.event().seq() > first.event().seq())
+            .findFirst()
+            .orElseThrow();
+
+    List<Ledger.Entry> rows = new ArrayList<>();
+    for (Workload.Planned p : workload.events()) {
+      if (p == lost || p == second || (p.event().poison() && p != poison)) {
+        continue;
+      }
+      if (p == first) {
+        rows.add(entry(second));
+      }
+      rows.add(entry(p));
+      if (p == doubled) {
+        // The second application comes from a copy in another topic: a double, not a reorder.
+        rows.add(new Ledger.Entry(p.event(), "b", 5, 0, "c2.1"));
+      }
+    }
+    write(rows);
+    deadLetter(List.of(healthy.get(40).event().id()));
+
+    Invariants.Effects e = invariants.effects(workload);
+
+    assertThat(e.lost()).isEqualTo(1);
+    assertThat(e.doubled()).isEqualTo(1);
+    assertThat(e.reorderedGroups()).isEqualTo(1);
+    assertThat(e.unexpected()).isEqualTo(1);
+    assertThat(e.poisonDeadLettered()).isZero();
+    assertThat(e.strayDeadLetters()).isEqualTo(1);
+    assertThat(e.samples()).anyMatch(line -> line.contains(lost.event().id()));
+  }
+
+  @Test
+  void aHeldAdvisoryLockIsSeen() throws SQLException {
+    try (Connection holder = postgres.dataSource().getConnection();
+        Statement s = holder.createStatement()) {
+      s.execute("SELECT pg_advisory_lock(42)");
+      assertThat(invariants.advisoryLocks()).isEqualTo(1);
+      s.execute("SELECT pg_advisory_unlock(42)");
+    }
+    assertThat(invariants.advisoryLocks()).isZero();
+  }
+
+  private static void applyAll(List<Workload.Planned> events) throws SQLException {
+    write(events.stream().map(InvariantsTest::entry).toList());
+  }
+
+  private static Ledger.Entry entry(Workload.Planned p) {
+    Workload.Target original = p.targets().get(0);
+    return new Ledger.Entry(p.event(), original.topic(), original.partition(), 0, "c1.1");
+  }
+
+  private static void write(List<Ledger.Entry> entries) throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection()) {
+      Ledger.write(c, entries);
+    }
+  }
+
+  private static void deadLetter(Iterable<String> ids) throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO idem.dead_letters (consumer_name, event_id, has_event_id)"
+                    + " VALUES (?, ?, true)")) {
+      for (String id : ids) {
+        ps.setString(1, CONSUMER);
+        ps.setString(2, id);
+        ps.executeUpdate();
+      }
+    }
+  }
+}

@@ -1,0 +1,75 @@
+package dev.idem.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * One fault alone per run, each the regression test of a dangerous moment: three consumer processes
+ * under load, the fault in the middle, zero lost and zero doubled at the end. Each test also
+ * asserts that its fault really struck.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class SingleFaultTest {
+  @Test
+  void haltingBetweenTheDatabaseCommitAndTheOffsetCommitLosesAndDoublesNothing() {
+    ChaosResult r = run(options("halt", Fault.HALT_AFTER_COMMIT));
+    assertThat(r.halts()).as("consumers halted right after a database commit").isEqualTo(1);
+    ChaosAssertions.assertExactlyOnce(r);
+  }
+
+  @Test
+  void aRebalanceInTheMiddleOfBatchesLosesAndDoublesNothing() {
+    // Slow batches (a quarter second each) are in flight on every consumer all the time, so the
+    // scale-in and the scale-out revoke partitions whose batches are running.
+    ChaosResult r =
+        run(
+            options("mid-batch", Fault.SCALE_IN_OUT)
+                .mode(ChaosOptions.Mode.BATCH)
+                .batchDelay(Duration.ofMillis(250))
+                .build());
+    assertThat(r.restarts()).as("consumers started again by the scale-out").isEqualTo(2);
+    assertThat(r.rebalances()).as("assignments beyond the first three").isGreaterThan(3);
+    ChaosAssertions.assertExactlyOnce(r);
+  }
+
+  @Test
+  void aPostgresqlRestartWhileCommitsAreInFlightLosesAndDoublesNothing() {
+    ChaosResult r = run(options("pg-restart", Fault.POSTGRES_RESTART).rate(150).build());
+    assertThat(r.retries()).as("transactions broken by the restart and retried").isPositive();
+    ChaosAssertions.assertExactlyOnce(r);
+  }
+
+  @Test
+  void aDroppedCommitReplyLosesAndDoublesNothing() {
+    ChaosResult r = run(options("dropped-commit-reply", Fault.AMBIGUOUS_COMMIT));
+    assertThat(r.ambiguousCommits()).as("COMMITs that succeeded unseen").isPositive();
+    ChaosAssertions.assertExactlyOnce(r);
+  }
+
+  @Test
+  void aBrokerRestartLosesAndDoublesNothing() {
+    ChaosResult r = run(options("broker-restart", Fault.BROKER_RESTART));
+    assertThat(r.count(Fault.BROKER_RESTART)).isEqualTo(1);
+    ChaosAssertions.assertExactlyOnce(r);
+  }
+
+  private static ChaosOptions.Builder options(String label, Fault fault) {
+    return ChaosOptions.builder(label)
+        .faults(fault)
+        .duration(Duration.ofSeconds(10))
+        .firstFault(Duration.ofSeconds(3))
+        .rate(100);
+  }
+
+  private static ChaosResult run(ChaosOptions.Builder options) {
+    return run(options.build());
+  }
+
+  private static ChaosResult run(ChaosOptions options) {
+    return ChaosRun.run(options.withSystemProperties(), SharedCluster.get());
+  }
+}

@@ -1,0 +1,83 @@
+package dev.idem.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class WorkloadTest {
+  private static final ChaosOptions OPTIONS = ChaosOptions.builder("unit").seed(42).build();
+
+  private static Workload draw(ChaosOptions options, int n) {
+    return new Workload(options, "r", "a", "b").draw(n);
+  }
+
+  @Test
+  void theSameSeedGivesTheSameEventsHoweverManyAreDrawn() {
+    List<Workload.Planned> long1 = draw(OPTIONS, 3_000).events();
+    assertThat(draw(OPTIONS, 3_000).events()).isEqualTo(long1);
+    assertThat(draw(OPTIONS, 1_200).events()).isEqualTo(long1.subList(0, 1_200));
+    assertThat(draw(OPTIONS.toBuilder().seed(43).build(), 3_000).events()).isNotEqualTo(long1);
+  }
+
+  @Test
+  void everyPartitionSeesEachKeyInNonDecreasingSequence() {
+    Map<String, Integer> lastSeq = new HashMap<>();
+    Map<String, Integer> originalPartition = new HashMap<>();
+    for (Workload.Planned p : draw(OPTIONS, 10_000).events()) {
+      ChaosEvent e = p.event();
+      Workload.Target original = p.targets().get(0);
+      assertThat(original.topic()).isEqualTo("a");
+      assertThat(originalPartition.computeIfAbsent(e.key(), k -> original.partition()))
+          .as("originals of %s share a partition", e.key())
+          .isEqualTo(original.partition());
+      for (Workload.Target t : p.targets()) {
+        String group = t.topic() + "-" + t.partition() + "/" + e.key();
+        Integer last = lastSeq.put(group, e.seq());
+        assertThat(last == null ? 0 : last).as(group).isLessThanOrEqualTo(e.seq());
+      }
+    }
+  }
+
+  @Test
+  void sequencesCountUpPerKeyFromOne() {
+    Map<String, Integer> next = new HashMap<>();
+    for (Workload.Planned p : draw(OPTIONS, 5_000).events()) {
+      int expected = next.merge(p.event().key(), 1, Integer::sum);
+      assertThat(p.event().seq()).isEqualTo(expected);
+    }
+    assertThat(next).hasSizeGreaterThan(OPTIONS.keys() - 5);
+  }
+
+  @Test
+  void aboutThirtyPercentGetTwoToFiveCopiesOnBothTopics() {
+    Workload w = draw(OPTIONS, 10_000);
+    List<Workload.Planned> duplicated =
+        w.events().stream().filter(p -> p.targets().size() > 1).toList();
+    assertThat(duplicated.size() / 10_000.0).isCloseTo(0.3, within(0.02));
+    assertThat(duplicated).allSatisfy(p -> assertThat(p.targets().size() - 1).isBetween(2, 5));
+    Set<String> topics = new HashSet<>();
+    duplicated.forEach(p -> p.targets().forEach(t -> topics.add(t.topic())));
+    assertThat(topics).containsExactlyInAnyOrder("a", "b");
+    assertThat(w.records()).isEqualTo(10_000 + w.copies());
+    assertThat(w.copies())
+        .isEqualTo(duplicated.stream().mapToInt(p -> p.targets().size() - 1).sum());
+  }
+
+  @Test
+  void oneEventInAThousandIsPoisonAndTheFirstComesEarly() {
+    Workload w = draw(OPTIONS, 10_000);
+    assertThat(w.poisonIds()).hasSize(10);
+    assertThat(w.events()).filteredOn(p -> p.event().poison()).hasSize(10);
+    for (long seed = 0; seed < 50; seed++) {
+      assertThat(draw(OPTIONS.toBuilder().seed(seed).build(), 500).poisonIds())
+          .as("seed %d", seed)
+          .hasSize(1);
+    }
+  }
+}
