@@ -6,9 +6,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Bounded chaos runs: three consumer processes under every fault type, once per record, once in
- * batch mode, once with offsets stored in PostgreSQL. A seed from {@code -Didem.chaos.seed} replays
- * a run; otherwise each run draws one and prints it.
+ * Bounded chaos runs: three consumer processes under every fault type per record, and under the
+ * faults that hit a mode's own paths in batch mode and with offsets stored in PostgreSQL (kills and
+ * halts mid-transaction, a rebalance storm, a PostgreSQL restart, dropped COMMIT replies; every
+ * fault in those modes is a soak run away, see docs/reliability.md). Keeping the default build
+ * under its time budget is the reason for the subsets. A seed from {@code -Didem.chaos.seed}
+ * replays a run; otherwise each run draws one and prints it.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
@@ -18,20 +21,33 @@ class ChaosSuiteTest {
   }
 
   @Test
-  void everyFaultInBatchModeLosesDoublesAndReordersNothing() {
-    run(options("batch").mode(ChaosOptions.Mode.BATCH));
+  void batchModeUnderFaultsLosesDoublesAndReordersNothing() {
+    run(options("batch").mode(ChaosOptions.Mode.BATCH).faults(MODE_FAULTS));
   }
 
   @Test
-  void everyFaultWithOffsetsInPostgresqlLosesDoublesAndReordersNothing() {
-    run(options("pg-offsets").mode(ChaosOptions.Mode.RECORD).offsetStore("postgresql"));
+  void offsetsInPostgresqlUnderFaultsLoseDoubleAndReorderNothing() {
+    run(
+        options("pg-offsets")
+            .mode(ChaosOptions.Mode.RECORD)
+            .offsetStore("postgresql")
+            .faults(MODE_FAULTS));
   }
 
+  private static final Fault[] MODE_FAULTS = {
+    Fault.KILL,
+    Fault.HALT_AFTER_COMMIT,
+    Fault.SCALE_IN_OUT,
+    Fault.POSTGRES_RESTART,
+    Fault.AMBIGUOUS_COMMIT
+  };
+
   private static ChaosOptions.Builder options(String label) {
-    // The eight faults, ten seconds apart, set the length of a run (about 90 s); the duration is
+    // The faults, ten seconds apart, set the length of a run (about 90 s for all eight); the
+    // duration is
     // only the least time events are produced.
     return ChaosOptions.builder(label)
-        .duration(Duration.ofSeconds(60))
+        .duration(Duration.ofSeconds(30))
         .firstFault(Duration.ofSeconds(4))
         .rate(80);
   }
