@@ -12,14 +12,17 @@ CREATE TABLE IF NOT EXISTS ${schema}.consumer_offsets (
     CONSTRAINT consumer_offsets_pkey PRIMARY KEY (consumer_name, topic, kafka_partition)
 );
 
--- Offsets at or above next_offset whose processing transaction committed. Each processing
--- transaction inserts its own rows; the fold step moves next_offset over the contiguous done
--- prefix and deletes the rows below it, so this table holds about the records in flight.
+-- Runs of done offsets, [first_offset, last_offset], at or above next_offset, whose processing
+-- transaction committed. Each processing transaction inserts its own: one run per record, or per
+-- stretch of adjacent offsets of a batch. The fold step moves next_offset over the contiguous done
+-- prefix and deletes the runs that end below it, so this table holds about the records in flight.
 CREATE TABLE IF NOT EXISTS ${schema}.consumer_offsets_done (
     consumer_name   text    NOT NULL,
     topic           text    NOT NULL,
     kafka_partition integer NOT NULL,
-    kafka_offset    bigint  NOT NULL,
+    first_offset    bigint  NOT NULL,
+    last_offset     bigint  NOT NULL,
     CONSTRAINT consumer_offsets_done_pkey
-        PRIMARY KEY (consumer_name, topic, kafka_partition, kafka_offset)
+        PRIMARY KEY (consumer_name, topic, kafka_partition, first_offset, last_offset),
+    CONSTRAINT consumer_offsets_done_run CHECK (last_offset >= first_offset)
 );

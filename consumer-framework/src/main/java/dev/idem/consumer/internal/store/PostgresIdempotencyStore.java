@@ -46,16 +46,16 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
         offsetsInDatabase
             ? "WITH done AS (INSERT INTO "
                 + doneTable
-                + " (consumer_name, topic, kafka_partition, kafka_offset) VALUES (?, ?, ?, ?)"
-                + " ON CONFLICT DO NOTHING) "
+                + " (consumer_name, topic, kafka_partition, first_offset, last_offset)"
+                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING) "
             : "";
     String doneMany =
         offsetsInDatabase
             ? "WITH done AS (INSERT INTO "
                 + doneTable
-                + " (consumer_name, topic, kafka_partition, kafka_offset)"
-                + " SELECT ?, d.t, d.p, d.o"
-                + " FROM unnest(?::text[], ?::int[], ?::bigint[]) AS d(t, p, o)"
+                + " (consumer_name, topic, kafka_partition, first_offset, last_offset)"
+                + " SELECT ?, d.t, d.p, d.f, d.l"
+                + " FROM unnest(?::text[], ?::int[], ?::bigint[], ?::bigint[]) AS d(t, p, f, l)"
                 + " ON CONFLICT DO NOTHING) "
             : "";
     String processed = schema + "." + processedTable;
@@ -195,7 +195,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       int i = 1;
       if (offsetsInDatabase) {
         ps.setString(i++, consumerName);
-        i = setCoordinates(c, ps, i, done);
+        i = setRuns(c, ps, i, done);
       }
       ps.setString(i++, consumerName);
       ps.setArray(i++, c.createArrayOf("text", eventIds.toArray()));
@@ -220,7 +220,8 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     ps.setString(2, origin.topic());
     ps.setInt(3, origin.partition());
     ps.setLong(4, origin.offset());
-    return 5;
+    ps.setLong(5, origin.offset());
+    return 6;
   }
 
   /** Binds topics, partitions and offsets as three arrays; returns the next parameter index. */
@@ -241,6 +242,44 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     ps.setArray(index + 1, c.createArrayOf("int4", partitions));
     ps.setArray(index + 2, c.createArrayOf("int8", offsets));
     return index + 3;
+  }
+
+  /**
+   * Binds {@code done} as runs of adjacent offsets per partition (topics, partitions, first and
+   * last offsets: four arrays), so a batch of consecutive records is one row; returns the next
+   * index.
+   */
+  private static int setRuns(
+      Connection c, PreparedStatement ps, int index, java.util.List<RecordCoordinates> done)
+      throws SQLException {
+    java.util.List<RecordCoordinates> sorted = new java.util.ArrayList<>(done);
+    sorted.sort(
+        java.util.Comparator.comparing(RecordCoordinates::topic)
+            .thenComparingInt(RecordCoordinates::partition)
+            .thenComparingLong(RecordCoordinates::offset));
+    java.util.List<String> topics = new java.util.ArrayList<>();
+    java.util.List<Integer> partitions = new java.util.ArrayList<>();
+    java.util.List<Long> firsts = new java.util.ArrayList<>();
+    java.util.List<Long> lasts = new java.util.ArrayList<>();
+    for (RecordCoordinates r : sorted) {
+      int last = lasts.size() - 1;
+      if (last >= 0
+          && topics.get(last).equals(r.topic())
+          && partitions.get(last) == r.partition()
+          && lasts.get(last) >= r.offset() - 1) {
+        lasts.set(last, Math.max(lasts.get(last), r.offset()));
+      } else {
+        topics.add(r.topic());
+        partitions.add(r.partition());
+        firsts.add(r.offset());
+        lasts.add(r.offset());
+      }
+    }
+    ps.setArray(index, c.createArrayOf("text", topics.toArray()));
+    ps.setArray(index + 1, c.createArrayOf("int4", partitions.toArray()));
+    ps.setArray(index + 2, c.createArrayOf("int8", firsts.toArray()));
+    ps.setArray(index + 3, c.createArrayOf("int8", lasts.toArray()));
+    return index + 4;
   }
 
   @Override

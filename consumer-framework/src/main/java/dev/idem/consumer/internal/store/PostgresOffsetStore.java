@@ -23,7 +23,7 @@ public final class PostgresOffsetStore {
   /** The table of positions, in the consumer's schema. */
   public static final String BASE_TABLE = "consumer_offsets";
 
-  /** The table of done offsets at or above the position. */
+  /** The table of runs of done offsets at or above the position. */
   public static final String DONE_TABLE = "consumer_offsets_done";
 
   private final String consumerName;
@@ -35,7 +35,7 @@ public final class PostgresOffsetStore {
    * What PostgreSQL holds for one partition.
    *
    * @param next the stored position (every offset below it is done), or null when none is stored
-   * @param done offsets at or above {@code next} recorded as done
+   * @param done offsets at or above {@code next} recorded as done (the stored runs, expanded)
    */
   public record Stored(Long next, NavigableSet<Long> done) {}
 
@@ -54,12 +54,11 @@ public final class PostgresOffsetStore {
             + partitions
             + ") w ON o.topic = w.t AND o.kafka_partition = w.p WHERE o.consumer_name = ?";
     this.loadDoneSql =
-        "SELECT d.topic, d.kafka_partition, d.kafka_offset FROM "
+        "SELECT d.topic, d.kafka_partition, d.first_offset, d.last_offset FROM "
             + done
             + " d JOIN (SELECT w.t, w.p"
             + partitions
-            + ") w ON d.topic = w.t AND d.kafka_partition = w.p WHERE d.consumer_name = ?"
-            + " ORDER BY d.kafka_offset";
+            + ") w ON d.topic = w.t AND d.kafka_partition = w.p WHERE d.consumer_name = ?";
     // One statement, so one transaction: move each position forward (never back: GREATEST, as a
     // late fold of an earlier owner may arrive after a newer one), then delete the done rows the
     // new position covers. The DELETE reads the upsert's RETURNING, the positions after the update.
@@ -74,7 +73,7 @@ public final class PostgresOffsetStore {
             + " DELETE FROM "
             + done
             + " d USING up WHERE d.consumer_name = ? AND d.topic = up.topic"
-            + " AND d.kafka_partition = up.kafka_partition AND d.kafka_offset < up.next_offset";
+            + " AND d.kafka_partition = up.kafka_partition AND d.last_offset < up.next_offset";
   }
 
   /** The stored positions and done offsets of {@code partitions} (every one has an entry). */
@@ -98,9 +97,13 @@ public final class PostgresOffsetStore {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           TopicPartition tp = new TopicPartition(rs.getString(1), rs.getInt(2));
-          long offset = rs.getLong(3);
           Stored stored = result.get(tp);
-          if (stored != null && (stored.next() == null || offset >= stored.next())) {
+          if (stored == null) {
+            continue;
+          }
+          long from =
+              stored.next() == null ? rs.getLong(3) : Math.max(rs.getLong(3), stored.next());
+          for (long offset = from; offset <= rs.getLong(4); offset++) {
             stored.done().add(offset);
           }
         }
