@@ -135,29 +135,23 @@ final class FaultInjector {
   }
 
   private String restartPostgres() {
-    long stopping = System.nanoTime();
-    cluster.postgres().stop();
-    long stopped = System.nanoTime();
-    long down = pause(1000, 2000);
-    long starting = System.nanoTime();
-    cluster.postgres().start();
-    return "PostgreSQL stopped in "
-        + millisSince(stopping, stopped)
-        + " ms, down "
-        + down
-        + " ms, started in "
-        + millisSince(starting, System.nanoTime())
-        + " ms";
+    return restart("PostgreSQL", cluster.postgres()::stop, cluster.postgres()::start);
   }
 
   private String restartBroker() {
+    return restart("broker", cluster.broker()::stop, cluster.broker()::start);
+  }
+
+  /** Stops a server, keeps it down for a seeded 1 to 2 s, starts it; says how long each took. */
+  private String restart(String server, Runnable stop, Runnable start) {
     long stopping = System.nanoTime();
-    cluster.broker().stop();
+    stop.run();
     long stopped = System.nanoTime();
     long down = pause(1000, 2000);
     long starting = System.nanoTime();
-    cluster.broker().start();
-    return "broker stopped in "
+    start.run();
+    return server
+        + " stopped in "
         + millisSince(stopping, stopped)
         + " ms, down "
         + down

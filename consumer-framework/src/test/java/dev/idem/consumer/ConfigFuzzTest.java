@@ -135,37 +135,31 @@ class ConfigFuzzTest {
     numbers.put("consumer.batch.max-locks", (b, n) -> b.batchMaxLocks(n.intValue()));
     int tried = 0;
     for (int i = 0; i < 400; i++) {
-      Duration d = hostileDuration(random);
-      for (var e : durations.entrySet()) {
-        tried++;
-        check(
-            problems,
-            e.getKey(),
-            String.valueOf(d),
-            "typed",
-            () -> {
-              IdemConfig.Builder b = builder(base());
-              e.getValue().accept(b, d);
-              return b.build();
-            });
-      }
-      long n = hostileNumber(random);
-      for (var e : numbers.entrySet()) {
-        tried++;
-        check(
-            problems,
-            e.getKey(),
-            Long.toString(n),
-            "typed",
-            () -> {
-              IdemConfig.Builder b = builder(base());
-              e.getValue().accept(b, n);
-              return b.build();
-            });
-      }
+      tried += tryTyped(problems, durations, hostileDuration(random));
+      tried += tryTyped(problems, numbers, hostileNumber(random));
     }
     System.out.println("ConfigFuzzTest: " + tried + " typed values tried");
     assertThat(problems.all.keySet()).as("seed %d: %s", seed, problems).isEmpty();
+  }
+
+  /** Builds with {@code value} through each typed setter; returns how many were tried. */
+  private static <V> int tryTyped(
+      Problems problems,
+      Map<String, java.util.function.BiConsumer<IdemConfig.Builder, V>> setters,
+      V value) {
+    for (var e : setters.entrySet()) {
+      check(
+          problems,
+          e.getKey(),
+          String.valueOf(value),
+          "typed",
+          () -> {
+            IdemConfig.Builder b = builder(base());
+            e.getValue().accept(b, value);
+            return b.build();
+          });
+    }
+    return setters.size();
   }
 
   private static Duration hostileDuration(Random random) {

@@ -280,12 +280,7 @@ class OffsetStoreTest {
         "Kafka's committed offsets back at the end",
         () -> newEnd.equals(committedQuietly(name)));
     assertThat(opened).as("transactions opened after the reset").hasSize(10);
-    for (String o : opened) {
-      TopicPartition tp =
-          new TopicPartition(name, Integer.parseInt(o.substring(0, o.indexOf('@'))));
-      assertThat(Long.parseLong(o.substring(o.indexOf('@') + 1)))
-          .isGreaterThanOrEqualTo(end.get(tp));
-    }
+    assertAllAtOrAbove(opened, name, end);
     assertThat(second.snapshot().skipped()).isZero(); // it never even fetched the old records
     assertThat(second.snapshot().duplicates()).isZero();
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(50);
@@ -328,12 +323,7 @@ class OffsetStoreTest {
         "positions stored at the end",
         () -> end.equals(storedPositionsQuietly(name)));
     assertThat(opened).hasSize(10);
-    for (String o : opened) {
-      TopicPartition tp =
-          new TopicPartition(name, Integer.parseInt(o.substring(0, o.indexOf('@'))));
-      assertThat(Long.parseLong(o.substring(o.indexOf('@') + 1)))
-          .isGreaterThanOrEqualTo(committed.get(tp));
-    }
+    assertAllAtOrAbove(opened, name, committed);
     assertThat(pgMode.snapshot().duplicates()).isZero();
   }
 
@@ -383,6 +373,16 @@ class OffsetStoreTest {
                   }
                 })
             .build());
+  }
+
+  /** Every {@code partition@offset} in {@code opened} is at or above its partition's floor. */
+  private static void assertAllAtOrAbove(
+      Set<String> opened, String topic, Map<TopicPartition, Long> floors) {
+    for (String o : opened) {
+      int at = o.indexOf('@');
+      TopicPartition tp = new TopicPartition(topic, Integer.parseInt(o.substring(0, at)));
+      assertThat(Long.parseLong(o.substring(at + 1))).as(o).isGreaterThanOrEqualTo(floors.get(tp));
+    }
   }
 
   private static List<ProducerRecord<byte[], byte[]>> batchOfRecords(

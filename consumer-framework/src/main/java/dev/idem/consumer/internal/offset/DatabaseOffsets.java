@@ -205,7 +205,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     Map<TopicPartition, Long> moved = new HashMap<>();
     watermarks.forEach(
         (tp, w) -> {
-          if (w >= 0 && w > lastFolded.getOrDefault(tp, -1L)) {
+          if (w > lastFolded.getOrDefault(tp, -1L)) {
             moved.put(tp, w);
           }
         });

@@ -34,11 +34,6 @@ public final class OffsetTracker {
     removed.forEach(partitions::remove);
   }
 
-  /** The partitions tracked now. */
-  public java.util.Set<TopicPartition> assigned() {
-    return java.util.Set.copyOf(partitions.keySet());
-  }
-
   /** The current epoch of a partition, or -1 when it is not assigned. */
   public long epoch(TopicPartition tp) {
     PartitionOffsets p = partitions.get(tp);
@@ -87,6 +82,23 @@ public final class OffsetTracker {
   public long watermark(TopicPartition tp) {
     PartitionOffsets p = partitions.get(tp);
     return p == null ? -1 : p.watermark;
+  }
+
+  /** The watermarks of every tracked partition where something is done. */
+  public Map<TopicPartition, Long> watermarks() {
+    return watermarks(partitions.keySet());
+  }
+
+  /** The watermarks of the given partitions where something is done. */
+  public Map<TopicPartition, Long> watermarks(Collection<TopicPartition> tps) {
+    Map<TopicPartition, Long> result = new HashMap<>();
+    for (TopicPartition tp : tps) {
+      PartitionOffsets p = partitions.get(tp);
+      if (p != null && p.watermark >= 0) {
+        result.put(tp, p.watermark);
+      }
+    }
+    return result;
   }
 
   /** Watermarks that moved since they were last {@linkplain #committed committed}. */

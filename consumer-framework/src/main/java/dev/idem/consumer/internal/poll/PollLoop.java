@@ -257,7 +257,7 @@ public final class PollLoop implements Runnable {
     }
     nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
     if (databaseOffsets != null) {
-      databaseOffsets.foldAsync(watermarks(tracker.assigned()));
+      databaseOffsets.foldAsync(tracker.watermarks());
     }
     Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable();
     if (offsets.isEmpty()) {
@@ -300,17 +300,6 @@ public final class PollLoop implements Runnable {
     }
   }
 
-  private Map<TopicPartition, Long> watermarks(Collection<TopicPartition> tps) {
-    Map<TopicPartition, Long> result = new java.util.HashMap<>();
-    for (TopicPartition tp : tps) {
-      long w = tracker.watermark(tp);
-      if (w >= 0) {
-        result.put(tp, w);
-      }
-    }
-    return result;
-  }
-
   private void shutdown() {
     state = ConsumerState.CLOSING;
     publish();
@@ -340,7 +329,7 @@ public final class PollLoop implements Runnable {
     drainCompletions();
     dispatcher.forget(tps);
     Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable(tps);
-    Map<TopicPartition, Long> positions = watermarks(tps);
+    Map<TopicPartition, Long> positions = tracker.watermarks(tps);
     tracker.removed(tps);
     awaitingPosition.removeAll(tps);
     if (databaseOffsets != null) {
