@@ -40,23 +40,12 @@ final class Topics {
         }
       }
     }
-    Map<String, Integer> counts = new HashMap<>();
-    admin
-        .describeTopics(topics)
-        .allTopicNames()
-        .get(30, TimeUnit.SECONDS)
-        .forEach((name, d) -> counts.put(name, d.partitions().size()));
-    Map<TopicPartition, OffsetSpec> request = new HashMap<>();
-    counts.forEach(
-        (name, n) -> {
-          for (int p = 0; p < n; p++) {
-            request.put(new TopicPartition(name, p), OffsetSpec.latest());
-          }
-        });
+    // A topic just created may not be known yet to the broker that answers the next request
+    // (UnknownTopicOrPartition): describe and probe the leaders again until the deadline.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
       try {
-        admin.listOffsets(request).all().get(5, TimeUnit.SECONDS);
+        admin.listOffsets(latestOfEveryPartition(admin, topics)).all().get(5, TimeUnit.SECONDS);
         return;
       } catch (ExecutionException e) {
         if (System.nanoTime() > deadline) {
@@ -65,5 +54,22 @@ final class Topics {
         Thread.sleep(50);
       }
     }
+  }
+
+  private static Map<TopicPartition, OffsetSpec> latestOfEveryPartition(
+      Admin admin, List<String> topics)
+      throws InterruptedException, ExecutionException, TimeoutException {
+    Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+    admin
+        .describeTopics(topics)
+        .allTopicNames()
+        .get(5, TimeUnit.SECONDS)
+        .forEach(
+            (name, d) -> {
+              for (int p = 0; p < d.partitions().size(); p++) {
+                request.put(new TopicPartition(name, p), OffsetSpec.latest());
+              }
+            });
+    return request;
   }
 }
