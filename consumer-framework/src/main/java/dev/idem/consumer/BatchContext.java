@@ -1,6 +1,7 @@
 package dev.idem.consumer;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 
 /** What a batch handler knows about the transaction it runs in. */
 public interface BatchContext {
@@ -17,4 +18,13 @@ public interface BatchContext {
    * setAutoCommit} throw {@link IllegalStateException}.
    */
   Connection connection();
+
+  /**
+   * Runs {@code work} inside a savepoint of the batch's transaction; see {@link
+   * ProcessingContext#withSavepoint(SqlWork)}.
+   *
+   * @return what {@code work} returned
+   * @throws SQLException what {@code work} threw, after the rollback to the savepoint
+   */
+  <R> R withSavepoint(SqlWork<R> work) throws SQLException;
 }

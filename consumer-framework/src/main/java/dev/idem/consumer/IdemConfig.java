@@ -48,6 +48,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param retentionInterval how often the retention job runs
  * @param retentionBatchSize marks deleted per retention transaction
  * @param offsetStore where the authoritative record of done offsets is kept
+ * @param readRetryTimeout how long a record whose deserializer or event-id extractor fails with a
+ *     retryable failure (by default: a network failure) is retried before it is dead-lettered
+ * @param transactionStateCheck how a transaction left aborted or ended by its handler is detected
  * @param database optional connection settings, when idem opens its own pool
  */
 public record IdemConfig(
@@ -74,6 +77,8 @@ public record IdemConfig(
     Duration retentionInterval,
     int retentionBatchSize,
     OffsetStore offsetStore,
+    Duration readRetryTimeout,
+    TransactionStateCheck transactionStateCheck,
     DatabaseSettings database) {
 
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
@@ -163,6 +168,9 @@ public record IdemConfig(
     lines.put("consumer.retention.interval", retentionInterval);
     lines.put("consumer.retention.batch-size", retentionBatchSize);
     lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
+    lines.put("consumer.read-retry-timeout", readRetryTimeout);
+    lines.put(
+        "consumer.transaction-state-check", transactionStateCheck.name().toLowerCase(Locale.ROOT));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
       lines.put("pg.url", database.url());
@@ -352,6 +360,22 @@ public record IdemConfig(
           Objects.requireNonNull(store, "store").name().toLowerCase(Locale.ROOT));
     }
 
+    /**
+     * How long a record whose deserializer or event-id extractor fails with a retryable failure (by
+     * default a network failure, such as a schema registry that is down) is retried before it is
+     * dead-lettered; default 5 minutes. Later records of its ordering key wait meanwhile.
+     */
+    public Builder readRetryTimeout(Duration timeout) {
+      return set("consumer.read-retry-timeout", Values.format(timeout));
+    }
+
+    /** How a transaction left aborted or ended by its handler is detected; default DRIVER. */
+    public Builder transactionStateCheck(TransactionStateCheck check) {
+      return set(
+          "consumer.transaction-state-check",
+          Objects.requireNonNull(check, "check").name().toLowerCase(Locale.ROOT));
+    }
+
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
       set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
@@ -489,6 +513,8 @@ public record IdemConfig(
       int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
       int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
       OffsetStore offsetStore = offsetStore();
+      Duration readRetryTimeout = duration("consumer.read-retry-timeout", Duration.ofMinutes(5));
+      TransactionStateCheck stateCheck = transactionStateCheck();
       return new IdemConfig(
           name,
           topics,
@@ -513,7 +539,21 @@ public record IdemConfig(
           retentionInterval,
           retentionBatchSize,
           offsetStore,
+          readRetryTimeout,
+          stateCheck,
           database);
+    }
+
+    private TransactionStateCheck transactionStateCheck() {
+      String raw = settings.getOrDefault("consumer.transaction-state-check", "driver").trim();
+      return switch (raw.toLowerCase(Locale.ROOT)) {
+        case "driver" -> TransactionStateCheck.DRIVER;
+        case "query" -> TransactionStateCheck.QUERY;
+        default ->
+            throw new IdemConfigException(
+                "consumer.transaction-state-check",
+                "'" + raw + "' is not a state check; use driver (default) or query");
+      };
     }
 
     private OffsetStore offsetStore() {
@@ -758,6 +798,8 @@ public record IdemConfig(
             "consumer.retention.interval",
             "consumer.retention.batch-size",
             "consumer.offset-store",
+            "consumer.read-retry-timeout",
+            "consumer.transaction-state-check",
             "pg.url",
             "pg.user",
             "pg.password",

@@ -5,9 +5,8 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
-import dev.idem.consumer.internal.dispatch.BatchTask;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
-import dev.idem.consumer.internal.dispatch.RecordTask;
+import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
@@ -15,9 +14,12 @@ import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
+import dev.idem.consumer.internal.tx.AttemptConnections;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.TxEnvironment;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -199,7 +201,12 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         SchemaMigrator.offsets(config.schema()).migrate(dataSource);
       }
     }
-    boolean transactionTimeout = checkServer(dataSource);
+    Transactions transactions =
+        Transactions.checking(
+            config.transactionStateCheck() == TransactionStateCheck.DRIVER
+                ? Transactions.StateCheck.DRIVER
+                : Transactions.StateCheck.QUERY);
+    boolean transactionTimeout = checkServer(dataSource, transactions);
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
     metrics.registerInFlight(() -> snapshot.get().inFlight());
@@ -219,19 +226,19 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             : new KafkaDeadLetterPublisher(config);
     EventHandler<T> recordHandler =
         parts.batchHandler == null ? parts.handler : batchOfOne(parts.batchHandler);
-    RecordProcessor<T> processor =
-        new RecordProcessor<>(
+    TxEnvironment env =
+        new TxEnvironment(
             name(),
             config.lockNamespace(),
             dataSource,
             store,
-            parts.eventIds,
-            parts.payloads,
-            recordHandler,
             parts.lockKeys,
             metrics,
             parts.faults,
-            deadLetters);
+            transactions,
+            AttemptConnections.NONE);
+    RecordProcessor<T> processor =
+        new RecordProcessor<>(env, parts.eventIds, parts.payloads, recordHandler, deadLetters);
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Executor executor = parts.executor;
     if (executor == null) {
@@ -245,31 +252,26 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
           dispatcherRef.get().halt();
           loopRef.get().crash();
         };
-    RecordTask task =
-        new RecordTask(name(), processor, config.retry(), parts.classifier, metrics, onCrash);
+    Tasks.FailureSettings failures =
+        new Tasks.FailureSettings(config.retry(), parts.classifier, config.readRetryTimeout());
     Dispatcher dispatcher;
     OrderingKey orderingKey = parts.orderingKey;
     if (parts.batchHandler == null) {
       dispatcher =
           new Dispatcher(
-              executor, scheduler, group -> task.apply(group.get(0)), config.concurrency(), 1);
+              executor,
+              scheduler,
+              Tasks.forRecords(name(), processor, failures, metrics, onCrash),
+              config.concurrency(),
+              1);
     } else {
       BatchProcessor<T> batches =
-          new BatchProcessor<>(
-              name(),
-              config.lockNamespace(),
-              dataSource,
-              store,
-              parts.batchHandler,
-              parts.lockKeys,
-              metrics,
-              parts.faults,
-              config.batchMaxLocks());
+          new BatchProcessor<>(env, parts.batchHandler, config.batchMaxLocks());
       dispatcher =
           new Dispatcher(
               executor,
               scheduler,
-              new BatchTask<>(processor, batches, task, config.retry(), metrics, onCrash),
+              Tasks.forBatches(name(), processor, batches, failures, metrics, onCrash),
               config.concurrency(),
               config.batchSize());
       // Batches hold a partition's records in offset order, one batch per partition at a time.
@@ -440,6 +442,11 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               public Connection connection() {
                 return ctx.connection();
               }
+
+              @Override
+              public <R> R withSavepoint(SqlWork<R> work) throws SQLException {
+                return ctx.withSavepoint(work);
+              }
             });
   }
 
@@ -463,13 +470,23 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /** Warns about non-durable settings; returns whether transaction_timeout exists (17+). */
-  private boolean checkServer(DataSource dataSource) {
+  private boolean checkServer(DataSource dataSource, Transactions transactions) {
     try (Connection c = dataSource.getConnection();
         Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
                 "SELECT current_setting('fsync'), current_setting('server_version_num')::int")) {
       rs.next();
+      if (!transactions.canCheck(c)) {
+        throw new IdemConfigException(
+            "consumer.transaction-state-check",
+            "driver: the pool's connections ("
+                + c.getClass().getName()
+                + ") do not unwrap to pgjdbc's org.postgresql.core.BaseConnection, so idem cannot"
+                + " read whether a handler left its transaction aborted; use a pool whose"
+                + " connections unwrap (HikariCP, pgjdbc's data sources), or set"
+                + " consumer.transaction-state-check=query (one SELECT 1 per transaction)");
+      }
       if (!"on".equals(rs.getString(1))) {
         log.warn(
             "PostgreSQL runs with fsync=off: a server crash can lose commits whose offsets were"

@@ -1,6 +1,7 @@
 package dev.idem.consumer;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 import org.apache.kafka.common.header.Headers;
 
 /**
@@ -42,4 +43,17 @@ public interface ProcessingContext {
    * IllegalStateException}. Savepoints are allowed.
    */
   Connection connection();
+
+  /**
+   * Runs {@code work} inside a savepoint of the transaction, for a statement that may fail while
+   * the handler carries on (a best-effort audit row, an insert that may hit a unique key). If
+   * {@code work} throws, what it did is rolled back to the savepoint, the transaction stays usable,
+   * and the exception is rethrown for the handler to catch. Catching an SQL error without a
+   * savepoint leaves the transaction aborted: idem then fails the attempt with {@link
+   * TransactionMisuseException} rather than lose the event.
+   *
+   * @return what {@code work} returned
+   * @throws SQLException what {@code work} threw, after the rollback to the savepoint
+   */
+  <R> R withSavepoint(SqlWork<R> work) throws SQLException;
 }

@@ -1,10 +1,10 @@
 package dev.idem.consumer.internal.dispatch;
 
-import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.BatchProcessor;
-import dev.idem.consumer.internal.tx.Prepared;
+import dev.idem.consumer.internal.tx.Failures;
+import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,11 +14,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs a lane's group as one batch. Records without a valid event id or with an unreadable payload
- * go alone through the record path first (they are dead-lettered). If the batch fails for any
- * reason but an unreachable database, the group falls back to one record at a time through the
- * record path, with its retries and dead letters, so one poison record does not hold back the
- * others.
+ * Runs a lane's group as batches. A record that cannot be read (no valid event id, the deserializer
+ * failed) splits the group: the records before it commit first as a batch, then it goes alone
+ * through the record path (retried or dead-lettered there), then the rest; so no record of the
+ * partition is applied or dead-lettered ahead of an earlier one. If a batch fails for any reason
+ * but an unreachable database, the group falls back to one record at a time through the record
+ * path, with its retries and dead letters, so one poison record does not hold back the others.
  */
 public final class BatchTask<T> implements Function<List<Work>, Step> {
   private static final Logger log = LoggerFactory.getLogger(BatchTask.class);
@@ -26,21 +27,21 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
   private final RecordProcessor<T> records;
   private final BatchProcessor<T> batches;
   private final RecordTask recordTask;
-  private final RetryPolicy retry;
+  private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final Runnable onCrash;
 
-  public BatchTask(
+  BatchTask(
       RecordProcessor<T> records,
       BatchProcessor<T> batches,
       RecordTask recordTask,
-      RetryPolicy retry,
+      FailurePolicy policy,
       ConsumerMetrics metrics,
       Runnable onCrash) {
     this.records = records;
     this.batches = batches;
     this.recordTask = recordTask;
-    this.retry = retry;
+    this.policy = policy;
     this.metrics = metrics;
     this.onCrash = onCrash;
   }
@@ -50,30 +51,42 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
     if (group.get(0).fallback) {
       return oneByOne(group);
     }
-    List<Prepared<T>> prepared = new ArrayList<>(group.size());
+    List<Read<T>> batch = new ArrayList<>(group.size());
     List<Work> batchWorks = new ArrayList<>(group.size());
     for (Work w : group) {
       if (w.done) {
         continue;
       }
-      Prepared<T> p = records.prepare(w.record);
-      if (p == null) {
-        Step alone = recordTask.apply(w);
-        if (!alone.done()) {
-          return alone;
-        }
-        w.done = true;
-      } else {
-        prepared.add(p);
+      Read<T> read = records.read(w.record);
+      if (read.ok()) {
+        batch.add(read);
         batchWorks.add(w);
+        continue;
       }
+      Step before = runBatch(group, batch, batchWorks);
+      if (!before.done()) {
+        return before;
+      }
+      batch.clear();
+      batchWorks.clear();
+      Step alone = recordTask.apply(w);
+      if (!alone.done()) {
+        return alone;
+      }
+      w.done = true;
     }
-    if (prepared.isEmpty()) {
+    return runBatch(group, batch, batchWorks);
+  }
+
+  /** Runs the read records {@code batch} of {@code group} as one batch (if any). */
+  private Step runBatch(List<Work> group, List<Read<T>> batch, List<Work> batchWorks) {
+    if (batch.isEmpty()) {
       return Step.DONE;
     }
+    Work head = group.get(0);
     BatchProcessor.Result result;
     try {
-      result = batches.process(prepared, group.get(0).attempt);
+      result = batches.process(batch, head.attempt);
     } catch (FaultHook.SimulatedCrash crash) {
       onCrash.run();
       return Step.retryAfter(Duration.ofDays(1));
@@ -82,9 +95,9 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
       batchWorks.forEach(w -> w.done = true);
       return Step.DONE;
     }
-    if (RecordTask.isConnectionFailure(result.failure())) {
-      metrics.retry(group.get(0).record.topic());
-      Duration delay = retry.delayAfter(3);
+    if (policy.classify(result.failure()) == Failures.Kind.CONNECTION) {
+      metrics.retry(head.record.topic());
+      Duration delay = policy.outageDelay(head.attempt);
       log.warn(
           "database unreachable ({}); retrying the batch in {} ms",
           result.failure(),
@@ -94,7 +107,7 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
     log.warn(
         "batch of {} records of {} failed ({}); processing them one at a time",
         batchWorks.size(),
-        group.get(0).partition,
+        head.partition,
         result.failure().toString());
     group.forEach(w -> w.fallback = true);
     return oneByOne(group);

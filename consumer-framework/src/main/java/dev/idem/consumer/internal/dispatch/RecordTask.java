@@ -1,16 +1,10 @@
 package dev.idem.consumer.internal.dispatch;
 
-import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.NonRetryableException;
-import dev.idem.consumer.RetryDecision;
-import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
-import dev.idem.consumer.internal.tx.Failures;
 import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordProcessor;
-import java.sql.SQLException;
-import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -25,12 +19,10 @@ import org.slf4j.MDC;
  */
 public final class RecordTask implements Function<Work, Step> {
   private static final Logger log = LoggerFactory.getLogger(RecordTask.class);
-  private static final int MAX_RERUNS = 3;
 
   private final String consumerName;
   private final RecordProcessor<?> processor;
-  private final RetryPolicy retry;
-  private final FailureClassifier classifier;
+  private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final Runnable onCrash;
 
@@ -38,17 +30,15 @@ public final class RecordTask implements Function<Work, Step> {
    * @param onCrash called when a fault hook simulates the death of the process, or when a fatal VM
    *     error makes going on unsafe
    */
-  public RecordTask(
+  RecordTask(
       String consumerName,
       RecordProcessor<?> processor,
-      RetryPolicy retry,
-      FailureClassifier classifier,
+      FailurePolicy policy,
       ConsumerMetrics metrics,
       Runnable onCrash) {
     this.consumerName = consumerName;
     this.processor = processor;
-    this.retry = retry;
-    this.classifier = classifier;
+    this.policy = policy;
     this.metrics = metrics;
     this.onCrash = onCrash;
   }
@@ -69,13 +59,7 @@ public final class RecordTask implements Function<Work, Step> {
       }
       return switch (outcome.kind()) {
         case PROCESSED, DUPLICATE, DEAD_LETTERED -> Step.DONE;
-        case REJECTED -> {
-          log.warn(
-              "record rejected ({}): {}; writing it to the dead letters",
-              outcome.reason(),
-              String.valueOf(outcome.failure()));
-          yield deadLetter(work, outcome.reason(), outcome.failure());
-        }
+        case UNREADABLE -> unreadable(work, outcome);
         case FAILED -> failed(work, outcome.failure());
       };
     } catch (FaultHook.SimulatedCrash crash) {
@@ -92,53 +76,66 @@ public final class RecordTask implements Function<Work, Step> {
     }
   }
 
-  private Step failed(Work work, Throwable failure) {
-    if (processor.isProcessedKeyViolation(failure) && work.reruns < MAX_RERUNS) {
-      // Another path marked this event id first; the re-run finds the mark and skips.
-      work.reruns++;
-      log.info("processed mark already present; re-running the check");
-      return Step.retryAfter(Duration.ZERO);
+  private Step unreadable(Work work, Outcome outcome) {
+    long now = System.nanoTime();
+    if (work.readFailures++ == 0) {
+      work.firstReadFailureNanos = now;
     }
-    if (isConnectionFailure(failure)) {
-      // The database is unreachable: not this record's fault, so no attempt is used up.
+    FailurePolicy.Decision d =
+        policy.afterReadFailure(
+            outcome.failure(),
+            work.readFailures,
+            Duration.ofNanos(now - work.firstReadFailureNanos));
+    if (d.action() == FailurePolicy.Action.RETRY) {
       metrics.retry(work.record.topic());
-      Duration delay = retry.delayAfter(Math.max(work.attempt, 3));
-      log.warn("database unreachable ({}); retrying in {} ms", failure, delay.toMillis());
-      return Step.retryAfter(delay);
+      log.warn(
+          "record unreadable ({}), retrying in {} ms: {}",
+          outcome.reason(),
+          d.delay().toMillis(),
+          String.valueOf(outcome.failure()));
+      return Step.retryAfter(d.delay());
     }
-    RetryDecision decision = decide(failure);
-    if (decision == RetryDecision.RETRY && retry.allowsAttemptAfter(work.attempt)) {
-      Duration delay = retry.delayAfter(work.attempt);
-      log.warn("attempt {} failed; retrying in {} ms", work.attempt, delay.toMillis(), failure);
-      work.attempt++;
-      metrics.retry(work.record.topic());
-      return Step.retryAfter(delay);
-    }
-    if (failure instanceof NonRetryableException) {
-      log.warn("not retryable ({}); writing the record to the dead letters", failure.toString());
-    } else {
-      log.error(
-          "giving up after attempt {} ({}); writing the record to the dead letters",
-          work.attempt,
-          decision == RetryDecision.GIVE_UP ? "not retryable" : "no attempts left",
-          failure);
-    }
-    return deadLetter(work, "handler-failed", failure);
+    log.warn(
+        "record unreadable ({}): {}; writing it to the dead letters",
+        outcome.reason(),
+        String.valueOf(outcome.failure()));
+    return deadLetter(work, outcome.reason(), outcome.failure());
   }
 
-  private RetryDecision decide(Throwable failure) {
-    if (Failures.isTransient(failure)) {
-      return RetryDecision.RETRY;
-    }
-    if (failure instanceof NonRetryableException) {
-      return RetryDecision.GIVE_UP;
-    }
-    try {
-      RetryDecision d = classifier.classify(failure);
-      return d == null ? RetryDecision.RETRY : d;
-    } catch (RuntimeException e) {
-      log.error("the failure classifier threw; retrying", e);
-      return RetryDecision.RETRY;
+  private Step failed(Work work, Throwable failure) {
+    FailurePolicy.Decision d = policy.afterFailure(failure, work.attempt, work.reruns);
+    switch (d.action()) {
+      case RERUN -> {
+        // Another path marked this event id first; the re-run finds the mark and skips.
+        work.reruns++;
+        log.info("processed mark already present; re-running the check");
+        return Step.retryAfter(Duration.ZERO);
+      }
+      case WAIT_FOR_DATABASE -> {
+        // The database is unreachable: not this record's fault, so no attempt is used up.
+        metrics.retry(work.record.topic());
+        log.warn("database unreachable ({}); retrying in {} ms", failure, d.delay().toMillis());
+        return Step.retryAfter(d.delay());
+      }
+      case RETRY -> {
+        log.warn(
+            "attempt {} failed; retrying in {} ms", work.attempt, d.delay().toMillis(), failure);
+        work.attempt++;
+        metrics.retry(work.record.topic());
+        return Step.retryAfter(d.delay());
+      }
+      default -> {
+        if (failure instanceof NonRetryableException) {
+          log.warn(
+              "not retryable ({}); writing the record to the dead letters", failure.toString());
+        } else {
+          log.error(
+              "giving up after attempt {}; writing the record to the dead letters",
+              work.attempt,
+              failure);
+        }
+        return deadLetter(work, "handler-failed", failure);
+      }
     }
   }
 
@@ -149,7 +146,7 @@ public final class RecordTask implements Function<Work, Step> {
       // Never skip a record whose dead letter is not written: try again.
       work.pendingDeadLetterReason = reason;
       work.pendingDeadLetterFailure = failure;
-      Duration delay = retry.delayAfter(Math.max(work.attempt, 3));
+      Duration delay = policy.outageDelay(work.attempt);
       log.error(
           "writing the dead letter failed; retrying in {} ms", delay.toMillis(), written.failure());
       return Step.retryAfter(delay);
@@ -157,27 +154,5 @@ public final class RecordTask implements Function<Work, Step> {
     work.pendingDeadLetterReason = null;
     work.pendingDeadLetterFailure = null;
     return Step.DONE;
-  }
-
-  static boolean isConnectionFailure(Throwable failure) {
-    for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof SQLTransientConnectionException) {
-        return true;
-      }
-      if (t instanceof SQLException sql && sql.getSQLState() != null) {
-        String s = sql.getSQLState();
-        if (s.startsWith("08")
-            || s.equals("57P01")
-            || s.equals("57P02")
-            || s.equals("57P03")
-            || s.equals("53300")) {
-          return true;
-        }
-      }
-      if (t.getCause() == t) {
-        break;
-      }
-    }
-    return false;
   }
 }

@@ -16,6 +16,13 @@ public final class Work {
   int attempt = 1;
   int reruns;
 
+  /**
+   * Times the record could not be read (deserializer or event id), and when that first happened.
+   */
+  int readFailures;
+
+  long firstReadFailureNanos;
+
   /** Set when the record was given up and only its dead-letter write is left (and failed). */
   String pendingDeadLetterReason;
 

@@ -3,10 +3,11 @@ package dev.idem.consumer.internal.tx;
 import dev.idem.consumer.BatchContext;
 import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.BatchHandler;
+import dev.idem.consumer.SqlWork;
+import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
-import dev.idem.consumer.internal.metrics.ConsumerMetrics;
-import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -16,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -29,14 +29,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * @param <T> the payload type
  */
 public final class BatchProcessor<T> {
-  private final String consumerName;
-  private final String lockNamespace;
-  private final DataSource dataSource;
-  private final IdempotencyStore store;
+  private final TxEnvironment env;
   private final BatchHandler<T> handler;
-  private final LockKeyFunction keys;
-  private final ConsumerMetrics metrics;
-  private final FaultHook faults;
   private final int maxLocks;
 
   /** What a batch ended with: committed, or the failure of the transaction that failed. */
@@ -46,150 +40,137 @@ public final class BatchProcessor<T> {
     }
   }
 
-  public BatchProcessor(
-      String consumerName,
-      String lockNamespace,
-      DataSource dataSource,
-      IdempotencyStore store,
-      BatchHandler<T> handler,
-      LockKeyFunction keys,
-      ConsumerMetrics metrics,
-      FaultHook faults,
-      int maxLocks) {
-    this.consumerName = consumerName;
-    this.lockNamespace = lockNamespace;
-    this.dataSource = dataSource;
-    this.store = store;
+  public BatchProcessor(TxEnvironment env, BatchHandler<T> handler, int maxLocks) {
+    this.env = env;
     this.handler = handler;
-    this.keys = keys;
-    this.metrics = metrics;
-    this.faults = faults;
     this.maxLocks = maxLocks;
   }
 
   /**
-   * Processes prepared records (in offset order). Transactions before a failing one stay committed;
+   * Processes read records (in offset order). Transactions before a failing one stay committed;
    * re-processing their records later finds their marks.
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
-  public Result process(List<Prepared<T>> items, int attempt) {
-    Map<String, Prepared<T>> distinct = new LinkedHashMap<>();
+  public Result process(List<Read<T>> items, int attempt) {
+    Map<String, Read<T>> distinct = new LinkedHashMap<>();
     // Every record a transaction covers, by event id: the copies inside the batch are done when
     // the transaction of their first copy commits.
     Map<String, List<ConsumerRecord<byte[], byte[]>>> covered = new HashMap<>();
-    for (Prepared<T> p : items) {
+    for (Read<T> p : items) {
       covered.computeIfAbsent(p.eventId(), id -> new ArrayList<>(1)).add(p.record());
       if (distinct.putIfAbsent(p.eventId(), p) != null) {
-        metrics.duplicate(p.record().topic()); // a copy inside the same batch
+        env.metrics().duplicate(p.record().topic()); // a copy inside the same batch
       }
     }
-    List<Prepared<T>> unique = new ArrayList<>(distinct.values());
+    List<Read<T>> unique = new ArrayList<>(distinct.values());
     for (int from = 0; from < unique.size(); from += maxLocks) {
-      List<Prepared<T>> chunk = unique.subList(from, Math.min(unique.size(), from + maxLocks));
+      List<Read<T>> chunk = unique.subList(from, Math.min(unique.size(), from + maxLocks));
       List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(chunk.size());
-      for (Prepared<T> p : chunk) {
+      for (Read<T> p : chunk) {
         records.addAll(covered.get(p.eventId()));
       }
       Throwable failure = transact(chunk, records, attempt);
       if (failure != null) {
         return new Result(failure);
       }
-      for (Prepared<T> p : chunk) {
-        faults.afterDatabaseCommit(p.record());
+      for (Read<T> p : chunk) {
+        env.faults().afterDatabaseCommit(p.record());
       }
     }
     return new Result(null);
   }
 
   private Throwable transact(
-      List<Prepared<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt) {
+      List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt) {
     String topic = chunk.get(0).record().topic();
-    records.forEach(faults::transactionStarted);
+    records.forEach(env.faults()::transactionStarted);
     long start = System.nanoTime();
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      if (autoCommit) {
-        c.setAutoCommit(false);
+    try {
+      Set<String> fresh =
+          env.transactions()
+              .run(
+                  env.dataSource(),
+                  c -> {
+                    env.attempts().opened(c);
+                    try {
+                      return steps(c, chunk, records, attempt);
+                    } finally {
+                      env.attempts().closed(c);
+                    }
+                  });
+      for (Read<T> p : chunk) {
+        if (fresh.contains(p.eventId())) {
+          env.metrics().processed(p.record().topic());
+        } else {
+          env.metrics().duplicate(p.record().topic());
+        }
+      }
+      return null;
+    } catch (Throwable t) {
+      Failures.rethrowIfFatal(t);
+      if (t instanceof FaultHook.SimulatedCrash crash) {
+        throw crash;
+      }
+      env.metrics().failure(topic);
+      return t;
+    } finally {
+      env.metrics().transactionTime(topic, System.nanoTime() - start);
+    }
+  }
+
+  /** The steps inside one batch transaction; returns the ids marked now (the new events). */
+  private Set<String> steps(
+      Connection c, List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt)
+      throws Exception {
+    String topic = chunk.get(0).record().topic();
+    env.store().begin(c);
+    long[] lockKeys = new long[chunk.size()];
+    List<String> ids = new ArrayList<>(chunk.size());
+    List<RecordCoordinates> origins = new ArrayList<>(chunk.size());
+    for (int i = 0; i < chunk.size(); i++) {
+      Read<T> p = chunk.get(i);
+      lockKeys[i] = env.keys().key(env.lockNamespace(), p.eventId());
+      ids.add(p.eventId());
+      origins.add(RecordCoordinates.of(p.record()));
+    }
+    long lockStart = System.nanoTime();
+    env.store().lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    env.metrics().lockWait(topic, System.nanoTime() - lockStart);
+    List<RecordCoordinates> done = new ArrayList<>(records.size());
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      done.add(RecordCoordinates.of(r));
+    }
+    Set<String> fresh = env.store().markAllIfNew(c, ids, origins, done);
+    List<BatchEvent<T>> events = new ArrayList<>(fresh.size());
+    for (Read<T> p : chunk) {
+      if (fresh.contains(p.eventId())) {
+        ConsumerRecord<byte[], byte[]> r = p.record();
+        events.add(
+            new BatchEvent<>(
+                p.payload(),
+                p.eventId(),
+                r.topic(),
+                r.partition(),
+                r.offset(),
+                r.key(),
+                r.headers()));
+      }
+    }
+    if (!events.isEmpty()) {
+      long handlerStart = System.nanoTime();
+      try {
+        handler.handle(events, new Context(attempt, GuardedConnection.wrap(c)));
+      } finally {
+        env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
       }
       try {
-        store.begin(c);
-        long[] lockKeys = new long[chunk.size()];
-        List<String> ids = new ArrayList<>(chunk.size());
-        List<RecordCoordinates> origins = new ArrayList<>(chunk.size());
-        for (int i = 0; i < chunk.size(); i++) {
-          Prepared<T> p = chunk.get(i);
-          lockKeys[i] = keys.key(lockNamespace, p.eventId());
-          ids.add(p.eventId());
-          origins.add(
-              new RecordCoordinates(
-                  p.record().topic(), p.record().partition(), p.record().offset()));
-        }
-        long lockStart = System.nanoTime();
-        store.lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
-        metrics.lockWait(topic, System.nanoTime() - lockStart);
-        List<RecordCoordinates> done = new ArrayList<>(records.size());
-        for (ConsumerRecord<byte[], byte[]> r : records) {
-          done.add(new RecordCoordinates(r.topic(), r.partition(), r.offset()));
-        }
-        Set<String> fresh = store.markAllIfNew(c, ids, origins, done);
-        List<BatchEvent<T>> events = new ArrayList<>(fresh.size());
-        for (Prepared<T> p : chunk) {
-          if (fresh.contains(p.eventId())) {
-            events.add(
-                new BatchEvent<>(
-                    p.payload(),
-                    p.eventId(),
-                    p.record().topic(),
-                    p.record().partition(),
-                    p.record().offset(),
-                    p.record().key(),
-                    p.record().headers()));
-          }
-        }
-        if (!events.isEmpty()) {
-          long handlerStart = System.nanoTime();
-          try {
-            handler.handle(events, new Context(attempt, GuardedConnection.wrap(c)));
-          } finally {
-            metrics.handlerTime(topic, System.nanoTime() - handlerStart);
-          }
-        }
-        c.commit();
-        for (Prepared<T> p : chunk) {
-          if (fresh.contains(p.eventId())) {
-            metrics.processed(p.record().topic());
-          } else {
-            metrics.duplicate(p.record().topic());
-          }
-        }
-        return null;
-      } catch (Throwable t) {
-        try {
-          c.rollback();
-        } catch (SQLException | RuntimeException e) {
-          t.addSuppressed(e);
-        }
-        if (Failures.isFatal(t)) {
-          throw (Error) t;
-        }
-        metrics.failure(topic);
-        return t;
-      } finally {
-        if (autoCommit) {
-          try {
-            c.setAutoCommit(true);
-          } catch (SQLException e) {
-            // A broken connection; the pool discards it.
-          }
-        }
+        env.transactions().requireOpen(c);
+      } catch (Transactions.TransactionStateException e) {
+        throw new TransactionMisuseException(RecordProcessor.misuse(e), null);
       }
-    } catch (SQLException e) {
-      metrics.failure(topic);
-      return e;
-    } finally {
-      metrics.transactionTime(topic, System.nanoTime() - start);
     }
+    return fresh;
   }
 
   private final class Context implements BatchContext {
@@ -203,7 +184,7 @@ public final class BatchProcessor<T> {
 
     @Override
     public String consumerName() {
-      return consumerName;
+      return env.consumerName();
     }
 
     @Override
@@ -214,6 +195,11 @@ public final class BatchProcessor<T> {
     @Override
     public Connection connection() {
       return connection;
+    }
+
+    @Override
+    public <R> R withSavepoint(SqlWork<R> work) throws SQLException {
+      return GuardedConnection.withSavepoint(connection, work);
     }
   }
 }

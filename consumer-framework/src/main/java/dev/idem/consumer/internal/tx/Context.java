@@ -1,7 +1,9 @@
 package dev.idem.consumer.internal.tx;
 
 import dev.idem.consumer.ProcessingContext;
+import dev.idem.consumer.SqlWork;
 import java.sql.Connection;
+import java.sql.SQLException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Headers;
 
@@ -42,6 +44,11 @@ record Context(
   @Override
   public Headers headers() {
     return record.headers();
+  }
+
+  @Override
+  public <R> R withSavepoint(SqlWork<R> work) throws SQLException {
+    return GuardedConnection.withSavepoint(connection, work);
   }
 
   @Override

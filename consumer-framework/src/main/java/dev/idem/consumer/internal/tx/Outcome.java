@@ -5,8 +5,9 @@ package dev.idem.consumer.internal.tx;
  *
  * @param kind what happened
  * @param eventId the event id when it could be read and was valid, else null
- * @param reason for {@link Kind#REJECTED}: {@code invalid-event-id} or {@code undeserializable}
- * @param failure the failure of a {@link Kind#FAILED} or {@link Kind#REJECTED} attempt
+ * @param reason for {@link Kind#UNREADABLE}: {@link Read#INVALID_EVENT_ID} or {@link
+ *     Read#UNDESERIALIZABLE}
+ * @param failure the failure of a {@link Kind#FAILED} or {@link Kind#UNREADABLE} attempt
  */
 public record Outcome(Kind kind, String eventId, String reason, Throwable failure) {
 
@@ -18,8 +19,11 @@ public record Outcome(Kind kind, String eventId, String reason, Throwable failur
     DUPLICATE,
     /** The attempt failed and rolled back; retry or give up. */
     FAILED,
-    /** The record can never be processed (no valid event id, unreadable payload). */
-    REJECTED,
+    /**
+     * The record could not be read (no valid event id, the deserializer failed); no transaction
+     * ran. Whether a later attempt may read it is for the failure classifier to say.
+     */
+    UNREADABLE,
     /** The record was written to the dead letters. */
     DEAD_LETTERED
   }
@@ -32,7 +36,7 @@ public record Outcome(Kind kind, String eventId, String reason, Throwable failur
     return new Outcome(Kind.FAILED, eventId, null, failure);
   }
 
-  static Outcome rejected(String eventId, String reason, Throwable failure) {
-    return new Outcome(Kind.REJECTED, eventId, reason, failure);
+  static Outcome unreadable(String eventId, String reason, Throwable failure) {
+    return new Outcome(Kind.UNREADABLE, eventId, reason, failure);
   }
 }

@@ -1,24 +1,19 @@
 package dev.idem.consumer.internal.tx;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.EventIdExtractor;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.PayloadDeserializer;
+import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
-import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.store.DeadLetter;
-import dev.idem.consumer.internal.store.IdempotencyStore;
+import dev.idem.consumer.internal.store.HeadersJson;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.Base64;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.header.Header;
 
 /**
  * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on one
@@ -27,61 +22,50 @@ import org.apache.kafka.common.header.Header;
  * @param <T> the payload type
  */
 public final class RecordProcessor<T> {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_MESSAGE_CHARS = 4096;
 
-  private final String consumerName;
-  private final String lockNamespace;
-  private final DataSource dataSource;
-  private final IdempotencyStore store;
+  private final TxEnvironment env;
   private final EventIdExtractor eventIds;
   private final PayloadDeserializer<T> payloads;
   private final EventHandler<T> handler;
-  private final LockKeyFunction keys;
-  private final ConsumerMetrics metrics;
-  private final FaultHook faults;
   private final DeadLetterPublisher deadLetterPublisher;
 
   public RecordProcessor(
-      String consumerName,
-      String lockNamespace,
-      DataSource dataSource,
-      IdempotencyStore store,
+      TxEnvironment env,
       EventIdExtractor eventIds,
       PayloadDeserializer<T> payloads,
       EventHandler<T> handler,
-      LockKeyFunction keys,
-      ConsumerMetrics metrics,
-      FaultHook faults,
       DeadLetterPublisher deadLetterPublisher) {
-    this.consumerName = consumerName;
-    this.lockNamespace = lockNamespace;
-    this.dataSource = dataSource;
-    this.store = store;
+    this.env = env;
     this.eventIds = eventIds;
     this.payloads = payloads;
     this.handler = handler;
-    this.keys = keys;
-    this.metrics = metrics;
-    this.faults = faults;
     this.deadLetterPublisher = deadLetterPublisher;
   }
 
   /**
-   * The record's valid event id and payload, or null when it has no valid id or an unreadable
-   * payload (process it alone to dead-letter it with the reason). Never throws but for fatal
-   * errors.
+   * Reads the record's event id and payload. Never throws but for fatal errors: a failure of user
+   * code (the extractor, the deserializer) or an unusable event id comes back as a {@link
+   * Read#failure()}.
    */
-  public Prepared<T> prepare(ConsumerRecord<byte[], byte[]> record) {
+  public Read<T> read(ConsumerRecord<byte[], byte[]> record) {
+    String id;
     try {
-      String id = eventIds.eventId(record);
-      if (EventIds.problem(id) != null) {
-        return null;
-      }
-      return new Prepared<>(record, id, payloads.deserialize(record));
+      id = eventIds.eventId(record);
     } catch (Exception | Error e) {
-      rethrowIfFatal(e);
-      return null;
+      Failures.rethrowIfFatal(e);
+      return Read.failed(record, null, Read.INVALID_EVENT_ID, e);
+    }
+    String problem = EventIds.problem(id);
+    if (problem != null) {
+      return Read.failed(
+          record, null, Read.INVALID_EVENT_ID, new IllegalArgumentException("event id " + problem));
+    }
+    try {
+      return Read.ok(record, id, payloads.deserialize(record));
+    } catch (Exception | Error e) {
+      Failures.rethrowIfFatal(e);
+      return Read.failed(record, id, Read.UNDESERIALIZABLE, e);
     }
   }
 
@@ -91,81 +75,86 @@ public final class RecordProcessor<T> {
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
   public Outcome process(ConsumerRecord<byte[], byte[]> record, int attempt) {
-    String eventId;
-    try {
-      eventId = eventIds.eventId(record);
-    } catch (Exception | Error e) {
-      rethrowIfFatal(e);
-      return Outcome.rejected(null, "invalid-event-id", e);
+    Read<T> read = read(record);
+    if (read.failure() != null) {
+      return Outcome.unreadable(read.eventId(), read.reason(), read.failure());
     }
-    String problem = EventIds.problem(eventId);
-    if (problem != null) {
-      return Outcome.rejected(
-          null, "invalid-event-id", new IllegalArgumentException("event id " + problem));
-    }
-    T payload;
-    try {
-      payload = payloads.deserialize(record);
-    } catch (Exception | Error e) {
-      rethrowIfFatal(e);
-      return Outcome.rejected(eventId, "undeserializable", e);
-    }
-    Outcome outcome = transact(record, eventId, payload, attempt);
+    Outcome outcome = transact(read, attempt);
     if (outcome.kind() == Outcome.Kind.PROCESSED) {
-      faults.afterDatabaseCommit(record);
+      env.faults().afterDatabaseCommit(record);
     }
     return outcome;
   }
 
-  private Outcome transact(
-      ConsumerRecord<byte[], byte[]> record, String eventId, T payload, int attempt) {
+  private Outcome transact(Read<T> read, int attempt) {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    String eventId = read.eventId();
     String topic = record.topic();
-    faults.transactionStarted(record);
+    env.faults().transactionStarted(record);
     long start = System.nanoTime();
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      if (autoCommit) {
-        c.setAutoCommit(false);
+    try {
+      Outcome.Kind kind =
+          env.transactions()
+              .run(
+                  env.dataSource(),
+                  c -> {
+                    env.attempts().opened(c);
+                    try {
+                      return steps(c, read, attempt);
+                    } finally {
+                      env.attempts().closed(c);
+                    }
+                  });
+      if (kind == Outcome.Kind.DUPLICATE) {
+        env.metrics().duplicate(topic);
+      } else {
+        env.metrics().processed(topic);
       }
-      try {
-        long lockStart = System.nanoTime();
-        store.beginAndLock(c, keys.key(lockNamespace, eventId));
-        metrics.lockWait(topic, System.nanoTime() - lockStart);
-        RecordCoordinates origin =
-            new RecordCoordinates(topic, record.partition(), record.offset());
-        if (!store.markIfNew(c, eventId, origin)) {
-          c.commit();
-          metrics.duplicate(topic);
-          return Outcome.of(Outcome.Kind.DUPLICATE, eventId);
-        }
-        long handlerStart = System.nanoTime();
-        try {
-          handler.handle(
-              payload,
-              new Context(consumerName, eventId, record, attempt, GuardedConnection.wrap(c)));
-        } finally {
-          metrics.handlerTime(topic, System.nanoTime() - handlerStart);
-        }
-        c.commit();
-        metrics.processed(topic);
-        return Outcome.of(Outcome.Kind.PROCESSED, eventId);
-      } catch (Throwable t) {
-        rollbackQuietly(c, t);
-        if (Failures.isFatal(t)) {
-          throw (Error) t;
-        }
-        metrics.failure(topic);
-        return Outcome.failed(eventId, t);
-      } finally {
-        restoreAutoCommit(c, autoCommit);
+      return Outcome.of(kind, eventId);
+    } catch (Throwable t) {
+      Failures.rethrowIfFatal(t);
+      if (t instanceof FaultHook.SimulatedCrash crash) {
+        throw crash;
       }
-    } catch (SQLException e) {
-      // Getting or closing the connection failed.
-      metrics.failure(topic);
-      return Outcome.failed(eventId, e);
+      env.metrics().failure(topic);
+      return Outcome.failed(eventId, t);
     } finally {
-      metrics.transactionTime(topic, System.nanoTime() - start);
+      env.metrics().transactionTime(topic, System.nanoTime() - start);
     }
+  }
+
+  /** The steps inside the transaction: settings and lock, check and mark, handler. */
+  private Outcome.Kind steps(Connection c, Read<T> read, int attempt) throws Exception {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    String topic = record.topic();
+    long lockStart = System.nanoTime();
+    env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), read.eventId()));
+    env.metrics().lockWait(topic, System.nanoTime() - lockStart);
+    if (!env.store().markIfNew(c, read.eventId(), RecordCoordinates.of(record))) {
+      return Outcome.Kind.DUPLICATE;
+    }
+    long handlerStart = System.nanoTime();
+    try {
+      handler.handle(
+          read.payload(),
+          new Context(
+              env.consumerName(), read.eventId(), record, attempt, GuardedConnection.wrap(c)));
+    } finally {
+      env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
+    }
+    try {
+      env.transactions().requireOpen(c);
+    } catch (Transactions.TransactionStateException e) {
+      throw new TransactionMisuseException(
+          misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
+    }
+    return Outcome.Kind.PROCESSED;
+  }
+
+  static TransactionMisuseException.Misuse misuse(Transactions.TransactionStateException e) {
+    return e.state() == Transactions.State.IDLE
+        ? TransactionMisuseException.Misuse.ENDED_TRANSACTION
+        : TransactionMisuseException.Misuse.SWALLOWED_SQL_ERROR;
   }
 
   /**
@@ -180,8 +169,7 @@ public final class RecordProcessor<T> {
       String reason,
       int attempts,
       Throwable failure) {
-    RecordCoordinates origin =
-        new RecordCoordinates(record.topic(), record.partition(), record.offset());
+    RecordCoordinates origin = RecordCoordinates.of(record);
     String id = eventId != null ? eventId : origin.toString();
     DeadLetter letter =
         new DeadLetter(
@@ -190,69 +178,43 @@ public final class RecordProcessor<T> {
             origin,
             record.key(),
             record.value(),
-            headersJson(record),
+            HeadersJson.encode(record.headers()),
             attempts,
             reason,
             failure == null ? null : failure.getClass().getName(),
             failure == null ? null : truncate(String.valueOf(failure.getMessage())));
-    faults.transactionStarted(record);
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      if (autoCommit) {
-        c.setAutoCommit(false);
+    env.faults().transactionStarted(record);
+    try {
+      boolean written =
+          env.transactions()
+              .run(
+                  env.dataSource(),
+                  c -> {
+                    env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), id));
+                    boolean fresh = env.store().deadLetter(c, letter);
+                    if (fresh) {
+                      // Inside the transaction: a failed publish rolls the row back and the
+                      // record is retried; a failed commit after a publish repeats the publish
+                      // (at least once).
+                      deadLetterPublisher.publish(record, letter);
+                    }
+                    return fresh;
+                  });
+      if (written) {
+        env.metrics().deadLettered(record.topic());
+        return Outcome.of(Outcome.Kind.DEAD_LETTERED, eventId);
       }
-      try {
-        store.beginAndLock(c, keys.key(lockNamespace, id));
-        boolean written = store.deadLetter(c, letter);
-        if (written) {
-          // Inside the transaction: a failed publish rolls the row back and the record is
-          // retried; a failed commit after a publish repeats the publish (at least once).
-          deadLetterPublisher.publish(record, letter);
-        }
-        c.commit();
-        if (written) {
-          metrics.deadLettered(record.topic());
-          return Outcome.of(Outcome.Kind.DEAD_LETTERED, eventId);
-        }
-        metrics.duplicate(record.topic());
-        return Outcome.of(Outcome.Kind.DUPLICATE, eventId);
-      } catch (Exception e) {
-        rollbackQuietly(c, e);
-        return Outcome.failed(eventId, e);
-      } finally {
-        restoreAutoCommit(c, autoCommit);
-      }
-    } catch (SQLException e) {
-      return Outcome.failed(eventId, e);
+      env.metrics().duplicate(record.topic());
+      return Outcome.of(Outcome.Kind.DUPLICATE, eventId);
+    } catch (Throwable t) {
+      Failures.rethrowIfFatal(t);
+      return Outcome.failed(eventId, t);
     }
   }
 
-  /** Whether {@code failure} says another path marked this event id first. */
-  public boolean isProcessedKeyViolation(Throwable failure) {
-    SQLException sql = Failures.sqlCause(failure);
-    return sql != null && store.isProcessedKeyViolation(sql);
-  }
-
-  private static void rethrowIfFatal(Throwable t) {
-    if (Failures.isFatal(t)) {
-      throw (Error) t;
-    }
-  }
-
-  private static String headersJson(ConsumerRecord<byte[], byte[]> record) {
-    ArrayNode array = JSON.createArrayNode();
-    for (Header h : record.headers()) {
-      ObjectNode header = array.addObject();
-      if (h.key().indexOf('\0') >= 0) {
-        // jsonb cannot hold \u0000: such a key travels as base64, or the row could never be
-        // written and the record would block its partition.
-        header.put("key_base64", Base64.getEncoder().encodeToString(utf8(h.key())));
-      } else {
-        header.put("key", h.key());
-      }
-      header.put("value", h.value() == null ? null : Base64.getEncoder().encodeToString(h.value()));
-    }
-    return array.toString();
+  /** Whether {@code e} is a unique violation of the processed-ids key: another path marked it. */
+  public boolean isKeyRace(SQLException e) {
+    return env.store().isProcessedKeyViolation(e);
   }
 
   /**
@@ -261,29 +223,5 @@ public final class RecordProcessor<T> {
   private static String truncate(String s) {
     String text = s.replace('\0', '\ufffd');
     return text.length() <= MAX_MESSAGE_CHARS ? text : text.substring(0, MAX_MESSAGE_CHARS) + "...";
-  }
-
-  private static byte[] utf8(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  private static void rollbackQuietly(Connection c, Throwable cause) {
-    try {
-      c.rollback();
-    } catch (SQLException | RuntimeException e) {
-      // The connection is probably broken; the pool will discard it. Keep the first failure.
-      cause.addSuppressed(e);
-    }
-  }
-
-  private static void restoreAutoCommit(Connection c, boolean autoCommit) {
-    if (!autoCommit) {
-      return;
-    }
-    try {
-      c.setAutoCommit(true);
-    } catch (SQLException e) {
-      // A broken connection; the pool discards it.
-    }
   }
 }

@@ -11,37 +11,59 @@ import org.junit.jupiter.params.provider.ValueSource;
 class FailuresTest {
 
   @ParameterizedTest
-  @ValueSource(
-      strings = {
-        "40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "25P03", "08006", "08001",
-        "08003"
-      })
-  void transientSqlStatesAreRetried(String state) {
-    assertThat(Failures.isTransient(new SQLException("x", state))).isTrue();
-    assertThat(Failures.isTransient(new RuntimeException(new SQLException("x", state)))).isTrue();
+  @ValueSource(strings = {"40001", "40P01", "55P03", "25P03"})
+  void transientSqlStatesOfOneTransactionAreTransient(String state) {
+    assertThat(Failures.classify(new SQLException("x", state))).isEqualTo(Failures.Kind.TRANSIENT);
+    assertThat(Failures.classify(new RuntimeException(new SQLException("x", state))))
+        .isEqualTo(Failures.Kind.TRANSIENT);
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"23505", "23503", "42P01", "22P02", "57014"})
-  void otherSqlStatesAreNotTransient(String state) {
-    assertThat(Failures.isTransient(new SQLException("x", state))).isFalse();
+  @ValueSource(strings = {"57P01", "57P02", "57P03", "53300", "08006", "08001", "08003"})
+  void anUnreachableDatabaseIsAConnectionFailure(String state) {
+    assertThat(Failures.classify(new SQLException("x", state))).isEqualTo(Failures.Kind.CONNECTION);
+    assertThat(Failures.classify(new RuntimeException(new SQLException("x", state))))
+        .isEqualTo(Failures.Kind.CONNECTION);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"23505", "23503", "42P01", "22P02", "57014", "25000"})
+  void otherSqlStatesAreTheUsersToDecide(String state) {
+    assertThat(Failures.classify(new SQLException("x", state))).isEqualTo(Failures.Kind.USER);
   }
 
   @Test
-  void aPoolTimeoutWithoutSqlStateIsTransient() {
-    assertThat(Failures.isTransient(new SQLTransientConnectionException("pool timed out")))
-        .isTrue();
+  void aUniqueViolationOfTheProcessedKeyIsAKeyRace() {
+    SQLException violation = new SQLException("duplicate key", "23505");
+    assertThat(Failures.classify(violation, e -> e == violation)).isEqualTo(Failures.Kind.KEY_RACE);
+    assertThat(Failures.classify(new RuntimeException(violation), e -> e == violation))
+        .isEqualTo(Failures.Kind.KEY_RACE);
+    assertThat(Failures.classify(violation, e -> false)).isEqualTo(Failures.Kind.USER);
   }
 
   @Test
-  void plainExceptionsAreNotTransient() {
-    assertThat(Failures.isTransient(new IllegalStateException("boom"))).isFalse();
-    assertThat(Failures.isTransient(null)).isFalse();
+  void aChainedSqlExceptionCounts() {
+    SQLException batch = new SQLException("batch failed", "XX000");
+    batch.setNextException(new SQLException("deadlock", "40P01"));
+    assertThat(Failures.classify(batch)).isEqualTo(Failures.Kind.TRANSIENT);
+  }
+
+  @Test
+  void aPoolTimeoutWithoutSqlStateIsAConnectionFailure() {
+    assertThat(Failures.classify(new SQLTransientConnectionException("pool timed out")))
+        .isEqualTo(Failures.Kind.CONNECTION);
+  }
+
+  @Test
+  void plainExceptionsAreTheUsersToDecide() {
+    assertThat(Failures.classify(new IllegalStateException("boom"))).isEqualTo(Failures.Kind.USER);
+    assertThat(Failures.classify(null)).isEqualTo(Failures.Kind.USER);
   }
 
   @Test
   void outOfMemoryIsFatalButAStackOverflowIsNot() {
     assertThat(Failures.isFatal(new OutOfMemoryError())).isTrue();
+    assertThat(Failures.classify(new OutOfMemoryError())).isEqualTo(Failures.Kind.FATAL);
     assertThat(Failures.isFatal(new StackOverflowError())).isFalse();
     assertThat(Failures.isFatal(new AssertionError())).isFalse();
   }

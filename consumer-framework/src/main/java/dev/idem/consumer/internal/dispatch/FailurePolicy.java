@@ -1,0 +1,129 @@
+package dev.idem.consumer.internal.dispatch;
+
+import dev.idem.consumer.FailureClassifier;
+import dev.idem.consumer.NonRetryableException;
+import dev.idem.consumer.RetryDecision;
+import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.internal.tx.Failures;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What follows a failed attempt, decided in one place for single records and batches: re-run at
+ * once, wait for the database, retry after a backoff, or give up (dead-letter).
+ */
+final class FailurePolicy {
+  private static final Logger log = LoggerFactory.getLogger(FailurePolicy.class);
+
+  /**
+   * While the database is unreachable, waits start at this step of the retry policy's backoff (400
+   * ms with the defaults) and grow from there, so that a down server is not hammered by every
+   * waiting record at the initial backoff.
+   */
+  static final int OUTAGE_FIRST_STEP = 3;
+
+  /** Re-runs after a race on the processed key; the re-run finds the mark and skips. */
+  static final int MAX_RERUNS = 3;
+
+  /** What to do next. */
+  enum Action {
+    /** Run again at once, without using up an attempt. */
+    RERUN,
+    /** Wait for the database to come back, without using up an attempt. */
+    WAIT_FOR_DATABASE,
+    /** Run again after {@link Decision#delay()}, as the next attempt. */
+    RETRY,
+    /** No more attempts: dead-letter the record. */
+    GIVE_UP
+  }
+
+  /** A decision and the delay before the next run. */
+  record Decision(Action action, Duration delay, Failures.Kind kind) {}
+
+  private final RetryPolicy retry;
+  private final FailureClassifier classifier;
+  private final Duration readRetryTimeout;
+  private final Predicate<SQLException> isKeyRace;
+
+  FailurePolicy(
+      RetryPolicy retry,
+      FailureClassifier classifier,
+      Duration readRetryTimeout,
+      Predicate<SQLException> isKeyRace) {
+    this.retry = retry;
+    this.classifier = classifier;
+    this.readRetryTimeout = readRetryTimeout;
+    this.isKeyRace = isKeyRace;
+  }
+
+  /** The kind of {@code failure}. */
+  Failures.Kind classify(Throwable failure) {
+    return Failures.classify(failure, isKeyRace);
+  }
+
+  /** The wait before looking again at an unreachable database, after {@code attempt} attempts. */
+  Duration outageDelay(int attempt) {
+    return retry.delayAfter(Math.max(attempt, OUTAGE_FIRST_STEP));
+  }
+
+  /** After attempt {@code attempt} (with {@code reruns} key-race re-runs so far) failed. */
+  Decision afterFailure(Throwable failure, int attempt, int reruns) {
+    Failures.Kind kind = classify(failure);
+    switch (kind) {
+      case KEY_RACE:
+        if (reruns < MAX_RERUNS) {
+          return new Decision(Action.RERUN, Duration.ZERO, kind);
+        }
+        break;
+      case CONNECTION:
+        return new Decision(Action.WAIT_FOR_DATABASE, outageDelay(attempt), kind);
+      default:
+        break;
+    }
+    if (decide(failure, kind) == RetryDecision.RETRY && retry.allowsAttemptAfter(attempt)) {
+      return new Decision(Action.RETRY, retry.delayAfter(attempt), kind);
+    }
+    return new Decision(Action.GIVE_UP, Duration.ZERO, kind);
+  }
+
+  /**
+   * After the record could not be read for the {@code readAttempt}-th time, the first of them
+   * {@code sinceFirstFailure} ago.
+   */
+  Decision afterReadFailure(Throwable failure, int readAttempt, Duration sinceFirstFailure) {
+    RetryDecision d;
+    try {
+      d = classifier.classifyReadFailure(failure);
+    } catch (RuntimeException e) {
+      log.error("the failure classifier threw on a read failure; using the default", e);
+      d = null;
+    }
+    if (d == null) {
+      d = FailureClassifier.retryAll().classifyReadFailure(failure);
+    }
+    Duration delay = retry.delayAfter(readAttempt);
+    if (d == RetryDecision.RETRY && sinceFirstFailure.plus(delay).compareTo(readRetryTimeout) < 0) {
+      return new Decision(Action.RETRY, delay, Failures.Kind.USER);
+    }
+    return new Decision(Action.GIVE_UP, Duration.ZERO, Failures.Kind.USER);
+  }
+
+  private RetryDecision decide(Throwable failure, Failures.Kind kind) {
+    if (kind == Failures.Kind.TRANSIENT) {
+      return RetryDecision.RETRY;
+    }
+    if (failure instanceof NonRetryableException) {
+      return RetryDecision.GIVE_UP;
+    }
+    try {
+      RetryDecision d = classifier.classify(failure);
+      return d == null ? RetryDecision.RETRY : d;
+    } catch (RuntimeException e) {
+      log.error("the failure classifier threw; retrying", e);
+      return RetryDecision.RETRY;
+    }
+  }
+}

@@ -1,0 +1,69 @@
+package dev.idem.consumer.internal.dispatch;
+
+import dev.idem.consumer.FailureClassifier;
+import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.tx.BatchProcessor;
+import dev.idem.consumer.internal.tx.RecordProcessor;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Function;
+
+/** Builds the runners a {@link Dispatcher} hands its lanes' groups to. */
+public final class Tasks {
+  private Tasks() {}
+
+  /**
+   * How failures are retried.
+   *
+   * @param retry the retry policy of handler failures
+   * @param classifier the user's classifier
+   * @param readRetryTimeout how long an unreadable record whose failure the classifier calls
+   *     retryable is retried before it is dead-lettered
+   */
+  public record FailureSettings(
+      RetryPolicy retry, FailureClassifier classifier, Duration readRetryTimeout) {}
+
+  /**
+   * One record per run.
+   *
+   * @param onCrash called when a fault hook simulates the death of the process, or when a fatal VM
+   *     error makes going on unsafe
+   */
+  public static Function<List<Work>, Step> forRecords(
+      String consumerName,
+      RecordProcessor<?> processor,
+      FailureSettings failures,
+      ConsumerMetrics metrics,
+      Runnable onCrash) {
+    RecordTask task = recordTask(consumerName, processor, failures, metrics, onCrash);
+    return group -> task.apply(group.get(0));
+  }
+
+  /** A batch per run, falling back to {@link #forRecords} for the records of a failed batch. */
+  public static <T> Function<List<Work>, Step> forBatches(
+      String consumerName,
+      RecordProcessor<T> processor,
+      BatchProcessor<T> batches,
+      FailureSettings failures,
+      ConsumerMetrics metrics,
+      Runnable onCrash) {
+    FailurePolicy policy = policy(processor, failures);
+    RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
+    return new BatchTask<>(processor, batches, task, policy, metrics, onCrash);
+  }
+
+  private static RecordTask recordTask(
+      String consumerName,
+      RecordProcessor<?> processor,
+      FailureSettings failures,
+      ConsumerMetrics metrics,
+      Runnable onCrash) {
+    return new RecordTask(consumerName, processor, policy(processor, failures), metrics, onCrash);
+  }
+
+  private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {
+    return new FailurePolicy(
+        failures.retry(), failures.classifier(), failures.readRetryTimeout(), processor::isKeyRace);
+  }
+}

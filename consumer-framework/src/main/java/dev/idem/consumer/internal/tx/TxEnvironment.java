@@ -1,0 +1,32 @@
+package dev.idem.consumer.internal.tx;
+
+import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.store.IdempotencyStore;
+import dev.idem.internal.jdbc.Transactions;
+import javax.sql.DataSource;
+
+/**
+ * What every processing transaction of one consumer shares.
+ *
+ * @param consumerName the consumer's name
+ * @param lockNamespace the namespace of its lock keys
+ * @param dataSource the pool its transactions run on
+ * @param store the SQL of the processing steps
+ * @param keys the lock-key function
+ * @param metrics the consumer's meters
+ * @param faults the test fault points ({@link FaultHook#NONE} in production)
+ * @param transactions the transaction template
+ * @param attempts where running attempts register their connection, so that a stuck one can be
+ *     aborted
+ */
+public record TxEnvironment(
+    String consumerName,
+    String lockNamespace,
+    DataSource dataSource,
+    IdempotencyStore store,
+    LockKeyFunction keys,
+    ConsumerMetrics metrics,
+    FaultHook faults,
+    Transactions transactions,
+    AttemptConnections attempts) {}

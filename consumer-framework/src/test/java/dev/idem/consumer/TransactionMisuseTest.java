@@ -1,0 +1,302 @@
+package dev.idem.consumer;
+
+import static dev.idem.consumer.IdemTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.idem.testkit.TestInfrastructure;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Handlers that break idem's transaction the way real user code does: catching an SQL error and
+ * carrying on, ending the transaction with SQL, reaching the raw connection. None of it may lose an
+ * event or move an offset past it.
+ */
+class TransactionMisuseTest {
+  @RegisterExtension final Closer closer = new Closer();
+
+  private IdempotentConsumer<String> start(IdemConfig config, EventHandler<String> handler) {
+    IdempotentConsumer<String> consumer =
+        closer.add(
+            IdempotentConsumer.builder(config, Payloads.utf8())
+                .dataSource(closer.add(pool(config.concurrency() + 2)))
+                .eventIds(EventIds.header("webhook-id"))
+                .handler(handler)
+                .build());
+    consumer.start();
+    return consumer;
+  }
+
+  private IdempotentConsumer<String> startBatch(IdemConfig config, BatchHandler<String> handler) {
+    IdempotentConsumer<String> consumer =
+        closer.add(
+            IdempotentConsumer.builder(config, Payloads.utf8())
+                .dataSource(closer.add(pool(config.concurrency() + 2)))
+                .eventIds(EventIds.header("webhook-id"))
+                .batchHandler(handler)
+                .build());
+    consumer.start();
+    return consumer;
+  }
+
+  /** A statement that fails with division_by_zero (22012), caught like a careless handler does. */
+  private static void swallowFailingStatement(Connection c) {
+    try (Statement s = c.createStatement()) {
+      s.execute("SELECT 1 / 0");
+    } catch (SQLException ignored) {
+      // The careless part: PostgreSQL has aborted the transaction by now.
+    }
+  }
+
+  private static long deadLetters(String name) throws SQLException {
+    return count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'");
+  }
+
+  @Test
+  void aHandlerThatSwallowsAnSqlErrorOnceIsAppliedOnItsRetryAndTheOffsetWaitsForIt()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("swallow");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    AtomicInteger calls = new AtomicInteger();
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).build(),
+            (value, ctx) -> {
+              insertEffect(effects, value, ctx);
+              if (ctx.eventId().equals("sw-1") && calls.incrementAndGet() == 1) {
+                swallowFailingStatement(ctx.connection());
+              }
+            });
+    send(List.of(record(name, 0, "k", "sw-1", "v"), record(name, 0, "k", "sw-2", "w")));
+    TopicPartition tp = new TopicPartition(name, 0);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "committed past both",
+        () -> Long.valueOf(2).equals(consumer.snapshot().committed().get(tp)));
+
+    assertThat(strings("SELECT event_id || ':' || attempt FROM " + effects))
+        .containsExactlyInAnyOrder("sw-1:2", "sw-2:1");
+    assertThat(
+            strings(
+                "SELECT event_id FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+        .containsExactlyInAnyOrder("sw-1", "sw-2");
+    assertThat(consumer.snapshot().failures()).isEqualTo(1);
+    assertThat(consumer.snapshot().processed()).isEqualTo(2);
+  }
+
+  @Test
+  void aHandlerThatAlwaysSwallowsAnSqlErrorIsDeadLetteredWithTheFixAndNeverCountedDone()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("swallowall");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    Map<Long, Long> deadLettersWhenCommitted = new ConcurrentHashMap<>();
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).retry(RetryPolicy.fixed(3, Duration.ofMillis(20))).build(),
+            (value, ctx) -> {
+              insertEffect(effects, value, ctx);
+              swallowFailingStatement(ctx.connection());
+            });
+    send(List.of(record(name, 0, "k", "swa-1", "v")));
+    TopicPartition tp = new TopicPartition(name, 0);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "committed past it",
+        () -> {
+          Long committed = consumer.snapshot().committed().get(tp);
+          if (committed != null && committed == 1) {
+            try {
+              deadLettersWhenCommitted.put(committed, deadLetters(name));
+            } catch (SQLException e) {
+              return false;
+            }
+            return true;
+          }
+          return false;
+        });
+
+    assertThat(deadLettersWhenCommitted).containsEntry(1L, 1L);
+    assertThat(count("SELECT count(*) FROM " + effects)).isZero();
+    assertThat(consumer.snapshot().processed()).isZero();
+    assertThat(consumer.snapshot().deadLettered()).isEqualTo(1);
+    try (Connection c = INFRA.postgres().dataSource().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT attempts, reason, exception_class, exception_message FROM"
+                    + " idem.dead_letters WHERE consumer_name = '"
+                    + name
+                    + "'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getInt(1)).isEqualTo(3);
+      assertThat(rs.getString(2)).isEqualTo("handler-failed");
+      assertThat(rs.getString(3)).isEqualTo(TransactionMisuseException.class.getName());
+      assertThat(rs.getString(4)).contains("caught an SQL error").contains("withSavepoint");
+    }
+  }
+
+  @Test
+  void aBatchHandlerThatSwallowsAnSqlErrorLosesNoEventOfItsBatch() throws Exception {
+    String name = TestInfrastructure.uniqueName("swallowbatch");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      records.add(record(name, 0, "k" + i, "swb-" + i, "v" + i));
+    }
+    send(records);
+    AtomicInteger batches = new AtomicInteger();
+    IdempotentConsumer<String> consumer =
+        startBatch(
+            config(name, name).batchSize(50).kafka("max.poll.records", 50).build(),
+            (events, ctx) -> {
+              try (PreparedStatement ps =
+                  ctx.connection()
+                      .prepareStatement("INSERT INTO " + effects + " (event_id) VALUES (?)")) {
+                for (BatchEvent<String> e : events) {
+                  ps.setString(1, e.eventId());
+                  ps.executeUpdate();
+                }
+              }
+              if (batches.incrementAndGet() == 1) {
+                swallowFailingStatement(ctx.connection());
+              }
+            });
+    TopicPartition tp = new TopicPartition(name, 0);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "committed past the batch",
+        () -> Long.valueOf(50).equals(consumer.snapshot().committed().get(tp)));
+
+    assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(50);
+    assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(50);
+    assertThat(deadLetters(name)).isZero();
+  }
+
+  @Test
+  void aHandlerCanTryAStatementInsideASavepointAndCarryOn() throws Exception {
+    String name = TestInfrastructure.uniqueName("savepoint");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    sql("CREATE TABLE " + name + "_audit (event_id text PRIMARY KEY)");
+    sql("INSERT INTO " + name + "_audit VALUES ('sp-1')");
+    Map<String, String> caught = new ConcurrentHashMap<>();
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).build(),
+            (value, ctx) -> {
+              insertEffect(effects, value, ctx);
+              try {
+                ctx.withSavepoint(
+                    c -> {
+                      try (PreparedStatement ps =
+                          c.prepareStatement("INSERT INTO " + name + "_audit VALUES (?)")) {
+                        ps.setString(1, ctx.eventId());
+                        return ps.executeUpdate();
+                      }
+                    });
+              } catch (SQLException e) {
+                caught.put(ctx.eventId(), e.getSQLState());
+              }
+            });
+    send(List.of(record(name, 0, "k", "sp-1", "v")));
+    awaitTrue(Duration.ofSeconds(60), "processed", () -> consumer.snapshot().processed() == 1);
+
+    assertThat(caught).containsEntry("sp-1", "23505");
+    assertThat(strings("SELECT event_id FROM " + effects)).containsExactly("sp-1");
+    assertThat(consumer.snapshot().failures()).isZero();
+  }
+
+  @Test
+  void aHandlerThatRollsBackWithSqlIsRetriedAndDeadLetteredNotLost() throws Exception {
+    String name = TestInfrastructure.uniqueName("rawrollback");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).retry(RetryPolicy.fixed(2, Duration.ofMillis(20))).build(),
+            (value, ctx) -> {
+              insertEffect(effects, value, ctx);
+              try (Statement s = ctx.connection().createStatement()) {
+                s.execute("ROLLBACK");
+              }
+            });
+    send(List.of(record(name, 0, "k", "rb-1", "v")));
+    TopicPartition tp = new TopicPartition(name, 0);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "committed past it",
+        () -> Long.valueOf(1).equals(consumer.snapshot().committed().get(tp)));
+
+    assertThat(consumer.snapshot().processed()).isZero();
+    assertThat(
+            strings(
+                "SELECT exception_class || ' ' || exception_message FROM idem.dead_letters"
+                    + " WHERE consumer_name = '"
+                    + name
+                    + "'"))
+        .singleElement()
+        .asString()
+        .contains(TransactionMisuseException.class.getName())
+        .contains("ended idem's transaction");
+  }
+
+  @Test
+  void statementsResultSetsAndMetadataHandBackOnlyTheGuardedConnection() throws Exception {
+    String name = TestInfrastructure.uniqueName("bypass");
+    INFRA.createTopics(1, name);
+    Map<String, String> seen = new ConcurrentHashMap<>();
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).build(),
+            (value, ctx) -> {
+              Connection c = ctx.connection();
+              try (Statement s = c.createStatement();
+                  PreparedStatement ps = c.prepareStatement("SELECT 1");
+                  ResultSet rs = ps.executeQuery()) {
+                List<Connection> reached =
+                    List.of(
+                        s.getConnection(),
+                        ps.getConnection(),
+                        rs.getStatement().getConnection(),
+                        c.getMetaData().getConnection());
+                for (int i = 0; i < reached.size(); i++) {
+                  try {
+                    reached.get(i).commit();
+                    seen.put("path" + i, "commit allowed");
+                  } catch (IllegalStateException e) {
+                    seen.put("path" + i, "refused");
+                  }
+                }
+              }
+            });
+    send(List.of(record(name, 0, "k", "by-1", "v")));
+    awaitTrue(Duration.ofSeconds(60), "processed", () -> consumer.snapshot().processed() == 1);
+
+    assertThat(seen)
+        .containsEntry("path0", "refused")
+        .containsEntry("path1", "refused")
+        .containsEntry("path2", "refused")
+        .containsEntry("path3", "refused");
+  }
+}
