@@ -1,23 +1,19 @@
 package dev.idem.consumer;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.idem.consumer.internal.store.DeadLetterRows;
-import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.consumer.internal.store.HeadersJson;
+import dev.idem.consumer.internal.store.TransactionSettings;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.LockKey;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,13 +33,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeadLetterReplayer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DeadLetterReplayer.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final IdemConfig config;
   private final DataSource dataSource;
   private final Producer<byte[], byte[]> producer;
   private final DeadLetterRows rows;
-  private final PostgresIdempotencyStore store;
+  private final TransactionSettings settings;
+  private final Transactions transactions = Transactions.standard();
 
   private DeadLetterReplayer(IdemConfig config, DataSource dataSource) {
     this.config = config;
@@ -53,16 +49,8 @@ public final class DeadLetterReplayer implements AutoCloseable {
             config.producerProperties(), new ByteArraySerializer(), new ByteArraySerializer());
     this.rows =
         new DeadLetterRows(config.schema(), config.deadLetterTable(), config.consumerName());
-    this.store =
-        new PostgresIdempotencyStore(
-            config.consumerName(),
-            config.schema(),
-            config.processedTable(),
-            config.deadLetterTable(),
-            config.lockTimeout(),
-            config.handlerTimeout(),
-            false,
-            false); // only begin and lock are used here
+    // The server version only adds transaction_timeout; the replay's own bound is its send.
+    this.settings = new TransactionSettings(config.lockTimeout(), config.handlerTimeout(), 0);
   }
 
   /** A replayer for the consumer described by {@code config}, on {@code dataSource}. */
@@ -108,9 +96,12 @@ public final class DeadLetterReplayer implements AutoCloseable {
   /** Replays the dead letters the request selects. */
   public Result replay(Request request) {
     List<String> ids;
-    try (Connection c = dataSource.getConnection()) {
-      ids = rows.eventIds(c, request.eventIds(), request.reason(), request.limit());
-    } catch (SQLException e) {
+    try {
+      ids =
+          transactions.run(
+              dataSource,
+              c -> rows.eventIds(c, request.eventIds(), request.reason(), request.limit()));
+    } catch (Exception e) {
       throw new IdemException("cannot read dead letters of " + config.consumerName(), e);
     }
     List<String> replayed = new ArrayList<>();
@@ -133,60 +124,29 @@ public final class DeadLetterReplayer implements AutoCloseable {
     return new Result(replayed, failed);
   }
 
-  private boolean replayOne(String eventId)
-      throws SQLException, InterruptedException, ExecutionException, TimeoutException {
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        store.begin(c);
-        store.lock(c, LockKey.hash(config.lockNamespace(), eventId));
-        DeadLetterRows.Row row = rows.delete(c, eventId);
-        if (row == null) {
-          c.rollback();
-          return false;
-        }
-        producer.send(toRecord(row)).get(30, TimeUnit.SECONDS);
-        c.commit();
-        return true;
-      } catch (SQLException
-          | InterruptedException
-          | ExecutionException
-          | TimeoutException
-          | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
-    }
+  private boolean replayOne(String eventId) throws Exception {
+    return transactions.run(
+        dataSource,
+        c -> {
+          settings.begin(c);
+          settings.lock(c, LockKey.hash(config.lockNamespace(), eventId));
+          DeadLetterRows.Row row = rows.delete(c, eventId);
+          if (row == null) {
+            return false; // replayed or resolved meanwhile; committing the empty delete is harmless
+          }
+          producer.send(toRecord(row)).get(30, TimeUnit.SECONDS);
+          return true;
+        });
   }
 
   private static ProducerRecord<byte[], byte[]> toRecord(DeadLetterRows.Row row) {
-    ProducerRecord<byte[], byte[]> record =
-        new ProducerRecord<>(row.topic(), row.partition(), row.key(), row.value());
+    Headers headers;
     try {
-      for (JsonNode h : JSON.readTree(row.headersJson())) {
-        JsonNode value = h.get("value");
-        // Keys with NUL are stored as key_base64 (jsonb cannot hold \u0000).
-        String key =
-            h.has("key_base64")
-                ? new String(
-                    Base64.getDecoder().decode(h.get("key_base64").asText()),
-                    java.nio.charset.StandardCharsets.UTF_8)
-                : h.get("key").asText();
-        record
-            .headers()
-            .add(
-                key,
-                value == null || value.isNull()
-                    ? null
-                    : Base64.getDecoder().decode(value.asText()));
-      }
+      headers = HeadersJson.decode(row.headersJson());
     } catch (java.io.IOException e) {
       throw new IdemException("dead letter " + row.eventId() + " has unreadable headers", e);
     }
-    return record;
+    return new ProducerRecord<>(row.topic(), row.partition(), row.key(), row.value(), headers);
   }
 
   @Override

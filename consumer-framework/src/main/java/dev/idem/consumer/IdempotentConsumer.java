@@ -14,6 +14,7 @@ import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
+import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.AttemptConnections;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
@@ -206,7 +207,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             config.transactionStateCheck() == TransactionStateCheck.DRIVER
                 ? Transactions.StateCheck.DRIVER
                 : Transactions.StateCheck.QUERY);
-    boolean transactionTimeout = checkServer(dataSource, transactions);
+    int serverVersion = checkServer(dataSource, transactions);
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
     metrics.registerInFlight(() -> snapshot.get().inFlight());
@@ -216,10 +217,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             config.schema(),
             config.processedTable(),
             config.deadLetterTable(),
-            config.lockTimeout(),
-            config.handlerTimeout(),
-            transactionTimeout,
-            config.offsetStore() == OffsetStore.POSTGRESQL);
+            new TransactionSettings(config.lockTimeout(), config.handlerTimeout(), serverVersion),
+            config.offsetStore());
     deadLetters =
         config.deadLetterTopic() == null
             ? DeadLetterPublisher.NONE
@@ -469,10 +468,22 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     return ownedPool;
   }
 
-  /** Warns about non-durable settings; returns whether transaction_timeout exists (17+). */
-  private boolean checkServer(DataSource dataSource, Transactions transactions) {
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
+  /**
+   * Checks that the pool's connections can be checked for a misused transaction, warns about
+   * non-durable settings, and returns the server's {@code server_version_num}.
+   */
+  private int checkServer(DataSource dataSource, Transactions transactions) {
+    try {
+      return transactions.run(dataSource, c -> checkServer(c, transactions));
+    } catch (IdemException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IdemException("cannot reach PostgreSQL to start " + name() + ": " + e, e);
+    }
+  }
+
+  private int checkServer(Connection c, Transactions transactions) throws SQLException {
+    try (Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
                 "SELECT current_setting('fsync'), current_setting('server_version_num')::int")) {
@@ -492,9 +503,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             "PostgreSQL runs with fsync=off: a server crash can lose commits whose offsets were"
                 + " already committed, and their events would never be applied");
       }
-      return rs.getInt(2) >= 170000;
-    } catch (SQLException e) {
-      throw new IdemException("cannot reach PostgreSQL to start " + name() + ": " + e, e);
+      return rs.getInt(2);
     }
   }
 

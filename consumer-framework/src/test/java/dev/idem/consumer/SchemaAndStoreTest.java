@@ -108,10 +108,9 @@ class SchemaAndStoreTest {
             schema,
             "processed_events",
             "dead_letters",
-            Duration.ofSeconds(1),
-            Duration.ofSeconds(1),
-            false,
-            false);
+            new dev.idem.consumer.internal.store.TransactionSettings(
+                Duration.ofSeconds(1), Duration.ofSeconds(1), 0),
+            OffsetStore.KAFKA);
     String insert =
         "INSERT INTO "
             + schema

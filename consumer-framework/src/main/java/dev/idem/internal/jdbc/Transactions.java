@@ -64,6 +64,15 @@ public final class Transactions {
     this.check = check;
   }
 
+  /**
+   * The template for transactions that run only idem's own statements: the driver's state is read
+   * when the connection unwraps to pgjdbc's, and nothing is checked otherwise (no user code ran
+   * that could have caught an error).
+   */
+  public static Transactions standard() {
+    return DRIVER;
+  }
+
   /** The template with the given state check. */
   public static Transactions checking(StateCheck check) {
     return Objects.requireNonNull(check, "check") == StateCheck.DRIVER ? DRIVER : QUERY;
@@ -147,12 +156,9 @@ public final class Transactions {
    */
   public void requireNotFailed(Connection c) throws SQLException {
     if (check == StateCheck.DRIVER) {
+      // A connection that does not unwrap cannot be checked without a round trip; consumers refuse
+      // such pools at start unless told to check with a query.
       State state = driverState(c);
-      if (state == null) {
-        throw new SQLException(
-            "the connection does not unwrap to pgjdbc's BaseConnection, so the driver cannot tell"
-                + " whether its transaction was aborted; check with a query instead");
-      }
       if (state == State.FAILED) {
         throw new TransactionStateException(State.FAILED);
       }

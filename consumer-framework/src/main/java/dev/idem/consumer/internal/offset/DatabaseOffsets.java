@@ -1,8 +1,7 @@
 package dev.idem.consumer.internal.offset;
 
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
-import java.sql.Connection;
-import java.sql.SQLException;
+import dev.idem.internal.jdbc.Transactions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -43,6 +42,7 @@ public final class DatabaseOffsets implements AutoCloseable {
 
   private final String consumerName;
   private final DataSource dataSource;
+  private final Transactions transactions;
   private final PostgresOffsetStore store;
   private final ScheduledExecutorService io;
   private final Queue<Loaded> loaded = new ConcurrentLinkedQueue<>();
@@ -69,6 +69,7 @@ public final class DatabaseOffsets implements AutoCloseable {
       ScheduledExecutorService io) {
     this.consumerName = consumerName;
     this.dataSource = dataSource;
+    this.transactions = Transactions.standard();
     this.store = store;
     this.io = io;
   }
@@ -81,10 +82,11 @@ public final class DatabaseOffsets implements AutoCloseable {
   }
 
   private void loadNow(Map<TopicPartition, Long> epochs) {
-    try (Connection c = dataSource.getConnection()) {
-      Map<TopicPartition, PostgresOffsetStore.Stored> stored = store.load(c, epochs.keySet());
+    try {
+      Map<TopicPartition, PostgresOffsetStore.Stored> stored =
+          transactions.run(dataSource, c -> store.load(c, epochs.keySet()));
       stored.forEach((tp, s) -> loaded.add(new Loaded(tp, epochs.get(tp), s)));
-    } catch (SQLException | RuntimeException e) {
+    } catch (Exception e) {
       log.warn(
           "consumer {}: cannot read stored offsets of {} ({}); their partitions stay paused,"
               + " retrying in {} ms",
@@ -213,10 +215,17 @@ public final class DatabaseOffsets implements AutoCloseable {
   }
 
   private void foldNow(Map<TopicPartition, Long> positions) {
-    try (Connection c = dataSource.getConnection()) {
-      store.fold(c, positions);
+    try {
+      // In a transaction of its own whatever the pool's auto-commit: on a pool with
+      // autoCommit=false, a fold outside one would be rolled back when the connection returns.
+      transactions.run(
+          dataSource,
+          c -> {
+            store.fold(c, positions);
+            return null;
+          });
       log.debug("consumer {}: stored positions {}", consumerName, positions);
-    } catch (SQLException | RuntimeException e) {
+    } catch (Exception e) {
       // Offer them again at the next fold.
       positions.forEach((tp, w) -> lastFolded.remove(tp, w));
       log.warn(

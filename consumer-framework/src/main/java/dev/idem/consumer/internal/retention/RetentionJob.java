@@ -1,10 +1,10 @@
 package dev.idem.consumer.internal.retention;
 
 import dev.idem.consumer.internal.store.RetentionSql;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.RunResult;
 import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -24,6 +24,7 @@ public final class RetentionJob {
 
   private final AdvisoryLocks locks;
   private final DataSource dataSource;
+  private final Transactions transactions;
   private final RetentionSql sql;
   private final String jobName;
   private final Duration window;
@@ -44,6 +45,7 @@ public final class RetentionJob {
       Clock clock) {
     this.locks = locks;
     this.dataSource = dataSource;
+    this.transactions = Transactions.standard();
     this.sql = new RetentionSql(schema, processedTable, consumerName);
     this.jobName = "retention:" + schema + "." + processedTable + ":" + consumerName;
     this.window = window;
@@ -56,27 +58,22 @@ public final class RetentionJob {
     return locks.runExclusive(jobName, this::deleteExpired);
   }
 
-  private Outcome deleteExpired() throws SQLException {
+  private Outcome deleteExpired() throws Exception {
     Instant cutoff = clock.instant().minus(window);
     long deleted = 0;
     int batches = 0;
     try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(true);
-      try {
-        while (true) {
-          int n = sql.deleteBatch(c, cutoff, batchSize);
-          if (n == 0) {
-            break;
-          }
-          deleted += n;
-          batches++;
-          if (n < batchSize) {
-            break;
-          }
+      while (true) {
+        // Each batch is a short transaction of its own, so the job never holds many row locks.
+        int n = transactions.on(c, tx -> sql.deleteBatch(tx, cutoff, batchSize));
+        if (n == 0) {
+          break;
         }
-      } finally {
-        c.setAutoCommit(autoCommit);
+        deleted += n;
+        batches++;
+        if (n < batchSize) {
+          break;
+        }
       }
     }
     if (deleted > 0) {

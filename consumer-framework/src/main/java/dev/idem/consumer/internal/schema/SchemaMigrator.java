@@ -1,6 +1,7 @@
 package dev.idem.consumer.internal.schema;
 
 import dev.idem.consumer.IdemException;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.LockKey;
 import java.io.IOException;
 import java.io.InputStream;
@@ -94,31 +95,28 @@ public final class SchemaMigrator {
     try (Connection c = dataSource.getConnection()) {
       return migrateOn(c);
     } catch (SQLException e) {
-      throw new IdemException("cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
+      throw failed(e);
     }
   }
 
   /** Like {@link #migrate(DataSource)}, on a connection the caller owns (left in autocommit). */
   public List<Integer> migrateOn(Connection c) {
+    List<Integer> applied;
     try {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        List<Integer> applied = migrate(c);
-        c.commit();
-        if (!applied.isEmpty()) {
-          log.info("idem schema {} ({}) migrated to versions {}", schema, scriptSet, applied);
-        }
-        return applied;
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
-    } catch (SQLException e) {
-      throw new IdemException("cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
+      applied = Transactions.standard().on(c, this::migrate);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw failed(e);
     }
+    if (!applied.isEmpty()) {
+      log.info("idem schema {} ({}) migrated to versions {}", schema, scriptSet, applied);
+    }
+    return applied;
+  }
+
+  private IdemException failed(Exception e) {
+    return new IdemException("cannot apply idem's schema to " + schema + ": " + e.getMessage(), e);
   }
 
   private List<Integer> migrate(Connection c) throws SQLException {

@@ -1,19 +1,17 @@
 package dev.idem.consumer.internal.store;
 
+import dev.idem.consumer.OffsetStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
-import java.time.Duration;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
 /** The PostgreSQL implementation of the processing steps: the only place with their SQL. */
 public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final String consumerName;
-  private final String beginSql;
-  private final String settingsSelect;
+  private final TransactionSettings settings;
   private final String markSql;
   private final String deadLetterSql;
   private final String processedKeyConstraint;
@@ -24,21 +22,20 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
    * @param schema validated schema identifier
    * @param processedTable validated table identifier
    * @param deadLetterTable validated table identifier
-   * @param transactionTimeout whether the server has {@code transaction_timeout} (17+)
-   * @param offsetsInDatabase whether every mark and dead letter also records its record's offset as
-   *     done ({@code consumer.offset-store=postgresql})
+   * @param settings how each transaction begins
+   * @param offsets where done offsets are kept: with {@link OffsetStore#POSTGRESQL} every mark and
+   *     dead letter also records its record's offset as done
    */
   public PostgresIdempotencyStore(
       String consumerName,
       String schema,
       String processedTable,
       String deadLetterTable,
-      Duration lockTimeout,
-      Duration handlerTimeout,
-      boolean transactionTimeout,
-      boolean offsetsInDatabase) {
+      TransactionSettings settings,
+      OffsetStore offsets) {
     this.consumerName = consumerName;
-    this.offsetsInDatabase = offsetsInDatabase;
+    this.settings = settings;
+    this.offsetsInDatabase = offsets == OffsetStore.POSTGRESQL;
     String doneTable = schema + "." + PostgresOffsetStore.DONE_TABLE;
     // A data-modifying CTE runs to completion whether or not the main statement reads it: the
     // record's offset is written in the same statement, and so the same transaction, as the mark.
@@ -61,25 +58,6 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     String processed = schema + "." + processedTable;
     String deadLetters = schema + "." + deadLetterTable;
     this.processedKeyConstraint = processedTable + "_pkey";
-    // Sent as one round trip. Values are validated durations, not user text.
-    // Two statements: the isolation level must be set before the transaction's first query;
-    // the transaction-local settings then travel in one SELECT. Values are validated durations.
-    StringBuilder settings =
-        new StringBuilder("SELECT set_config('lock_timeout', '")
-            .append(lockTimeout.toMillis())
-            .append("ms', true), set_config('statement_timeout', '")
-            .append(handlerTimeout.toMillis())
-            .append("ms', true), set_config('idle_in_transaction_session_timeout', '")
-            .append(handlerTimeout.toMillis())
-            .append("ms', true), set_config('synchronous_commit', 'on', true)");
-    if (transactionTimeout) {
-      settings
-          .append(", set_config('transaction_timeout', '")
-          .append(lockTimeout.plus(handlerTimeout).toMillis())
-          .append("ms', true)");
-    }
-    this.beginSql = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " + settings;
-    this.settingsSelect = settings.toString();
     // One statement: skip when already dead-lettered, and let the primary key decide the rest.
     // ON CONFLICT DO NOTHING waits for a concurrent uncommitted mark and then does nothing, so a
     // mark that lost a race reads as a duplicate instead of failing.
@@ -120,35 +98,17 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   @Override
   public void begin(Connection c) throws SQLException {
-    try (Statement s = c.createStatement()) {
-      s.execute(beginSql);
-    }
+    settings.begin(c);
   }
 
   @Override
   public void beginAndLock(Connection c, long key) throws SQLException {
-    // The key is a number, never user text. The lock stays a statement of its own: under READ
-    // COMMITTED the next statement takes a fresh snapshot, which sees a mark committed meanwhile.
-    try (Statement s = c.createStatement()) {
-      // The settings take effect before the lock function runs: select-list items are evaluated
-      // in order, so the lock wait is bounded by the lock_timeout just set.
-      s.execute(
-          "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
-              + settingsSelect
-              + ", pg_advisory_xact_lock("
-              + key
-              + ")");
-    }
+    settings.beginAndLock(c, key);
   }
 
   @Override
   public void lock(Connection c, long key) throws SQLException {
-    // Its own statement: under READ COMMITTED the next statement takes a fresh snapshot, which
-    // sees a mark committed by the copy we waited for.
-    try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-      ps.setLong(1, key);
-      ps.execute();
-    }
+    settings.lock(c, key);
   }
 
   @Override

@@ -1,0 +1,74 @@
+package dev.idem.consumer.internal.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+
+/**
+ * The settings every processing transaction starts with, and its advisory lock: READ COMMITTED, the
+ * transaction-local timeouts, {@code synchronous_commit=on}.
+ */
+public final class TransactionSettings {
+  /** The first server version with {@code transaction_timeout}. */
+  private static final int TRANSACTION_TIMEOUT_SINCE = 170000;
+
+  private final String beginSql;
+  private final String settingsSelect;
+
+  /**
+   * @param lockTimeout the bound of the wait for a duplicate's lock
+   * @param handlerTimeout the bound of every statement and of idle time in the transaction
+   * @param serverVersionNum the server's {@code server_version_num}
+   */
+  public TransactionSettings(Duration lockTimeout, Duration handlerTimeout, int serverVersionNum) {
+    // Values are validated durations, not user text.
+    StringBuilder settings =
+        new StringBuilder("SELECT set_config('lock_timeout', '")
+            .append(lockTimeout.toMillis())
+            .append("ms', true), set_config('statement_timeout', '")
+            .append(handlerTimeout.toMillis())
+            .append("ms', true), set_config('idle_in_transaction_session_timeout', '")
+            .append(handlerTimeout.toMillis())
+            .append("ms', true), set_config('synchronous_commit', 'on', true)");
+    if (serverVersionNum >= TRANSACTION_TIMEOUT_SINCE) {
+      settings
+          .append(", set_config('transaction_timeout', '")
+          .append(lockTimeout.plus(handlerTimeout).toMillis())
+          .append("ms', true)");
+    }
+    this.settingsSelect = settings.toString();
+    // Two statements in one round trip: the isolation level must be set before the transaction's
+    // first query; the transaction-local settings then travel in one SELECT.
+    this.beginSql = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " + settingsSelect;
+  }
+
+  /** The settings; must be the first call of the transaction. */
+  public void begin(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute(beginSql);
+    }
+  }
+
+  /** {@link #begin} and {@link #lock} in one round trip. */
+  public void beginAndLock(Connection c, long key) throws SQLException {
+    // The key is a number, never user text. The lock stays a statement of its own: under READ
+    // COMMITTED the next statement takes a fresh snapshot, which sees a mark committed meanwhile.
+    // The settings take effect before the lock function runs: select-list items are evaluated in
+    // order, so the lock wait is bounded by the lock_timeout just set.
+    try (Statement s = c.createStatement()) {
+      s.execute(beginSql + ", pg_advisory_xact_lock(" + key + ")");
+    }
+  }
+
+  /** Waits for the advisory transaction lock {@code key}; released at commit or rollback. */
+  public void lock(Connection c, long key) throws SQLException {
+    // Its own statement: under READ COMMITTED the next statement takes a fresh snapshot, which
+    // sees a mark committed by the copy we waited for.
+    try (PreparedStatement ps = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+      ps.setLong(1, key);
+      ps.execute();
+    }
+  }
+}
