@@ -300,8 +300,12 @@ public final class AdvisoryLocks {
    * A leader election for the role {@code (namespace, name)} among every process using the same
    * database. Call {@link LeaderElection#start()}; close it to hand leadership over.
    *
-   * @param pingInterval how often the leader checks its connection; the revoked callback fires
-   *     within about two intervals of losing it
+   * @param namespace the role's lock namespace
+   * @param name the role's name
+   * @param pingInterval how often the leader checks its connection; the revoked callback is queued
+   *     within about two intervals of losing it, and also bounds how long a new epoch waits for
+   *     fenced writes of earlier leaders
+   * @param listener told of elections and revocations, on the election's own callback thread
    */
   public LeaderElection leaderElection(
       String namespace, String name, Duration pingInterval, LeaderListener listener) {

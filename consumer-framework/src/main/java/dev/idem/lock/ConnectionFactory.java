@@ -1,5 +1,7 @@
 package dev.idem.lock;
 
+import dev.idem.lock.internal.HikariLockConnections;
+import dev.idem.lock.internal.KnownPools;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -33,26 +35,35 @@ public interface ConnectionFactory {
   }
 
   /**
-   * Connections with the settings of a HikariCP pool, opened by the driver, not borrowed from the
-   * pool.
+   * New driver connections to the server of a HikariCP pool, opened the way the pool opens its own,
+   * never borrowed from it: through the data source underneath the pool (for a {@code jdbcUrl} pool
+   * the URL with its {@code dataSourceProperties}, such as {@code sslmode} or {@code
+   * socketTimeout}; for a {@code dataSourceClassName} pool an instance of that class with those
+   * properties) and with the pool's credentials. The pool may be started later: the data source is
+   * looked up at each {@link #open()}. Settings the pool applies after opening a connection ({@code
+   * connectionInitSql}, {@code schema}, isolation, read-only) are not applied.
+   *
+   * <p>{@link #open()} throws {@link IllegalStateException} for a pool whose connections come from
+   * JNDI ({@code dataSourceJNDI}): use {@link #fromUrl} or {@link #unpooled} for those.
+   *
+   * @throws IllegalArgumentException when the pool's own {@code dataSource} is itself a pool
    */
   static ConnectionFactory sameServerAs(com.zaxxer.hikari.HikariDataSource pool) {
-    return fromUrl(pool.getJdbcUrl(), pool.getUsername(), pool.getPassword());
+    return new HikariLockConnections(pool);
   }
 
   /**
    * Connections from a data source that opens a new driver connection each time (such as {@code
    * org.postgresql.ds.PGSimpleDataSource}).
    *
-   * @throws IllegalArgumentException for a HikariCP pool: its connections are pooled; use {@link
-   *     #sameServerAs(com.zaxxer.hikari.HikariDataSource)}
+   * @throws IllegalArgumentException for a connection pool, or a data source that wraps one ({@code
+   *     isWrapperFor} or {@code unwrap}): HikariCP (use {@link
+   *     #sameServerAs(com.zaxxer.hikari.HikariDataSource)}), pgjdbc's {@code PGPoolingDataSource},
+   *     tomcat-jdbc, DBCP2, c3p0, Agroal and Vibur
    */
   static ConnectionFactory unpooled(DataSource dataSource) {
-    if (dataSource instanceof com.zaxxer.hikari.HikariDataSource) {
-      throw new IllegalArgumentException(
-          "a HikariCP pool would keep session locks on pooled connections; use"
-              + " ConnectionFactory.sameServerAs(pool)");
-    }
+    Objects.requireNonNull(dataSource, "dataSource");
+    KnownPools.refuse(dataSource, "ConnectionFactory.unpooled(dataSource)");
     return dataSource::getConnection;
   }
 }

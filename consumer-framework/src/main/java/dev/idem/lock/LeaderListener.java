@@ -2,7 +2,11 @@ package dev.idem.lock;
 
 /**
  * Told when this elector becomes leader and when it stops being leader. Called on the election's
- * own thread; long work belongs on another thread. Exceptions are logged and ignored.
+ * callback thread, one call at a time and in order ({@code elected} before its {@code revoked}),
+ * never on the thread that keeps the leadership alive: a slow callback does not cost the
+ * leadership, but it delays the calls after it, so a {@code revoked} can come late behind a slow
+ * {@code elected}; the fencing token protects writes in the meantime. Long work still belongs on
+ * another thread. Exceptions are logged and ignored.
  */
 public interface LeaderListener {
 

@@ -42,7 +42,9 @@ class AdvisoryLocksTest {
     c.setUsername(PG.user());
     c.setPassword(PG.password());
     c.setMaximumPoolSize(4);
-    c.addDataSourceProperty("ApplicationName", poolName);
+    // Only the pool's own connections run connectionInitSql, so the application name tells them
+    // apart from lock connections, which carry the pool's driver settings but not this.
+    c.setConnectionInitSql("SET application_name = '" + poolName + "'");
     pool = new HikariDataSource(c);
   }
 

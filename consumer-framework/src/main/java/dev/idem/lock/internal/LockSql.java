@@ -98,25 +98,70 @@ public final class LockSql {
     }
   }
 
-  /** Starts a new leadership: the epoch grows by one (or starts at 1). Autocommit connection. */
-  public static long nextEpoch(Connection c, String schema, String ns, String name, String holder)
+  /**
+   * Starts a new leadership: the epoch grows by one (or starts at 1), in a transaction of its own
+   * whose waits are bounded. A fenced write of an earlier leader share-locks the epoch row until
+   * its transaction ends; waiting for that is right (no such write commits after the new epoch),
+   * but only for {@code lockWait}: a stale leader's transaction may stay open for a long time, and
+   * the caller holds the role's lock meanwhile. The statement as a whole gets twice that, and a
+   * reply that never comes (a network partition) three times that.
+   *
+   * @throws SQLException with a state that {@link #isTimeout} recognizes when a bound ran out
+   */
+  public static long nextEpoch(
+      Connection c, String schema, String ns, String name, String holder, Duration lockWait)
       throws SQLException {
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "INSERT INTO "
-                + schema
-                + ".leader_epochs AS e (namespace, name, epoch, holder)"
-                + " VALUES (?, ?, 1, ?) ON CONFLICT (namespace, name) DO UPDATE"
-                + " SET epoch = e.epoch + 1, holder = EXCLUDED.holder, elected_at = now()"
-                + " RETURNING epoch")) {
-      ps.setString(1, ns);
-      ps.setString(2, name);
-      ps.setString(3, holder);
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getLong(1);
+    boolean autoCommit = c.getAutoCommit();
+    int networkTimeout = c.getNetworkTimeout();
+    c.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, 3 * lockWait.toMillis()));
+    c.setAutoCommit(false);
+    try {
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "SELECT set_config('lock_timeout', ?, true), set_config('statement_timeout', ?,"
+                  + " true)")) {
+        ps.setString(1, millis(lockWait));
+        ps.setString(2, millis(lockWait.multipliedBy(2)));
+        ps.execute();
+      }
+      long epoch;
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "INSERT INTO "
+                  + schema
+                  + ".leader_epochs AS e (namespace, name, epoch, holder)"
+                  + " VALUES (?, ?, 1, ?) ON CONFLICT (namespace, name) DO UPDATE"
+                  + " SET epoch = e.epoch + 1, holder = EXCLUDED.holder, elected_at = now()"
+                  + " RETURNING epoch")) {
+        ps.setString(1, ns);
+        ps.setString(2, name);
+        ps.setString(3, holder);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          epoch = rs.getLong(1);
+        }
+      }
+      c.commit();
+      return epoch;
+    } catch (SQLException e) {
+      try {
+        c.rollback();
+      } catch (SQLException rollback) {
+        e.addSuppressed(rollback);
+      }
+      throw e;
+    } finally {
+      // A network timeout closes the connection; the caller then drops it, and the lock with it.
+      if (!c.isClosed()) {
+        c.setAutoCommit(autoCommit);
+        c.setNetworkTimeout(Runnable::run, networkTimeout);
       }
     }
+  }
+
+  /** Whether {@code e} is a {@code lock_timeout} (55P03) or a {@code statement_timeout} (57014). */
+  public static boolean isTimeout(SQLException e) {
+    return "55P03".equals(e.getSQLState()) || "57014".equals(e.getSQLState());
   }
 
   /**
