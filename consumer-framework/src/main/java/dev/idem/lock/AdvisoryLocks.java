@@ -2,6 +2,7 @@ package dev.idem.lock;
 
 import dev.idem.consumer.IdemException;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.internal.LockMetrics;
 import dev.idem.lock.internal.LockSql;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -157,25 +158,18 @@ public final class AdvisoryLocks {
 
   private <T> RunResult<T> transaction(
       DataSource dataSource, LockKey key, SqlWork<RunResult<T>> body) {
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        RunResult<T> result = body.run(c);
-        c.commit();
-        return result;
-      } catch (Exception e) {
-        try {
-          c.rollback();
-        } catch (SQLException rollback) {
-          e.addSuppressed(rollback);
-        }
-        throw propagate(key, e);
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
+    Connection c;
+    try {
+      c = dataSource.getConnection();
     } catch (SQLException e) {
       throw new LockException(key, "no connection: " + e.getMessage(), e);
+    }
+    try {
+      return Transactions.standard().on(c, body::run);
+    } catch (Exception e) {
+      throw propagate(key, e);
+    } finally {
+      closeQuietly(c);
     }
   }
 

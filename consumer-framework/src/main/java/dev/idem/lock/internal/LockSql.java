@@ -1,5 +1,6 @@
 package dev.idem.lock.internal;
 
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.LockKey;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -111,49 +112,45 @@ public final class LockSql {
   public static long nextEpoch(
       Connection c, String schema, String ns, String name, String holder, Duration lockWait)
       throws SQLException {
-    boolean autoCommit = c.getAutoCommit();
     int networkTimeout = c.getNetworkTimeout();
     c.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, 3 * lockWait.toMillis()));
-    c.setAutoCommit(false);
     try {
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "SELECT set_config('lock_timeout', ?, true), set_config('statement_timeout', ?,"
-                  + " true)")) {
-        ps.setString(1, millis(lockWait));
-        ps.setString(2, millis(lockWait.multipliedBy(2)));
-        ps.execute();
-      }
-      long epoch;
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "INSERT INTO "
-                  + schema
-                  + ".leader_epochs AS e (namespace, name, epoch, holder)"
-                  + " VALUES (?, ?, 1, ?) ON CONFLICT (namespace, name) DO UPDATE"
-                  + " SET epoch = e.epoch + 1, holder = EXCLUDED.holder, elected_at = now()"
-                  + " RETURNING epoch")) {
-        ps.setString(1, ns);
-        ps.setString(2, name);
-        ps.setString(3, holder);
-        try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
-          epoch = rs.getLong(1);
-        }
-      }
-      c.commit();
-      return epoch;
-    } catch (SQLException e) {
-      try {
-        c.rollback();
-      } catch (SQLException rollback) {
-        e.addSuppressed(rollback);
-      }
+      return Transactions.standard()
+          .on(
+              c,
+              tx -> {
+                try (PreparedStatement ps =
+                    tx.prepareStatement(
+                        "SELECT set_config('lock_timeout', ?, true),"
+                            + " set_config('statement_timeout', ?, true)")) {
+                  ps.setString(1, millis(lockWait));
+                  ps.setString(2, millis(lockWait.multipliedBy(2)));
+                  ps.execute();
+                }
+                try (PreparedStatement ps =
+                    tx.prepareStatement(
+                        "INSERT INTO "
+                            + schema
+                            + ".leader_epochs AS e (namespace, name, epoch, holder)"
+                            + " VALUES (?, ?, 1, ?) ON CONFLICT (namespace, name) DO UPDATE"
+                            + " SET epoch = e.epoch + 1, holder = EXCLUDED.holder,"
+                            + " elected_at = now() RETURNING epoch")) {
+                  ps.setString(1, ns);
+                  ps.setString(2, name);
+                  ps.setString(3, holder);
+                  try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getLong(1);
+                  }
+                }
+              });
+    } catch (SQLException | RuntimeException e) {
       throw e;
+    } catch (Exception e) {
+      throw new SQLException("starting a new epoch failed: " + e, e);
     } finally {
       // A network timeout closes the connection; the caller then drops it, and the lock with it.
       if (!c.isClosed()) {
-        c.setAutoCommit(autoCommit);
         c.setNetworkTimeout(Runnable::run, networkTimeout);
       }
     }
