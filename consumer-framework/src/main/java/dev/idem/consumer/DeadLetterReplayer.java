@@ -83,8 +83,9 @@ public final class DeadLetterReplayer implements AutoCloseable {
   /**
    * The outcome of a replay.
    *
-   * @param replayed event ids republished and removed from the dead letters
-   * @param failed event ids left in place because publishing or committing failed
+   * @param replayed event ids republished and removed from the dead letters ({@code
+   *     topic-partition@offset} for records that had no event id)
+   * @param failed event ids (or coordinates) left in place because publishing or committing failed
    */
   public record Result(List<String> replayed, List<String> failed) {
     public Result {
@@ -95,25 +96,29 @@ public final class DeadLetterReplayer implements AutoCloseable {
 
   /** Replays the dead letters the request selects. */
   public Result replay(Request request) {
-    List<String> ids;
+    List<DeadLetterRows.Ref> refs;
     try {
-      ids =
+      refs =
           transactions.run(
               dataSource,
-              c -> rows.eventIds(c, request.eventIds(), request.reason(), request.limit()));
+              c -> rows.select(c, request.eventIds(), request.reason(), request.limit()));
     } catch (Exception e) {
       throw new IdemException("cannot read dead letters of " + config.consumerName(), e);
     }
     List<String> replayed = new ArrayList<>();
     List<String> failed = new ArrayList<>();
-    for (String id : ids) {
+    for (DeadLetterRows.Ref ref : refs) {
       try {
-        if (replayOne(id)) {
-          replayed.add(id);
+        if (replayOne(ref)) {
+          replayed.add(ref.label());
         }
       } catch (Exception e) {
-        log.error("replay of dead letter {} of {} failed; it stays", id, config.consumerName(), e);
-        failed.add(id);
+        log.error(
+            "replay of dead letter {} of {} failed; it stays",
+            ref.label(),
+            config.consumerName(),
+            e);
+        failed.add(ref.label());
       }
     }
     log.info(
@@ -124,13 +129,16 @@ public final class DeadLetterReplayer implements AutoCloseable {
     return new Result(replayed, failed);
   }
 
-  private boolean replayOne(String eventId) throws Exception {
+  private boolean replayOne(DeadLetterRows.Ref ref) throws Exception {
     return transactions.run(
         dataSource,
         c -> {
           settings.begin(c);
-          settings.lock(c, LockKey.hash(config.lockNamespace(), eventId));
-          DeadLetterRows.Row row = rows.delete(c, eventId);
+          if (ref.eventId() != null) {
+            // A copy the consumer reads meanwhile waits here and never sees the row half-gone.
+            settings.lock(c, LockKey.hash(config.lockNamespace(), ref.eventId()));
+          }
+          DeadLetterRows.Row row = rows.delete(c, ref.id());
           if (row == null) {
             return false; // replayed or resolved meanwhile; committing the empty delete is harmless
           }
@@ -144,7 +152,13 @@ public final class DeadLetterReplayer implements AutoCloseable {
     try {
       headers = HeadersJson.decode(row.headersJson());
     } catch (java.io.IOException e) {
-      throw new IdemException("dead letter " + row.eventId() + " has unreadable headers", e);
+      throw new IdemException(
+          "dead letter "
+              + (row.eventId() != null
+                  ? row.eventId()
+                  : row.topic() + "-" + row.partition() + "@" + row.offset())
+              + " has unreadable headers",
+          e);
     }
     return new ProducerRecord<>(row.topic(), row.partition(), row.key(), row.value(), headers);
   }

@@ -258,7 +258,8 @@ class FailureHandlingTest {
         Statement s = c.createStatement();
         ResultSet rs =
             s.executeQuery(
-                "SELECT event_id, reason, has_event_id FROM idem.dead_letters"
+                "SELECT coalesce(event_id, topic || '-' || kafka_partition || '@' || kafka_offset),"
+                    + " reason, has_event_id FROM idem.dead_letters"
                     + " WHERE consumer_name = '"
                     + name
                     + "'")) {

@@ -3,8 +3,9 @@ package dev.idem.consumer.internal.store;
 /**
  * A record given up on.
  *
- * @param eventId the event id, or {@code topic-partition@offset} when the record had none
- * @param hasEventId whether {@code eventId} is the record's own
+ * @param eventId the event id, or null when the record had no usable one (it is then keyed by its
+ *     coordinates and a digest of its content)
+ * @param hasEventId whether the record had a usable event id
  * @param headersJson the headers as a JSON array of {@code {"key":..., "value":base64}} ({@code
  *     "key_base64"} instead of {@code "key"} for a key containing NUL, which jsonb cannot hold)
  * @param reason {@code handler-failed}, {@code invalid-event-id} or {@code undeserializable}

@@ -14,7 +14,21 @@ public final class DeadLetterRows {
   private final String table;
   private final String consumerName;
 
-  /** A row as stored. */
+  /**
+   * A dead letter picked for replay.
+   *
+   * @param id the row's id
+   * @param eventId the event id, or null for a record that had none
+   * @param origin where the record came from
+   */
+  public record Ref(long id, String eventId, RecordCoordinates origin) {
+    /** The event id, or the record's coordinates when it had none: for logs and results. */
+    public String label() {
+      return eventId != null ? eventId : origin.toString();
+    }
+  }
+
+  /** A row as stored; {@code eventId} is null for a record that had none. */
   public record Row(
       String eventId,
       boolean hasEventId,
@@ -39,16 +53,19 @@ public final class DeadLetterRows {
     this.consumerName = consumerName;
   }
 
-  /** Event ids (oldest first) matching the filters; null filters match everything. */
-  public List<String> eventIds(Connection c, List<String> eventIds, String reason, int limit)
+  /**
+   * Dead letters (oldest first) matching the filters; null filters match everything. A filter by
+   * event ids never matches records that had none.
+   */
+  public List<Ref> select(Connection c, List<String> eventIds, String reason, int limit)
       throws SQLException {
     String sql =
-        "SELECT event_id FROM "
+        "SELECT id, event_id, topic, kafka_partition, kafka_offset FROM "
             + table
             + " WHERE consumer_name = ?"
             + " AND (?::text[] IS NULL OR event_id = ANY(?::text[]))"
             + " AND (?::text IS NULL OR reason = ?)"
-            + " ORDER BY dead_lettered_at, event_id LIMIT ?";
+            + " ORDER BY dead_lettered_at, id LIMIT ?";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       java.sql.Array ids = eventIds == null ? null : c.createArrayOf("text", eventIds.toArray());
       ps.setString(1, consumerName);
@@ -57,10 +74,14 @@ public final class DeadLetterRows {
       ps.setString(4, reason);
       ps.setString(5, reason);
       ps.setInt(6, limit);
-      List<String> result = new ArrayList<>();
+      List<Ref> result = new ArrayList<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          result.add(rs.getString(1));
+          result.add(
+              new Ref(
+                  rs.getLong(1),
+                  rs.getString(2),
+                  new RecordCoordinates(rs.getString(3), rs.getInt(4), rs.getLong(5))));
         }
       }
       return result;
@@ -68,17 +89,17 @@ public final class DeadLetterRows {
   }
 
   /** Deletes one row and returns it, or null when it is gone already. */
-  public Row delete(Connection c, String eventId) throws SQLException {
+  public Row delete(Connection c, long id) throws SQLException {
     String sql =
         "DELETE FROM "
             + table
-            + " WHERE consumer_name = ? AND event_id = ?"
+            + " WHERE consumer_name = ? AND id = ?"
             + " RETURNING event_id, has_event_id, topic, kafka_partition, kafka_offset,"
             + " record_key, record_value, headers::text, attempts, reason, exception_class,"
             + " exception_message, dead_lettered_at";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, consumerName);
-      ps.setString(2, eventId);
+      ps.setLong(2, id);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
           return null;

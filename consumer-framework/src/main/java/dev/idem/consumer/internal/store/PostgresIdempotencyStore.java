@@ -14,6 +14,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final TransactionSettings settings;
   private final String markSql;
   private final String deadLetterSql;
+  private final String unidentifiedDeadLetterSql;
   private final String processedKeyConstraint;
   private final String markAllSql;
   private final boolean offsetsInDatabase;
@@ -93,7 +94,24 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + " WHERE NOT EXISTS (SELECT 1 FROM "
             + processed
             + " WHERE consumer_name = ? AND event_id = ?)"
-            + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
+            + " ON CONFLICT (consumer_name, event_id) WHERE event_id IS NOT NULL"
+            + " DO NOTHING RETURNING 1";
+    // A record without a usable event id: keyed by its coordinates and a digest of its content
+    // (the expression of the V2 migration), apart from every event id.
+    this.unidentifiedDeadLetterSql =
+        doneOne
+            + "INSERT INTO "
+            + deadLetters
+            + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
+            + " record_key, record_value, headers, record_digest, attempts, reason,"
+            + " exception_class, exception_message)"
+            + " SELECT ?, NULL, false, ?, ?, ?, r.k, r.v, r.h, sha256("
+            + "int4send(coalesce(length(r.k), -1)) || coalesce(r.k, '\\x'::bytea)"
+            + " || int4send(coalesce(length(r.v), -1)) || coalesce(r.v, '\\x'::bytea)"
+            + " || convert_to(r.h::text, 'UTF8')), ?, ?, ?, ?"
+            + " FROM (SELECT ?::bytea AS k, ?::bytea AS v, ?::jsonb AS h) r"
+            + " ON CONFLICT (consumer_name, topic, kafka_partition, kafka_offset, record_digest)"
+            + " WHERE event_id IS NULL DO NOTHING RETURNING 1";
   }
 
   @Override
@@ -244,27 +262,54 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   @Override
   public boolean deadLetter(Connection c, DeadLetter letter) throws SQLException {
+    if (!letter.hasEventId()) {
+      return deadLetterUnidentified(c, letter);
+    }
     try (PreparedStatement ps = c.prepareStatement(deadLetterSql)) {
       int i = setDone(ps, letter.origin());
       ps.setString(i++, consumerName);
       ps.setString(i++, letter.eventId());
-      ps.setBoolean(i++, letter.hasEventId());
+      ps.setBoolean(i++, true);
       ps.setString(i++, letter.origin().topic());
       ps.setInt(i++, letter.origin().partition());
       ps.setLong(i++, letter.origin().offset());
       ps.setBytes(i++, letter.key());
       ps.setBytes(i++, letter.value());
       ps.setString(i++, letter.headersJson());
-      ps.setInt(i++, letter.attempts());
-      ps.setString(i++, letter.reason());
-      ps.setString(i++, letter.exceptionClass());
-      ps.setString(i++, letter.exceptionMessage());
+      i = setFailure(ps, i, letter);
       ps.setString(i++, consumerName);
       ps.setString(i, letter.eventId());
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();
       }
     }
+  }
+
+  private boolean deadLetterUnidentified(Connection c, DeadLetter letter) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(unidentifiedDeadLetterSql)) {
+      int i = setDone(ps, letter.origin());
+      ps.setString(i++, consumerName);
+      ps.setString(i++, letter.origin().topic());
+      ps.setInt(i++, letter.origin().partition());
+      ps.setLong(i++, letter.origin().offset());
+      i = setFailure(ps, i, letter);
+      ps.setBytes(i++, letter.key());
+      ps.setBytes(i++, letter.value());
+      ps.setString(i, letter.headersJson());
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  /** Binds attempts, reason, exception class and message; returns the next parameter index. */
+  private static int setFailure(PreparedStatement ps, int i, DeadLetter letter)
+      throws SQLException {
+    ps.setInt(i++, letter.attempts());
+    ps.setString(i++, letter.reason());
+    ps.setString(i++, letter.exceptionClass());
+    ps.setString(i++, letter.exceptionMessage());
+    return i;
   }
 
   @Override

@@ -158,10 +158,11 @@ public final class RecordProcessor<T> {
   }
 
   /**
-   * Writes {@code record} to the dead letters under its event id's lock (or under {@code
-   * topic-partition@offset} when it has no valid id). Returns {@link Outcome.Kind#DEAD_LETTERED},
-   * {@link Outcome.Kind#DUPLICATE} when the id was already handled, or {@link Outcome.Kind#FAILED}
-   * when the write failed: the record must then not be skipped.
+   * Writes {@code record} to the dead letters: under its event id's lock, or, when it has no valid
+   * id ({@code eventId} null), keyed by its coordinates and content, apart from every event id.
+   * Returns {@link Outcome.Kind#DEAD_LETTERED}, {@link Outcome.Kind#DUPLICATE} when the id (or this
+   * very record) was already handled, or {@link Outcome.Kind#FAILED} when the write failed: the
+   * record must then not be skipped.
    */
   public Outcome deadLetter(
       ConsumerRecord<byte[], byte[]> record,
@@ -169,13 +170,11 @@ public final class RecordProcessor<T> {
       String reason,
       int attempts,
       Throwable failure) {
-    RecordCoordinates origin = RecordCoordinates.of(record);
-    String id = eventId != null ? eventId : origin.toString();
     DeadLetter letter =
         new DeadLetter(
-            id,
+            eventId,
             eventId != null,
-            origin,
+            RecordCoordinates.of(record),
             record.key(),
             record.value(),
             HeadersJson.encode(record.headers()),
@@ -190,7 +189,12 @@ public final class RecordProcessor<T> {
               .run(
                   env.dataSource(),
                   c -> {
-                    env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), id));
+                    if (eventId != null) {
+                      env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), eventId));
+                    } else {
+                      // No id, no copies elsewhere to wait for: the row's unique key decides.
+                      env.store().begin(c);
+                    }
                     boolean fresh = env.store().deadLetter(c, letter);
                     if (fresh) {
                       // Inside the transaction: a failed publish rolls the row back and the
