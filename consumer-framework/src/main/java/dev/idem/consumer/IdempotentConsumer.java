@@ -12,6 +12,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
+import dev.idem.consumer.internal.retention.TopicRetentionGuard;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
@@ -322,7 +323,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       lockConnections = ConnectionFactory.sameServerAs(ownedPool);
     }
     retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
-    retentionScheduler.execute(this::warnIfTopicsOutliveRetention);
+    new TopicRetentionGuard(config, retentionScheduler).start();
     if (lockConnections == null) {
       log.warn(
           "retention of processed marks is off for {}: its singleton job needs dedicated"
@@ -359,57 +360,6 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         interval,
         interval,
         TimeUnit.MILLISECONDS);
-  }
-
-  /** Warns when a topic keeps records longer than processed marks are kept (DESIGN 8). */
-  private void warnIfTopicsOutliveRetention() {
-    Map<String, Object> adminProps = new java.util.HashMap<>();
-    java.util.Set<String> adminKeys =
-        org.apache.kafka.clients.admin.AdminClientConfig.configNames();
-    config
-        .kafka()
-        .forEach(
-            (k, v) -> {
-              if (adminKeys.contains(k) && !k.equals("client.id")) {
-                adminProps.put(k, v);
-              }
-            });
-    adminProps.put("client.id", "idem-" + name() + "-admin");
-    try (org.apache.kafka.clients.admin.Admin admin =
-        org.apache.kafka.clients.admin.Admin.create(adminProps)) {
-      java.util.List<org.apache.kafka.common.config.ConfigResource> topics =
-          config.topics().stream()
-              .map(
-                  t ->
-                      new org.apache.kafka.common.config.ConfigResource(
-                          org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t))
-              .toList();
-      admin
-          .describeConfigs(topics)
-          .all()
-          .get(10, TimeUnit.SECONDS)
-          .forEach(
-              (resource, cfg) -> {
-                org.apache.kafka.clients.admin.ConfigEntry entry = cfg.get("retention.ms");
-                if (entry == null || entry.value() == null) {
-                  return;
-                }
-                long retentionMs = Long.parseLong(entry.value());
-                if (retentionMs < 0 || retentionMs > config.retentionWindow().toMillis()) {
-                  log.warn(
-                      "topic {} keeps records for {} but consumer {} keeps processed marks for {}:"
-                          + " a replay or offset reset to older records would apply them again; raise"
-                          + " consumer.retention.window above the topic's retention plus the providers'"
-                          + " retry window",
-                      resource.name(),
-                      retentionMs < 0 ? "ever" : java.time.Duration.ofMillis(retentionMs),
-                      name(),
-                      config.retentionWindow());
-                }
-              });
-    } catch (Exception e) {
-      log.debug("could not read the retention of {}: {}", config.topics(), e.toString());
-    }
   }
 
   /** The batch handler as a handler of one record, for the one-at-a-time fall-back. */

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.retention.RetentionJob;
+import dev.idem.consumer.internal.retention.TopicRetentionGuard;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
@@ -98,7 +99,7 @@ class RetentionTest {
         name);
     ListAppender<ILoggingEvent> logs = new ListAppender<>();
     logs.start();
-    Logger logger = (Logger) LoggerFactory.getLogger(IdempotentConsumer.class);
+    Logger logger = (Logger) LoggerFactory.getLogger(TopicRetentionGuard.class);
     logger.addAppender(logs);
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
