@@ -76,6 +76,10 @@ public record IdemConfig(
     OffsetStore offsetStore,
     DatabaseSettings database) {
 
+  // Kafka's defaults (retention.ms = segment.ms = 7d, checked every 5 min) can deliver a record for
+  // up to 14d 5m, which the start-up check asks the window to cover; the rest of the day is room
+  // for providers' retries.
+  private static final Duration DEFAULT_RETENTION_WINDOW = Duration.ofDays(15);
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
   // Kafka refuses "." and "..".
   private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
@@ -320,8 +324,10 @@ public record IdemConfig(
     }
 
     /**
-     * How long processed marks are kept (default 7 days); {@code null} turns retention off. It must
-     * cover the topics' retention plus the providers' retry window, or a replay re-applies events.
+     * How long processed marks are kept (default 15 days, which covers Kafka's default topic
+     * retention: see {@code config/idem.properties}); {@code null} turns retention off. It must
+     * cover how long the topics can deliver a record ({@code retention.ms + segment.ms}, forever
+     * when compacted) plus the providers' retry window, or a replay re-applies events.
      */
     public Builder retentionWindow(Duration window) {
       return set("consumer.retention.window", window == null ? "off" : Values.format(window));
@@ -479,11 +485,11 @@ public record IdemConfig(
                 + "): one poll must fit; raise it or lower kafka.max.poll.records");
       }
       DatabaseSettings database = database(concurrency);
-      String rawWindow = settings.getOrDefault("consumer.retention.window", "7d").trim();
+      String rawWindow = settings.get("consumer.retention.window");
       Duration retentionWindow =
-          rawWindow.equalsIgnoreCase("off")
+          rawWindow != null && rawWindow.trim().equalsIgnoreCase("off")
               ? null
-              : duration("consumer.retention.window", Duration.ofDays(7));
+              : duration("consumer.retention.window", DEFAULT_RETENTION_WINDOW);
       Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
       int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
       int batchSize = integer("consumer.batch.size", 500, 1, 100_000);

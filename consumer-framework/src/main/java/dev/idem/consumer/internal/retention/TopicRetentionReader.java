@@ -2,12 +2,10 @@ package dev.idem.consumer.internal.retention;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -141,7 +139,7 @@ public final class TopicRetentionReader {
                 topic,
                 longValue(config, "retention.ms"),
                 longValue(config, "segment.ms"),
-                compacted(config),
+                stringValue(config, "cleanup.policy"),
                 checkInterval));
       } catch (IllegalArgumentException e) {
         unreadable.put(topic, e.getMessage());
@@ -179,14 +177,12 @@ public final class TopicRetentionReader {
     }
   }
 
-  private static boolean compacted(Config config) {
-    ConfigEntry entry = config.get("cleanup.policy");
+  private static String stringValue(Config config, String name) {
+    ConfigEntry entry = config.get(name);
     if (entry == null || entry.value() == null) {
-      throw new IllegalArgumentException("cleanup.policy is not reported");
+      throw new IllegalArgumentException(name + " is not reported");
     }
-    // "compact", "compact,delete"; some tools print lists as "[compact, delete]".
-    return Arrays.stream(entry.value().toLowerCase(Locale.ROOT).split("[,\\s\\[\\]]+"))
-        .anyMatch("compact"::equals);
+    return entry.value();
   }
 
   private static <T> T get(KafkaFuture<T> future, long deadline)
