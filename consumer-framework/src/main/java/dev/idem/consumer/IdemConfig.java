@@ -47,6 +47,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param retentionWindow how long processed marks are kept, or null when retention is off
  * @param retentionInterval how often the retention job runs
  * @param retentionBatchSize marks deleted per retention transaction
+ * @param retentionAllowShorterThanTopic whether a consumer with offsets in Kafka starts although a
+ *     topic can deliver records for longer than the retention window (only a warning then)
+ * @param retentionTopicCheckTimeout how long {@code start()} waits for the brokers to report the
+ *     topics' retention settings before it starts unchecked and asks again in the background
  * @param offsetStore where the authoritative record of done offsets is kept
  * @param database optional connection settings, when idem opens its own pool
  */
@@ -73,6 +77,8 @@ public record IdemConfig(
     Duration retentionWindow,
     Duration retentionInterval,
     int retentionBatchSize,
+    boolean retentionAllowShorterThanTopic,
+    Duration retentionTopicCheckTimeout,
     OffsetStore offsetStore,
     DatabaseSettings database) {
 
@@ -166,6 +172,8 @@ public record IdemConfig(
     lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
     lines.put("consumer.retention.interval", retentionInterval);
     lines.put("consumer.retention.batch-size", retentionBatchSize);
+    lines.put("consumer.retention.allow-shorter-than-topic", retentionAllowShorterThanTopic);
+    lines.put("consumer.retention.topic-check-timeout", retentionTopicCheckTimeout);
     lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
@@ -333,6 +341,25 @@ public record IdemConfig(
       return set("consumer.retention.window", window == null ? "off" : Values.format(window));
     }
 
+    /**
+     * Whether a consumer with offsets in Kafka starts although a topic can deliver records for
+     * longer than {@link #retentionWindow(Duration) the window} (default false: {@code start()}
+     * refuses, naming the topic). With true it starts with a warning; a replay of records older
+     * than the window then applies them again.
+     */
+    public Builder retentionAllowShorterThanTopic(boolean allow) {
+      return set("consumer.retention.allow-shorter-than-topic", Boolean.toString(allow));
+    }
+
+    /**
+     * How long {@code start()} waits for the brokers to report the topics' retention settings
+     * (default 10 s, at most 10 min). Without an answer in time the consumer starts and asks again
+     * in the background; a refusal found then stops it.
+     */
+    public Builder retentionTopicCheckTimeout(Duration timeout) {
+      return set("consumer.retention.topic-check-timeout", Values.format(timeout));
+    }
+
     /** Batch mode: the most records of one partition handed to one batch; default 500. */
     public Builder batchSize(int records) {
       return set("consumer.batch.size", Integer.toString(records));
@@ -492,6 +519,16 @@ public record IdemConfig(
               : duration("consumer.retention.window", DEFAULT_RETENTION_WINDOW);
       Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
       int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
+      boolean allowShorter = bool("consumer.retention.allow-shorter-than-topic", false);
+      Duration topicCheckTimeout =
+          duration("consumer.retention.topic-check-timeout", Duration.ofSeconds(10));
+      if (topicCheckTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+        throw new IdemConfigException(
+            "consumer.retention.topic-check-timeout",
+            Values.format(topicCheckTimeout)
+                + " is too long: start() waits this long for an unreachable broker; use at most"
+                + " 10m");
+      }
       int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
       int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
       OffsetStore offsetStore = offsetStore();
@@ -518,6 +555,8 @@ public record IdemConfig(
           retentionWindow,
           retentionInterval,
           retentionBatchSize,
+          allowShorter,
+          topicCheckTimeout,
           offsetStore,
           database);
     }
@@ -729,6 +768,11 @@ public record IdemConfig(
       return raw == null ? defaultValue : Values.integer(key, raw, min, max);
     }
 
+    private boolean bool(String key, boolean defaultValue) {
+      String raw = settings.get(key);
+      return raw == null ? defaultValue : Values.bool(key, raw);
+    }
+
     private double decimal(String key, double defaultValue) {
       String raw = settings.get(key);
       return raw == null ? defaultValue : Values.decimal(key, raw);
@@ -763,6 +807,8 @@ public record IdemConfig(
             "consumer.retention.window",
             "consumer.retention.interval",
             "consumer.retention.batch-size",
+            "consumer.retention.allow-shorter-than-topic",
+            "consumer.retention.topic-check-timeout",
             "consumer.offset-store",
             "pg.url",
             "pg.user",

@@ -323,7 +323,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       lockConnections = ConnectionFactory.sameServerAs(ownedPool);
     }
     retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
-    new TopicRetentionGuard(config, retentionScheduler).start();
+    new TopicRetentionGuard(config, retentionScheduler, this::stopForTopicRetention).start();
     if (lockConnections == null) {
       log.warn(
           "retention of processed marks is off for {}: its singleton job needs dedicated"
@@ -360,6 +360,22 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         interval,
         interval,
         TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * A background check found, after start, that a topic outlives the processed marks: stop the way
+   * a fatal error does (state FAILED; offsets not yet committed are redelivered to the group and
+   * skipped by their marks).
+   */
+  private void stopForTopicRetention(IdemConfigException refusal) {
+    synchronized (lifecycle) {
+      if (state != ConsumerState.RUNNING && state != ConsumerState.STARTING) {
+        return; // closing or closed: nothing to stop
+      }
+      state = ConsumerState.FAILED;
+    }
+    log.error("stopping consumer {}: {}", name(), refusal.getMessage());
+    loop.crash();
   }
 
   /** The batch handler as a handler of one record, for the one-at-a-time fall-back. */
@@ -452,7 +468,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       }
       state = ConsumerState.CLOSING;
     }
-    if (loop != null) {
+    // A start() that failed after building the loop (a refused retention check) left no thread.
+    if (pollThread != null) {
       loop.close();
       joinPollThread();
     }
