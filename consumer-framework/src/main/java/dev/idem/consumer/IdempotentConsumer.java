@@ -322,9 +322,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     if (lockConnections == null && ownedPool != null) {
       lockConnections = ConnectionFactory.sameServerAs(ownedPool);
     }
-    retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
-    new TopicRetentionGuard(config, retentionScheduler, this::stopForTopicRetention).start();
     if (lockConnections == null) {
+      // No job, so marks are never deleted: nothing for the topic-retention check to refuse.
       log.warn(
           "retention of processed marks is off for {}: its singleton job needs dedicated"
               + " connections; pass lockConnections(ConnectionFactory) to the builder, or set"
@@ -332,6 +331,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
           name());
       return;
     }
+    retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
+    new TopicRetentionGuard(config, retentionScheduler, this::stopForTopicRetention).start();
     AdvisoryLocks locks =
         AdvisoryLocks.builder(lockConnections)
             .meterRegistry(parts.meterRegistry)

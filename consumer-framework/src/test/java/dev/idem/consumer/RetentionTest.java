@@ -199,6 +199,23 @@ class RetentionTest {
   }
 
   @Test
+  void aConsumerWhoseRetentionJobCannotRunKeepsItsMarksAndIsNotRefused() throws Exception {
+    // Without dedicated connections for its singleton lock the job never deletes a mark.
+    String name = topic("nojob", oneDaySegmentsOfOneDay());
+    createEffectsTable(name + "_effects");
+    IdemConfig config = config(name, name).retentionWindow(Duration.ofDays(1)).build();
+    try (IdempotentConsumer<String> consumer =
+        IdempotentConsumer.builder(config, Payloads.utf8())
+            .dataSource(INFRA.postgres().dataSource())
+            .eventIds(EventIds.header("webhook-id"))
+            .handler((v, ctx) -> insertEffect(name + "_effects", v, ctx))
+            .build()) {
+      consumer.start();
+      processesARecord(name);
+    }
+  }
+
+  @Test
   void aTopicThatDoesNotExistYetIsSkippedAtStart() throws Exception {
     String name = TestInfrastructure.uniqueName("absent");
     try (HikariDataSource pool = pool(3);
