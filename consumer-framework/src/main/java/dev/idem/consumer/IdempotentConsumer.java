@@ -170,6 +170,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    * assigned asynchronously.
    *
    * @throws IdemException when the database cannot be reached or the schema cannot be applied
+   * @throws IdemConfigException naming {@code consumer.retention.window} when offsets are kept in
+   *     Kafka and a topic can deliver records for longer than processed marks are kept (see {@code
+   *     docs/operations.md})
    * @throws IllegalStateException when called twice
    */
   public void start() {
