@@ -47,6 +47,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param retentionWindow how long processed marks are kept, or null when retention is off
  * @param retentionInterval how often the retention job runs
  * @param retentionBatchSize marks deleted per retention transaction
+ * @param retentionAllowShorterThanTopic whether a consumer with offsets in Kafka starts although a
+ *     topic can deliver records for longer than the retention window (only a warning then)
+ * @param retentionTopicCheckTimeout how long {@code start()} waits for the brokers to report the
+ *     topics' retention settings before it starts unchecked and asks again in the background
  * @param offsetStore where the authoritative record of done offsets is kept
  * @param readRetryTimeout how long a record whose deserializer or event-id extractor fails with a
  *     retryable failure (by default: a network failure) is retried before it is dead-lettered
@@ -76,11 +80,17 @@ public record IdemConfig(
     Duration retentionWindow,
     Duration retentionInterval,
     int retentionBatchSize,
+    boolean retentionAllowShorterThanTopic,
+    Duration retentionTopicCheckTimeout,
     OffsetStore offsetStore,
     Duration readRetryTimeout,
     TransactionStateCheck transactionStateCheck,
     DatabaseSettings database) {
 
+  // Kafka's defaults (retention.ms = segment.ms = 7d, checked every 5 min) can deliver a record for
+  // up to 14d 5m, which the start-up check asks the window to cover; the rest of the day is room
+  // for providers' retries.
+  private static final Duration DEFAULT_RETENTION_WINDOW = Duration.ofDays(15);
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
   // Kafka refuses "." and "..".
   private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
@@ -167,6 +177,8 @@ public record IdemConfig(
     lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
     lines.put("consumer.retention.interval", retentionInterval);
     lines.put("consumer.retention.batch-size", retentionBatchSize);
+    lines.put("consumer.retention.allow-shorter-than-topic", retentionAllowShorterThanTopic);
+    lines.put("consumer.retention.topic-check-timeout", retentionTopicCheckTimeout);
     lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
     lines.put("consumer.read-retry-timeout", readRetryTimeout);
     lines.put(
@@ -328,11 +340,32 @@ public record IdemConfig(
     }
 
     /**
-     * How long processed marks are kept (default 7 days); {@code null} turns retention off. It must
-     * cover the topics' retention plus the providers' retry window, or a replay re-applies events.
+     * How long processed marks are kept (default 15 days, which covers Kafka's default topic
+     * retention: see {@code config/idem.properties}); {@code null} turns retention off. It must
+     * cover how long the topics can deliver a record ({@code retention.ms + segment.ms}, forever
+     * when compacted) plus the providers' retry window, or a replay re-applies events.
      */
     public Builder retentionWindow(Duration window) {
       return set("consumer.retention.window", window == null ? "off" : Values.format(window));
+    }
+
+    /**
+     * Whether a consumer with offsets in Kafka starts although a topic can deliver records for
+     * longer than {@link #retentionWindow(Duration) the window} (default false: {@code start()}
+     * refuses, naming the topic). With true it starts with a warning; a replay of records older
+     * than the window then applies them again.
+     */
+    public Builder retentionAllowShorterThanTopic(boolean allow) {
+      return set("consumer.retention.allow-shorter-than-topic", Boolean.toString(allow));
+    }
+
+    /**
+     * How long {@code start()} waits for the brokers to report the topics' retention settings
+     * (default 10 s, at most 10 min). Without an answer in time the consumer starts and asks again
+     * in the background; a refusal found then stops it.
+     */
+    public Builder retentionTopicCheckTimeout(Duration timeout) {
+      return set("consumer.retention.topic-check-timeout", Values.format(timeout));
     }
 
     /** Batch mode: the most records of one partition handed to one batch; default 500. */
@@ -503,13 +536,23 @@ public record IdemConfig(
                 + "): one poll must fit; raise it or lower kafka.max.poll.records");
       }
       DatabaseSettings database = database(concurrency);
-      String rawWindow = settings.getOrDefault("consumer.retention.window", "7d").trim();
+      String rawWindow = settings.get("consumer.retention.window");
       Duration retentionWindow =
-          rawWindow.equalsIgnoreCase("off")
+          rawWindow != null && rawWindow.trim().equalsIgnoreCase("off")
               ? null
-              : duration("consumer.retention.window", Duration.ofDays(7));
+              : duration("consumer.retention.window", DEFAULT_RETENTION_WINDOW);
       Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
       int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
+      boolean allowShorter = bool("consumer.retention.allow-shorter-than-topic", false);
+      Duration topicCheckTimeout =
+          duration("consumer.retention.topic-check-timeout", Duration.ofSeconds(10));
+      if (topicCheckTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+        throw new IdemConfigException(
+            "consumer.retention.topic-check-timeout",
+            Values.format(topicCheckTimeout)
+                + " is too long: start() waits this long for an unreachable broker; use at most"
+                + " 10m");
+      }
       int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
       int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
       OffsetStore offsetStore = offsetStore();
@@ -538,6 +581,8 @@ public record IdemConfig(
           retentionWindow,
           retentionInterval,
           retentionBatchSize,
+          allowShorter,
+          topicCheckTimeout,
           offsetStore,
           readRetryTimeout,
           stateCheck,
@@ -763,6 +808,11 @@ public record IdemConfig(
       return raw == null ? defaultValue : Values.integer(key, raw, min, max);
     }
 
+    private boolean bool(String key, boolean defaultValue) {
+      String raw = settings.get(key);
+      return raw == null ? defaultValue : Values.bool(key, raw);
+    }
+
     private double decimal(String key, double defaultValue) {
       String raw = settings.get(key);
       return raw == null ? defaultValue : Values.decimal(key, raw);
@@ -797,6 +847,8 @@ public record IdemConfig(
             "consumer.retention.window",
             "consumer.retention.interval",
             "consumer.retention.batch-size",
+            "consumer.retention.allow-shorter-than-topic",
+            "consumer.retention.topic-check-timeout",
             "consumer.offset-store",
             "consumer.read-retry-timeout",
             "consumer.transaction-state-check",

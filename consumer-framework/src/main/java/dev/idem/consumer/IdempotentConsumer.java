@@ -11,6 +11,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
+import dev.idem.consumer.internal.retention.TopicRetentionGuard;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
@@ -172,6 +173,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    * assigned asynchronously.
    *
    * @throws IdemException when the database cannot be reached or the schema cannot be applied
+   * @throws IdemConfigException naming {@code consumer.retention.window} when offsets are kept in
+   *     Kafka and a topic can deliver records for longer than processed marks are kept (see {@code
+   *     docs/operations.md})
    * @throws IllegalStateException when called twice
    */
   public void start() {
@@ -322,9 +326,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     if (lockConnections == null && ownedPool != null) {
       lockConnections = ConnectionFactory.sameServerAs(ownedPool);
     }
-    retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
-    retentionScheduler.execute(this::warnIfTopicsOutliveRetention);
     if (lockConnections == null) {
+      // No job, so marks are never deleted: nothing for the topic-retention check to refuse.
       log.warn(
           "retention of processed marks is off for {}: its singleton job needs dedicated"
               + " connections; pass lockConnections(ConnectionFactory) to the builder, or set"
@@ -332,6 +335,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
           name());
       return;
     }
+    retentionScheduler = Executors.newSingleThreadScheduledExecutor(threads("retention"));
+    new TopicRetentionGuard(config, retentionScheduler, this::stopForTopicRetention).start();
     AdvisoryLocks locks =
         AdvisoryLocks.builder(lockConnections)
             .meterRegistry(parts.meterRegistry)
@@ -362,55 +367,20 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
-  /** Warns when a topic keeps records longer than processed marks are kept (DESIGN 8). */
-  private void warnIfTopicsOutliveRetention() {
-    Map<String, Object> adminProps = new java.util.HashMap<>();
-    java.util.Set<String> adminKeys =
-        org.apache.kafka.clients.admin.AdminClientConfig.configNames();
-    config
-        .kafka()
-        .forEach(
-            (k, v) -> {
-              if (adminKeys.contains(k) && !k.equals("client.id")) {
-                adminProps.put(k, v);
-              }
-            });
-    adminProps.put("client.id", "idem-" + name() + "-admin");
-    try (org.apache.kafka.clients.admin.Admin admin =
-        org.apache.kafka.clients.admin.Admin.create(adminProps)) {
-      java.util.List<org.apache.kafka.common.config.ConfigResource> topics =
-          config.topics().stream()
-              .map(
-                  t ->
-                      new org.apache.kafka.common.config.ConfigResource(
-                          org.apache.kafka.common.config.ConfigResource.Type.TOPIC, t))
-              .toList();
-      admin
-          .describeConfigs(topics)
-          .all()
-          .get(10, TimeUnit.SECONDS)
-          .forEach(
-              (resource, cfg) -> {
-                org.apache.kafka.clients.admin.ConfigEntry entry = cfg.get("retention.ms");
-                if (entry == null || entry.value() == null) {
-                  return;
-                }
-                long retentionMs = Long.parseLong(entry.value());
-                if (retentionMs < 0 || retentionMs > config.retentionWindow().toMillis()) {
-                  log.warn(
-                      "topic {} keeps records for {} but consumer {} keeps processed marks for {}:"
-                          + " a replay or offset reset to older records would apply them again; raise"
-                          + " consumer.retention.window above the topic's retention plus the providers'"
-                          + " retry window",
-                      resource.name(),
-                      retentionMs < 0 ? "ever" : java.time.Duration.ofMillis(retentionMs),
-                      name(),
-                      config.retentionWindow());
-                }
-              });
-    } catch (Exception e) {
-      log.debug("could not read the retention of {}: {}", config.topics(), e.toString());
+  /**
+   * A background check found, after start, that a topic outlives the processed marks: stop the way
+   * a fatal error does (state FAILED; offsets not yet committed are redelivered to the group and
+   * skipped by their marks).
+   */
+  private void stopForTopicRetention(IdemConfigException refusal) {
+    synchronized (lifecycle) {
+      if (state != ConsumerState.RUNNING && state != ConsumerState.STARTING) {
+        return; // closing or closed: nothing to stop
+      }
+      state = ConsumerState.FAILED;
     }
+    log.error("stopping consumer {}: {}", name(), refusal.getMessage());
+    loop.crash();
   }
 
   /** The batch handler as a handler of one record, for the one-at-a-time fall-back. */
@@ -528,7 +498,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       }
       state = ConsumerState.CLOSING;
     }
-    if (loop != null) {
+    // A start() that failed after building the loop (a refused retention check) left no thread.
+    if (pollThread != null) {
       loop.close();
       joinPollThread();
     }

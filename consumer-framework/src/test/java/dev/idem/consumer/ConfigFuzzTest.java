@@ -126,6 +126,8 @@ class ConfigFuzzTest {
     durations.put("consumer.commit-interval", IdemConfig.Builder::commitInterval);
     durations.put("consumer.drain-timeout", IdemConfig.Builder::drainTimeout);
     durations.put("consumer.retention.window", IdemConfig.Builder::retentionWindow);
+    durations.put(
+        "consumer.retention.topic-check-timeout", IdemConfig.Builder::retentionTopicCheckTimeout);
     Map<String, java.util.function.BiConsumer<IdemConfig.Builder, Long>> numbers =
         new LinkedHashMap<>();
     numbers.put("consumer.concurrency", (b, n) -> b.concurrency(n.intValue()));
@@ -255,6 +257,7 @@ class ConfigFuzzTest {
     durations.put("drain-timeout", c.drainTimeout());
     durations.put("poll-timeout", c.pollTimeout());
     durations.put("retention.interval", c.retentionInterval());
+    durations.put("retention.topic-check-timeout", c.retentionTopicCheckTimeout());
     durations.put("retry.max-backoff", c.retry().maxBackoff());
     if (c.retentionWindow() != null) {
       durations.put("retention.window", c.retentionWindow());

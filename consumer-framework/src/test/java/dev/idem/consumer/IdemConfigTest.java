@@ -407,4 +407,51 @@ class IdemConfigTest {
       assertThat(jittered.delayAfter(2)).isBetween(Duration.ofMillis(160), Duration.ofMillis(200));
     }
   }
+
+  @Test
+  void theRetentionCheckSettingsHaveDefaultsThatPassKafkasDefaultTopics() {
+    IdemConfig config = valid().build();
+    // Kafka's default topic can deliver a record for 14d 5m (7d retention + 7d segments + 5 min).
+    assertThat(config.retentionWindow()).isEqualTo(Duration.ofDays(15));
+    assertThat(config.retentionAllowShorterThanTopic()).isFalse();
+    assertThat(config.retentionTopicCheckTimeout()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(config.describe())
+        .contains("consumer.retention.allow-shorter-than-topic=false")
+        .contains("consumer.retention.topic-check-timeout=PT10S");
+    IdemConfig changed =
+        valid()
+            .retentionAllowShorterThanTopic(true)
+            .retentionTopicCheckTimeout(Duration.ofSeconds(2))
+            .build();
+    assertThat(changed.retentionAllowShorterThanTopic()).isTrue();
+    assertThat(changed.retentionTopicCheckTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(
+            valid()
+                .set("consumer.retention.allow-shorter-than-topic", " TRUE ")
+                .build()
+                .retentionAllowShorterThanTopic())
+        .isTrue();
+  }
+
+  @Test
+  void theRetentionEscapeSettingTakesOnlyTrueOrFalse() {
+    for (String value : java.util.List.of("yes", "1", "on", "", "truee")) {
+      refused(
+          b -> b.set("consumer.retention.allow-shorter-than-topic", value),
+          "consumer.retention.allow-shorter-than-topic",
+          "is not a boolean; write true or false");
+    }
+  }
+
+  @Test
+  void aTopicCheckTimeoutThatWouldHoldStartForLongIsRefused() {
+    refused(
+        b -> b.retentionTopicCheckTimeout(Duration.ofMinutes(11)),
+        "consumer.retention.topic-check-timeout",
+        "use at most 10m");
+    refused(
+        b -> b.set("consumer.retention.topic-check-timeout", "0s"),
+        "consumer.retention.topic-check-timeout",
+        "must be positive");
+  }
 }

@@ -2,10 +2,8 @@ package dev.idem.consumer;
 
 import static dev.idem.consumer.IdemTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ch.qos.logback.classic.Logger;
-import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
@@ -24,7 +22,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 class RetentionTest {
 
@@ -88,43 +85,172 @@ class RetentionTest {
         .isEqualTo(50);
   }
 
+  private static final long DAY_MS = Duration.ofDays(1).toMillis();
+  private static final String ESCAPE = "consumer.retention.allow-shorter-than-topic";
+
+  /** A topic of one partition with these topic configs, on the shared broker. */
+  private static String topic(String prefix, Map<String, String> configs) {
+    String name = TestInfrastructure.uniqueName(prefix);
+    TestInfrastructure.createTopics(bootstrap(), 1, configs, name);
+    return name;
+  }
+
+  /** Retention and segments of one day each: Kafka may redeliver a record for 2 days and 5 min. */
+  private static Map<String, String> oneDaySegmentsOfOneDay() {
+    return Map.of("retention.ms", Long.toString(DAY_MS), "segment.ms", Long.toString(DAY_MS));
+  }
+
+  private static IdempotentConsumer<String> consumer(IdemConfig config, HikariDataSource pool) {
+    return IdempotentConsumer.builder(config, Payloads.utf8())
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"))
+        .handler((v, ctx) -> insertEffect(config.consumerName() + "_effects", v, ctx))
+        .build();
+  }
+
+  /** Sends one record and waits until its effect row is in the database. */
+  private static void processesARecord(String name) throws Exception {
+    send(List.of(record(name, 0, "k", name + "-1", "v")));
+    awaitTrue(
+        Duration.ofSeconds(30),
+        "effect of " + name + "-1",
+        () -> {
+          try {
+            return count("SELECT count(*) FROM " + name + "_effects") == 1;
+          } catch (java.sql.SQLException e) {
+            return false;
+          }
+        });
+  }
+
   @Test
-  void aConsumerWarnsWhenItsTopicKeepsRecordsLongerThanItsMarks() throws Exception {
-    String name = TestInfrastructure.uniqueName("longtopic");
-    TestInfrastructure.createTopics(
-        bootstrap(),
-        1,
-        Map.of("retention.ms", Long.toString(Duration.ofDays(30).toMillis())),
-        name);
-    ListAppender<ILoggingEvent> logs = new ListAppender<>();
-    logs.start();
-    Logger logger = (Logger) LoggerFactory.getLogger(IdempotentConsumer.class);
-    logger.addAppender(logs);
+  void withOffsetsInKafkaAWindowShorterThanRetentionPlusSegmentIsRefusedAtStart() throws Exception {
+    // retention.ms (1d) alone equals the window, which the old check let pass; a record written
+    // just after its segment opened lives until the segment's newest record is 1d old.
+    String name = topic("refused", oneDaySegmentsOfOneDay());
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
-                    config(name, name).retentionWindow(Duration.ofDays(7)).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.recordKey())
-                .handler((v, ctx) -> {})
-                .build()) {
+            consumer(config(name, name).retentionWindow(Duration.ofDays(1)).build(), pool)) {
+      assertThatThrownBy(consumer::start)
+          .isInstanceOfSatisfying(
+              IdemConfigException.class,
+              e -> {
+                assertThat(e.key()).isEqualTo("consumer.retention.window");
+                assertThat(e.getMessage())
+                    .contains("topic " + name)
+                    .contains("1d")
+                    .contains("2d 5m")
+                    .contains(ESCAPE + "=true");
+              });
+    }
+    assertThat(committedOffsets(name)).as("the group never joined").isEmpty();
+  }
+
+  @Test
+  void theEscapeSettingLetsAConsumerStartDespiteAShorterWindow() throws Exception {
+    String name = topic("escape", oneDaySegmentsOfOneDay());
+    createEffectsTable(name + "_effects");
+    try (HikariDataSource pool = pool(3);
+        IdempotentConsumer<String> consumer =
+            consumer(
+                config(name, name).retentionWindow(Duration.ofDays(1)).set(ESCAPE, "true").build(),
+                pool)) {
       consumer.start();
+      processesARecord(name);
+    }
+  }
+
+  @Test
+  void withOffsetsInKafkaACompactedTopicIsRefusedAtStart() throws Exception {
+    // Compaction keeps the newest record of every key forever, whatever retention.ms says.
+    String name = topic("compacted", Map.of("cleanup.policy", "compact"));
+    try (HikariDataSource pool = pool(3);
+        IdempotentConsumer<String> consumer =
+            consumer(config(name, name).retentionWindow(Duration.ofDays(30)).build(), pool)) {
+      assertThatThrownBy(consumer::start)
+          .isInstanceOfSatisfying(
+              IdemConfigException.class,
+              e -> {
+                assertThat(e.key()).isEqualTo("consumer.retention.window");
+                assertThat(e.getMessage())
+                    .contains("topic " + name)
+                    .contains("cleanup.policy=compact")
+                    .contains("30d")
+                    .contains(ESCAPE + "=true");
+              });
+    }
+  }
+
+  @Test
+  void withOffsetsInPostgresqlAShorterWindowOnlyWarnsAndTheConsumerRuns() throws Exception {
+    String name = topic("pgoffsets", oneDaySegmentsOfOneDay());
+    createEffectsTable(name + "_effects");
+    try (HikariDataSource pool = pool(3);
+        IdempotentConsumer<String> consumer =
+            consumer(
+                config(name, name)
+                    .retentionWindow(Duration.ofDays(1))
+                    .offsetStore(OffsetStore.POSTGRESQL)
+                    .build(),
+                pool)) {
+      consumer.start();
+      processesARecord(name);
+    }
+  }
+
+  @Test
+  void aConsumerWhoseRetentionJobCannotRunKeepsItsMarksAndIsNotRefused() throws Exception {
+    // Without dedicated connections for its singleton lock the job never deletes a mark.
+    String name = topic("nojob", oneDaySegmentsOfOneDay());
+    createEffectsTable(name + "_effects");
+    IdemConfig config = config(name, name).retentionWindow(Duration.ofDays(1)).build();
+    try (IdempotentConsumer<String> consumer =
+        IdempotentConsumer.builder(config, Payloads.utf8())
+            .dataSource(INFRA.postgres().dataSource())
+            .eventIds(EventIds.header("webhook-id"))
+            .handler((v, ctx) -> insertEffect(name + "_effects", v, ctx))
+            .build()) {
+      consumer.start();
+      processesARecord(name);
+    }
+  }
+
+  @Test
+  void aTopicThatDoesNotExistYetIsSkippedAtStart() throws Exception {
+    String name = TestInfrastructure.uniqueName("absent");
+    try (HikariDataSource pool = pool(3);
+        IdempotentConsumer<String> consumer =
+            consumer(config(name, name).retentionWindow(Duration.ofDays(1)).build(), pool)) {
+      consumer.start();
+      assertThat(consumer.snapshot().state()).isNotEqualTo(ConsumerState.FAILED);
+    }
+  }
+
+  @Test
+  void aBrokerThatCannotAnswerAtStartIsAskedAgainAndAViolationThenStopsTheConsumer()
+      throws Exception {
+    String name = topic("unanswered", oneDaySegmentsOfOneDay());
+    try (TcpRelay relay = TcpRelay.to(bootstrap());
+        HikariDataSource pool = pool(3);
+        IdempotentConsumer<String> consumer =
+            consumer(
+                config(name, name)
+                    .bootstrapServers(relay.address())
+                    .retentionWindow(Duration.ofDays(1))
+                    .set("consumer.retention.topic-check-timeout", "1s")
+                    .build(),
+                pool)) {
+      long started = System.nanoTime();
+      consumer.start();
+      assertThat(Duration.ofNanos(System.nanoTime() - started))
+          .as("start() waits for the broker only as long as the check timeout")
+          .isLessThan(Duration.ofSeconds(10));
+      relay.open();
       awaitTrue(
           Duration.ofSeconds(30),
-          "warning logged",
-          () ->
-              logs.list.stream()
-                  .anyMatch(
-                      e ->
-                          e.getFormattedMessage()
-                              .contains(
-                                  "topic "
-                                      + name
-                                      + " keeps records for PT720H but consumer "
-                                      + name
-                                      + " keeps processed marks for PT168H")));
-    } finally {
-      logger.detachAppender(logs);
+          "stopped by the background check",
+          () -> consumer.snapshot().state() == ConsumerState.FAILED);
+      assertThat(consumer.health().healthy()).isFalse();
     }
   }
 }

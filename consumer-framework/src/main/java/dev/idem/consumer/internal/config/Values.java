@@ -94,6 +94,15 @@ public final class Values {
     return value;
   }
 
+  /** {@code true} or {@code false}, in any case; anything else is refused. */
+  public static boolean bool(String key, String raw) {
+    String value = raw == null ? "" : raw.trim().toLowerCase(Locale.ROOT);
+    if (value.equals("true") || value.equals("false")) {
+      return value.equals("true");
+    }
+    throw new IdemConfigException(key, "'" + raw + "' is not a boolean; write true or false");
+  }
+
   /** A finite decimal number. */
   public static double decimal(String key, String raw) {
     try {
