@@ -15,9 +15,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public interface OrderingKey {
 
   /**
-   * The record's ordering key (compared with {@code equals}), or null for none. Runs on the poll
-   * thread: keep it cheap. If it throws, the record is ordered with the other unreadable records of
-   * its partition (it will most likely be dead-lettered).
+   * The record's ordering key (compared with {@code equals}; arrays, such as the record key's
+   * {@code byte[]}, are compared by content), or null for none. Runs on the poll thread: keep it
+   * cheap. If it throws, the record is ordered with the other unreadable records of its partition
+   * (it will most likely be dead-lettered).
    */
   Object of(ConsumerRecord<byte[], byte[]> record) throws Exception;
 }

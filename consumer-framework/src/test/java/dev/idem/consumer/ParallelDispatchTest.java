@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
@@ -105,6 +106,43 @@ class ParallelDispatchTest {
         () -> consumer.snapshot().processed() == (long) keys * perKey);
     assertThat(assertStrictlyIncreasingPerKey(table)).isEqualTo((long) keys * perKey);
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + table)).isEqualTo(keys * perKey);
+  }
+
+  @Test
+  void anOrderingKeyFunctionReturningByteArraysOrdersByTheirContent() throws Exception {
+    // OrderingKeys.of(ConsumerRecord::key) returns byte[], which equals only itself: every record
+    // had a lane of its own and one key's records ran concurrently.
+    String name = TestInfrastructure.uniqueName("bytekeys");
+    INFRA.createTopics(1, name);
+    String table = name + "_seq";
+    createSequenceTable(table);
+    int keys = 2;
+    int perKey = 30;
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int seq = 0; seq < perKey; seq++) {
+      for (int k = 0; k < keys; k++) {
+        records.add(record(name, 0, "acct-" + k, "bk-" + k + "-" + seq, "acct-" + k + ":" + seq));
+      }
+    }
+    send(records);
+    IdempotentConsumer<String> consumer =
+        closeLater(
+            IdempotentConsumer.builder(config(name, name).concurrency(6).build(), Payloads.utf8())
+                .dataSource(closeLater(pool(8)))
+                .eventIds(EventIds.header("webhook-id"))
+                .orderingKey(OrderingKeys.of(ConsumerRecord::key))
+                .handler(
+                    (value, ctx) -> {
+                      Thread.sleep(5 - ctx.offset() % 5); // later records finish sooner
+                      insertSequence(table, value, ctx);
+                    })
+                .build());
+    consumer.start();
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "all processed",
+        () -> consumer.snapshot().processed() == (long) keys * perKey);
+    assertThat(assertStrictlyIncreasingPerKey(table)).isEqualTo((long) keys * perKey);
   }
 
   @Test

@@ -176,7 +176,7 @@ public final class PollLoop implements Runnable {
 
   private Object orderingKey(ConsumerRecord<byte[], byte[]> record) {
     try {
-      return orderingKey.of(record);
+      return OrderingKeyValues.normalize(orderingKey.of(record));
     } catch (Exception | LinkageError | StackOverflowError e) {
       // User code must not stop the poll loop; unreadable records queue behind each other.
       log.debug(
