@@ -165,7 +165,7 @@ public record IdemConfig(
     lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
-      lines.put("pg.url", database.url());
+      lines.put("pg.url", JdbcUrls.mask(database.url()));
       lines.put("pg.user", database.user());
       lines.put("pg.password", "****");
       lines.put("pg.pool-size", database.poolSize());
@@ -215,7 +215,7 @@ public record IdemConfig(
   /**
    * Connection settings for a pool idem opens itself (when no {@code DataSource} is given).
    *
-   * @param url the JDBC URL
+   * @param url the JDBC URL; logged only through {@link JdbcUrls#mask(String)}
    * @param user the user
    * @param password the password; never logged
    * @param poolSize the pool's maximum size
@@ -223,7 +223,13 @@ public record IdemConfig(
   public record DatabaseSettings(String url, String user, String password, int poolSize) {
     @Override
     public String toString() {
-      return "DatabaseSettings[url=" + url + ", user=" + user + ", poolSize=" + poolSize + "]";
+      return "DatabaseSettings[url="
+          + JdbcUrls.mask(url)
+          + ", user="
+          + user
+          + ", poolSize="
+          + poolSize
+          + "]";
     }
   }
 

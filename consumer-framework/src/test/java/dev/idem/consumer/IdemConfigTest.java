@@ -314,6 +314,26 @@ class IdemConfigTest {
   }
 
   @Test
+  void theDescriptionAndTheDatabaseSettingsMaskCredentialsInsideTheUrl() {
+    IdemConfig config =
+        valid()
+            .database(
+                "jdbc:postgresql://bob:hunter2@db:5432/app?sslmode=require&password=hunter3"
+                    + "&sslpassword=hunter4&user=bob",
+                "u",
+                "s3cret",
+                5)
+            .build();
+    for (String text : new String[] {config.describe(), config.database().toString()}) {
+      assertThat(text)
+          .doesNotContain("hunter2")
+          .doesNotContain("hunter3")
+          .doesNotContain("hunter4")
+          .contains("jdbc:postgresql://bob:****@db:5432/app?sslmode=require&password=****");
+    }
+  }
+
+  @Test
   void propertiesFilesLoadWithEnvironmentOverrides(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("idem.properties");
     Files.writeString(
