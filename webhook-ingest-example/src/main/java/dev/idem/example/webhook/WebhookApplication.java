@@ -6,6 +6,7 @@ import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.JdbcUrls;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -64,7 +65,11 @@ public final class WebhookApplication implements AutoCloseable {
         new IngestServer(
             config, config.verifier(clock), publisher, registry, this::kafkaUp, this::health);
     server.start();
-    log.info("effective example settings: {}", config.withoutSecrets());
+    log.info(
+        "effective example settings: {}; Kafka {}, PostgreSQL {}",
+        config.withoutSecrets(),
+        bootstrap,
+        JdbcUrls.mask(idem.database().url()));
   }
 
   /** Starts the ingest side; add consumers with {@link #startConsumer()}. */
