@@ -102,10 +102,7 @@ public final class Main {
   }
 
   private static int serve(ExampleConfig config, Map<String, String> env) throws Exception {
-    IdemConfig idem = config.idemConfig(env, null, null, null, null);
-    if (idem.database() == null) {
-      throw new IdemException("pg.url is missing (set it or PG_URL)");
-    }
+    IdemConfig idem = serveConfig(config, env);
     CountDownLatch stop = new CountDownLatch(1);
     try (WebhookApplication app = WebhookApplication.start(config, idem, Clock.systemUTC())) {
       app.startConsumer();
@@ -113,6 +110,19 @@ public final class Main {
       stop.await();
     }
     return 0;
+  }
+
+  /**
+   * idem's settings for serve mode, from the file and the environment.
+   *
+   * @throws IdemException when a setting is refused or the database is not configured
+   */
+  static IdemConfig serveConfig(ExampleConfig config, Map<String, String> env) {
+    IdemConfig idem = config.idemConfig(env, null, null, null, null);
+    if (idem.database() == null) {
+      throw new IdemException("pg.url is missing (set it or PG_URL)");
+    }
+    return idem;
   }
 
   static ExampleConfig withPort(ExampleConfig c, int port) {
