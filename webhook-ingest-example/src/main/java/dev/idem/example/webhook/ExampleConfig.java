@@ -19,6 +19,7 @@ import java.util.regex.Pattern;
  *
  * @param httpPort the HTTP port (0: any free port)
  * @param secrets the accepted signing secrets ({@code whsec_...}), first one used to sign in demos
+ * @param allowDemoSecret whether serve mode may accept the published {@link #DEMO_SECRET}
  * @param maxBodyBytes the largest accepted body
  * @param tolerance the accepted clock difference of {@code webhook-timestamp}
  * @param primaryTopic the topic of {@code POST /webhooks}
@@ -32,6 +33,7 @@ import java.util.regex.Pattern;
 public record ExampleConfig(
     int httpPort,
     List<String> secrets,
+    boolean allowDemoSecret,
     int maxBodyBytes,
     Duration tolerance,
     String primaryTopic,
@@ -47,9 +49,16 @@ public record ExampleConfig(
       Map.of(
           "HTTP_PORT", "http.port",
           "WEBHOOK_SECRETS", "webhook.secrets",
+          "WEBHOOK_ALLOW_DEMO_SECRET", "webhook.allow-demo-secret",
           "WEBHOOK_MAX_BODY_BYTES", "webhook.max-body-bytes",
           "DEMO_EVENTS", "demo.events",
           "DEMO_SEED", "demo.seed");
+
+  /**
+   * The secret of the shipped file, the README and the compose file: the Standard Webhooks
+   * specification's example secret. Anyone can sign webhooks with it.
+   */
+  static final String DEMO_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
   private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
   private static final List<String> OWN_PREFIXES = List.of("http.", "webhook.", "topics.", "demo.");
@@ -105,6 +114,7 @@ public record ExampleConfig(
         new ExampleConfig(
             integer(own, "http.port", 8080, 0, 65535),
             secrets,
+            bool(own, "webhook.allow-demo-secret", false),
             integer(own, "webhook.max-body-bytes", 1024 * 1024, 1, 64 * 1024 * 1024),
             Duration.ofSeconds(
                 integer(
@@ -134,6 +144,7 @@ public record ExampleConfig(
       List.of(
           "http.port",
           "webhook.secrets",
+          "webhook.allow-demo-secret",
           "webhook.max-body-bytes",
           "webhook.tolerance-seconds",
           "topics.primary",
@@ -150,6 +161,8 @@ public record ExampleConfig(
         + ", webhook.secrets="
         + secrets.size()
         + " x ****"
+        + ", webhook.allow-demo-secret="
+        + allowDemoSecret
         + ", webhook.max-body-bytes="
         + maxBodyBytes
         + ", webhook.tolerance-seconds="
@@ -160,6 +173,32 @@ public record ExampleConfig(
         + replayTopic
         + ", topics.partitions="
         + partitions;
+  }
+
+  /**
+   * Refuses the published {@link #DEMO_SECRET} among the accepted secrets unless {@code
+   * webhook.allow-demo-secret} is true. Serve mode calls it: it listens on every interface, where a
+   * webhook signed with a secret everyone knows could be anyone's.
+   *
+   * @throws IdemConfigException on {@code webhook.secrets}, naming the secret's position (never its
+   *     value) and both fixes
+   */
+  public void refuseDemoSecretUnlessAllowed() {
+    if (allowDemoSecret) {
+      return;
+    }
+    int position = verifier(java.time.Clock.systemUTC()).positionOfKey(DEMO_SECRET);
+    if (position > 0) {
+      throw new IdemConfigException(
+          "webhook.secrets",
+          "secret #"
+              + position
+              + " is the published demo secret (in the README, the shipped configuration and the"
+              + " Standard Webhooks specification): anyone could sign webhooks this server accepts;"
+              + " generate a secret, e.g. echo whsec_$(openssl rand -base64 32), and set it in"
+              + " WEBHOOK_SECRETS (give the sender the same one), or set"
+              + " WEBHOOK_ALLOW_DEMO_SECRET=true for a local trial");
+    }
   }
 
   /** The verifier for the configured secrets. */
@@ -228,6 +267,20 @@ public record ExampleConfig(
               + "' is not a Kafka topic name; use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)");
     }
     return raw;
+  }
+
+  private static boolean bool(Map<String, String> own, String key, boolean def) {
+    String raw = own.get(key);
+    if (raw == null) {
+      return def;
+    }
+    return switch (raw.trim().toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default ->
+          throw new IdemConfigException(
+              key, "'" + raw + "' is not true or false; use true or false");
+    };
   }
 
   private static long seed(String raw) {

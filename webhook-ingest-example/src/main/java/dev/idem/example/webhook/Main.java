@@ -113,11 +113,15 @@ public final class Main {
   }
 
   /**
-   * idem's settings for serve mode, from the file and the environment.
+   * idem's settings for serve mode, from the file and the environment. Serve mode listens on every
+   * interface, so it refuses the published demo secret unless {@code
+   * WEBHOOK_ALLOW_DEMO_SECRET=true}.
    *
-   * @throws IdemException when a setting is refused or the database is not configured
+   * @throws IdemException when a setting is refused (the demo secret too) or the database is not
+   *     configured
    */
   static IdemConfig serveConfig(ExampleConfig config, Map<String, String> env) {
+    config.refuseDemoSecretUnlessAllowed();
     IdemConfig idem = config.idemConfig(env, null, null, null, null);
     if (idem.database() == null) {
       throw new IdemException("pg.url is missing (set it or PG_URL)");
@@ -129,6 +133,7 @@ public final class Main {
     return new ExampleConfig(
         port,
         c.secrets(),
+        c.allowDemoSecret(),
         c.maxBodyBytes(),
         c.tolerance(),
         c.primaryTopic(),

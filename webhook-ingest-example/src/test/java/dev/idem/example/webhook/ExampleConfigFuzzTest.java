@@ -37,6 +37,7 @@ class ExampleConfigFuzzTest {
       List.of(
           "http.port",
           "webhook.secrets",
+          "webhook.allow-demo-secret",
           "webhook.max-body-bytes",
           "webhook.tolerance-seconds",
           "topics.primary",

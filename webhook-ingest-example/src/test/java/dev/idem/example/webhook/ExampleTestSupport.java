@@ -37,6 +37,7 @@ final class ExampleTestSupport {
     return new ExampleConfig(
         0,
         shipped.secrets(),
+        shipped.allowDemoSecret(),
         shipped.maxBodyBytes(),
         shipped.tolerance(),
         name + "_webhooks",

@@ -197,6 +197,7 @@ class WebhookFuzzTest {
     return new ExampleConfig(
         c.httpPort(),
         c.secrets(),
+        c.allowDemoSecret(),
         maxBody,
         c.tolerance(),
         c.primaryTopic(),
