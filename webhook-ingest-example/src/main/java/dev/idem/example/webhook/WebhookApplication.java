@@ -1,5 +1,7 @@
 package dev.idem.example.webhook;
 
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.ConsumerHealth;
@@ -15,9 +17,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class WebhookApplication implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WebhookApplication.class);
+  private static final int KAFKA_PROBE_INTERVAL_MS = 2000;
+  private static final int KAFKA_PROBE_TIMEOUT_MS = 2000;
 
   private final ExampleConfig config;
   private final IdemConfig idem;
@@ -37,6 +43,8 @@ public final class WebhookApplication implements AutoCloseable {
   private final IngestServer server;
   private final HikariDataSource ledgerPool;
   private final List<IdempotentConsumer<PaymentEvent>> consumers = new CopyOnWriteArrayList<>();
+  private final ScheduledExecutorService kafkaProbe;
+  private volatile boolean kafkaUp = true;
 
   private WebhookApplication(ExampleConfig config, IdemConfig idem, Clock clock) throws Exception {
     this.config = config;
@@ -61,9 +69,23 @@ public final class WebhookApplication implements AutoCloseable {
     this.ledgerPool = pool(idem, 2, "ledger-setup");
     LedgerHandler.createSchema(ledgerPool);
     this.publisher = new KafkaPublisher(bootstrap, config.maxRecordBytes());
+    // /health is probed often and with short timeouts: it reads what this probe found last (the
+    // topics were just created, so Kafka starts out up) instead of asking the broker every time.
+    this.kafkaProbe =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kafka-probe");
+              t.setDaemon(true);
+              return t;
+            });
+    kafkaProbe.scheduleWithFixedDelay(
+        () -> kafkaUp = probeKafka(),
+        KAFKA_PROBE_INTERVAL_MS,
+        KAFKA_PROBE_INTERVAL_MS,
+        MILLISECONDS);
     this.server =
         new IngestServer(
-            config, config.verifier(clock), publisher, registry, this::kafkaUp, this::health);
+            config, config.verifier(clock), publisher, registry, () -> kafkaUp, this::health);
     server.start();
     log.info(
         "effective example settings: {}; Kafka {}, PostgreSQL {}",
@@ -121,9 +143,12 @@ public final class WebhookApplication implements AutoCloseable {
     return consumers.stream().map(IdempotentConsumer::health).toList();
   }
 
-  private boolean kafkaUp() {
+  private boolean probeKafka() {
     try {
-      admin.describeCluster().nodes().get(2, TimeUnit.SECONDS);
+      admin
+          .describeCluster(new DescribeClusterOptions().timeoutMs(KAFKA_PROBE_TIMEOUT_MS))
+          .nodes()
+          .get(KAFKA_PROBE_TIMEOUT_MS, MILLISECONDS);
       return true;
     } catch (Exception e) {
       if (e instanceof InterruptedException) {
@@ -146,6 +171,7 @@ public final class WebhookApplication implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
+    kafkaProbe.shutdownNow();
     for (IdempotentConsumer<PaymentEvent> c : consumers) {
       c.close();
     }
