@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
  * record} or {@code batch}), {@code offset-store} ({@code kafka} or {@code postgresql}), {@code
- * batch-delay-ms}.
+ * batch-delay-ms}, {@code session-timeout-ms} (default 6000, short so that faults are noticed
+ * quickly).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
@@ -124,7 +125,7 @@ public final class ChaosConsumerMain {
             .retry(RetryPolicy.exponential(10, Duration.ofMillis(50), Duration.ofSeconds(1)))
             .batchSize(100)
             .kafka("client.id", "idem-chaos-" + instance)
-            .kafka("session.timeout.ms", 6000)
+            .kafka("session.timeout.ms", args.getOrDefault("session-timeout-ms", "6000"))
             .kafka("heartbeat.interval.ms", 1000)
             .kafka("max.poll.records", 200)
             // The retention job's singleton lock runs too, so the end-of-run lock check covers
