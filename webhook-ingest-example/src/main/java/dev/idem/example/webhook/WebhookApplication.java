@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
@@ -37,6 +39,8 @@ public final class WebhookApplication implements AutoCloseable {
 
   private final ExampleConfig config;
   private final IdemConfig idem;
+  private final IntFunction<IdemConfig> instances;
+  private final AtomicInteger started = new AtomicInteger();
   private final PrometheusMeterRegistry registry;
   private final Admin admin;
   private final KafkaPublisher publisher;
@@ -46,9 +50,12 @@ public final class WebhookApplication implements AutoCloseable {
   private final ScheduledExecutorService kafkaProbe;
   private volatile boolean kafkaUp = true;
 
-  private WebhookApplication(ExampleConfig config, IdemConfig idem, Clock clock) throws Exception {
+  private WebhookApplication(
+      ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
+      throws Exception {
     this.config = config;
     this.idem = idem;
+    this.instances = instances;
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     String bootstrap = idem.kafka().get("bootstrap.servers").toString();
@@ -94,16 +101,30 @@ public final class WebhookApplication implements AutoCloseable {
         JdbcUrls.mask(idem.database().url()));
   }
 
-  /** Starts the ingest side; add consumers with {@link #startConsumer()}. */
+  /**
+   * Starts the ingest side; add consumers with {@link #startConsumer()}, each with the settings
+   * {@code idem}.
+   */
   public static WebhookApplication start(ExampleConfig config, IdemConfig idem, Clock clock)
       throws Exception {
-    return new WebhookApplication(config, idem, clock);
+    return start(config, idem, n -> idem, clock);
+  }
+
+  /**
+   * Starts the ingest side; the {@code n}-th consumer started (from 1) gets the settings {@code
+   * instances.apply(n)}, which differ from {@code idem} in their {@code group.instance.id} only.
+   */
+  public static WebhookApplication start(
+      ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
+      throws Exception {
+    return new WebhookApplication(config, idem, instances, clock);
   }
 
   /** Starts one more consumer instance in the group, with a pool of its own. */
   public IdempotentConsumer<PaymentEvent> startConsumer() {
+    IdemConfig settings = instances.apply(started.incrementAndGet());
     IdempotentConsumer<PaymentEvent> consumer =
-        IdempotentConsumer.builder(idem, record -> PaymentEvent.parse(record.value()))
+        IdempotentConsumer.builder(settings, record -> PaymentEvent.parse(record.value()))
             .eventIds(EventIds.header("webhook-id"))
             .handler(new LedgerHandler())
             .meterRegistry(registry)

@@ -60,7 +60,9 @@ class ComposeFileTest {
     ExampleConfig config =
         ExampleConfig.load(ROOT.resolve("config/webhook-example.properties"), env);
     assertThat(config.httpPort()).isEqualTo(Integer.parseInt(env.get("HTTP_PORT")));
+    env.put("HOSTNAME", services.get("app").get("hostname").asText());
     IdemConfig idem = Main.serveConfig(config, env);
+    assertThat(idem.kafka()).containsEntry("group.instance.id", "app-1-ledger");
     assertThat(idem.kafka().get("bootstrap.servers")).isEqualTo("kafka:9092");
     assertThat(idem.database().url()).isEqualTo(env.get("PG_URL"));
     assertThat(idem.database().password()).isEqualTo("postgres");

@@ -45,7 +45,8 @@ class ExampleConfigFuzzTest {
           "topics.partitions",
           "demo.events",
           "demo.accounts",
-          "demo.seed");
+          "demo.seed",
+          "instance.id");
 
   @Test
   void everyOwnKeyAndEnvironmentOverrideRefusesHostileValuesByName(@TempDir Path dir)

@@ -46,6 +46,7 @@ final class ExampleTestSupport {
         shipped.demoEvents(),
         shipped.demoAccounts(),
         shipped.demoSeed(),
+        shipped.instanceId(),
         idem);
   }
 

@@ -49,6 +49,37 @@ class ServeModeTest {
   }
 
   @Test
+  void serveModeIsAStaticMemberNamedAfterTheHostAndTheConsumer() {
+    // A restarted instance then gets its partitions back at once, not after the dead one's session.
+    Map<String, String> env = Map.of("WEBHOOK_ALLOW_DEMO_SECRET", "true", "HOSTNAME", "app-7f3c");
+    ExampleConfig config = ExampleConfig.load(SHIPPED, env);
+    assertThat(Main.serveConfig(config, env).kafka())
+        .containsEntry("group.instance.id", "app-7f3c-ledger");
+  }
+
+  @Test
+  void serveModesInstanceIdCanBeGivenOrTurnedOff() {
+    Map<String, String> given =
+        Map.of("WEBHOOK_ALLOW_DEMO_SECRET", "true", "HOSTNAME", "h", "INSTANCE_ID", "ledger-eu-2");
+    assertThat(Main.serveConfig(ExampleConfig.load(SHIPPED, given), given).kafka())
+        .containsEntry("group.instance.id", "ledger-eu-2");
+    Map<String, String> off =
+        Map.of("WEBHOOK_ALLOW_DEMO_SECRET", "true", "HOSTNAME", "h", "INSTANCE_ID", "off");
+    assertThat(Main.serveConfig(ExampleConfig.load(SHIPPED, off), off).kafka())
+        .doesNotContainKey("group.instance.id");
+  }
+
+  @Test
+  void aHostNameKafkaWouldRefuseBecomesAUsableId() {
+    Map<String, String> env =
+        Map.of(
+            "WEBHOOK_ALLOW_DEMO_SECRET", "true", "HOSTNAME", "büro 7", "IDEM_CONSUMER_NAME", "l/1");
+    ExampleConfig config = ExampleConfig.load(SHIPPED, env);
+    assertThat(Main.serveConfig(config, env).kafka())
+        .containsEntry("group.instance.id", "b_ro_7-l_1");
+  }
+
+  @Test
   void theDemoSecretSwitchTakesOnlyTrueOrFalse() {
     assertThatThrownBy(
             () -> ExampleConfig.load(SHIPPED, Map.of("WEBHOOK_ALLOW_DEMO_SECRET", "yes")))

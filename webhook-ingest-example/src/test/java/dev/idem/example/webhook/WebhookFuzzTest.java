@@ -206,6 +206,7 @@ class WebhookFuzzTest {
         c.demoEvents(),
         c.demoAccounts(),
         c.demoSeed(),
+        c.instanceId(),
         c.idem());
   }
 
