@@ -35,7 +35,10 @@ import org.slf4j.LoggerFactory;
  * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
  * record} or {@code batch}), {@code offset-store} ({@code kafka} or {@code postgresql}), {@code
- * batch-delay-ms}.
+ * batch-delay-ms}, {@code session-timeout-ms} (default 6000, short so that faults are noticed
+ * quickly), {@code static-membership} ({@code true}: {@code group.instance.id} is the host name and
+ * the slot, {@code <host>-c2} for every incarnation {@code c2.N}, so a restarted process takes over
+ * its predecessor's membership and the three processes on one host never collide).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
@@ -124,12 +127,15 @@ public final class ChaosConsumerMain {
             .retry(RetryPolicy.exponential(10, Duration.ofMillis(50), Duration.ofSeconds(1)))
             .batchSize(100)
             .kafka("client.id", "idem-chaos-" + instance)
-            .kafka("session.timeout.ms", 6000)
+            .kafka("session.timeout.ms", args.getOrDefault("session-timeout-ms", "6000"))
             .kafka("heartbeat.interval.ms", 1000)
             .kafka("max.poll.records", 200)
             // The retention job's singleton lock runs too, so the end-of-run lock check covers
             // session locks as well as transaction locks.
             .set("consumer.retention.interval", "5s");
+    if (Boolean.parseBoolean(args.getOrDefault("static-membership", "false"))) {
+      config.kafka("group.instance.id", staticInstanceId());
+    }
     String offsetStore = args.getOrDefault("offset-store", "kafka");
     if (!offsetStore.equals("kafka")) {
       config.set("consumer.offset-store", offsetStore);
@@ -153,6 +159,21 @@ public final class ChaosConsumerMain {
     }
     FaultHooks.afterDatabaseCommit(builder, this::haltIfArmed);
     return builder.build();
+  }
+
+  /** The host name and the slot of this process ({@code c2} of incarnation {@code c2.3}). */
+  private String staticInstanceId() {
+    String host = System.getenv("HOSTNAME");
+    if (host == null || host.isBlank()) {
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException e) {
+        host = "localhost";
+      }
+    }
+    int dot = instance.indexOf('.');
+    String slot = dot < 0 ? instance : instance.substring(0, dot);
+    return (host + "-" + slot).replaceAll("[^a-zA-Z0-9._-]", "_");
   }
 
   private void applyBatch(

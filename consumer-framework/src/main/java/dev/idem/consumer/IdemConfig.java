@@ -185,7 +185,7 @@ public record IdemConfig(
         "consumer.transaction-state-check", transactionStateCheck.name().toLowerCase(Locale.ROOT));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
-      lines.put("pg.url", database.url());
+      lines.put("pg.url", JdbcUrls.mask(database.url()));
       lines.put("pg.user", database.user());
       lines.put("pg.password", "****");
       lines.put("pg.pool-size", database.poolSize());
@@ -235,7 +235,7 @@ public record IdemConfig(
   /**
    * Connection settings for a pool idem opens itself (when no {@code DataSource} is given).
    *
-   * @param url the JDBC URL
+   * @param url the JDBC URL; logged only through {@link JdbcUrls#mask(String)}
    * @param user the user
    * @param password the password; never logged
    * @param poolSize the pool's maximum size
@@ -243,7 +243,13 @@ public record IdemConfig(
   public record DatabaseSettings(String url, String user, String password, int poolSize) {
     @Override
     public String toString() {
-      return "DatabaseSettings[url=" + url + ", user=" + user + ", poolSize=" + poolSize + "]";
+      return "DatabaseSettings[url="
+          + JdbcUrls.mask(url)
+          + ", user="
+          + user
+          + ", poolSize="
+          + poolSize
+          + "]";
     }
   }
 
@@ -660,6 +666,7 @@ public record IdemConfig(
           }
         }
       }
+      groupInstanceId(props.get(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), protocol);
       props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
       props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
       props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -686,6 +693,32 @@ public record IdemConfig(
                 + " ms): a revoke that drains longer is kicked out of the group");
       }
       return props;
+    }
+
+    /**
+     * Static membership: checked here, because Kafka checks the id only when the client is created
+     * on the poll thread, after {@code start()} returned.
+     */
+    private static void groupInstanceId(Object id, String protocol) {
+      if (id == null) {
+        return;
+      }
+      if (!TOPIC.matcher(id.toString()).matches()) {
+        throw new IdemConfigException(
+            "kafka.group.instance.id",
+            "'"
+                + id
+                + "' is not an id Kafka accepts; use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..),"
+                + " e.g. the host name and an index");
+      }
+      if (protocol.equalsIgnoreCase("consumer")) {
+        throw new IdemConfigException(
+            "kafka.group.instance.id",
+            "static membership does not survive a crash with group.protocol=consumer: the broker"
+                + " refuses the restarted instance (UNRELEASED_INSTANCE_ID, fatal for the client)"
+                + " until the dead member's session timed out; use group.protocol=classic (the"
+                + " default) with group.instance.id, or remove group.instance.id");
+      }
     }
 
     private String deadLetterTopic() {

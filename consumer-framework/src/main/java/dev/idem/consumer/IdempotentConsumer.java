@@ -7,6 +7,7 @@ import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Tasks;
+import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
@@ -93,6 +94,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private DeadLetterPublisher deadLetters;
   private volatile DataSource activeDataSource;
   private DatabaseOffsets databaseOffsets;
+  private InstanceIdGuard instanceGuard;
 
   private IdempotentConsumer(Builder<T> parts) {
     this.config = parts.config;
@@ -212,6 +214,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
                 ? Transactions.StateCheck.DRIVER
                 : Transactions.StateCheck.QUERY);
     int serverVersion = checkServer(dataSource, transactions);
+    instanceGuard = InstanceIdGuard.acquire(config, dedicatedConnections(), parts.meterRegistry);
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
     metrics.registerInFlight(() -> snapshot.get().inFlight());
@@ -308,10 +311,22 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     loopRef.set(loop);
     startRetention(dataSource);
     pollThread = threads("poll").newThread(loop);
+    pollThread.setUncaughtExceptionHandler((t, e) -> InstanceIdGuard.explainIfFenced(config, e));
     synchronized (lifecycle) {
       state = ConsumerState.RUNNING;
     }
     pollThread.start();
+  }
+
+  /** Connections for session locks: the builder's, or new ones with the settings of the pool. */
+  private ConnectionFactory dedicatedConnections() {
+    if (parts.lockConnections != null) {
+      return parts.lockConnections;
+    }
+    if (parts.dataSource instanceof HikariDataSource hikari) {
+      return ConnectionFactory.sameServerAs(hikari);
+    }
+    return ownedPool == null ? null : ConnectionFactory.sameServerAs(ownedPool);
   }
 
   private void startRetention(DataSource dataSource) {
@@ -543,6 +558,10 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     if (ownedPool != null) {
       ownedPool.close();
     }
+    if (instanceGuard != null) {
+      // Last: the Kafka client is closed by now, so a successor cannot overlap with this instance.
+      instanceGuard.close();
+    }
   }
 
   private static void awaitQuietly(ExecutorService executor) {
@@ -660,9 +679,10 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     }
 
     /**
-     * Dedicated connections for the retention job's singleton lock. Not needed when the data source
-     * is a HikariCP pool or idem opens its own pool from {@code pg.*}: connections with the same
-     * settings are opened then.
+     * Dedicated connections for session locks: the retention job's singleton lock, and the guard of
+     * {@code kafka.group.instance.id} (static membership is refused without them). Not needed when
+     * the data source is a HikariCP pool or idem opens its own pool from {@code pg.*}: connections
+     * with the same settings are opened then.
      */
     public Builder<T> lockConnections(ConnectionFactory connections) {
       this.lockConnections = Objects.requireNonNull(connections, "connections");

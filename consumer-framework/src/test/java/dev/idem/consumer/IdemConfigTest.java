@@ -108,6 +108,30 @@ class IdemConfigTest {
         .containsEntry("session.timeout.ms", "6000");
   }
 
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {"web 1", "''", "..", "web/1", "' web-1'"})
+  void aGroupInstanceIdKafkaWouldRefuseIsRefusedAtBuildInsteadOfOnThePollThread(String id) {
+    // Kafka checks the id only when the client is created, on the poll thread, after start().
+    refused(
+        b -> b.kafka("group.instance.id", id),
+        "kafka.group.instance.id",
+        "use 1 to 249 of a-z A-Z 0-9 . _ -");
+  }
+
+  @Test
+  void staticMembershipIsRefusedWithTheConsumerGroupProtocol() {
+    // There a crashed static member cannot be replaced: the restarted instance is refused with
+    // UNRELEASED_INSTANCE_ID, fatal for the client, until the dead member's session expired.
+    refused(
+        b -> b.kafka("group.protocol", "consumer").kafka("group.instance.id", "web-1"),
+        "kafka.group.instance.id",
+        "use group.protocol=classic");
+    assertThat(valid().kafka("group.instance.id", "web-1.ledger_2").build().kafka())
+        .containsEntry("group.instance.id", "web-1.ledger_2");
+  }
+
   @Test
   void drainTimeoutMustBeShorterThanMaxPollInterval() {
     refused(
@@ -311,6 +335,26 @@ class IdemConfigTest {
             .describe();
     assertThat(text).doesNotContain("s3cret").doesNotContain("password=\"p\"");
     assertThat(text).contains("pg.password=****").contains("consumer.name=ledger");
+  }
+
+  @Test
+  void theDescriptionAndTheDatabaseSettingsMaskCredentialsInsideTheUrl() {
+    IdemConfig config =
+        valid()
+            .database(
+                "jdbc:postgresql://bob:hunter2@db:5432/app?sslmode=require&password=hunter3"
+                    + "&sslpassword=hunter4&user=bob",
+                "u",
+                "s3cret",
+                5)
+            .build();
+    for (String text : new String[] {config.describe(), config.database().toString()}) {
+      assertThat(text)
+          .doesNotContain("hunter2")
+          .doesNotContain("hunter3")
+          .doesNotContain("hunter4")
+          .contains("jdbc:postgresql://bob:****@db:5432/app?sslmode=require&password=****");
+    }
   }
 
   @Test

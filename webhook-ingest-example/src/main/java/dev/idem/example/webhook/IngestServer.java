@@ -67,8 +67,8 @@ public final class IngestServer implements AutoCloseable {
   private final ServerConnector connector;
 
   /**
-   * @param kafkaUp answers whether the broker is reachable, within a couple of seconds
-   * @param consumers the health views of this process's consumers
+   * @param kafkaUp answers at once whether the broker was reachable when last checked
+   * @param consumers the health views of this process's consumers, answered at once
    */
   public IngestServer(
       ExampleConfig config,

@@ -10,6 +10,7 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.IntFunction;
 
 /**
  * Runs the example.
@@ -19,7 +20,8 @@ import java.util.concurrent.CountDownLatch;
  *       {@code PG_URL}, or embedded ones when those are not set; the HTTP server; two consumer
  *       instances; the duplicate storm; the summary. Exit code 0 on PASS, 1 on FAIL.
  *   <li>{@code serve}: the HTTP server and one consumer instance against the configured Kafka and
- *       PostgreSQL, until stopped.
+ *       PostgreSQL, until stopped. The consumer is a static member of its group, named after the
+ *       host ({@code instance.id}); the published demo secret is refused.
  * </ul>
  *
  * <p>The configuration file is {@code config/webhook-example.properties} (or {@code
@@ -79,7 +81,10 @@ public final class Main {
       ExampleConfig demoConfig = env.containsKey("HTTP_PORT") ? config : withPort(config, 0);
       Map<String, String> noEnv = new HashMap<>();
       IdemConfig idem = demoConfig.idemConfig(noEnv, bootstrap, pgUrl, pgUser, pgPassword);
-      try (WebhookApplication app = WebhookApplication.start(demoConfig, idem, Clock.systemUTC())) {
+      IntFunction<IdemConfig> instances =
+          demoConfig.demoInstances(noEnv, bootstrap, pgUrl, pgUser, pgPassword);
+      try (WebhookApplication app =
+          WebhookApplication.start(demoConfig, idem, instances, Clock.systemUTC())) {
         Demo.Summary summary =
             new Demo(
                     app,
@@ -102,10 +107,7 @@ public final class Main {
   }
 
   private static int serve(ExampleConfig config, Map<String, String> env) throws Exception {
-    IdemConfig idem = config.idemConfig(env, null, null, null, null);
-    if (idem.database() == null) {
-      throw new IdemException("pg.url is missing (set it or PG_URL)");
-    }
+    IdemConfig idem = serveConfig(config, env);
     CountDownLatch stop = new CountDownLatch(1);
     try (WebhookApplication app = WebhookApplication.start(config, idem, Clock.systemUTC())) {
       app.startConsumer();
@@ -115,10 +117,30 @@ public final class Main {
     return 0;
   }
 
+  /**
+   * idem's settings for serve mode, from the file and the environment, with the consumer's {@code
+   * group.instance.id} (see {@link ExampleConfig#serveInstanceId}). Serve mode listens on every
+   * interface, so it refuses the published demo secret unless {@code
+   * WEBHOOK_ALLOW_DEMO_SECRET=true}.
+   *
+   * @throws IdemException when a setting is refused (the demo secret too) or the database is not
+   *     configured
+   */
+  static IdemConfig serveConfig(ExampleConfig config, Map<String, String> env) {
+    config.refuseDemoSecretUnlessAllowed();
+    IdemConfig idem = config.idemConfig(env, null, null, null, null);
+    if (idem.database() == null) {
+      throw new IdemException("pg.url is missing (set it or PG_URL)");
+    }
+    String instanceId = config.serveInstanceId(idem.consumerName(), env);
+    return instanceId == null ? idem : config.idemConfig(env, null, null, null, null, instanceId);
+  }
+
   static ExampleConfig withPort(ExampleConfig c, int port) {
     return new ExampleConfig(
         port,
         c.secrets(),
+        c.allowDemoSecret(),
         c.maxBodyBytes(),
         c.tolerance(),
         c.primaryTopic(),
@@ -127,6 +149,7 @@ public final class Main {
         c.demoEvents(),
         c.demoAccounts(),
         c.demoSeed(),
+        c.instanceId(),
         c.idem());
   }
 }

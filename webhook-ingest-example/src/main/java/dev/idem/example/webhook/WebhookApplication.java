@@ -1,11 +1,14 @@
 package dev.idem.example.webhook;
 
+import static java.util.concurrent.TimeUnit.MILLISECONDS;
+
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.JdbcUrls;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -14,9 +17,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,19 +34,28 @@ import org.slf4j.LoggerFactory;
  */
 public final class WebhookApplication implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WebhookApplication.class);
+  private static final int KAFKA_PROBE_INTERVAL_MS = 2000;
+  private static final int KAFKA_PROBE_TIMEOUT_MS = 2000;
 
   private final ExampleConfig config;
   private final IdemConfig idem;
+  private final IntFunction<IdemConfig> instances;
+  private final AtomicInteger started = new AtomicInteger();
   private final PrometheusMeterRegistry registry;
   private final Admin admin;
   private final KafkaPublisher publisher;
   private final IngestServer server;
   private final HikariDataSource ledgerPool;
   private final List<IdempotentConsumer<PaymentEvent>> consumers = new CopyOnWriteArrayList<>();
+  private final ScheduledExecutorService kafkaProbe;
+  private volatile boolean kafkaUp = true;
 
-  private WebhookApplication(ExampleConfig config, IdemConfig idem, Clock clock) throws Exception {
+  private WebhookApplication(
+      ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
+      throws Exception {
     this.config = config;
     this.idem = idem;
+    this.instances = instances;
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     String bootstrap = idem.kafka().get("bootstrap.servers").toString();
@@ -60,23 +76,55 @@ public final class WebhookApplication implements AutoCloseable {
     this.ledgerPool = pool(idem, 2, "ledger-setup");
     LedgerHandler.createSchema(ledgerPool);
     this.publisher = new KafkaPublisher(bootstrap, config.maxRecordBytes());
+    // /health is probed often and with short timeouts: it reads what this probe found last (the
+    // topics were just created, so Kafka starts out up) instead of asking the broker every time.
+    this.kafkaProbe =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kafka-probe");
+              t.setDaemon(true);
+              return t;
+            });
+    kafkaProbe.scheduleWithFixedDelay(
+        () -> kafkaUp = probeKafka(),
+        KAFKA_PROBE_INTERVAL_MS,
+        KAFKA_PROBE_INTERVAL_MS,
+        MILLISECONDS);
     this.server =
         new IngestServer(
-            config, config.verifier(clock), publisher, registry, this::kafkaUp, this::health);
+            config, config.verifier(clock), publisher, registry, () -> kafkaUp, this::health);
     server.start();
-    log.info("effective example settings: {}", config.withoutSecrets());
+    log.info(
+        "effective example settings: {}; Kafka {}, PostgreSQL {}",
+        config.withoutSecrets(),
+        bootstrap,
+        JdbcUrls.mask(idem.database().url()));
   }
 
-  /** Starts the ingest side; add consumers with {@link #startConsumer()}. */
+  /**
+   * Starts the ingest side; add consumers with {@link #startConsumer()}, each with the settings
+   * {@code idem}.
+   */
   public static WebhookApplication start(ExampleConfig config, IdemConfig idem, Clock clock)
       throws Exception {
-    return new WebhookApplication(config, idem, clock);
+    return start(config, idem, n -> idem, clock);
+  }
+
+  /**
+   * Starts the ingest side; the {@code n}-th consumer started (from 1) gets the settings {@code
+   * instances.apply(n)}, which differ from {@code idem} in their {@code group.instance.id} only.
+   */
+  public static WebhookApplication start(
+      ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
+      throws Exception {
+    return new WebhookApplication(config, idem, instances, clock);
   }
 
   /** Starts one more consumer instance in the group, with a pool of its own. */
   public IdempotentConsumer<PaymentEvent> startConsumer() {
+    IdemConfig settings = instances.apply(started.incrementAndGet());
     IdempotentConsumer<PaymentEvent> consumer =
-        IdempotentConsumer.builder(idem, record -> PaymentEvent.parse(record.value()))
+        IdempotentConsumer.builder(settings, record -> PaymentEvent.parse(record.value()))
             .eventIds(EventIds.header("webhook-id"))
             .handler(new LedgerHandler())
             .meterRegistry(registry)
@@ -116,9 +164,12 @@ public final class WebhookApplication implements AutoCloseable {
     return consumers.stream().map(IdempotentConsumer::health).toList();
   }
 
-  private boolean kafkaUp() {
+  private boolean probeKafka() {
     try {
-      admin.describeCluster().nodes().get(2, TimeUnit.SECONDS);
+      admin
+          .describeCluster(new DescribeClusterOptions().timeoutMs(KAFKA_PROBE_TIMEOUT_MS))
+          .nodes()
+          .get(KAFKA_PROBE_TIMEOUT_MS, MILLISECONDS);
       return true;
     } catch (Exception e) {
       if (e instanceof InterruptedException) {
@@ -141,6 +192,7 @@ public final class WebhookApplication implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
+    kafkaProbe.shutdownNow();
     for (IdempotentConsumer<PaymentEvent> c : consumers) {
       c.close();
     }

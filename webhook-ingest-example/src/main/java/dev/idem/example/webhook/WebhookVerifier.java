@@ -131,6 +131,20 @@ public final class WebhookVerifier {
     throw new WebhookRejected(401, "bad-signature", "no valid v1 signature");
   }
 
+  /**
+   * The position (from 1) of the first accepted secret with the same key as {@code secret}, written
+   * with or without the {@code whsec_} prefix; 0 when none has it.
+   */
+  int positionOfKey(String secret) {
+    byte[] key = decode(secret, 0);
+    for (int i = 0; i < keys.size(); i++) {
+      if (java.util.Arrays.equals(keys.get(i), key)) {
+        return i + 1;
+      }
+    }
+    return 0;
+  }
+
   /** A {@code v1,<base64>} signature with the first secret (for senders and tests). */
   public String sign(String id, long timestamp, byte[] body) {
     return "v1,"

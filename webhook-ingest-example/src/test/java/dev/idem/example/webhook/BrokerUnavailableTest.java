@@ -2,18 +2,22 @@ package dev.idem.example.webhook;
 
 import static dev.idem.example.webhook.ExampleTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.idem.testkit.EmbeddedKafkaBroker;
 import dev.idem.testkit.TestInfrastructure;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** Stops a broker of its own, so it never disturbs the shared one. */
 class BrokerUnavailableTest {
 
   @Test
-  void webhooksGet503WithRetryAfterWhileKafkaIsDownAnd202Again() throws Exception {
+  void whileKafkaIsDownWebhooksGet503AndHealthAnswersAtOnceThenBothRecover() throws Exception {
     ExampleConfig config = config(TestInfrastructure.uniqueName("down"));
     try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.launch();
         WebhookApplication app =
@@ -22,6 +26,7 @@ class BrokerUnavailableTest {
       byte[] body = new PaymentEvent("payment.succeeded", "acct_down", 10, "EUR").toJson();
       assertThat(post(app.port(), "/webhooks", signed(config, "d-1", body), body).statusCode())
           .isEqualTo(202);
+      assertThat(health(app.port()).body()).contains("\"kafka\":\"UP\"");
 
       broker.stop();
       long start = System.nanoTime();
@@ -31,9 +36,34 @@ class BrokerUnavailableTest {
       assertThat(down.headers().firstValue("Retry-After")).contains("5");
       assertThat(seconds).as("answered before a provider's 15-30 s timeout").isLessThan(15);
 
+      await("health reports Kafka down")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> health(app.port()).body().contains("\"kafka\":\"DOWN\""));
+      // Load balancers and orchestrators probe /health often and with short timeouts: it reads
+      // what the application already knows instead of asking the broker on every request.
+      for (int i = 0; i < 3; i++) {
+        long asked = System.nanoTime();
+        HttpResponse<String> health = health(app.port());
+        long millis = (System.nanoTime() - asked) / 1_000_000;
+        assertThat(health.statusCode()).isEqualTo(503);
+        assertThat(millis).as("milliseconds to answer /health").isLessThan(1000);
+      }
+
       broker.start();
       HttpResponse<String> back = post(app.port(), "/webhooks", signed(config, "d-2", body), body);
       assertThat(back.statusCode()).isEqualTo(202);
+      await("health reports Kafka up again")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> health(app.port()).body().contains("\"kafka\":\"UP\""));
     }
+  }
+
+  private static HttpResponse<String> health(int port) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
+            .timeout(Duration.ofSeconds(30))
+            .GET()
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -54,11 +54,15 @@ class ComposeFileTest {
     assertThat(Files.readString(ROOT.resolve("Dockerfile")))
         .contains("dev.idem.example.webhook.Main", "serve");
 
-    // The same variables, read the way the app reads them, give a valid configuration.
+    // The same variables, read the way serve mode reads them, give a valid configuration. The
+    // compose file is a local trial with the published demo secret, which serve mode accepts only
+    // when told so.
     ExampleConfig config =
         ExampleConfig.load(ROOT.resolve("config/webhook-example.properties"), env);
     assertThat(config.httpPort()).isEqualTo(Integer.parseInt(env.get("HTTP_PORT")));
-    IdemConfig idem = config.idemConfig(env, null, null, null, null);
+    env.put("HOSTNAME", services.get("app").get("hostname").asText());
+    IdemConfig idem = Main.serveConfig(config, env);
+    assertThat(idem.kafka()).containsEntry("group.instance.id", "app-1-ledger");
     assertThat(idem.kafka().get("bootstrap.servers")).isEqualTo("kafka:9092");
     assertThat(idem.database().url()).isEqualTo(env.get("PG_URL"));
     assertThat(idem.database().password()).isEqualTo("postgres");

@@ -37,6 +37,7 @@ class ExampleConfigFuzzTest {
       List.of(
           "http.port",
           "webhook.secrets",
+          "webhook.allow-demo-secret",
           "webhook.max-body-bytes",
           "webhook.tolerance-seconds",
           "topics.primary",
@@ -44,7 +45,8 @@ class ExampleConfigFuzzTest {
           "topics.partitions",
           "demo.events",
           "demo.accounts",
-          "demo.seed");
+          "demo.seed",
+          "instance.id");
 
   @Test
   void everyOwnKeyAndEnvironmentOverrideRefusesHostileValuesByName(@TempDir Path dir)

@@ -81,6 +81,47 @@ class ExampleConfigTest {
   }
 
   @Test
+  void theDemosInstancesGetAnIdEachFromAGivenInstanceIdAndNoneFromAuto() {
+    ExampleConfig given = ExampleConfig.load(SHIPPED, Map.of("INSTANCE_ID", "web"));
+    assertThat(given.demoInstanceId(1)).isEqualTo("web-1");
+    assertThat(given.demoInstanceId(3)).isEqualTo("web-3");
+    // The demo's third instance leaves mid-storm; as a static member it would hold its partitions
+    // for a session timeout, so auto means dynamic membership there.
+    assertThat(ExampleConfig.load(SHIPPED, Map.of()).demoInstanceId(1)).isNull();
+    assertThat(ExampleConfig.load(SHIPPED, Map.of("INSTANCE_ID", "off")).demoInstanceId(1))
+        .isNull();
+  }
+
+  @Test
+  void anInstanceIdKafkaWouldRefuseIsRefusedByName() {
+    assertThatThrownBy(() -> ExampleConfig.load(SHIPPED, Map.of("INSTANCE_ID", "web 1")))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessage(
+            "instance.id: 'web 1' is not usable; use auto, off, or an id of 1 to 240 of a-z A-Z"
+                + " 0-9 . _ - (not . or ..)");
+  }
+
+  @Test
+  void aGroupInstanceIdSetDirectlyIsRefusedInFavourOfInstanceId(@TempDir Path dir)
+      throws Exception {
+    // The demo's instances in one JVM would share it, and the guard would refuse all but one.
+    Path file = dir.resolve("g.properties");
+    Files.writeString(file, Files.readString(SHIPPED) + "\nkafka.group.instance.id=web-1\n");
+    assertThatThrownBy(
+            () -> ExampleConfig.load(file, Map.of()).idemConfig(Map.of(), null, null, null, null))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("kafka.group.instance.id:")
+        .hasMessageContaining("set instance.id (INSTANCE_ID) instead");
+    assertThatThrownBy(
+            () ->
+                ExampleConfig.load(SHIPPED, Map.of())
+                    .idemConfig(
+                        Map.of("IDEM_KAFKA_GROUP_INSTANCE_ID", "web-1"), null, null, null, null))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("kafka.group.instance.id:");
+  }
+
+  @Test
   void unknownKeysAreRefused(@TempDir Path dir) throws Exception {
     Path file = dir.resolve("x.properties");
     Files.writeString(file, Files.readString(SHIPPED) + "\nwebhook.tolerance=5m\n");

@@ -37,6 +37,7 @@ final class ExampleTestSupport {
     return new ExampleConfig(
         0,
         shipped.secrets(),
+        shipped.allowDemoSecret(),
         shipped.maxBodyBytes(),
         shipped.tolerance(),
         name + "_webhooks",
@@ -45,6 +46,7 @@ final class ExampleTestSupport {
         shipped.demoEvents(),
         shipped.demoAccounts(),
         shipped.demoSeed(),
+        shipped.instanceId(),
         idem);
   }
 

@@ -197,6 +197,7 @@ class WebhookFuzzTest {
     return new ExampleConfig(
         c.httpPort(),
         c.secrets(),
+        c.allowDemoSecret(),
         maxBody,
         c.tolerance(),
         c.primaryTopic(),
@@ -205,6 +206,7 @@ class WebhookFuzzTest {
         c.demoEvents(),
         c.demoAccounts(),
         c.demoSeed(),
+        c.instanceId(),
         c.idem());
   }
 

@@ -425,7 +425,7 @@ public final class PollLoop implements Runnable {
         awaitingPosition.addAll(partitions);
         databaseOffsets.load(epochs);
       }
-      log.info("assigned {}", partitions);
+      log.info("consumer {} assigned {}", member(), sorted(partitions));
       publish();
     }
 
@@ -439,7 +439,7 @@ public final class PollLoop implements Runnable {
       awaitInFlight(tps, config.drainTimeout());
       finishPartitions(tps);
       metrics.forgetLag(tps);
-      log.info("revoked {}", partitions);
+      log.info("consumer {} revoked {}", member(), sorted(partitions));
       publish();
     }
 
@@ -453,8 +453,20 @@ public final class PollLoop implements Runnable {
         databaseOffsets.forget(tps);
       }
       metrics.forgetLag(tps);
-      log.warn("lost {}; nothing committed for them", partitions);
+      log.warn("consumer {} lost {}; nothing committed for them", member(), sorted(partitions));
       publish();
+    }
+
+    /** The consumer's name, and its group.instance.id under static membership. */
+    private String member() {
+      Object instance = config.kafka().get("group.instance.id");
+      return instance == null
+          ? config.consumerName()
+          : config.consumerName() + " (instance " + instance + ")";
+    }
+
+    private static List<String> sorted(Collection<TopicPartition> partitions) {
+      return partitions.stream().map(TopicPartition::toString).sorted().toList();
     }
   }
 }
