@@ -11,7 +11,10 @@ import org.apache.kafka.common.TopicPartition;
  *
  * @param state the lifecycle state
  * @param assigned the partitions assigned to this instance
- * @param paused the partitions paused for backpressure
+ * @param paused the partitions paused: for backpressure (the whole consumer, or one partition at
+ *     its own bound), or while their stored position is read
+ * @param uncommitted per assigned partition, the records tracked above its committable offset
+ *     (finished or not), bounded by {@code consumer.max-uncommitted-per-partition} plus one poll
  * @param committed per partition, the last offset the broker acknowledged as committed by this
  *     instance
  * @param inFlight records handed to workers and not yet done
@@ -31,6 +34,7 @@ public record ConsumerSnapshot(
     ConsumerState state,
     Set<TopicPartition> assigned,
     Set<TopicPartition> paused,
+    Map<TopicPartition, Integer> uncommitted,
     Map<TopicPartition, Long> committed,
     int inFlight,
     long inFlightBytes,
@@ -47,11 +51,12 @@ public record ConsumerSnapshot(
   public ConsumerSnapshot {
     assigned = Set.copyOf(assigned);
     paused = Set.copyOf(paused);
+    uncommitted = Map.copyOf(uncommitted);
     committed = Map.copyOf(committed);
   }
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
     return new ConsumerSnapshot(
-        state, Set.of(), Set.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
+        state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
   }
 }

@@ -41,6 +41,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param concurrency how many records are processed at once
  * @param maxInFlight the most records handed to workers and not yet done
  * @param maxInFlightBytes the most bytes (keys and values) of such records
+ * @param maxInFlightPerPartition a partition holding this many records in flight is paused alone
+ * @param maxUncommittedPerPartition a partition holding this many records above its committable
+ *     offset (done or not, behind a record that is not done) is paused alone
  * @param retry the retry policy for failed records
  * @param batchSize batch mode: the most records of one partition in one batch
  * @param batchMaxLocks batch mode: the most advisory locks (distinct event ids) in one transaction
@@ -74,6 +77,8 @@ public record IdemConfig(
     int concurrency,
     int maxInFlight,
     long maxInFlightBytes,
+    int maxInFlightPerPartition,
+    int maxUncommittedPerPartition,
     RetryPolicy retry,
     int batchSize,
     int batchMaxLocks,
@@ -171,6 +176,8 @@ public record IdemConfig(
     lines.put("consumer.concurrency", concurrency);
     lines.put("consumer.max-in-flight", maxInFlight);
     lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
+    lines.put("consumer.max-in-flight-per-partition", maxInFlightPerPartition);
+    lines.put("consumer.max-uncommitted-per-partition", maxUncommittedPerPartition);
     lines.put("consumer.retry", retry);
     lines.put("consumer.batch.size", batchSize);
     lines.put("consumer.batch.max-locks", batchMaxLocks);
@@ -327,9 +334,28 @@ public record IdemConfig(
       return set("consumer.concurrency", Integer.toString(concurrency));
     }
 
-    /** The most records in flight (handed to workers, not done); default 1000. */
+    /** The most records in flight (handed to workers, not done); default 2000. */
     public Builder maxInFlight(int records) {
       return set("consumer.max-in-flight", Integer.toString(records));
+    }
+
+    /**
+     * A partition holding this many records in flight is paused alone, while the others keep
+     * flowing (a retrying key with records of it queued behind); default 500, or max-in-flight when
+     * that is lower.
+     */
+    public Builder maxInFlightPerPartition(int records) {
+      return set("consumer.max-in-flight-per-partition", Integer.toString(records));
+    }
+
+    /**
+     * A partition holding this many records above its committable offset (finished or not, behind a
+     * record that is not finished) is paused alone; default 10,000. Bounds the offset tracker's
+     * memory, the done rows kept in PostgreSQL ({@code consumer.offset-store=postgresql}) and what
+     * is redelivered after a crash.
+     */
+    public Builder maxUncommittedPerPartition(int records) {
+      return set("consumer.max-uncommitted-per-partition", Integer.toString(records));
     }
 
     /** The most bytes of records in flight; default 64 MiB. */
@@ -529,9 +555,22 @@ public record IdemConfig(
               decimal("consumer.retry.multiplier", defaults.multiplier()),
               decimal("consumer.retry.jitter", defaults.jitter()));
       Map<String, Object> kafkaProps = kafka(name, drainTimeout);
-      int maxInFlight = integer("consumer.max-in-flight", 1000, 1, 10_000_000);
+      int maxInFlight = integer("consumer.max-in-flight", 2000, 1, 10_000_000);
       long maxInFlightBytes =
           integer("consumer.max-in-flight-bytes", 64 * 1024 * 1024, 1024, Integer.MAX_VALUE);
+      int maxInFlightPerPartition =
+          integer(
+              "consumer.max-in-flight-per-partition", Math.min(500, maxInFlight), 1, 10_000_000);
+      if (maxInFlightPerPartition > maxInFlight) {
+        throw new IdemConfigException(
+            "consumer.max-in-flight-per-partition",
+            maxInFlightPerPartition
+                + " is above consumer.max-in-flight ("
+                + maxInFlight
+                + "): one partition cannot hold more than the whole consumer; lower it");
+      }
+      int maxUncommittedPerPartition =
+          integer("consumer.max-uncommitted-per-partition", 10_000, 1, 100_000_000);
       int maxPollRecords = parsedMaxPollRecords;
       if (maxInFlight < maxPollRecords) {
         throw new IdemConfigException(
@@ -581,6 +620,8 @@ public record IdemConfig(
           concurrency,
           maxInFlight,
           maxInFlightBytes,
+          maxInFlightPerPartition,
+          maxUncommittedPerPartition,
           retry,
           batchSize,
           batchMaxLocks,
@@ -870,6 +911,8 @@ public record IdemConfig(
             "consumer.concurrency",
             "consumer.max-in-flight",
             "consumer.max-in-flight-bytes",
+            "consumer.max-in-flight-per-partition",
+            "consumer.max-uncommitted-per-partition",
             "consumer.retry.max-attempts",
             "consumer.retry.initial-backoff",
             "consumer.retry.max-backoff",

@@ -303,8 +303,6 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             metrics,
             orderingKey,
             parts.clock,
-            config.maxInFlight(),
-            config.maxInFlightBytes(),
             maxPollRecords,
             snapshot,
             databaseOffsets);

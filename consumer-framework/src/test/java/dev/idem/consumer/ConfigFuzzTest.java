@@ -128,11 +128,17 @@ class ConfigFuzzTest {
     durations.put("consumer.retention.window", IdemConfig.Builder::retentionWindow);
     durations.put(
         "consumer.retention.topic-check-timeout", IdemConfig.Builder::retentionTopicCheckTimeout);
+    durations.put("consumer.read-retry-timeout", IdemConfig.Builder::readRetryTimeout);
     Map<String, java.util.function.BiConsumer<IdemConfig.Builder, Long>> numbers =
         new LinkedHashMap<>();
     numbers.put("consumer.concurrency", (b, n) -> b.concurrency(n.intValue()));
     numbers.put("consumer.max-in-flight", (b, n) -> b.maxInFlight(n.intValue()));
     numbers.put("consumer.max-in-flight-bytes", IdemConfig.Builder::maxInFlightBytes);
+    numbers.put(
+        "consumer.max-in-flight-per-partition", (b, n) -> b.maxInFlightPerPartition(n.intValue()));
+    numbers.put(
+        "consumer.max-uncommitted-per-partition",
+        (b, n) -> b.maxUncommittedPerPartition(n.intValue()));
     numbers.put("consumer.batch.size", (b, n) -> b.batchSize(n.intValue()));
     numbers.put("consumer.batch.max-locks", (b, n) -> b.batchMaxLocks(n.intValue()));
     int tried = 0;

@@ -296,6 +296,13 @@ public final class Dispatcher {
     }
   }
 
+  /** Records queued or running, per partition that has any. */
+  public Map<TopicPartition, Integer> inFlightByPartition() {
+    synchronized (lock) {
+      return new HashMap<>(perPartition);
+    }
+  }
+
   /** Records queued or running of the given partitions. */
   public int inFlight(Set<TopicPartition> tps) {
     synchronized (lock) {

@@ -78,6 +78,22 @@ public final class OffsetTracker {
     return p == null ? 0 : (int) p.pending.values().stream().filter(d -> !d).count();
   }
 
+  /**
+   * Records tracked above the partition's watermark, finished or not: what a crash would redeliver
+   * and what the tracker holds in memory for it.
+   */
+  public int uncommitted(TopicPartition tp) {
+    PartitionOffsets p = partitions.get(tp);
+    return p == null ? 0 : p.pending.size();
+  }
+
+  /** {@link #uncommitted(TopicPartition)} of every tracked partition. */
+  public Map<TopicPartition, Integer> uncommitted() {
+    Map<TopicPartition, Integer> result = new HashMap<>();
+    partitions.forEach((tp, p) -> result.put(tp, p.pending.size()));
+    return result;
+  }
+
   /** The watermark of a partition (next offset to commit), or -1 when nothing is done yet. */
   public long watermark(TopicPartition tp) {
     PartitionOffsets p = partitions.get(tp);

@@ -46,14 +46,15 @@ public final class PollLoop implements Runnable {
   private final ConsumerMetrics metrics;
   private final OrderingKey orderingKey;
   private final Clock clock;
-  private final int maxInFlight;
-  private final long maxInFlightBytes;
   private final int maxPollRecords;
   private final AtomicReference<ConsumerSnapshot> snapshot;
   private final DatabaseOffsets databaseOffsets;
 
   /** Partitions paused until their stored position is read and sought (offsets in PostgreSQL). */
   private final Set<TopicPartition> awaitingPosition = new HashSet<>();
+
+  /** Partitions paused at their own bound (for the log of pauses and resumes). */
+  private final Set<TopicPartition> heldAlone = new HashSet<>();
 
   private static final Object UNREADABLE_KEY = new Object();
 
@@ -73,8 +74,6 @@ public final class PollLoop implements Runnable {
       ConsumerMetrics metrics,
       OrderingKey orderingKey,
       Clock clock,
-      int maxInFlight,
-      long maxInFlightBytes,
       int maxPollRecords,
       AtomicReference<ConsumerSnapshot> snapshot,
       DatabaseOffsets databaseOffsets) {
@@ -84,9 +83,18 @@ public final class PollLoop implements Runnable {
     this.metrics = metrics;
     this.orderingKey = orderingKey;
     this.clock = clock;
-    this.maxInFlight = maxInFlight;
-    this.maxInFlightBytes = maxInFlightBytes;
     this.maxPollRecords = maxPollRecords;
+    int isolates = config.maxInFlightPerPartition() + 2 * maxPollRecords - 1;
+    if (config.maxInFlight() < isolates) {
+      // A partition may hold its own bound plus one poll; another poll must still fit beside it.
+      log.warn(
+          "consumer {}: consumer.max-in-flight={} cannot keep the other partitions flowing while one"
+              + " partition is full: that needs consumer.max-in-flight-per-partition + 2 x"
+              + " kafka.max.poll.records - 1 = {}; raise consumer.max-in-flight or lower the others",
+          config.consumerName(),
+          config.maxInFlight(),
+          isolates);
+    }
     this.snapshot = snapshot;
     this.databaseOffsets = databaseOffsets;
   }
@@ -277,6 +285,15 @@ public final class PollLoop implements Runnable {
         });
   }
 
+  /**
+   * Pauses what must not be fetched now and resumes the rest. The whole consumer pauses when a full
+   * poll would not fit under {@code consumer.max-in-flight} (or the byte bound is reached). A
+   * single partition pauses when it holds {@code consumer.max-in-flight-per-partition} records in
+   * flight (a retrying key with its queue behind it) or {@code
+   * consumer.max-uncommitted-per-partition} records above its committable offset (finished records
+   * behind one that is not), so one partition that cannot move does not stop the others, and the
+   * offset tracker (and, with offsets in PostgreSQL, the done rows) stay bounded.
+   */
   private void applyBackpressure() {
     Set<TopicPartition> assignment = consumer.assignment();
     if (assignment.isEmpty()) {
@@ -284,19 +301,46 @@ public final class PollLoop implements Runnable {
     }
     // Poll only when a full poll fits under the bound, so in-flight never exceeds it.
     boolean full =
-        dispatcher.inFlight() + maxPollRecords > maxInFlight
-            || dispatcher.inFlightBytes() >= maxInFlightBytes;
+        dispatcher.inFlight() + maxPollRecords > config.maxInFlight()
+            || dispatcher.inFlightBytes() >= config.maxInFlightBytes();
+    Set<TopicPartition> hold = new HashSet<>();
+    Map<TopicPartition, Integer> inFlight = dispatcher.inFlightByPartition();
+    for (TopicPartition tp : assignment) {
+      if (awaitingPosition.contains(tp) || full) {
+        hold.add(tp);
+        continue;
+      }
+      int running = inFlight.getOrDefault(tp, 0);
+      int uncommitted = tracker.uncommitted(tp);
+      if (running >= config.maxInFlightPerPartition()
+          || uncommitted >= config.maxUncommittedPerPartition()) {
+        hold.add(tp);
+        if (heldAlone.add(tp)) {
+          log.info(
+              "consumer {}: pausing {} alone: {} records in flight (bound {}), {} above its"
+                  + " committable offset (bound {})",
+              config.consumerName(),
+              tp,
+              running,
+              config.maxInFlightPerPartition(),
+              uncommitted,
+              config.maxUncommittedPerPartition());
+        }
+      } else if (heldAlone.remove(tp)) {
+        log.info("consumer {}: resuming {}", config.consumerName(), tp);
+      }
+    }
+    heldAlone.retainAll(assignment);
     Set<TopicPartition> paused = consumer.paused();
-    if (full) {
-      if (paused.size() < assignment.size()) {
-        consumer.pause(assignment);
-      }
-    } else if (!paused.isEmpty()) {
-      Set<TopicPartition> resume = new HashSet<>(paused);
-      resume.removeAll(awaitingPosition);
-      if (!resume.isEmpty()) {
-        consumer.resume(resume);
-      }
+    Set<TopicPartition> pause = new HashSet<>(hold);
+    pause.removeAll(paused);
+    Set<TopicPartition> resume = new HashSet<>(paused);
+    resume.removeAll(hold);
+    if (!pause.isEmpty()) {
+      consumer.pause(pause);
+    }
+    if (!resume.isEmpty()) {
+      consumer.resume(resume);
     }
   }
 
@@ -387,6 +431,7 @@ public final class PollLoop implements Runnable {
             state,
             assigned,
             paused,
+            tracker.uncommitted(),
             committed,
             dispatcher.inFlight(),
             dispatcher.inFlightBytes(),
