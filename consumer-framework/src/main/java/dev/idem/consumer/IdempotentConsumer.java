@@ -7,6 +7,7 @@ import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Tasks;
+import dev.idem.consumer.internal.health.DatabaseProbe;
 import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
@@ -92,7 +93,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private Thread pollThread;
   private ConsumerMetrics metrics;
   private DeadLetterPublisher deadLetters;
-  private volatile DataSource activeDataSource;
+  private volatile DatabaseProbe databaseProbe;
   private DatabaseOffsets databaseOffsets;
   private InstanceIdGuard instanceGuard;
 
@@ -125,9 +126,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /**
-   * The consumer's health: its state and partitions from the latest snapshot, and a fresh check
-   * that a database connection is valid (bounded to two seconds, so a down database answers
-   * "unreachable" instead of blocking the caller).
+   * The consumer's health: its state and partitions from the latest snapshot, and whether the
+   * database answered the last background probe (every two seconds; a probe that takes longer than
+   * two seconds counts as unreachable). Cheap: no thread, no connection, no I/O per call.
    */
   public ConsumerHealth health() {
     ConsumerSnapshot s = snapshot.get();
@@ -136,32 +137,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   private boolean databaseReachable() {
-    DataSource ds = activeDataSource;
-    if (ds == null) {
-      return false;
-    }
-    java.util.concurrent.CompletableFuture<Boolean> probe =
-        new java.util.concurrent.CompletableFuture<>();
-    Thread t =
-        new Thread(
-            () -> {
-              try (Connection c = ds.getConnection()) {
-                probe.complete(c.isValid(2));
-              } catch (SQLException | RuntimeException e) {
-                probe.complete(false);
-              }
-            },
-            "idem-" + name() + "-health");
-    t.setDaemon(true);
-    t.start();
-    try {
-      return probe.get(2, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
+    DatabaseProbe probe = databaseProbe;
+    return probe != null && probe.reachable();
   }
 
   /** The meter registry the consumer's {@code idem.*} meters are registered in. */
@@ -200,7 +177,6 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
   private void start0() {
     DataSource dataSource = dataSource();
-    activeDataSource = dataSource;
     if (parts.applySchema) {
       new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable())
           .migrate(dataSource);
@@ -214,6 +190,12 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
                 ? Transactions.StateCheck.DRIVER
                 : Transactions.StateCheck.QUERY);
     int serverVersion = checkServer(dataSource, transactions);
+    databaseProbe =
+        new DatabaseProbe(
+            name(),
+            dataSource,
+            true,
+            Executors.newSingleThreadScheduledExecutor(threads("health")));
     instanceGuard = InstanceIdGuard.acquire(config, dedicatedConnections(), parts.meterRegistry);
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
@@ -537,6 +519,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   private void releaseResources() {
+    if (databaseProbe != null) {
+      databaseProbe.close();
+    }
     if (ownedExecutor != null) {
       ownedExecutor.shutdownNow();
       awaitQuietly(ownedExecutor);

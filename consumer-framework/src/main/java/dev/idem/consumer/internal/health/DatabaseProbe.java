@@ -1,0 +1,86 @@
+package dev.idem.consumer.internal.health;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whether the consumer's database answers, checked in the background every {@link #INTERVAL} on a
+ * thread of its own, so that a health endpoint polled on every request reads a cached answer: no
+ * thread started and no connection borrowed per call, and a database that hangs cannot block the
+ * caller. The probe borrows one pooled connection for a moment each interval (the pool holds two
+ * beyond the workers' for such short uses).
+ */
+public final class DatabaseProbe implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(DatabaseProbe.class);
+
+  /** How often the database is asked. */
+  public static final Duration INTERVAL = Duration.ofSeconds(2);
+
+  /** How long one ask may take before the database counts as unreachable. */
+  private static final int VALID_SECONDS = 2;
+
+  private final String consumerName;
+  private final DataSource dataSource;
+  private final ScheduledExecutorService thread;
+  private volatile boolean reachable;
+
+  /** When the probe running now began ({@link System#nanoTime()}), or 0 when none runs. */
+  private volatile long runningSince;
+
+  /**
+   * @param reachable the answer until the first probe runs (true right after a start-up check that
+   *     reached the server)
+   * @param thread a single-threaded scheduler the probe owns and shuts down on {@link #close()}
+   */
+  public DatabaseProbe(
+      String consumerName,
+      DataSource dataSource,
+      boolean reachable,
+      ScheduledExecutorService thread) {
+    this.consumerName = consumerName;
+    this.dataSource = dataSource;
+    this.reachable = reachable;
+    this.thread = thread;
+    thread.scheduleWithFixedDelay(
+        this::probe, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The last answer; false too while a probe has been waiting longer than it may (a pool that hands
+   * out nothing, a server that does not answer): such a probe may never return.
+   */
+  public boolean reachable() {
+    long since = runningSince;
+    if (since != 0 && System.nanoTime() - since > TimeUnit.SECONDS.toNanos(VALID_SECONDS + 1)) {
+      return false;
+    }
+    return reachable;
+  }
+
+  private void probe() {
+    boolean now;
+    runningSince = System.nanoTime();
+    try (Connection c = dataSource.getConnection()) {
+      now = c.isValid(VALID_SECONDS);
+    } catch (SQLException | RuntimeException e) {
+      now = false;
+    } finally {
+      runningSince = 0;
+    }
+    if (now != reachable) {
+      log.info("consumer {}: database {}", consumerName, now ? "reachable again" : "not reachable");
+    }
+    reachable = now;
+  }
+
+  @Override
+  public void close() {
+    thread.shutdownNow();
+  }
+}
