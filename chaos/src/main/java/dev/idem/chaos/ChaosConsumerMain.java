@@ -24,13 +24,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One chaos consumer process: an {@link IdempotentConsumer} writing every event it applies to the
- * {@link Ledger}, with short sessions and timeouts so that faults are noticed quickly.
+ * {@link Ledger}, with short sessions and timeouts so that faults are noticed quickly. On the first
+ * attempt at a {@link ChaosEvent#swallow()} event (in batch mode: the first attempt of a batch
+ * holding one), the handler runs the {@link CarelessStatement} after its writes and returns
+ * normally; the consumer must fail that attempt, and the retry applies the event.
  *
  * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
@@ -55,6 +59,7 @@ public final class ChaosConsumerMain {
   private final Map<String, String> args;
   private final String instance;
   private final AtomicBoolean haltArmed = new AtomicBoolean();
+  private final AtomicLong swallowed = new AtomicLong();
   private volatile boolean stopping;
   private HikariDataSource pool;
   private volatile IdempotentConsumer<ChaosEvent> consumer;
@@ -146,7 +151,8 @@ public final class ChaosConsumerMain {
             .eventIds(EventIds.header("webhook-id"));
     if (args.getOrDefault("mode", "record").equals("batch")) {
       long delay = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
-      builder.batchHandler((events, ctx) -> applyBatch(events, ctx.connection(), delay));
+      builder.batchHandler(
+          (events, ctx) -> applyBatch(events, ctx.connection(), ctx.attempt(), delay));
     } else {
       builder.handler(
           (event, ctx) -> {
@@ -155,6 +161,9 @@ public final class ChaosConsumerMain {
                 ctx.connection(),
                 List.of(
                     new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
+            if (event.swallow() && ctx.attempt() == 1) {
+              swallow(ctx.connection());
+            }
           });
     }
     FaultHooks.afterDatabaseCommit(builder, this::haltIfArmed);
@@ -177,7 +186,10 @@ public final class ChaosConsumerMain {
   }
 
   private void applyBatch(
-      List<BatchEvent<ChaosEvent>> events, java.sql.Connection connection, long delayMillis)
+      List<BatchEvent<ChaosEvent>> events,
+      java.sql.Connection connection,
+      int attempt,
+      long delayMillis)
       throws Exception {
     if (delayMillis > 0) {
       Thread.sleep(delayMillis);
@@ -188,6 +200,15 @@ public final class ChaosConsumerMain {
       entries.add(new Ledger.Entry(e.payload(), e.topic(), e.partition(), e.offset(), instance));
     }
     Ledger.write(connection, entries);
+    if (attempt == 1 && events.stream().anyMatch(e -> e.payload().swallow())) {
+      swallow(connection);
+    }
+  }
+
+  /** The careless part of the handler: an SQL error caught after the writes. */
+  private void swallow(java.sql.Connection connection) throws java.sql.SQLException {
+    CarelessStatement.runAndSwallow(connection);
+    swallowed.incrementAndGet();
   }
 
   private static void failIfPoison(ChaosEvent event) {
@@ -266,7 +287,9 @@ public final class ChaosConsumerMain {
               + " skipped="
               + s.skipped()
               + " rebalances="
-              + s.rebalances();
+              + s.rebalances()
+              + " swallowed="
+              + swallowed.get();
       if (!stats.equals(lastStats)) {
         emit(stats);
         lastStats = stats;

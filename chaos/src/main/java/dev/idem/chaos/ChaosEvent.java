@@ -7,5 +7,7 @@ package dev.idem.chaos;
  * @param key the ordering key (also the record key)
  * @param seq the event's position among its key's events, from 1
  * @param poison whether the handler must fail on it every time
+ * @param swallow whether the handler, on its first attempt, catches an SQL error after its writes
+ *     and returns normally (never set on a poison event)
  */
-public record ChaosEvent(String id, String key, int seq, boolean poison) {}
+public record ChaosEvent(String id, String key, int seq, boolean poison, boolean swallow) {}

@@ -24,6 +24,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param minCopies the fewest extra copies of a duplicated event
  * @param maxCopies the most extra copies of a duplicated event
  * @param poisonRate the fraction of unique events the handler always fails on (at least one)
+ * @param swallowRate the fraction of unique events whose handler, on its first attempt, catches an
+ *     SQL error after its writes and returns normally (a careless handler); zero turns it off
  * @param keys how many ordering keys the events are spread over
  * @param partitions partitions of each of the two topics
  * @param consumers consumer processes
@@ -44,6 +46,7 @@ public record ChaosOptions(
     int minCopies,
     int maxCopies,
     double poisonRate,
+    double swallowRate,
     int keys,
     int partitions,
     int consumers,
@@ -52,6 +55,13 @@ public record ChaosOptions(
     Duration faultSpacing,
     Duration drainTimeout,
     Duration batchDelay) {
+
+  /**
+   * The share of events whose handler swallows an SQL error on its first attempt, unless a run sets
+   * another: enough for a few hundred such events in a suite run, few enough that retrying them
+   * does not slow the consumers down.
+   */
+  public static final double DEFAULT_SWALLOW_RATE = 0.05;
 
   /** The fewest seconds between two faults: on two cores a consumer JVM needs them to recover. */
   public static final Duration MIN_FAULT_SPACING = Duration.ofSeconds(10);
@@ -83,6 +93,10 @@ public record ChaosOptions(
     if (minCopies < 1 || maxCopies < minCopies) {
       throw new IllegalArgumentException("copies must satisfy 1 <= min <= max");
     }
+    if (!(swallowRate >= 0 && swallowRate < 1)) {
+      throw new IllegalArgumentException(
+          "swallow rate " + swallowRate + " is not a fraction; use 0 (off) up to below 1");
+    }
     if (consumers < 1 || partitions < 1 || keys < 1) {
       throw new IllegalArgumentException("consumers, partitions and keys must be positive");
     }
@@ -92,7 +106,10 @@ public record ChaosOptions(
     }
   }
 
-  /** Defaults: per-record mode, offsets in Kafka, every fault, a random seed. */
+  /**
+   * Defaults: per-record mode, offsets in Kafka, every fault, a random seed, {@value
+   * #DEFAULT_SWALLOW_RATE} of the events swallowing an SQL error once.
+   */
   public static Builder builder(String label) {
     return new Builder(label);
   }
@@ -100,7 +117,7 @@ public record ChaosOptions(
   /**
    * The options with {@code idem.chaos.*} system properties applied: {@code seed}, {@code
    * duration}, {@code rate}, {@code mode}, {@code offset-store}, {@code faults} (labels, comma
-   * separated), {@code consumers}.
+   * separated), {@code consumers}, {@code swallow-rate}.
    */
   public ChaosOptions withOverrides(Map<String, String> properties) {
     Builder b = toBuilder();
@@ -136,6 +153,10 @@ public record ChaosOptions(
     if (present(consumers)) {
       b.consumers(Integer.parseInt(consumers.trim()));
     }
+    String swallowRate = properties.get("idem.chaos.swallow-rate");
+    if (present(swallowRate)) {
+      b.swallowRate(Double.parseDouble(swallowRate.trim()));
+    }
     return b.build();
   }
 
@@ -158,6 +179,7 @@ public record ChaosOptions(
     b.minCopies = minCopies;
     b.maxCopies = maxCopies;
     b.poisonRate = poisonRate;
+    b.swallowRate = swallowRate;
     b.keys = keys;
     b.partitions = partitions;
     b.consumers = consumers;
@@ -212,6 +234,7 @@ public record ChaosOptions(
     private int minCopies = 2;
     private int maxCopies = 5;
     private double poisonRate = 0.001;
+    private double swallowRate = DEFAULT_SWALLOW_RATE;
     private int keys = 300;
     private int partitions = 6;
     private int consumers = 3;
@@ -263,6 +286,11 @@ public record ChaosOptions(
 
     public Builder poisonRate(double rate) {
       this.poisonRate = rate;
+      return this;
+    }
+
+    public Builder swallowRate(double rate) {
+      this.swallowRate = rate;
       return this;
     }
 
@@ -327,6 +355,7 @@ public record ChaosOptions(
           minCopies,
           maxCopies,
           poisonRate,
+          swallowRate,
           keys,
           partitions,
           consumers,

@@ -16,6 +16,7 @@ import java.util.Locale;
  * @param records records produced (events plus copies)
  * @param duplicates extra copies produced
  * @param poison poison events produced
+ * @param swallowEvents events produced whose handler swallows an SQL error on its first attempt
  * @param faults the faults injected, in order, by label
  * @param kills consumers killed with SIGKILL
  * @param halts consumers halted between a database commit and the offset commit
@@ -33,6 +34,8 @@ import java.util.Locale;
  * @param processed records whose handler ran and committed (consumers' counters)
  * @param skipped records skipped as duplicates (consumers' counters)
  * @param retries attempts repeated after a failure (consumers' counters)
+ * @param swallowed handler attempts that swallowed an SQL error (consumers' counters; a killed
+ *     consumer's last fraction of a second is missing)
  * @param seconds how long the run took, from the first record produced to the last check
  */
 public record ChaosResult(
@@ -44,6 +47,7 @@ public record ChaosResult(
     int records,
     int duplicates,
     int poison,
+    int swallowEvents,
     List<String> faults,
     int kills,
     int halts,
@@ -61,6 +65,7 @@ public record ChaosResult(
     long processed,
     long skipped,
     long retries,
+    long swallowed,
     double seconds) {
 
   public ChaosResult {
@@ -135,9 +140,10 @@ public record ChaosResult(
     return String.format(
         Locale.ROOT,
         "CHAOS label=%s seed=%d mode=%s offsets=%s events=%d records=%d duplicates=%d poison=%d"
-            + " faults=%d kills=%d halts=%d restarts=%d rebalances=%d terminated-sessions=%d"
-            + " ambiguous-commits=%d retries=%d lost=%d doubled=%d reordered=%d dead-lettered=%d"
-            + " locks-after=%d committed-at-end=%d/%d duration=%.0fs%s",
+            + " swallow-events=%d faults=%d kills=%d halts=%d restarts=%d rebalances=%d"
+            + " terminated-sessions=%d ambiguous-commits=%d retries=%d swallowed=%d lost=%d"
+            + " doubled=%d reordered=%d dead-lettered=%d locks-after=%d committed-at-end=%d/%d"
+            + " duration=%.0fs%s",
         label,
         seed,
         mode,
@@ -146,6 +152,7 @@ public record ChaosResult(
         records,
         duplicates,
         poison,
+        swallowEvents,
         faults.size(),
         kills,
         halts,
@@ -154,6 +161,7 @@ public record ChaosResult(
         terminatedSessions,
         ambiguousCommits,
         retries,
+        swallowed,
         lost(),
         doubled(),
         reordered(),
@@ -169,7 +177,7 @@ public record ChaosResult(
   public String markdownRow() {
     return String.format(
         Locale.ROOT,
-        "| %s | %d | %s / %s | %d | %d | %s | %d / %d / %d | %d | %.0f s |",
+        "| %s | %d | %s / %s | %d | %d | %s | %d / %d | %d / %d / %d | %d | %.0f s |",
         label,
         seed,
         mode,
@@ -177,6 +185,8 @@ public record ChaosResult(
         events,
         records,
         String.join(", ", faults),
+        swallowEvents,
+        swallowed,
         lost(),
         doubled(),
         reordered(),

@@ -96,7 +96,9 @@ public final class ChaosRun {
             + options.offsetStore()
             + " rate="
             + options.rate()
-            + "/s faults="
+            + "/s swallow-rate="
+            + options.swallowRate()
+            + " faults="
             + options.faults().stream().map(Fault::label).toList());
     String topicA = name + "_a";
     String topicB = name + "_b";
@@ -110,6 +112,7 @@ public final class ChaosRun {
     }
     try (Connection c = cluster.connect()) {
       Ledger.reset(c);
+      CarelessStatement.prepare(c);
     } catch (SQLException e) {
       throw new ChaosException("cannot create the ledger", e);
     }
@@ -158,7 +161,9 @@ public final class ChaosRun {
               + workload.copies()
               + " extra copies, poison "
               + workload.poisonIds()
-              + "), all acknowledged");
+              + ", "
+              + workload.swallowIds().size()
+              + " swallowing an SQL error once), all acknowledged");
       List<String> behind = drain(fleet, invariants);
       fleet.stopEverything();
       int sessions = awaitSessionsGone(invariants);
@@ -178,6 +183,7 @@ public final class ChaosRun {
               workload.records(),
               workload.copies(),
               workload.poisonIds().size(),
+              workload.swallowIds().size(),
               log.entries().stream().map(e -> e.fault().label()).toList(),
               fleet.kills(),
               fleet.halts(),
@@ -195,6 +201,7 @@ public final class ChaosRun {
               fleet.total("processed"),
               fleet.total("duplicates"),
               fleet.total("retries"),
+              fleet.total("swallowed"),
               seconds);
       report(result);
       return result;

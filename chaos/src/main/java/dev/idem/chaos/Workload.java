@@ -16,7 +16,11 @@ import java.util.Set;
  * of both topics; the copies are produced right after their original, so in every partition a key's
  * records still come in non-decreasing sequence order. One event in every block of {@code 1 /
  * poisonRate} events, at a random place (in the first half of the first block, so that every run of
- * some length has one), is poison: the handler fails on it every time.
+ * some length has one), is poison: the handler fails on it every time. A share of the other events
+ * ({@link ChaosOptions#swallowRate()}) make the handler swallow an SQL error on its first attempt:
+ * it does its writes, runs a statement that fails, catches the exception and returns normally, as a
+ * careless handler does. That share is drawn from a random stream of its own, so the trait leaves
+ * every other property of a seed's events as it was.
  *
  * <p>Not thread-safe: one producer thread draws the events; read the drawn ones after it stopped.
  */
@@ -29,6 +33,7 @@ public final class Workload {
   private final int[] nextSeq;
   private final List<Planned> drawn = new ArrayList<>();
   private final Set<String> poisonIds = new LinkedHashSet<>();
+  private final Set<String> swallowIds = new LinkedHashSet<>();
   private int copies;
   private int poisonAt = -1;
 
@@ -63,7 +68,9 @@ public final class Workload {
     Random random = new Random(mix(options.seed(), i));
     int k = random.nextInt(options.keys());
     String key = "k" + k;
-    ChaosEvent event = new ChaosEvent(idPrefix + "-" + i, key, ++nextSeq[k], isPoison(i));
+    boolean poison = isPoison(i);
+    ChaosEvent event =
+        new ChaosEvent(idPrefix + "-" + i, key, ++nextSeq[k], poison, !poison && swallows(i));
     List<Target> targets = new ArrayList<>();
     targets.add(new Target(original, partitionOf(key, options.partitions())));
     if (random.nextDouble() < options.duplicateFraction()) {
@@ -77,6 +84,9 @@ public final class Workload {
     }
     if (event.poison()) {
       poisonIds.add(event.id());
+    }
+    if (event.swallow()) {
+      swallowIds.add(event.id());
     }
     Planned planned = new Planned(event, List.copyOf(targets));
     drawn.add(planned);
@@ -103,6 +113,12 @@ public final class Workload {
     return i == poisonAt;
   }
 
+  private boolean swallows(int i) {
+    // A constant apart from the poison stream's (~seed), so the two draws are unrelated.
+    return options.swallowRate() > 0
+        && new Random(mix(options.seed() ^ 0x5A11_0E5L, i)).nextDouble() < options.swallowRate();
+  }
+
   private static long mix(long seed, long index) {
     long z = seed + 0x9E3779B97F4A7C15L * (index + 1);
     z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
@@ -123,6 +139,11 @@ public final class Workload {
   /** The ids of the poison events drawn so far. */
   public Set<String> poisonIds() {
     return Set.copyOf(poisonIds);
+  }
+
+  /** The ids of the drawn events whose handler swallows an SQL error on its first attempt. */
+  public Set<String> swallowIds() {
+    return Set.copyOf(swallowIds);
   }
 
   /** How many extra copies the drawn events have. */

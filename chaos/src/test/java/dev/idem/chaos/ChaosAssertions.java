@@ -28,6 +28,16 @@ final class ChaosAssertions {
     assertThat(r.violations()).isEmpty();
   }
 
+  /**
+   * When the workload had events whose handler swallows an SQL error, the consumers saw such
+   * attempts: the trait struck, and the exactly-once figures cover it.
+   */
+  static void assertSwallowedErrorsStruck(ChaosResult r) {
+    if (r.swallowEvents() > 0) {
+      assertThat(r.swallowed()).as("handler attempts that swallowed an SQL error").isPositive();
+    }
+  }
+
   /** Each of {@code faults} ran at least once, and did what it is meant to. */
   static void assertEveryFaultRan(ChaosResult r, java.util.List<Fault> faults) {
     for (Fault f : faults) {

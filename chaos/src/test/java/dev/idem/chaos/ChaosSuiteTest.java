@@ -10,8 +10,9 @@ import org.junit.jupiter.api.Timeout;
  * faults that hit a mode's own paths in batch mode and with offsets stored in PostgreSQL (kills and
  * halts mid-transaction, a rebalance storm, a PostgreSQL restart, dropped COMMIT replies; every
  * fault in those modes is a soak run away, see docs/reliability.md). Keeping the default build
- * under its time budget is the reason for the subsets. A seed from {@code -Didem.chaos.seed}
- * replays a run; otherwise each run draws one and prints it.
+ * under its time budget is the reason for the subsets. In every run a share of the handlers swallow
+ * an SQL error on their first attempt ({@link ChaosOptions#DEFAULT_SWALLOW_RATE}). A seed from
+ * {@code -Didem.chaos.seed} replays a run; otherwise each run draws one and prints it.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
@@ -57,5 +58,6 @@ class ChaosSuiteTest {
     ChaosResult result = ChaosRun.run(options, SharedCluster.get());
     ChaosAssertions.assertExactlyOnce(result);
     ChaosAssertions.assertEveryFaultRan(result, options.faults());
+    ChaosAssertions.assertSwallowedErrorsStruck(result);
   }
 }

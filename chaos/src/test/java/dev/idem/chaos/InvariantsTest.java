@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The end-of-run checks catch what they are meant to: a ledger written by hand with a lost, a
  * doubled and a reordered event, and dead letters that are missing or stray, gives exactly those
- * counts; a held advisory lock is seen.
+ * counts; the swallowing handler's writes, committed the way pgjdbc commits an aborted transaction,
+ * count as lost; a held advisory lock is seen.
  */
 class InvariantsTest {
   private static final String CONSUMER = "checker";
@@ -44,6 +45,7 @@ class InvariantsTest {
     try (Connection c = postgres.dataSource().getConnection();
         Statement s = c.createStatement()) {
       Ledger.reset(c);
+      CarelessStatement.prepare(c);
       s.execute("CREATE SCHEMA IF NOT EXISTS idem");
       s.execute(
           "CREATE TABLE IF NOT EXISTS idem.dead_letters (consumer_name text NOT NULL,"
@@ -121,6 +123,38 @@ class InvariantsTest {
     assertThat(e.poisonDeadLettered()).isZero();
     assertThat(e.strayDeadLetters()).isEqualTo(1);
     assertThat(e.samples()).anyMatch(line -> line.contains(lost.event().id()));
+  }
+
+  @Test
+  void swallowedSqlErrorsCommittedAsIfNothingHappenedShowAsLostEvents() throws SQLException {
+    Workload swallowing =
+        new Workload(ChaosOptions.builder("unit").seed(7).swallowRate(0.05).build(), "e", "a", "b")
+            .draw(1200);
+    List<Workload.Planned> swallow =
+        swallowing.events().stream().filter(p -> p.event().swallow()).toList();
+    applyAll(
+        swallowing.events().stream()
+            .filter(p -> !p.event().poison() && !p.event().swallow())
+            .toList());
+    deadLetter(swallowing.poisonIds());
+    // The trait's handler on a framework without the transaction-state check: the normal write,
+    // the caught error, then commit(), which returns although the server rolled back.
+    try (Connection c = postgres.dataSource().getConnection()) {
+      c.setAutoCommit(false);
+      for (Workload.Planned p : swallow) {
+        Ledger.write(c, List.of(entry(p)));
+        assertThat(CarelessStatement.runAndSwallow(c)).isEqualTo("23505");
+        c.commit();
+      }
+    }
+
+    Invariants.Effects e = invariants.effects(swallowing);
+
+    assertThat(swallow).isNotEmpty();
+    assertThat(e.lost()).isEqualTo(swallow.size());
+    assertThat(e.doubled()).isZero();
+    assertThat(e.strayDeadLetters()).isZero();
+    assertThat(e.samples()).anyMatch(line -> line.contains(swallow.get(0).event().id()));
   }
 
   @Test

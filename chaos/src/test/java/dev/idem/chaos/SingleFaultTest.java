@@ -24,12 +24,16 @@ class SingleFaultTest {
   @Test
   void aRebalanceInTheMiddleOfBatchesLosesAndDoublesNothing() {
     // Slow batches (a quarter second each) are in flight on every consumer all the time, so the
-    // scale-in and the scale-out revoke partitions whose batches are running.
+    // scale-in and the scale-out revoke partitions whose batches are running. No swallowed SQL
+    // errors here: each makes its whole group fall back to one record at a time, and with the
+    // quarter second in every batch of one that backlog drains in tens of seconds instead of
+    // three (measured on one seed). ChaosSuiteTest's batch run has the trait.
     ChaosResult r =
         run(
             options("mid-batch", Fault.SCALE_IN_OUT)
                 .mode(ChaosOptions.Mode.BATCH)
                 .batchDelay(Duration.ofMillis(250))
+                .swallowRate(0)
                 .build());
     assertThat(r.restarts()).as("consumers started again by the scale-out").isEqualTo(2);
     assertThat(r.rebalances()).as("assignments beyond the first three").isGreaterThan(3);
@@ -39,7 +43,10 @@ class SingleFaultTest {
   @Test
   void aPostgresqlRestartWhileCommitsAreInFlightLosesAndDoublesNothing() {
     ChaosResult r = run(options("pg-restart", Fault.POSTGRES_RESTART).rate(150).build());
-    assertThat(r.retries()).as("transactions broken by the restart and retried").isPositive();
+    // Every attempt that swallowed an SQL error is retried too; count only the retries beyond them.
+    assertThat(r.retries() - r.swallowed())
+        .as("transactions broken by the restart and retried")
+        .isPositive();
     ChaosAssertions.assertExactlyOnce(r);
   }
 
