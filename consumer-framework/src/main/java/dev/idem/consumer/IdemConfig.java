@@ -58,6 +58,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param readRetryTimeout how long a record whose deserializer or event-id extractor fails with a
  *     retryable failure (by default: a network failure) is retried before it is dead-lettered
  * @param transactionStateCheck how a transaction left aborted or ended by its handler is detected
+ * @param deadLetterMode whether a dead letter lets the later records of its key through or parks
+ *     the key
  * @param database optional connection settings, when idem opens its own pool
  */
 public record IdemConfig(
@@ -90,6 +92,7 @@ public record IdemConfig(
     OffsetStore offsetStore,
     Duration readRetryTimeout,
     TransactionStateCheck transactionStateCheck,
+    DeadLetterMode deadLetterMode,
     DatabaseSettings database) {
 
   // Kafka's defaults (retention.ms = segment.ms = 7d, checked every 5 min) can deliver a record for
@@ -190,6 +193,9 @@ public record IdemConfig(
     lines.put("consumer.read-retry-timeout", readRetryTimeout);
     lines.put(
         "consumer.transaction-state-check", transactionStateCheck.name().toLowerCase(Locale.ROOT));
+    lines.put(
+        "consumer.dead-letter.on-failure",
+        deadLetterMode.name().toLowerCase(Locale.ROOT).replace('_', '-'));
     kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
     if (database != null) {
       lines.put("pg.url", JdbcUrls.mask(database.url()));
@@ -434,6 +440,16 @@ public record IdemConfig(
       return set("consumer.read-retry-timeout", Values.format(timeout));
     }
 
+    /**
+     * What a dead letter means for the later records of its ordering key: {@link
+     * DeadLetterMode#SKIP} (default) or {@link DeadLetterMode#PARK_KEY}.
+     */
+    public Builder deadLetterMode(DeadLetterMode mode) {
+      return set(
+          "consumer.dead-letter.on-failure",
+          Objects.requireNonNull(mode, "mode").name().toLowerCase(Locale.ROOT).replace('_', '-'));
+    }
+
     /** How a transaction left aborted or ended by its handler is detected; default DRIVER. */
     public Builder transactionStateCheck(TransactionStateCheck check) {
       return set(
@@ -603,6 +619,7 @@ public record IdemConfig(
       OffsetStore offsetStore = offsetStore();
       Duration readRetryTimeout = duration("consumer.read-retry-timeout", Duration.ofMinutes(5));
       TransactionStateCheck stateCheck = transactionStateCheck();
+      DeadLetterMode deadLetterMode = deadLetterMode();
       return new IdemConfig(
           name,
           topics,
@@ -633,7 +650,24 @@ public record IdemConfig(
           offsetStore,
           readRetryTimeout,
           stateCheck,
+          deadLetterMode,
           database);
+    }
+
+    private DeadLetterMode deadLetterMode() {
+      String raw = settings.getOrDefault("consumer.dead-letter.on-failure", "skip").trim();
+      return switch (raw.toLowerCase(Locale.ROOT)) {
+        case "skip" -> DeadLetterMode.SKIP;
+        case "park-key" -> DeadLetterMode.PARK_KEY;
+        default ->
+            throw new IdemConfigException(
+                "consumer.dead-letter.on-failure",
+                "'"
+                    + raw
+                    + "' is not a dead-letter mode; use skip (default: later records of the key go"
+                    + " on) or park-key (they are dead-lettered behind it, in order, until a"
+                    + " replay)");
+      };
     }
 
     private TransactionStateCheck transactionStateCheck() {
@@ -928,6 +962,7 @@ public record IdemConfig(
             "consumer.offset-store",
             "consumer.read-retry-timeout",
             "consumer.transaction-state-check",
+            "consumer.dead-letter.on-failure",
             "pg.url",
             "pg.user",
             "pg.password",

@@ -15,6 +15,7 @@ import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.retention.TopicRetentionGuard;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
+import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
@@ -226,7 +227,15 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             transactions,
             AttemptConnections.NONE);
     RecordProcessor<T> processor =
-        new RecordProcessor<>(env, parts.eventIds, parts.payloads, recordHandler, deadLetters);
+        new RecordProcessor<>(
+            env,
+            parts.eventIds,
+            parts.payloads,
+            recordHandler,
+            deadLetters,
+            config.deadLetterMode() == DeadLetterMode.PARK_KEY
+                ? new ParkedKeys(name(), config.schema(), config.deadLetterTable())
+                : null);
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Executor executor = parts.executor;
     if (executor == null) {
@@ -715,6 +724,12 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       if (handler != null && batchHandler != null) {
         throw new IdemConfigException(
             "handler", "give either a handler or a batch handler, not both");
+      }
+      if (batchHandler != null && config.deadLetterMode() == DeadLetterMode.PARK_KEY) {
+        throw new IdemConfigException(
+            "consumer.dead-letter.on-failure",
+            "park-key is not available in batch mode (a batch holds many keys); use a per-record"
+                + " handler, or skip");
       }
       if (dataSource == null && config.database() == null) {
         throw new IdemConfigException(

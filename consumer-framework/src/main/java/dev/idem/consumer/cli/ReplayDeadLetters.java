@@ -16,8 +16,11 @@ import java.util.Map;
  *
  * <pre>
  * ReplayDeadLetters --config config/idem.properties [--event-id ID]... [--reason REASON]
- *                   [--limit N]
+ *                   [--limit N] [--discard]
  * </pre>
+ *
+ * <p>With {@code --discard} the selected dead letters are given up on for good instead (their event
+ * ids count as processed; a parked key behind a discarded first dead letter is released).
  *
  * <p>The configuration file (with its environment overrides) names the consumer, the brokers and
  * the database ({@code pg.*}). Exit codes: 0 all replayed, 1 some failed, 2 bad arguments or
@@ -37,6 +40,7 @@ public final class ReplayDeadLetters {
     List<String> ids = new ArrayList<>();
     String reason = null;
     int limit = 1000;
+    boolean discard = false;
     try {
       for (int i = 0; i < args.length; i++) {
         String arg = args[i];
@@ -45,6 +49,7 @@ public final class ReplayDeadLetters {
           case "--event-id" -> ids.add(value(args, ++i, arg));
           case "--reason" -> reason = value(args, ++i, arg);
           case "--limit" -> limit = Integer.parseInt(value(args, ++i, arg));
+          case "--discard" -> discard = true;
           case "--help", "-h" -> {
             usage(out);
             return 0;
@@ -81,9 +86,24 @@ public final class ReplayDeadLetters {
     hikari.setPoolName("idem-replay");
     try (HikariDataSource ds = new HikariDataSource(hikari);
         DeadLetterReplayer replayer = DeadLetterReplayer.create(settings, ds)) {
-      DeadLetterReplayer.Result result =
-          replayer.replay(
-              new DeadLetterReplayer.Request(ids.isEmpty() ? null : ids, reason, limit));
+      DeadLetterReplayer.Request request =
+          new DeadLetterReplayer.Request(ids.isEmpty() ? null : ids, reason, limit);
+      if (discard) {
+        DeadLetterReplayer.Discarded result = replayer.discard(request);
+        out.println(
+            "discarded "
+                + result.discarded().size()
+                + " dead letters of "
+                + settings.consumerName()
+                + ", released "
+                + result.released().size()
+                + " parked behind them"
+                + (result.failed().isEmpty()
+                    ? ""
+                    : ", " + result.failed().size() + " failed: " + result.failed()));
+        return result.failed().isEmpty() ? 0 : 1;
+      }
+      DeadLetterReplayer.Result result = replayer.replay(request);
       out.println(
           "replayed "
               + result.replayed().size()
@@ -108,6 +128,7 @@ public final class ReplayDeadLetters {
 
   private static void usage(PrintStream s) {
     s.println(
-        "usage: ReplayDeadLetters --config FILE [--event-id ID]... [--reason REASON] [--limit N]");
+        "usage: ReplayDeadLetters --config FILE [--event-id ID]... [--reason REASON] [--limit N]"
+            + " [--discard]");
   }
 }

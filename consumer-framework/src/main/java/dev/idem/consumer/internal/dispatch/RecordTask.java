@@ -3,6 +3,7 @@ package dev.idem.consumer.internal.dispatch;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
@@ -52,13 +53,13 @@ public final class RecordTask implements Function<Work, Step> {
       if (work.pendingDeadLetterReason != null) {
         return deadLetter(work, work.pendingDeadLetterReason, work.pendingDeadLetterFailure);
       }
-      Outcome outcome = processor.process(record, work.attempt);
+      Outcome outcome = processor.process(record, work.attempt, parkScope(work));
       work.eventId = outcome.eventId();
       if (outcome.eventId() != null) {
         MDC.put("idem.event_id", outcome.eventId());
       }
       return switch (outcome.kind()) {
-        case PROCESSED, DUPLICATE, DEAD_LETTERED -> Step.DONE;
+        case PROCESSED, DUPLICATE, DEAD_LETTERED, PARKED -> Step.DONE;
         case UNREADABLE -> unreadable(work, outcome);
         case FAILED -> failed(work, outcome.failure());
       };
@@ -139,9 +140,21 @@ public final class RecordTask implements Function<Work, Step> {
     }
   }
 
+  /** Where the record's key would be parked in park-key mode; null when it has no key. */
+  private ParkedKeys.Scope parkScope(Work work) {
+    if (!processor.parksKeys()
+        || work.orderingKey == null
+        || work.orderingKey == Work.UNREADABLE_ORDERING_KEY) {
+      return null;
+    }
+    return new ParkedKeys.Scope(
+        work.record.topic(), work.record.partition(), ParkedKeys.keyBytes(work.orderingKey));
+  }
+
   private Step deadLetter(Work work, String reason, Throwable failure) {
     Outcome written =
-        processor.deadLetter(work.record, work.eventId, reason, work.attempt, failure);
+        processor.deadLetter(
+            work.record, work.eventId, reason, work.attempt, failure, parkScope(work));
     if (written.kind() == Outcome.Kind.FAILED) {
       // Never skip a record whose dead letter is not written: try again.
       work.pendingDeadLetterReason = reason;

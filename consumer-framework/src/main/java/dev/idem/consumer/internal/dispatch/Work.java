@@ -8,6 +8,12 @@ import org.apache.kafka.common.TopicPartition;
  * runner at a time; executor hand-offs order them.
  */
 public final class Work {
+  /**
+   * The ordering key of records whose key function threw: they queue behind each other in their
+   * partition, and are never parked by key.
+   */
+  public static final Object UNREADABLE_ORDERING_KEY = new Object();
+
   final ConsumerRecord<byte[], byte[]> record;
   final TopicPartition partition;
   final long epoch;

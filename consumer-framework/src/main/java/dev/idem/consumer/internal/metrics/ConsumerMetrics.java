@@ -25,6 +25,7 @@ public final class ConsumerMetrics {
   private final AtomicLong retries = new AtomicLong();
   private final AtomicLong deadLettered = new AtomicLong();
   private final AtomicLong skipped = new AtomicLong();
+  private final AtomicLong parked = new AtomicLong();
 
   public ConsumerMetrics(MeterRegistry registry, String consumer) {
     this.registry = registry;
@@ -56,6 +57,12 @@ public final class ConsumerMetrics {
             .register(registry),
         Counter.builder("idem.records.dead.lettered")
             .description("Records given up on and written to the dead letters")
+            .tags(tags)
+            .register(registry),
+        Counter.builder("idem.records.parked")
+            .description(
+                "Records dead-lettered behind an earlier dead letter of their ordering key"
+                    + " (park-key mode)")
             .tags(tags)
             .register(registry),
         Counter.builder("idem.records.skipped")
@@ -155,6 +162,13 @@ public final class ConsumerMetrics {
     topic(topic).deadLettered.increment();
   }
 
+  /** A record queued behind its parked key; it counts as dead-lettered too. */
+  public void parked(String topic) {
+    parked.incrementAndGet();
+    topic(topic).parked.increment();
+    deadLettered(topic);
+  }
+
   public void skipped(String topic) {
     skipped.incrementAndGet();
     topic(topic).skipped.increment();
@@ -196,12 +210,17 @@ public final class ConsumerMetrics {
     return skipped.get();
   }
 
+  public long parked() {
+    return parked.get();
+  }
+
   private record TopicMeters(
       Counter processed,
       Counter duplicates,
       Counter failures,
       Counter retries,
       Counter deadLettered,
+      Counter parked,
       Counter skipped,
       Timer lockWait,
       Timer handler,

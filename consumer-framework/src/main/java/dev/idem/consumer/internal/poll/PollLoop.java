@@ -56,8 +56,6 @@ public final class PollLoop implements Runnable {
   /** Partitions paused at their own bound (for the log of pauses and resumes). */
   private final Set<TopicPartition> heldAlone = new HashSet<>();
 
-  private static final Object UNREADABLE_KEY = new Object();
-
   private volatile boolean closing;
   private long rebalances;
   private volatile boolean crashed;
@@ -193,7 +191,7 @@ public final class PollLoop implements Runnable {
           record.partition(),
           record.offset(),
           e.toString());
-      return UNREADABLE_KEY;
+      return Work.UNREADABLE_ORDERING_KEY;
     }
   }
 

@@ -36,7 +36,8 @@ public final class SchemaMigrator {
       List.of(
           new Script(
               1, "processed events and dead letters", "V1__processed_events_and_dead_letters.sql"),
-          new Script(2, "dead letters without event id", "V2__dead_letters_without_event_id.sql"));
+          new Script(2, "dead letters without event id", "V2__dead_letters_without_event_id.sql"),
+          new Script(3, "parked ordering keys", "V3__parked_keys.sql"));
 
   private static final List<Script> LOCK_SCRIPTS =
       List.of(new Script(1, "leader epochs and job windows", "locks/V1__leaders_and_jobs.sql"));

@@ -9,9 +9,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
-/** SQL for reading and removing dead-letter rows (replay). */
+/** SQL for reading and removing dead-letter rows (replay and discard). */
 public final class DeadLetterRows {
   private final String table;
+  private final String processed;
   private final String consumerName;
 
   /**
@@ -20,8 +21,9 @@ public final class DeadLetterRows {
    * @param id the row's id
    * @param eventId the event id, or null for a record that had none
    * @param origin where the record came from
+   * @param parkedKey the parked key it belongs to (park-key mode), or null
    */
-  public record Ref(long id, String eventId, RecordCoordinates origin) {
+  public record Ref(long id, String eventId, RecordCoordinates origin, Long parkedKey) {
     /** The event id, or the record's coordinates when it had none: for logs and results. */
     public String label() {
       return eventId != null ? eventId : origin.toString();
@@ -47,9 +49,12 @@ public final class DeadLetterRows {
   /**
    * @param schema validated schema identifier
    * @param deadLetterTable validated table identifier
+   * @param processedTable validated table identifier
    */
-  public DeadLetterRows(String schema, String deadLetterTable, String consumerName) {
+  public DeadLetterRows(
+      String schema, String deadLetterTable, String processedTable, String consumerName) {
     this.table = schema + "." + deadLetterTable;
+    this.processed = schema + "." + processedTable;
     this.consumerName = consumerName;
   }
 
@@ -60,7 +65,7 @@ public final class DeadLetterRows {
   public List<Ref> select(Connection c, List<String> eventIds, String reason, int limit)
       throws SQLException {
     String sql =
-        "SELECT id, event_id, topic, kafka_partition, kafka_offset FROM "
+        "SELECT id, event_id, topic, kafka_partition, kafka_offset, parked_key FROM "
             + table
             + " WHERE consumer_name = ?"
             + " AND (?::text[] IS NULL OR event_id = ANY(?::text[]))"
@@ -77,11 +82,13 @@ public final class DeadLetterRows {
       List<Ref> result = new ArrayList<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
+          long parkedKey = rs.getLong(6);
           result.add(
               new Ref(
                   rs.getLong(1),
                   rs.getString(2),
-                  new RecordCoordinates(rs.getString(3), rs.getInt(4), rs.getLong(5))));
+                  new RecordCoordinates(rs.getString(3), rs.getInt(4), rs.getLong(5)),
+                  rs.wasNull() ? null : parkedKey));
         }
       }
       return result;
@@ -120,6 +127,29 @@ public final class DeadLetterRows {
             rs.getString(12),
             at == null ? null : at.toInstant());
       }
+    }
+  }
+
+  /**
+   * Records a discarded dead letter's event id as processed, so that later copies of it are skipped
+   * as duplicates although its effects were never applied.
+   */
+  public void markDiscarded(Connection c, Row row) throws SQLException {
+    if (row.eventId() == null) {
+      return; // a record without an id has no copies to stop
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO "
+                + processed
+                + " (consumer_name, event_id, topic, kafka_partition, kafka_offset)"
+                + " VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer_name, event_id) DO NOTHING")) {
+      ps.setString(1, consumerName);
+      ps.setString(2, row.eventId());
+      ps.setString(3, row.topic());
+      ps.setInt(4, row.partition());
+      ps.setLong(5, row.offset());
+      ps.executeUpdate();
     }
   }
 }

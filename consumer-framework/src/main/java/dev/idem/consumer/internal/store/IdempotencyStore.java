@@ -36,9 +36,9 @@ public interface IdempotencyStore {
    * Writes a dead letter unless the event id was processed or dead-lettered already. With offsets
    * in the database, also records the letter's origin as done, either way.
    *
-   * @return true when written, false when the id was already handled
+   * @return the new row's id, or null when the id (or this very record) was already handled
    */
-  boolean deadLetter(Connection c, DeadLetter letter) throws SQLException;
+  Long deadLetter(Connection c, DeadLetter letter) throws SQLException;
 
   /**
    * Waits for the advisory transaction locks {@code sortedKeys}, taken in the array's (ascending)

@@ -95,7 +95,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + processed
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) WHERE event_id IS NOT NULL"
-            + " DO NOTHING RETURNING 1";
+            + " DO NOTHING RETURNING id";
     // A record without a usable event id: keyed by its coordinates and a digest of its content
     // (the expression of the V2 migration), apart from every event id.
     this.unidentifiedDeadLetterSql =
@@ -111,7 +111,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + " || convert_to(r.h::text, 'UTF8')), ?, ?, ?, ?"
             + " FROM (SELECT ?::bytea AS k, ?::bytea AS v, ?::jsonb AS h) r"
             + " ON CONFLICT (consumer_name, topic, kafka_partition, kafka_offset, record_digest)"
-            + " WHERE event_id IS NULL DO NOTHING RETURNING 1";
+            + " WHERE event_id IS NULL DO NOTHING RETURNING id";
   }
 
   @Override
@@ -261,7 +261,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   @Override
-  public boolean deadLetter(Connection c, DeadLetter letter) throws SQLException {
+  public Long deadLetter(Connection c, DeadLetter letter) throws SQLException {
     if (!letter.hasEventId()) {
       return deadLetterUnidentified(c, letter);
     }
@@ -280,12 +280,12 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       ps.setString(i++, consumerName);
       ps.setString(i, letter.eventId());
       try (ResultSet rs = ps.executeQuery()) {
-        return rs.next();
+        return rs.next() ? rs.getLong(1) : null;
       }
     }
   }
 
-  private boolean deadLetterUnidentified(Connection c, DeadLetter letter) throws SQLException {
+  private Long deadLetterUnidentified(Connection c, DeadLetter letter) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(unidentifiedDeadLetterSql)) {
       int i = setDone(ps, letter.origin());
       ps.setString(i++, consumerName);
@@ -297,7 +297,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       ps.setBytes(i++, letter.value());
       ps.setString(i, letter.headersJson());
       try (ResultSet rs = ps.executeQuery()) {
-        return rs.next();
+        return rs.next() ? rs.getLong(1) : null;
       }
     }
   }

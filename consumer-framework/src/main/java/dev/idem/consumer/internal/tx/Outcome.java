@@ -25,7 +25,12 @@ public record Outcome(Kind kind, String eventId, String reason, Throwable failur
      */
     UNREADABLE,
     /** The record was written to the dead letters. */
-    DEAD_LETTERED
+    DEAD_LETTERED,
+    /**
+     * Park-key mode: the record's ordering key is parked behind an earlier dead letter, and the
+     * record was dead-lettered behind it, in order.
+     */
+    PARKED
   }
 
   static Outcome of(Kind kind, String eventId) {

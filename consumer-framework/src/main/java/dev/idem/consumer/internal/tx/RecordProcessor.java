@@ -9,11 +9,14 @@ import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.store.DeadLetter;
 import dev.idem.consumer.internal.store.HeadersJson;
+import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.RecordCoordinates;
 import dev.idem.internal.jdbc.Transactions;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.header.Header;
 
 /**
  * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on one
@@ -24,23 +27,41 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class RecordProcessor<T> {
   private static final int MAX_MESSAGE_CHARS = 4096;
 
+  /** The dead-letter reason of a record queued behind its parked key. */
+  public static final String PARKED_REASON = "parked";
+
+  /** The header a replay of a parked key puts on the records it releases: the release's token. */
+  public static final String RELEASE_HEADER = "idem.release";
+
   private final TxEnvironment env;
   private final EventIdExtractor eventIds;
   private final PayloadDeserializer<T> payloads;
   private final EventHandler<T> handler;
   private final DeadLetterPublisher deadLetterPublisher;
+  private final ParkedKeys parkedKeys;
 
+  /**
+   * @param parkedKeys the SQL of parked keys in park-key mode, or null when a dead letter lets the
+   *     later records of its key through (skip mode)
+   */
   public RecordProcessor(
       TxEnvironment env,
       EventIdExtractor eventIds,
       PayloadDeserializer<T> payloads,
       EventHandler<T> handler,
-      DeadLetterPublisher deadLetterPublisher) {
+      DeadLetterPublisher deadLetterPublisher,
+      ParkedKeys parkedKeys) {
     this.env = env;
     this.eventIds = eventIds;
     this.payloads = payloads;
     this.handler = handler;
     this.deadLetterPublisher = deadLetterPublisher;
+    this.parkedKeys = parkedKeys;
+  }
+
+  /** Whether dead letters park their ordering key (park-key mode). */
+  public boolean parksKeys() {
+    return parkedKeys != null;
   }
 
   /**
@@ -70,23 +91,35 @@ public final class RecordProcessor<T> {
   }
 
   /**
-   * Attempt {@code attempt} (1-based) at {@code record}.
+   * Attempt {@code attempt} (1-based) at {@code record}, in skip mode or for a record without an
+   * ordering key.
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
   public Outcome process(ConsumerRecord<byte[], byte[]> record, int attempt) {
+    return process(record, attempt, null);
+  }
+
+  /**
+   * Attempt {@code attempt} (1-based) at {@code record}; in park-key mode {@code scope} is where
+   * its ordering key would be parked (null for a record without one).
+   *
+   * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
+   */
+  public Outcome process(
+      ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
     Read<T> read = read(record);
     if (read.failure() != null) {
       return Outcome.unreadable(read.eventId(), read.reason(), read.failure());
     }
-    Outcome outcome = transact(read, attempt);
+    Outcome outcome = transact(read, attempt, parkedKeys == null ? null : scope);
     if (outcome.kind() == Outcome.Kind.PROCESSED) {
       env.faults().afterDatabaseCommit(record);
     }
     return outcome;
   }
 
-  private Outcome transact(Read<T> read, int attempt) {
+  private Outcome transact(Read<T> read, int attempt, ParkedKeys.Scope scope) {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String eventId = read.eventId();
     String topic = record.topic();
@@ -100,15 +133,15 @@ public final class RecordProcessor<T> {
                   c -> {
                     env.attempts().opened(c);
                     try {
-                      return steps(c, read, attempt);
+                      return steps(c, read, attempt, scope);
                     } finally {
                       env.attempts().closed(c);
                     }
                   });
-      if (kind == Outcome.Kind.DUPLICATE) {
-        env.metrics().duplicate(topic);
-      } else {
-        env.metrics().processed(topic);
+      switch (kind) {
+        case DUPLICATE -> env.metrics().duplicate(topic);
+        case PARKED -> env.metrics().parked(topic);
+        default -> env.metrics().processed(topic);
       }
       return Outcome.of(kind, eventId);
     } catch (Throwable t) {
@@ -123,14 +156,33 @@ public final class RecordProcessor<T> {
     }
   }
 
-  /** The steps inside the transaction: settings and lock, check and mark, handler. */
-  private Outcome.Kind steps(Connection c, Read<T> read, int attempt) throws Exception {
+  /**
+   * The steps inside the transaction: settings and lock, (in park-key mode) the key's parking,
+   * check and mark, handler.
+   */
+  private Outcome.Kind steps(Connection c, Read<T> read, int attempt, ParkedKeys.Scope scope)
+      throws Exception {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String topic = record.topic();
     long lockStart = System.nanoTime();
     env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), read.eventId()));
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
+    ParkedKeys.Parked parked = scope == null ? null : parkedKeys.lookup(c, scope);
+    boolean released = isReleased(record, parked);
+    if (parked != null && !released) {
+      // Its key is parked behind an earlier dead letter: it queues there, in order.
+      Long id =
+          env.store().deadLetter(c, letter(record, read.eventId(), PARKED_REASON, attempt, null));
+      if (id == null) {
+        return Outcome.Kind.DUPLICATE;
+      }
+      parkedKeys.park(c, scope, id, false);
+      return Outcome.Kind.PARKED;
+    }
     if (!env.store().markIfNew(c, read.eventId(), RecordCoordinates.of(record))) {
+      if (released) {
+        parkedKeys.releasedOne(c, parked.id());
+      }
       return Outcome.Kind.DUPLICATE;
     }
     long handlerStart = System.nanoTime();
@@ -148,7 +200,21 @@ public final class RecordProcessor<T> {
       throw new TransactionMisuseException(
           misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
     }
+    if (released) {
+      parkedKeys.releasedOne(c, parked.id());
+    }
     return Outcome.Kind.PROCESSED;
+  }
+
+  /** Whether {@code record} is one that a replay of its parked key is releasing now. */
+  private static boolean isReleased(ConsumerRecord<byte[], byte[]> record, ParkedKeys.Parked p) {
+    if (p == null || !p.releasing() || p.token() == null) {
+      return false;
+    }
+    Header h = record.headers().lastHeader(RELEASE_HEADER);
+    return h != null
+        && h.value() != null
+        && p.token().toString().equals(new String(h.value(), StandardCharsets.UTF_8));
   }
 
   static TransactionMisuseException.Misuse misuse(Transactions.TransactionStateException e) {
@@ -170,18 +236,23 @@ public final class RecordProcessor<T> {
       String reason,
       int attempts,
       Throwable failure) {
-    DeadLetter letter =
-        new DeadLetter(
-            eventId,
-            eventId != null,
-            RecordCoordinates.of(record),
-            record.key(),
-            record.value(),
-            HeadersJson.encode(record.headers()),
-            attempts,
-            reason,
-            failure == null ? null : failure.getClass().getName(),
-            failure == null ? null : truncate(String.valueOf(failure.getMessage())));
+    return deadLetter(record, eventId, reason, attempts, failure, null);
+  }
+
+  /**
+   * Like {@link #deadLetter(ConsumerRecord, String, String, int, Throwable)}; in park-key mode the
+   * record's key is parked at {@code scope} (when not null), so that its later records queue behind
+   * this one.
+   */
+  public Outcome deadLetter(
+      ConsumerRecord<byte[], byte[]> record,
+      String eventId,
+      String reason,
+      int attempts,
+      Throwable failure,
+      ParkedKeys.Scope scope) {
+    DeadLetter letter = letter(record, eventId, reason, attempts, failure);
+    ParkedKeys.Scope park = parkedKeys == null ? null : scope;
     env.faults().transactionStarted(record);
     try {
       boolean written =
@@ -195,14 +266,19 @@ public final class RecordProcessor<T> {
                       // No id, no copies elsewhere to wait for: the row's unique key decides.
                       env.store().begin(c);
                     }
-                    boolean fresh = env.store().deadLetter(c, letter);
-                    if (fresh) {
-                      // Inside the transaction: a failed publish rolls the row back and the
-                      // record is retried; a failed commit after a publish repeats the publish
-                      // (at least once).
-                      deadLetterPublisher.publish(record, letter);
+                    ParkedKeys.Parked parked = park == null ? null : parkedKeys.lookup(c, park);
+                    Long id = env.store().deadLetter(c, letter);
+                    if (id == null) {
+                      return false;
                     }
-                    return fresh;
+                    if (park != null) {
+                      parkedKeys.park(c, park, id, isReleased(record, parked));
+                    }
+                    // Inside the transaction: a failed publish rolls the row back and the record
+                    // is retried; a failed commit after a publish repeats the publish (at least
+                    // once).
+                    deadLetterPublisher.publish(record, letter);
+                    return true;
                   });
       if (written) {
         env.metrics().deadLettered(record.topic());
@@ -214,6 +290,25 @@ public final class RecordProcessor<T> {
       Failures.rethrowIfFatal(t);
       return Outcome.failed(eventId, t);
     }
+  }
+
+  private static DeadLetter letter(
+      ConsumerRecord<byte[], byte[]> record,
+      String eventId,
+      String reason,
+      int attempts,
+      Throwable failure) {
+    return new DeadLetter(
+        eventId,
+        eventId != null,
+        RecordCoordinates.of(record),
+        record.key(),
+        record.value(),
+        HeadersJson.encode(record.headers()),
+        attempts,
+        reason,
+        failure == null ? null : failure.getClass().getName(),
+        failure == null ? null : truncate(String.valueOf(failure.getMessage())));
   }
 
   /** Whether {@code e} is a unique violation of the processed-ids key: another path marked it. */
