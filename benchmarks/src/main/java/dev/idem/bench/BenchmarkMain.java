@@ -50,6 +50,7 @@ public final class BenchmarkMain {
           "raw",
           "naive",
           "idem-record",
+          "idem-record-query-check",
           "idem-batch",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",

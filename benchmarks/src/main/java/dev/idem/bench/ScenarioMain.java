@@ -9,6 +9,7 @@ import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.OffsetStore;
+import dev.idem.consumer.TransactionStateCheck;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.ProcessingContext;
 import dev.idem.lock.LockKey;
@@ -54,6 +55,15 @@ public final class ScenarioMain {
         case "raw" -> raw(s, m);
         case "naive" -> naive(s, m);
         case "idem-record" -> idem(s, m, false, false, null, result.putObject("meanMicros"));
+        case "idem-record-query-check" ->
+            idem(
+                s,
+                m,
+                false,
+                false,
+                null,
+                result.putObject("meanMicros"),
+                TransactionStateCheck.QUERY);
         case "idem-batch" -> idem(s, m, true, false, null, result.putObject("meanMicros"));
         case "idem-record-pg-offsets" ->
             idem(s, m, false, true, null, result.putObject("meanMicros"));
@@ -201,6 +211,19 @@ public final class ScenarioMain {
       LatencyProbe probe,
       ObjectNode breakdown)
       throws Exception {
+    idem(s, m, batch, offsetsInDatabase, probe, breakdown, TransactionStateCheck.DRIVER);
+  }
+
+  /** idem's per-record or batch mode, with the given check of the handler's transaction. */
+  private static void idem(
+      Settings s,
+      Measure m,
+      boolean batch,
+      boolean offsetsInDatabase,
+      LatencyProbe probe,
+      ObjectNode breakdown,
+      TransactionStateCheck stateCheck)
+      throws Exception {
     try (HikariDataSource pool = pool(s)) {
       DataSource ds = probe == null ? pool : probe.wrap(pool);
       IdemConfig config =
@@ -215,6 +238,7 @@ public final class ScenarioMain {
               .commitInterval(Duration.ofMillis(500))
               .retentionWindow(null)
               .offsetStore(offsetsInDatabase ? OffsetStore.POSTGRESQL : OffsetStore.KAFKA)
+              .transactionStateCheck(stateCheck)
               .build();
       IdempotentConsumer.Builder<String> b =
           IdempotentConsumer.builder(config, Payloads.utf8())
