@@ -91,8 +91,17 @@ public final class TestInfrastructure {
         kafka.kind(),
         kafka.bootstrapServers(),
         postgres.kind(),
-        postgres.jdbcUrl());
+        withoutCredentials(postgres.jdbcUrl()));
     return new TestInfrastructure(kafka, postgres);
+  }
+
+  /**
+   * The URL for the log, credentials masked: a {@code PG_URL} from the environment may carry them.
+   * (The testkit cannot use the framework's {@code JdbcUrls}: the framework depends on it.)
+   */
+  static String withoutCredentials(String url) {
+    return url.replaceAll("//([^/:@?]*):[^@/?]*@", "//$1:****@")
+        .replaceAll("(?i)([?&;][^=&;]*(password|passwd|pwd|secret|token)=)[^&;#]*", "$1****");
   }
 
   private static Optional<String> nonBlank(String value) {
