@@ -1,6 +1,5 @@
 package dev.idem.consumer;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
@@ -428,13 +427,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       throw new IdemConfigException(
           "pg.url", "is missing; set it (or PG_URL), or give the builder a DataSource");
     }
-    HikariConfig hikari = new HikariConfig();
-    hikari.setJdbcUrl(db.url());
-    hikari.setUsername(db.user());
-    hikari.setPassword(db.password());
-    hikari.setMaximumPoolSize(db.poolSize());
-    hikari.setPoolName("idem-" + name());
-    ownedPool = new HikariDataSource(hikari);
+    ownedPool = new HikariDataSource(OwnedPool.settings(config));
     return ownedPool;
   }
 
