@@ -397,6 +397,7 @@ public final class PollLoop implements Runnable {
             metrics.deadLettered(),
             metrics.skipped(),
             rebalances,
+            dispatcher.stuckWorkers(),
             lastCommit,
             clock.instant()));
   }
