@@ -27,6 +27,8 @@ import org.apache.kafka.common.TopicPartition;
  * @param skipped records not processed because PostgreSQL already recorded their offset as done
  *     ({@link OffsetStore#POSTGRESQL} only)
  * @param rebalances rebalances this instance took part in (assignment callbacks received)
+ * @param stuckWorkers worker threads stuck past their timeouts (see {@link
+ *     ConsumerHealth#stuckWorkers()})
  * @param lastCommit when the broker last acknowledged a commit, or null
  * @param at when this snapshot was taken
  */
@@ -45,6 +47,7 @@ public record ConsumerSnapshot(
     long deadLettered,
     long skipped,
     long rebalances,
+    int stuckWorkers,
     Instant lastCommit,
     Instant at) {
 
@@ -57,6 +60,6 @@ public record ConsumerSnapshot(
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
     return new ConsumerSnapshot(
-        state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
+        state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
   }
 }

@@ -39,6 +39,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * @param drainTimeout how long a revoke or close waits for in-flight records
  * @param pollTimeout the longest one {@code poll} blocks
  * @param concurrency how many records are processed at once
+ * @param maxAbandonedWorkers how many worker threads abandoned by the watchdog (their transaction
+ *     outlived lock-timeout + handler-timeout) may still be alive; past that a hung worker keeps
+ *     its slot and the consumer reports itself unhealthy
  * @param maxInFlight the most records handed to workers and not yet done
  * @param maxInFlightBytes the most bytes (keys and values) of such records
  * @param maxInFlightPerPartition a partition holding this many records in flight is paused alone
@@ -77,6 +80,7 @@ public record IdemConfig(
     Duration drainTimeout,
     Duration pollTimeout,
     int concurrency,
+    int maxAbandonedWorkers,
     int maxInFlight,
     long maxInFlightBytes,
     int maxInFlightPerPartition,
@@ -177,6 +181,7 @@ public record IdemConfig(
     lines.put("consumer.drain-timeout", drainTimeout);
     lines.put("consumer.poll-timeout", pollTimeout);
     lines.put("consumer.concurrency", concurrency);
+    lines.put("consumer.max-abandoned-workers", maxAbandonedWorkers);
     lines.put("consumer.max-in-flight", maxInFlight);
     lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
     lines.put("consumer.max-in-flight-per-partition", maxInFlightPerPartition);
@@ -338,6 +343,17 @@ public record IdemConfig(
     /** How many records run at once; default 1. */
     public Builder concurrency(int concurrency) {
       return set("consumer.concurrency", Integer.toString(concurrency));
+    }
+
+    /**
+     * How many worker threads abandoned by the watchdog may still be alive; default the
+     * concurrency, 0 never abandons. A run whose transaction outlives lock-timeout +
+     * handler-timeout + 1 s is abandoned (its thread interrupted, its connection aborted, the
+     * record retried on a new thread) while fewer are alive; past that it keeps its slot and {@code
+     * health()} reports the consumer unhealthy.
+     */
+    public Builder maxAbandonedWorkers(int workers) {
+      return set("consumer.max-abandoned-workers", Integer.toString(workers));
     }
 
     /** The most records in flight (handed to workers, not done); default 2000. */
@@ -562,6 +578,7 @@ public record IdemConfig(
       Duration drainTimeout = duration("consumer.drain-timeout", Duration.ofSeconds(10));
       Duration pollTimeout = duration("consumer.poll-timeout", Duration.ofMillis(100));
       int concurrency = integer("consumer.concurrency", 1, 1, 10_000);
+      int maxAbandonedWorkers = integer("consumer.max-abandoned-workers", concurrency, 0, 10_000);
       RetryPolicy defaults = RetryPolicy.defaults();
       RetryPolicy retry =
           new RetryPolicy(
@@ -635,6 +652,7 @@ public record IdemConfig(
           drainTimeout,
           pollTimeout,
           concurrency,
+          maxAbandonedWorkers,
           maxInFlight,
           maxInFlightBytes,
           maxInFlightPerPartition,
@@ -943,6 +961,7 @@ public record IdemConfig(
             "consumer.drain-timeout",
             "consumer.poll-timeout",
             "consumer.concurrency",
+            "consumer.max-abandoned-workers",
             "consumer.max-in-flight",
             "consumer.max-in-flight-bytes",
             "consumer.max-in-flight-per-partition",

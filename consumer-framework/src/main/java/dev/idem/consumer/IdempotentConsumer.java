@@ -1,12 +1,13 @@
 package dev.idem.consumer;
 
-import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
+import dev.idem.consumer.internal.dispatch.ConnectionAborter;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Tasks;
+import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
 import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
@@ -19,7 +20,6 @@ import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
-import dev.idem.consumer.internal.tx.AttemptConnections;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
@@ -90,6 +90,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private ExecutorService ownedExecutor;
   private ScheduledExecutorService scheduler;
   private ScheduledExecutorService retentionScheduler;
+  private ScheduledExecutorService watchdogTimer;
+  private volatile Watchdog watchdog;
   private PollLoop loop;
   private Thread pollThread;
   private ConsumerMetrics metrics;
@@ -127,14 +129,23 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /**
-   * The consumer's health: its state and partitions from the latest snapshot, and whether the
-   * database answered the last background probe (every two seconds; a probe that takes longer than
-   * two seconds counts as unreachable). Cheap: no thread, no connection, no I/O per call.
+   * The consumer's health: its state and partitions from the latest snapshot, whether the database
+   * answered the last background probe (every two seconds; a probe that takes longer than two
+   * seconds counts as unreachable), and how many workers are stuck. Cheap: no thread, no
+   * connection, no I/O per call.
    */
   public ConsumerHealth health() {
     ConsumerSnapshot s = snapshot.get();
+    Watchdog w = watchdog;
     return new ConsumerHealth(
-        name(), s.state(), s.assigned(), s.lastCommit(), databaseReachable(), s.inFlight());
+        name(),
+        s.state(),
+        s.assigned(),
+        s.lastCommit(),
+        databaseReachable(),
+        s.inFlight(),
+        w == null ? 0 : w.stuckWorkers(),
+        config.maxAbandonedWorkers());
   }
 
   private boolean databaseReachable() {
@@ -201,6 +212,16 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     log.info("starting idem consumer {} with{}", name(), config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry, name());
     metrics.registerInFlight(() -> snapshot.get().inFlight());
+    Watchdog watchdog =
+        new Watchdog(
+            name(),
+            config.lockTimeout(),
+            config.handlerTimeout(),
+            config.maxAbandonedWorkers(),
+            ConnectionAborter.forPool(dataSource),
+            metrics);
+    this.watchdog = watchdog;
+    metrics.registerStuckWorkers(watchdog::stuckWorkers);
     PostgresIdempotencyStore store =
         new PostgresIdempotencyStore(
             name(),
@@ -225,7 +246,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             metrics,
             parts.faults,
             transactions,
-            AttemptConnections.NONE);
+            watchdog);
     RecordProcessor<T> processor =
         new RecordProcessor<>(
             env,
@@ -239,8 +260,20 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     scheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Executor executor = parts.executor;
     if (executor == null) {
-      ownedExecutor = Executors.newFixedThreadPool(config.concurrency(), threads("worker"));
+      // Cached, not fixed: a worker abandoned by the watchdog may stay alive (blocked) while its
+      // replacement runs; the dispatcher still runs at most consumer.concurrency records at once.
+      ownedExecutor = Executors.newCachedThreadPool(threads("worker"));
       executor = ownedExecutor;
+    } else if (executor instanceof java.util.concurrent.ThreadPoolExecutor pool
+        && pool.getMaximumPoolSize() < config.concurrency() + config.maxAbandonedWorkers()) {
+      log.warn(
+          "the executor given to {} runs at most {} threads: a worker abandoned by the watchdog"
+              + " would not be replaced while it is alive, and its record's lane would wait in the"
+              + " executor's queue; give it at least consumer.concurrency +"
+              + " consumer.max-abandoned-workers = {} threads, or use a cached pool",
+          name(),
+          pool.getMaximumPoolSize(),
+          config.concurrency() + config.maxAbandonedWorkers());
     }
     AtomicReference<PollLoop> loopRef = new AtomicReference<>();
     AtomicReference<Dispatcher> dispatcherRef = new AtomicReference<>();
@@ -259,6 +292,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               executor,
               scheduler,
               Tasks.forRecords(name(), processor, failures, metrics, onCrash),
+              watchdog,
               config.concurrency(),
               1);
     } else {
@@ -269,6 +303,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               executor,
               scheduler,
               Tasks.forBatches(name(), processor, batches, failures, metrics, onCrash),
+              watchdog,
               config.concurrency(),
               config.batchSize());
       // Batches hold a partition's records in offset order, one batch per partition at a time.
@@ -299,6 +334,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
             databaseOffsets);
     loopRef.set(loop);
     startRetention(dataSource);
+    watchdogTimer = Executors.newSingleThreadScheduledExecutor(threads("watchdog"));
+    watchdog.start(watchdogTimer, config.handlerTimeout());
     pollThread = threads("poll").newThread(loop);
     pollThread.setUncaughtExceptionHandler((t, e) -> InstanceIdGuard.explainIfFenced(config, e));
     synchronized (lifecycle) {
@@ -432,13 +469,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       throw new IdemConfigException(
           "pg.url", "is missing; set it (or PG_URL), or give the builder a DataSource");
     }
-    HikariConfig hikari = new HikariConfig();
-    hikari.setJdbcUrl(db.url());
-    hikari.setUsername(db.user());
-    hikari.setPassword(db.password());
-    hikari.setMaximumPoolSize(db.poolSize());
-    hikari.setPoolName("idem-" + name());
-    ownedPool = new HikariDataSource(hikari);
+    ownedPool = new HikariDataSource(OwnedPool.settings(config));
     return ownedPool;
   }
 
@@ -530,6 +561,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private void releaseResources() {
     if (databaseProbe != null) {
       databaseProbe.close();
+    }
+    if (watchdogTimer != null) {
+      watchdogTimer.shutdownNow();
     }
     if (ownedExecutor != null) {
       ownedExecutor.shutdownNow();
@@ -662,8 +696,12 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     /**
      * The executor whose threads run handlers, for example {@code
      * Executors.newVirtualThreadPerTaskExecutor()} on Java 21+. idem still runs at most {@code
-     * consumer.concurrency} records at once, and does not shut it down. Default: a fixed pool of
-     * {@code consumer.concurrency} platform threads owned by the consumer.
+     * consumer.concurrency} records at once, and does not shut it down. When a handler hangs and
+     * the watchdog abandons its worker (see {@code consumer.max-abandoned-workers}), the
+     * replacement comes from this executor while the abandoned thread may still be alive, so it
+     * must be able to give more threads than the concurrency: a fixed pool of {@code concurrency}
+     * threads would have none left. Default: a cached pool of platform threads owned by the
+     * consumer.
      */
     public Builder<T> executor(Executor executor) {
       this.executor = Objects.requireNonNull(executor, "executor");

@@ -285,6 +285,9 @@ class ConfigFuzzTest {
     if (c.concurrency() < 1 || c.maxInFlight() < 1 || c.maxInFlightBytes() < 1) {
       return "bounds " + c.concurrency() + "/" + c.maxInFlight() + "/" + c.maxInFlightBytes();
     }
+    if (c.maxAbandonedWorkers() < 0) {
+      return "max abandoned workers " + c.maxAbandonedWorkers();
+    }
     if (c.batchSize() < 1 || c.batchMaxLocks() < 1 || c.retentionBatchSize() < 1) {
       return "batch sizes";
     }

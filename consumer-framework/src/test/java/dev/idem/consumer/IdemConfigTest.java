@@ -141,6 +141,23 @@ class IdemConfigTest {
   }
 
   @Test
+  void abandonedWorkersDefaultToTheConcurrencyAndARefusedCapNamesItsKey() {
+    assertThat(valid().build().maxAbandonedWorkers()).isEqualTo(1);
+    assertThat(valid().concurrency(8).build().maxAbandonedWorkers()).isEqualTo(8);
+    assertThat(valid().concurrency(8).maxAbandonedWorkers(0).build().maxAbandonedWorkers())
+        .isZero();
+    assertThat(valid().build().describe()).contains("consumer.max-abandoned-workers=1");
+    refused(
+        b -> b.maxAbandonedWorkers(-1),
+        "consumer.max-abandoned-workers",
+        "use a number from 0 to 10000");
+    refused(
+        b -> b.set("consumer.max-abandoned-workers", "all"),
+        "consumer.max-abandoned-workers",
+        "is not a whole number");
+  }
+
+  @Test
   void badNumbersAndDurationsNameTheirKey() {
     refused(
         b -> b.set("consumer.concurrency", "many"),

@@ -9,7 +9,6 @@ import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * but an unreachable database, the group falls back to one record at a time through the record
  * path, with its retries and dead letters, so one poison record does not hold back the others.
  */
-public final class BatchTask<T> implements Function<List<Work>, Step> {
+public final class BatchTask<T> implements GroupRunner {
   private static final Logger log = LoggerFactory.getLogger(BatchTask.class);
 
   private final RecordProcessor<T> records;
@@ -91,6 +90,9 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
       onCrash.run();
       return Step.retryAfter(Duration.ofDays(1));
     }
+    if (head.abandoned) {
+      return Step.DISCARDED; // the watchdog gave this run up; the lane went on with copies
+    }
     if (result.committed()) {
       batchWorks.forEach(w -> w.done = true);
       return Step.DONE;
@@ -111,6 +113,25 @@ public final class BatchTask<T> implements Function<List<Work>, Step> {
         result.failure().toString());
     group.forEach(w -> w.fallback = true);
     return oneByOne(group);
+  }
+
+  @Override
+  public Step abandoned(List<Work> group, HungAttemptException failure) {
+    if (!group.get(0).fallback) {
+      // Which record of a batch hung is unknown: one at a time, the hung one is retried alone.
+      log.warn(
+          "batch of {} records of {} hung; processing them one at a time",
+          group.size(),
+          group.get(0).partition);
+      group.forEach(w -> w.fallback = true);
+      return Step.retryAfter(Duration.ZERO);
+    }
+    for (Work w : group) {
+      if (!w.done) {
+        return recordTask.abandoned(w, failure);
+      }
+    }
+    return Step.retryAfter(Duration.ZERO);
   }
 
   private Step oneByOne(List<Work> group) {

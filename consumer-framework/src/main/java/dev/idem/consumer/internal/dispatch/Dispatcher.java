@@ -16,7 +16,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
 import org.apache.kafka.common.TopicPartition;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,13 +31,20 @@ import org.slf4j.LoggerFactory;
  * (virtual threads) is fine. The poll thread submits; workers hand finished records back as {@link
  * Completion}s. Records of a partition that was revoked (whose epoch is no longer current) are
  * dropped instead of run.
+ *
+ * <p>Every run registers with the {@link Watchdog}, which may abandon it when its transaction
+ * hangs: the run's slot is freed and its lane goes on as after a failed attempt, with copies of its
+ * records; the thread, when it returns, finds its run abandoned and its result is dropped. The
+ * executor must therefore be able to give a thread while abandoned ones are still alive (a cached
+ * pool, virtual threads); the concurrency bound still caps the runs.
  */
 public final class Dispatcher {
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
 
   private final Executor executor;
   private final ScheduledExecutorService scheduler;
-  private final Function<List<Work>, Step> runner;
+  private final GroupRunner runner;
+  private final Watchdog watchdog;
   private final int concurrency;
   private final int groupSize;
   private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
@@ -58,18 +64,21 @@ public final class Dispatcher {
    * @param scheduler schedules retries after their backoff
    * @param runner runs a lane's head group once; returns done (for the whole group) or a retry
    *     delay
+   * @param watchdog watches the runs' transactions and abandons hung ones
    * @param concurrency the most groups running at once
    * @param groupSize the most records a lane hands to one run: 1 per record, more in batch mode
    */
   public Dispatcher(
       Executor executor,
       ScheduledExecutorService scheduler,
-      Function<List<Work>, Step> runner,
+      GroupRunner runner,
+      Watchdog watchdog,
       int concurrency,
       int groupSize) {
     this.executor = executor;
     this.scheduler = scheduler;
     this.runner = runner;
+    this.watchdog = watchdog;
     this.concurrency = concurrency;
     this.groupSize = groupSize;
   }
@@ -198,41 +207,88 @@ public final class Dispatcher {
       startReady();
       return;
     }
+    Run run = new Run(lane, group);
+    Watchdog.Attempt attempt = watchdog.started(group, failure -> abandon(run, failure));
     Step step;
     try {
       step = runner.apply(group);
     } catch (RuntimeException | Error e) {
       if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError)) {
         synchronized (lock) {
-          running--;
+          if (!run.abandoned) {
+            run.ended = true;
+            running--;
+          }
         }
         throw e;
       }
       // The runner routes every failure; this is a bug in idem. Retry rather than lose the record.
       log.error("unexpected failure running {}; retrying in 1 s", group, e);
       step = Step.retryAfter(Duration.ofSeconds(1));
+    } finally {
+      watchdog.ended(attempt);
     }
     synchronized (lock) {
-      if (step.done()) {
-        for (Work w : group) {
-          release(w);
-          if (current(w)) {
-            completions.add(new Completion(w.partition, w.epoch, w.record.offset()));
-          }
-        }
-        lane.group.clear();
-        finishRun(lane);
-      } else if (!current(group.get(0)) || lane.state == LaneState.GONE) {
-        group.forEach(this::release);
-        lane.group.clear();
-        finishRun(lane);
-      } else {
-        running--;
-        lane.state = LaneState.WAITING;
-        scheduleRetry(lane, group, step.retryAfter());
+      if (run.abandoned) {
+        // The watchdog gave this run up and freed its slot; the lane went on with copies of its
+        // records. Nothing of what this thread did may complete a record or touch the lane.
+        return;
       }
+      run.ended = true;
+      settle(lane, group, step);
     }
     startReady();
+  }
+
+  /**
+   * Called by the watchdog (with the attempt's monitor held, so the run's transaction cannot end
+   * meanwhile): gives the run up unless it already ended. Its slot is freed and its lane decides
+   * what follows as after a failed attempt, with copies of its records.
+   */
+  private boolean abandon(Run run, HungAttemptException failure) {
+    synchronized (lock) {
+      if (run.ended || run.abandoned) {
+        return false;
+      }
+      run.abandoned = true;
+      List<Work> copies = new ArrayList<>(run.group.size());
+      for (Work w : run.group) {
+        w.abandoned = true;
+        copies.add(new Work(w));
+      }
+      run.lane.group.clear();
+      run.lane.group.addAll(copies);
+      settle(run.lane, copies, runner.abandoned(copies, failure));
+    }
+    // The slot is free: start the next lane, but not on the watchdog's thread, whatever executor.
+    try {
+      scheduler.execute(this::startReady);
+    } catch (RejectedExecutionException e) {
+      // Closing.
+    }
+    return true;
+  }
+
+  /** With the lock held: the run of {@code group} ended with {@code step}; frees its slot. */
+  private void settle(Lane lane, List<Work> group, Step step) {
+    if (step.done()) {
+      for (Work w : group) {
+        release(w);
+        if (current(w)) {
+          completions.add(new Completion(w.partition, w.epoch, w.record.offset()));
+        }
+      }
+      lane.group.clear();
+      finishRun(lane);
+    } else if (!current(group.get(0)) || lane.state == LaneState.GONE) {
+      group.forEach(this::release);
+      lane.group.clear();
+      finishRun(lane);
+    } else {
+      running--;
+      lane.state = LaneState.WAITING;
+      scheduleRetry(lane, group, step.retryAfter());
+    }
   }
 
   /** With the lock held: the lane's run ended; it becomes ready, idle or gone. */
@@ -344,6 +400,24 @@ public final class Dispatcher {
             .append(" queued");
       }
       return sb.toString();
+    }
+  }
+
+  /** Worker threads stuck past their timeouts (see {@link Watchdog#stuckWorkers()}). */
+  public int stuckWorkers() {
+    return watchdog.stuckWorkers();
+  }
+
+  /** One run of a lane's group; its fields are guarded by the dispatcher's lock. */
+  private static final class Run {
+    final Lane lane;
+    final List<Work> group;
+    boolean ended;
+    boolean abandoned;
+
+    Run(Lane lane, List<Work> group) {
+      this.lane = lane;
+      this.group = group;
     }
   }
 

@@ -90,6 +90,18 @@ final class FailurePolicy {
   }
 
   /**
+   * After attempt {@code attempt} hung and the watchdog abandoned it. This runs under the
+   * dispatcher's lock, so the user's classifier is not asked: a hang is retried while the retry
+   * policy allows another attempt, like a transient failure.
+   */
+  Decision afterHang(int attempt) {
+    if (retry.allowsAttemptAfter(attempt)) {
+      return new Decision(Action.RETRY, retry.delayAfter(attempt), Failures.Kind.TRANSIENT);
+    }
+    return new Decision(Action.GIVE_UP, Duration.ZERO, Failures.Kind.TRANSIENT);
+  }
+
+  /**
    * After the record could not be read for the {@code readAttempt}-th time, the first of them
    * {@code sinceFirstFailure} ago.
    */

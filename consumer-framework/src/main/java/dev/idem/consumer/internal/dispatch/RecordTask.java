@@ -21,6 +21,9 @@ import org.slf4j.MDC;
 public final class RecordTask implements Function<Work, Step> {
   private static final Logger log = LoggerFactory.getLogger(RecordTask.class);
 
+  /** The dead-letter reason of a record whose every attempt hung until the watchdog gave it up. */
+  static final String HANDLER_TIMEOUT = "handler-timeout";
+
   private final String consumerName;
   private final RecordProcessor<?> processor;
   private final FailurePolicy policy;
@@ -54,6 +57,9 @@ public final class RecordTask implements Function<Work, Step> {
         return deadLetter(work, work.pendingDeadLetterReason, work.pendingDeadLetterFailure);
       }
       Outcome outcome = processor.process(record, work.attempt, parkScope(work));
+      if (work.abandoned) {
+        return Step.DISCARDED; // the watchdog gave this run up; the lane went on with a copy
+      }
       work.eventId = outcome.eventId();
       if (outcome.eventId() != null) {
         MDC.put("idem.event_id", outcome.eventId());
@@ -149,6 +155,28 @@ public final class RecordTask implements Function<Work, Step> {
     }
     return new ParkedKeys.Scope(
         work.record.topic(), work.record.partition(), ParkedKeys.keyBytes(work.orderingKey));
+  }
+
+  /**
+   * The watchdog abandoned attempt {@code work.attempt}: a failed attempt, retried while the policy
+   * allows, else dead-lettered on the next run (this runs under the dispatcher's lock).
+   */
+  Step abandoned(Work work, HungAttemptException failure) {
+    if (work.eventId == null) {
+      work.eventId = failure.eventId(); // the hung attempt never returned its outcome
+    }
+    FailurePolicy.Decision d = policy.afterHang(work.attempt);
+    if (d.action() == FailurePolicy.Action.RETRY) {
+      log.warn("attempt {} hung; retrying in {} ms", work.attempt, d.delay().toMillis());
+      work.attempt++;
+      metrics.retry(work.record.topic());
+      return Step.retryAfter(d.delay());
+    }
+    log.error(
+        "giving up after attempt {} hung; writing the record to the dead letters", work.attempt);
+    work.pendingDeadLetterReason = HANDLER_TIMEOUT;
+    work.pendingDeadLetterFailure = failure;
+    return Step.retryAfter(Duration.ZERO);
   }
 
   private Step deadLetter(Work work, String reason, Throwable failure) {

@@ -6,6 +6,9 @@ import java.time.Duration;
 public record Step(boolean done, Duration retryAfter) {
   static final Step DONE = new Step(true, Duration.ZERO);
 
+  /** What a run returns once it finds it was abandoned: the dispatcher discards it. */
+  static final Step DISCARDED = new Step(false, Duration.ZERO);
+
   static Step retryAfter(Duration delay) {
     return new Step(false, delay);
   }

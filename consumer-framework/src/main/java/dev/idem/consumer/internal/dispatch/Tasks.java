@@ -7,7 +7,6 @@ import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
 import java.util.List;
-import java.util.function.Function;
 
 /** Builds the runners a {@link Dispatcher} hands its lanes' groups to. */
 public final class Tasks {
@@ -30,18 +29,28 @@ public final class Tasks {
    * @param onCrash called when a fault hook simulates the death of the process, or when a fatal VM
    *     error makes going on unsafe
    */
-  public static Function<List<Work>, Step> forRecords(
+  public static GroupRunner forRecords(
       String consumerName,
       RecordProcessor<?> processor,
       FailureSettings failures,
       ConsumerMetrics metrics,
       Runnable onCrash) {
     RecordTask task = recordTask(consumerName, processor, failures, metrics, onCrash);
-    return group -> task.apply(group.get(0));
+    return new GroupRunner() {
+      @Override
+      public Step apply(List<Work> group) {
+        return task.apply(group.get(0));
+      }
+
+      @Override
+      public Step abandoned(List<Work> group, HungAttemptException failure) {
+        return task.abandoned(group.get(0), failure);
+      }
+    };
   }
 
   /** A batch per run, falling back to {@link #forRecords} for the records of a failed batch. */
-  public static <T> Function<List<Work>, Step> forBatches(
+  public static <T> GroupRunner forBatches(
       String consumerName,
       RecordProcessor<T> processor,
       BatchProcessor<T> batches,

@@ -5,7 +5,9 @@ import org.apache.kafka.common.TopicPartition;
 
 /**
  * One record on its way through a lane. The mutable fields are touched only by the lane's single
- * runner at a time; executor hand-offs order them.
+ * runner at a time; executor hand-offs order them. When the watchdog abandons a run, the lane goes
+ * on with {@linkplain #Work(Work) copies} and the abandoned thread keeps the originals, flagged
+ * {@link #abandoned}, so nothing it does when it returns reaches the lane.
  */
 public final class Work {
   /**
@@ -41,6 +43,12 @@ public final class Work {
   /** Batch mode: the group failed as a batch and runs one record at a time. */
   boolean fallback;
 
+  /**
+   * Set on the objects an abandoned run was given: its thread must stop at the next check and
+   * change nothing. The lane holds copies from then on.
+   */
+  volatile boolean abandoned;
+
   public Work(
       ConsumerRecord<byte[], byte[]> record,
       TopicPartition partition,
@@ -52,6 +60,24 @@ public final class Work {
     this.orderingKey = orderingKey;
     this.bytes =
         Math.max(0, record.serializedKeySize()) + (long) Math.max(0, record.serializedValueSize());
+  }
+
+  /** A copy of {@code from} with all its state, not {@link #abandoned}. Copies every field. */
+  Work(Work from) {
+    this.record = from.record;
+    this.partition = from.partition;
+    this.epoch = from.epoch;
+    this.orderingKey = from.orderingKey;
+    this.bytes = from.bytes;
+    this.attempt = from.attempt;
+    this.reruns = from.reruns;
+    this.readFailures = from.readFailures;
+    this.firstReadFailureNanos = from.firstReadFailureNanos;
+    this.pendingDeadLetterReason = from.pendingDeadLetterReason;
+    this.pendingDeadLetterFailure = from.pendingDeadLetterFailure;
+    this.eventId = from.eventId;
+    this.done = from.done;
+    this.fallback = from.fallback;
   }
 
   @Override

@@ -70,6 +70,12 @@ public final class ConsumerMetrics {
                 "Records not processed because PostgreSQL already recorded their offset as done")
             .tags(tags)
             .register(registry),
+        Counter.builder("idem.workers.abandoned")
+            .description(
+                "Runs given up because their transaction outlived lock-timeout + handler-timeout;"
+                    + " their worker thread was interrupted and replaced")
+            .tags(tags)
+            .register(registry),
         Timer.builder("idem.lock.wait")
             .description("Time spent waiting for the event's advisory lock")
             .tags(tags)
@@ -88,6 +94,19 @@ public final class ConsumerMetrics {
   public void registerInFlight(java.util.function.Supplier<Number> inFlight) {
     io.micrometer.core.instrument.Gauge.builder("idem.records.in.flight", inFlight)
         .description("Records handed to workers and not yet done")
+        .tag("consumer", consumer)
+        .register(registry);
+  }
+
+  /**
+   * The {@code idem.workers.stuck} gauge: worker threads stuck past their timeouts (abandoned and
+   * not returned yet, or overdue and kept).
+   */
+  public void registerStuckWorkers(java.util.function.Supplier<Number> stuck) {
+    io.micrometer.core.instrument.Gauge.builder("idem.workers.stuck", stuck)
+        .description(
+            "Worker threads stuck past lock-timeout + handler-timeout: abandoned and not returned"
+                + " yet, or overdue and kept because consumer.max-abandoned-workers are alive")
         .tag("consumer", consumer)
         .register(registry);
   }
@@ -174,6 +193,11 @@ public final class ConsumerMetrics {
     topic(topic).skipped.increment();
   }
 
+  /** A run was abandoned by the watchdog (its failure is counted by {@link #failure}). */
+  public void abandonedWorker(String topic) {
+    topic(topic).abandoned.increment();
+  }
+
   public void lockWait(String topic, long nanos) {
     topic(topic).lockWait.record(Duration.ofNanos(nanos));
   }
@@ -222,6 +246,7 @@ public final class ConsumerMetrics {
       Counter deadLettered,
       Counter parked,
       Counter skipped,
+      Counter abandoned,
       Timer lockWait,
       Timer handler,
       Timer transaction) {}

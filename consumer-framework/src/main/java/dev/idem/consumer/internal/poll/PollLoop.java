@@ -440,6 +440,7 @@ public final class PollLoop implements Runnable {
             metrics.deadLettered(),
             metrics.skipped(),
             rebalances,
+            dispatcher.stuckWorkers(),
             lastCommit,
             clock.instant()));
   }

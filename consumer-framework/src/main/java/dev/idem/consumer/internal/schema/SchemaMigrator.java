@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import javax.sql.DataSource;
@@ -31,6 +32,12 @@ public final class SchemaMigrator {
 
   /** The namespace of the schema lock key: {@code LockKey.of(LOCK_NAMESPACE, schema)}. */
   public static final String LOCK_NAMESPACE = "idem.schema";
+
+  /**
+   * How long a migration waits for the schema's advisory lock (and for the locks of its DDL) while
+   * another instance migrates.
+   */
+  public static final Duration LOCK_WAIT = Duration.ofSeconds(120);
 
   private static final List<Script> CORE_SCRIPTS =
       List.of(
@@ -127,7 +134,9 @@ public final class SchemaMigrator {
     }
     try (PreparedStatement lock =
         c.prepareStatement(
-            "SELECT set_config('lock_timeout', '120s', true)," + " pg_advisory_xact_lock(?)")) {
+            "SELECT set_config('lock_timeout', '"
+                + LOCK_WAIT.toMillis()
+                + "ms', true), pg_advisory_xact_lock(?)")) {
       lock.setLong(1, LockKey.hash(LOCK_NAMESPACE, schema));
       lock.execute();
     }

@@ -21,6 +21,25 @@ public interface AttemptConnections {
   /** The current thread's attempt began a transaction on {@code c}. */
   void opened(Connection c);
 
-  /** The transaction on {@code c} ended (committed or rolled back). */
+  /**
+   * Like {@link #opened(Connection)}, for the transaction of the record with {@code eventId}, so
+   * that a stuck attempt can be logged and dead-lettered under its event id.
+   */
+  default void opened(Connection c, String eventId) {
+    opened(c);
+  }
+
+  /**
+   * The body of the transaction on {@code c} ended; its commit or rollback follows. A watchdog that
+   * is aborting {@code c} makes this wait until the abort is done, so the commit then fails.
+   */
   void closed(Connection c);
+
+  /**
+   * Whether the current thread's attempt was abandoned by the watchdog: its outcome is discarded,
+   * and its failure was counted when it was abandoned.
+   */
+  default boolean abandoned() {
+    return false;
+  }
 }

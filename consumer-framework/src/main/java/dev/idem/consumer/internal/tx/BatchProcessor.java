@@ -112,7 +112,9 @@ public final class BatchProcessor<T> {
       if (t instanceof FaultHook.SimulatedCrash crash) {
         throw crash;
       }
-      env.metrics().failure(topic);
+      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
+        env.metrics().failure(topic);
+      }
       return t;
     } finally {
       env.metrics().transactionTime(topic, System.nanoTime() - start);

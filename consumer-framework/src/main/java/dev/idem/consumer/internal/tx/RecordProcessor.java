@@ -131,7 +131,7 @@ public final class RecordProcessor<T> {
               .run(
                   env.dataSource(),
                   c -> {
-                    env.attempts().opened(c);
+                    env.attempts().opened(c, eventId);
                     try {
                       return steps(c, read, attempt, scope);
                     } finally {
@@ -149,7 +149,9 @@ public final class RecordProcessor<T> {
       if (t instanceof FaultHook.SimulatedCrash crash) {
         throw crash;
       }
-      env.metrics().failure(topic);
+      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
+        env.metrics().failure(topic);
+      }
       return Outcome.failed(eventId, t);
     } finally {
       env.metrics().transactionTime(topic, System.nanoTime() - start);
