@@ -82,13 +82,14 @@ public final class DeadLetterRows {
       List<Ref> result = new ArrayList<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          long parkedKey = rs.getLong(6);
+          long parked = rs.getLong(6);
+          Long parkedKey = rs.wasNull() ? null : parked; // wasNull speaks of the last column read
           result.add(
               new Ref(
                   rs.getLong(1),
                   rs.getString(2),
                   new RecordCoordinates(rs.getString(3), rs.getInt(4), rs.getLong(5)),
-                  rs.wasNull() ? null : parkedKey));
+                  parkedKey));
         }
       }
       return result;
