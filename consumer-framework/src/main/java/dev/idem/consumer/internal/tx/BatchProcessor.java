@@ -87,18 +87,7 @@ public final class BatchProcessor<T> {
     records.forEach(env.faults()::transactionStarted);
     long start = System.nanoTime();
     try {
-      Set<String> fresh =
-          env.transactions()
-              .run(
-                  env.dataSource(),
-                  c -> {
-                    env.attempts().opened(c);
-                    try {
-                      return steps(c, chunk, records, attempt);
-                    } finally {
-                      env.attempts().closed(c);
-                    }
-                  });
+      Set<String> fresh = env.watched(null, c -> steps(c, chunk, records, attempt));
       for (Read<T> p : chunk) {
         if (fresh.contains(p.eventId())) {
           env.metrics().processed(p.record().topic());

@@ -126,18 +126,7 @@ public final class RecordProcessor<T> {
     env.faults().transactionStarted(record);
     long start = System.nanoTime();
     try {
-      Outcome.Kind kind =
-          env.transactions()
-              .run(
-                  env.dataSource(),
-                  c -> {
-                    env.attempts().opened(c, eventId);
-                    try {
-                      return steps(c, read, attempt, scope);
-                    } finally {
-                      env.attempts().closed(c);
-                    }
-                  });
+      Outcome.Kind kind = env.watched(eventId, c -> steps(c, read, attempt, scope));
       switch (kind) {
         case DUPLICATE -> env.metrics().duplicate(topic);
         case PARKED -> env.metrics().parked(topic);

@@ -29,4 +29,27 @@ public record TxEnvironment(
     ConsumerMetrics metrics,
     FaultHook faults,
     Transactions transactions,
-    AttemptConnections attempts) {}
+    AttemptConnections attempts) {
+
+  /**
+   * Runs {@code work} in one transaction on the pool, its connection registered with the watchdog
+   * meanwhile (for the record with {@code eventId}, or null for a batch), so that a run that
+   * outlives its timeouts can be aborted.
+   */
+  public <R> R watched(String eventId, Transactions.Work<R> work) throws Exception {
+    return transactions.run(
+        dataSource,
+        c -> {
+          if (eventId == null) {
+            attempts.opened(c);
+          } else {
+            attempts.opened(c, eventId);
+          }
+          try {
+            return work.run(c);
+          } finally {
+            attempts.closed(c);
+          }
+        });
+  }
+}
