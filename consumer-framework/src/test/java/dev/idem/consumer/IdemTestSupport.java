@@ -202,6 +202,15 @@ final class IdemTestSupport {
     await(what).atMost(timeout).pollInterval(Duration.ofMillis(50)).until(condition::getAsBoolean);
   }
 
+  /** Asserts that {@code condition} holds throughout {@code duration} (checked every 50 ms). */
+  static void stays(Duration duration, String what, BooleanSupplier condition) {
+    await(what)
+        .during(duration)
+        .atMost(duration.plusSeconds(5))
+        .pollInterval(Duration.ofMillis(50))
+        .until(condition::getAsBoolean);
+  }
+
   static void awaitAssigned(IdempotentConsumer<?> consumer) {
     awaitTrue(
         Duration.ofSeconds(60),
