@@ -262,10 +262,7 @@ public final class DeadLetterReplayer implements AutoCloseable {
     List<Future<?>> sent = new ArrayList<>(members.size());
     for (long id : members) {
       DeadLetterRows.Row row = rows.delete(c, id);
-      labels.add(
-          row.eventId() != null
-              ? row.eventId()
-              : row.topic() + "-" + row.partition() + "@" + row.offset());
+      labels.add(row.label());
       // One partition, an idempotent producer: they arrive in this order.
       sent.add(producer.send(toRecord(row, token)));
     }
@@ -281,13 +278,7 @@ public final class DeadLetterReplayer implements AutoCloseable {
     try {
       headers = HeadersJson.decode(row.headersJson());
     } catch (java.io.IOException e) {
-      throw new IdemException(
-          "dead letter "
-              + (row.eventId() != null
-                  ? row.eventId()
-                  : row.topic() + "-" + row.partition() + "@" + row.offset())
-              + " has unreadable headers",
-          e);
+      throw new IdemException("dead letter " + row.label() + " has unreadable headers", e);
     }
     if (release != null) {
       headers.remove(RecordProcessor.RELEASE_HEADER);

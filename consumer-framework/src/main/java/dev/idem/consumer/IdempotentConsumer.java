@@ -360,13 +360,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       log.info("retention of processed marks is off for {}", name());
       return;
     }
-    ConnectionFactory lockConnections = parts.lockConnections;
-    if (lockConnections == null && parts.dataSource instanceof HikariDataSource hikari) {
-      lockConnections = ConnectionFactory.sameServerAs(hikari);
-    }
-    if (lockConnections == null && ownedPool != null) {
-      lockConnections = ConnectionFactory.sameServerAs(ownedPool);
-    }
+    ConnectionFactory lockConnections = dedicatedConnections();
     if (lockConnections == null) {
       // No job, so marks are never deleted: nothing for the topic-retention check to refuse.
       log.warn(

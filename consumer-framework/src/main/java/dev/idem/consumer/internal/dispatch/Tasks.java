@@ -35,7 +35,8 @@ public final class Tasks {
       FailureSettings failures,
       ConsumerMetrics metrics,
       Runnable onCrash) {
-    RecordTask task = recordTask(consumerName, processor, failures, metrics, onCrash);
+    RecordTask task =
+        new RecordTask(consumerName, processor, policy(processor, failures), metrics, onCrash);
     return new GroupRunner() {
       @Override
       public Step apply(List<Work> group) {
@@ -60,15 +61,6 @@ public final class Tasks {
     FailurePolicy policy = policy(processor, failures);
     RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
     return new BatchTask<>(processor, batches, task, policy, metrics, onCrash);
-  }
-
-  private static RecordTask recordTask(
-      String consumerName,
-      RecordProcessor<?> processor,
-      FailureSettings failures,
-      ConsumerMetrics metrics,
-      Runnable onCrash) {
-    return new RecordTask(consumerName, processor, policy(processor, failures), metrics, onCrash);
   }
 
   private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {

@@ -44,7 +44,12 @@ public final class DeadLetterRows {
       String reason,
       String exceptionClass,
       String exceptionMessage,
-      Instant deadLetteredAt) {}
+      Instant deadLetteredAt) {
+    /** The event id, or the record's coordinates when it had none: for logs and results. */
+    public String label() {
+      return eventId != null ? eventId : topic + "-" + partition + "@" + offset;
+    }
+  }
 
   /**
    * @param schema validated schema identifier

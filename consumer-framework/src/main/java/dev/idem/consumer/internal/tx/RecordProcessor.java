@@ -91,16 +91,6 @@ public final class RecordProcessor<T> {
   }
 
   /**
-   * Attempt {@code attempt} (1-based) at {@code record}, in skip mode or for a record without an
-   * ordering key.
-   *
-   * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
-   */
-  public Outcome process(ConsumerRecord<byte[], byte[]> record, int attempt) {
-    return process(record, attempt, null);
-  }
-
-  /**
    * Attempt {@code attempt} (1-based) at {@code record}; in park-key mode {@code scope} is where
    * its ordering key would be parked (null for a record without one).
    *
@@ -219,21 +209,8 @@ public final class RecordProcessor<T> {
    * id ({@code eventId} null), keyed by its coordinates and content, apart from every event id.
    * Returns {@link Outcome.Kind#DEAD_LETTERED}, {@link Outcome.Kind#DUPLICATE} when the id (or this
    * very record) was already handled, or {@link Outcome.Kind#FAILED} when the write failed: the
-   * record must then not be skipped.
-   */
-  public Outcome deadLetter(
-      ConsumerRecord<byte[], byte[]> record,
-      String eventId,
-      String reason,
-      int attempts,
-      Throwable failure) {
-    return deadLetter(record, eventId, reason, attempts, failure, null);
-  }
-
-  /**
-   * Like {@link #deadLetter(ConsumerRecord, String, String, int, Throwable)}; in park-key mode the
-   * record's key is parked at {@code scope} (when not null), so that its later records queue behind
-   * this one.
+   * record must then not be skipped. In park-key mode the record's key is parked at {@code scope}
+   * (when not null), so that its later records queue behind this one.
    */
   public Outcome deadLetter(
       ConsumerRecord<byte[], byte[]> record,
