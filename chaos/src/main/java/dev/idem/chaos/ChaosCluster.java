@@ -1,8 +1,8 @@
 package dev.idem.chaos;
 
 import dev.idem.testkit.EmbeddedKafkaBroker;
-import dev.idem.testkit.EmbeddedPostgresServer;
-import dev.idem.testkit.PgProxy;
+import dev.idem.testkit.pg.EmbeddedPostgresServer;
+import dev.idem.testkit.pg.PgProxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.concurrent.atomic.AtomicInteger;

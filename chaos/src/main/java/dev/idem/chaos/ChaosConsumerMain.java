@@ -2,13 +2,13 @@ package dev.idem.chaos;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.IdemException;
 import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.FaultHooks;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.IdemException;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.Payloads;

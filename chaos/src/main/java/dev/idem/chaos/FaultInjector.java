@@ -1,6 +1,6 @@
 package dev.idem.chaos;
 
-import dev.idem.testkit.PgProxy;
+import dev.idem.testkit.pg.PgProxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

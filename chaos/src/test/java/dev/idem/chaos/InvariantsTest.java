@@ -2,7 +2,7 @@ package dev.idem.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.idem.testkit.EmbeddedPostgresServer;
+import dev.idem.testkit.pg.EmbeddedPostgresServer;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;

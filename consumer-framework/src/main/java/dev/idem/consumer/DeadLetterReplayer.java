@@ -1,5 +1,6 @@
 package dev.idem.consumer;
 
+import dev.idem.IdemException;
 import dev.idem.consumer.internal.store.DeadLetterRows;
 import dev.idem.consumer.internal.store.HeadersJson;
 import dev.idem.consumer.internal.store.ParkedKeys;

@@ -1,5 +1,7 @@
 package dev.idem.consumer;
 
+import dev.idem.IdemException;
+
 /**
  * A configuration value was missing or refused. The message names the key and says how to fix it.
  */

@@ -1,6 +1,7 @@
 package dev.idem.consumer;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.IdemException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
@@ -15,7 +16,6 @@ import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.retention.TopicRetentionGuard;
-import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
@@ -25,6 +25,7 @@ import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
+import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,5 +1,7 @@
 package dev.idem.consumer;
 
+import dev.idem.IdemException;
+
 /**
  * A record has no usable event id: missing, blank, longer than {@value EventIds#MAX_BYTES} bytes of
  * UTF-8, or containing NUL. Such a record is never processed; it is rejected with this reason.

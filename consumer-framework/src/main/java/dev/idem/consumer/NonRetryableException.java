@@ -1,5 +1,7 @@
 package dev.idem.consumer;
 
+import dev.idem.IdemException;
+
 /**
  * Thrown by a handler for an event that can never succeed (an unknown event type, a payload that
  * breaks a business rule). The record is dead-lettered at once, without further attempts.

@@ -1,5 +1,7 @@
 package dev.idem.consumer;
 
+import dev.idem.IdemException;
+
 /**
  * A handler returned normally, but left idem's transaction unable to commit what it did: it caught
  * an SQL error (PostgreSQL had aborted the transaction, and {@code COMMIT} would quietly have

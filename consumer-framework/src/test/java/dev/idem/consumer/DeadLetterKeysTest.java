@@ -3,7 +3,7 @@ package dev.idem.consumer;
 import static dev.idem.consumer.IdemTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.idem.consumer.internal.schema.SchemaMigrator;
+import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
 import java.sql.ResultSet;

@@ -52,7 +52,7 @@ final class IdemTestSupport {
 
   /** A pool whose sessions carry {@code applicationName}, so tests can find their backends. */
   static HikariDataSource pool(
-      dev.idem.testkit.PostgresServer server, int size, String applicationName) {
+      dev.idem.testkit.pg.PostgresServer server, int size, String applicationName) {
     HikariConfig c = new HikariConfig();
     c.setJdbcUrl(server.jdbcUrl());
     c.setUsername(server.user());

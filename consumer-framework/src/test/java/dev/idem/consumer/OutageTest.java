@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.testkit.EmbeddedKafkaBroker;
-import dev.idem.testkit.EmbeddedPostgresServer;
 import dev.idem.testkit.TestInfrastructure;
+import dev.idem.testkit.pg.EmbeddedPostgresServer;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.retention.RetentionJob;
-import dev.idem.consumer.internal.schema.SchemaMigrator;
+import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import dev.idem.lock.RunResult;

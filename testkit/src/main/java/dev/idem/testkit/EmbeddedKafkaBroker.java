@@ -1,8 +1,9 @@
 package dev.idem.testkit;
 
 import dev.idem.testkit.internal.BrokerMain;
-import dev.idem.testkit.internal.Files2;
-import dev.idem.testkit.internal.Ports;
+import dev.idem.testkit.pg.TestkitException;
+import dev.idem.testkit.pg.internal.Files2;
+import dev.idem.testkit.pg.internal.Ports;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;

@@ -1,16 +1,17 @@
 package dev.idem.testkit;
 
 import dev.idem.testkit.internal.ContainerServers;
-import dev.idem.testkit.internal.DockerProbe;
 import dev.idem.testkit.internal.ExternalServers;
+import dev.idem.testkit.pg.PostgresServer;
+import dev.idem.testkit.pg.SharedPostgres;
+import dev.idem.testkit.pg.TestkitException;
+import dev.idem.testkit.pg.internal.InfraMode;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -20,16 +21,15 @@ import org.slf4j.LoggerFactory;
 /**
  * The Kafka broker and PostgreSQL server shared by every test of one JVM.
  *
- * <p>Each server is chosen in this order:
+ * <p>The PostgreSQL server is the PostgreSQL testkit's {@link SharedPostgres#server()}, so a JVM
+ * runs one database whichever testkit its tests use. The broker is chosen in this order:
  *
  * <ol>
- *   <li>endpoints from the environment: {@code KAFKA_BOOTSTRAP_SERVERS}; {@code PG_URL}, {@code
- *       PG_USER}, {@code PG_PASSWORD};
- *   <li>Testcontainers ({@code apache/kafka}, {@code postgres}) when {@code
- *       -Didem.testkit.infra=testcontainers} (or {@code IDEM_TESTKIT_INFRA}) asks for it, or in
- *       {@code auto} mode when a Docker engine answers within a few seconds;
- *   <li>embedded: a child-JVM KRaft broker and the zonky PostgreSQL binaries ({@code
- *       -Didem.testkit.infra=embedded} forces this).
+ *   <li>endpoints from the environment: {@code KAFKA_BOOTSTRAP_SERVERS};
+ *   <li>Testcontainers ({@code apache/kafka}) when {@code -Didem.testkit.infra=testcontainers} (or
+ *       {@code IDEM_TESTKIT_INFRA}) asks for it, or in {@code auto} mode when a Docker engine
+ *       answers within a few seconds;
+ *   <li>embedded: a child-JVM KRaft broker ({@code -Didem.testkit.infra=embedded} forces this).
  * </ol>
  *
  * <p>Tests isolate themselves with unique topic and consumer names ({@link #uniqueName(String)}).
@@ -37,7 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TestInfrastructure {
   private static final Logger log = LoggerFactory.getLogger(TestInfrastructure.class);
-  private static final AtomicLong NAMES = new AtomicLong();
   private static volatile TestInfrastructure shared;
 
   private final KafkaServer kafka;
@@ -64,44 +63,22 @@ public final class TestInfrastructure {
   }
 
   static TestInfrastructure select(Map<String, String> env) {
-    Mode mode = Mode.from(System.getProperty("idem.testkit.infra", env.get("IDEM_TESTKIT_INFRA")));
-    boolean containers =
-        mode == Mode.TESTCONTAINERS || (mode == Mode.AUTO && DockerProbe.dockerAnswers());
-    if (mode == Mode.TESTCONTAINERS && !DockerProbe.dockerAnswers()) {
-      throw new TestkitException(
-          "idem.testkit.infra=testcontainers but no Docker engine answered;"
-              + " use idem.testkit.infra=embedded or auto");
-    }
     KafkaServer kafka =
         nonBlank(env.get("KAFKA_BOOTSTRAP_SERVERS"))
             .map(ExternalServers::kafka)
-            .orElseGet(() -> containers ? ContainerServers.kafka() : EmbeddedKafkaBroker.launch());
-    PostgresServer postgres =
-        nonBlank(env.get("PG_URL"))
-            .map(
-                url ->
-                    ExternalServers.postgres(
-                        url,
-                        env.getOrDefault("PG_USER", "postgres"),
-                        env.getOrDefault("PG_PASSWORD", "")))
             .orElseGet(
-                () -> containers ? ContainerServers.postgres() : EmbeddedPostgresServer.launch());
+                () ->
+                    InfraMode.from(env).containers()
+                        ? ContainerServers.kafka()
+                        : EmbeddedKafkaBroker.launch());
+    PostgresServer postgres = SharedPostgres.server();
     log.info(
         "test infrastructure: Kafka {} at {}, PostgreSQL {} at {}",
         kafka.kind(),
         kafka.bootstrapServers(),
         postgres.kind(),
-        withoutCredentials(postgres.jdbcUrl()));
+        SharedPostgres.withoutCredentials(postgres.jdbcUrl()));
     return new TestInfrastructure(kafka, postgres);
-  }
-
-  /**
-   * The URL for the log, credentials masked: a {@code PG_URL} from the environment may carry them.
-   * (The testkit cannot use the framework's {@code JdbcUrls}: the framework depends on it.)
-   */
-  static String withoutCredentials(String url) {
-    return url.replaceAll("//([^/:@?]*):[^@/?]*@", "//$1:****@")
-        .replaceAll("(?i)([?&;][^=&;]*(password|passwd|pwd|secret|token)=)[^&;#]*", "$1****");
   }
 
   private static Optional<String> nonBlank(String value) {
@@ -118,17 +95,9 @@ public final class TestInfrastructure {
     return postgres;
   }
 
-  /**
-   * A name unique in this JVM and across runs against the same servers, safe as a Kafka topic name,
-   * a consumer group id and a SQL identifier: lower-case letters, digits and underscores.
-   */
+  /** A name unique in this JVM: see {@link SharedPostgres#uniqueName(String)}. */
   public static String uniqueName(String prefix) {
-    String clean = prefix.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
-    return clean
-        + "_"
-        + Long.toString(System.currentTimeMillis() % 100_000_000L, 36)
-        + "_"
-        + NAMES.incrementAndGet();
+    return SharedPostgres.uniqueName(prefix);
   }
 
   /** Creates topics with the given partition count on the shared broker and waits for them. */
@@ -181,24 +150,6 @@ public final class TestInfrastructure {
           throw new TestkitException("partitions of " + List.of(topics) + " have no leader", e);
         }
         Thread.sleep(50);
-      }
-    }
-  }
-
-  private enum Mode {
-    AUTO,
-    EMBEDDED,
-    TESTCONTAINERS;
-
-    static Mode from(String value) {
-      if (value == null || value.isBlank()) {
-        return AUTO;
-      }
-      try {
-        return valueOf(value.trim().toUpperCase(Locale.ROOT));
-      } catch (IllegalArgumentException e) {
-        throw new TestkitException(
-            "idem.testkit.infra=" + value + " is not known; use auto, embedded or testcontainers");
       }
     }
   }

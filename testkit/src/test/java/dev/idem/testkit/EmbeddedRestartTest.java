@@ -2,6 +2,7 @@ package dev.idem.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.idem.testkit.pg.EmbeddedPostgresServer;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -44,7 +45,7 @@ class EmbeddedRestartTest {
       }
 
       broker.stop();
-      assertThat(dev.idem.testkit.internal.Ports.listening(port(broker))).isFalse();
+      assertThat(dev.idem.testkit.pg.internal.Ports.listening(port(broker))).isFalse();
       broker.start();
 
       try (KafkaConsumer<String, String> consumer = consumer(broker)) {
@@ -64,7 +65,7 @@ class EmbeddedRestartTest {
         s.execute("INSERT INTO kept SELECT generate_series(1, 100)");
       }
       server.stop();
-      assertThat(dev.idem.testkit.internal.Ports.listening(server.port())).isFalse();
+      assertThat(dev.idem.testkit.pg.internal.Ports.listening(server.port())).isFalse();
       server.start();
       try (Connection c = server.dataSource().getConnection();
           Statement s = c.createStatement();

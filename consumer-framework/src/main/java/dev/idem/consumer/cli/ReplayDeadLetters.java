@@ -2,9 +2,9 @@ package dev.idem.consumer.cli;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.IdemException;
 import dev.idem.consumer.DeadLetterReplayer;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.IdemException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;

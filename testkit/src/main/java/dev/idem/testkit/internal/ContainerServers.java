@@ -1,20 +1,16 @@
 package dev.idem.testkit.internal;
 
 import dev.idem.testkit.KafkaServer;
-import dev.idem.testkit.PostgresServer;
-import javax.sql.DataSource;
-import org.postgresql.ds.PGSimpleDataSource;
-import org.testcontainers.containers.PostgreSQLContainer;
 import org.testcontainers.kafka.KafkaContainer;
 import org.testcontainers.utility.DockerImageName;
 
 /**
- * Servers in Docker containers, for machines with a Docker engine. Containers remap ports when
- * restarted, so they are not restartable; restart tests use the embedded servers.
+ * The Kafka broker in a Docker container (the PostgreSQL container is the PostgreSQL testkit's),
+ * for machines with a Docker engine. A container remaps its port when restarted, so it is not
+ * restartable; restart tests use the embedded servers.
  */
 public final class ContainerServers {
   private static final String KAFKA_IMAGE = "apache/kafka:4.3.1";
-  private static final String POSTGRES_IMAGE = "postgres:17";
 
   private ContainerServers() {}
 
@@ -28,22 +24,6 @@ public final class ContainerServers {
             .withEnv("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false");
     container.start();
     return new ContainerKafka(container);
-  }
-
-  /** Starts a PostgreSQL 17 container on durable settings. */
-  public static PostgresServer postgres() {
-    PostgreSQLContainer<?> container =
-        new PostgreSQLContainer<>(DockerImageName.parse(POSTGRES_IMAGE))
-            .withCommand(
-                "postgres",
-                "-c",
-                "fsync=on",
-                "-c",
-                "synchronous_commit=on",
-                "-c",
-                "max_connections=300");
-    container.start();
-    return new ContainerPostgres(container);
   }
 
   private static UnsupportedOperationException notRestartable() {
@@ -75,57 +55,6 @@ public final class ContainerServers {
 
     @Override
     public void kill() {
-      throw notRestartable();
-    }
-
-    @Override
-    public void start() {
-      throw notRestartable();
-    }
-
-    @Override
-    public void close() {
-      container.stop();
-    }
-  }
-
-  private record ContainerPostgres(PostgreSQLContainer<?> container) implements PostgresServer {
-    @Override
-    public String jdbcUrl() {
-      return container.getJdbcUrl();
-    }
-
-    @Override
-    public String user() {
-      return container.getUsername();
-    }
-
-    @Override
-    public String password() {
-      return container.getPassword();
-    }
-
-    @Override
-    public String kind() {
-      return "testcontainers";
-    }
-
-    @Override
-    public DataSource dataSource() {
-      PGSimpleDataSource ds = new PGSimpleDataSource();
-      ds.setUrl(jdbcUrl());
-      ds.setUser(user());
-      ds.setPassword(password());
-      return ds;
-    }
-
-    @Override
-    public boolean restartable() {
-      return false;
-    }
-
-    @Override
-    public void stop() {
       throw notRestartable();
     }
 

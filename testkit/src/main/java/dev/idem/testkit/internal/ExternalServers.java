@@ -1,22 +1,14 @@
 package dev.idem.testkit.internal;
 
 import dev.idem.testkit.KafkaServer;
-import dev.idem.testkit.PostgresServer;
-import javax.sql.DataSource;
-import org.postgresql.ds.PGSimpleDataSource;
 
-/** Servers given by the environment; the testkit neither starts nor stops them. */
+/** A broker given by the environment; the testkit neither starts nor stops it. */
 public final class ExternalServers {
   private ExternalServers() {}
 
   /** A broker at the given bootstrap servers. */
   public static KafkaServer kafka(String bootstrapServers) {
     return new ExternalKafka(bootstrapServers);
-  }
-
-  /** A database at the given URL. */
-  public static PostgresServer postgres(String url, String user, String password) {
-    return new ExternalPostgres(url, user, password);
   }
 
   private static UnsupportedOperationException notRestartable(String what) {
@@ -54,45 +46,5 @@ public final class ExternalServers {
 
     @Override
     public void close() {}
-  }
-
-  private record ExternalPostgres(String jdbcUrl, String user, String password)
-      implements PostgresServer {
-    @Override
-    public String kind() {
-      return "external";
-    }
-
-    @Override
-    public DataSource dataSource() {
-      PGSimpleDataSource ds = new PGSimpleDataSource();
-      ds.setUrl(jdbcUrl);
-      ds.setUser(user);
-      ds.setPassword(password);
-      return ds;
-    }
-
-    @Override
-    public boolean restartable() {
-      return false;
-    }
-
-    @Override
-    public void stop() {
-      throw notRestartable("a PostgreSQL server");
-    }
-
-    @Override
-    public void start() {
-      throw notRestartable("a PostgreSQL server");
-    }
-
-    @Override
-    public void close() {}
-
-    @Override
-    public String toString() {
-      return "ExternalPostgres[" + jdbcUrl + ", user " + user + "]";
-    }
   }
 }

@@ -1,9 +1,9 @@
 package dev.idem.example.webhook;
 
+import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.IdemException;
 import dev.idem.testkit.EmbeddedKafkaBroker;
-import dev.idem.testkit.EmbeddedPostgresServer;
+import dev.idem.testkit.pg.EmbeddedPostgresServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
