@@ -40,12 +40,12 @@ class RetentionTest {
     sql(String.format(insert, "ledger", "new", "1 day", 200));
     sql(String.format(insert, "other", "old", "30 days", 50));
 
-    List<RetentionJob.Outcome> outcomes = new ArrayList<>();
+    List<RetentionJob.Purged> outcomes = new ArrayList<>();
     int skipped = 0;
     try (HikariDataSource pool = pool(6)) {
       CyclicBarrier together = new CyclicBarrier(3);
       ExecutorService threads = Executors.newFixedThreadPool(3);
-      List<Future<RunResult<RetentionJob.Outcome>>> runs = new ArrayList<>();
+      List<Future<RunResult<RetentionJob.Purged>>> runs = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         RetentionJob job =
             new RetentionJob(
@@ -64,8 +64,8 @@ class RetentionTest {
                   return job.runOnce();
                 }));
       }
-      for (Future<RunResult<RetentionJob.Outcome>> f : runs) {
-        RunResult<RetentionJob.Outcome> r = f.get(60, TimeUnit.SECONDS);
+      for (Future<RunResult<RetentionJob.Purged>> f : runs) {
+        RunResult<RetentionJob.Purged> r = f.get(60, TimeUnit.SECONDS);
         if (r.ran()) {
           outcomes.add(r.value());
         } else {
@@ -75,7 +75,7 @@ class RetentionTest {
       threads.shutdownNow();
     }
     assertThat(outcomes.stream().filter(o -> o.deleted() > 0).toList())
-        .containsExactly(new RetentionJob.Outcome(1000, 10));
+        .containsExactly(new RetentionJob.Purged(1000, 10));
     assertThat(outcomes.size() + skipped).isEqualTo(3);
     assertThat(count("SELECT count(*) FROM " + table + " WHERE consumer_name = 'ledger'"))
         .isEqualTo(200);

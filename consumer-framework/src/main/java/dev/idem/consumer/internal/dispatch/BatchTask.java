@@ -83,7 +83,7 @@ public final class BatchTask<T> implements GroupRunner {
       return Step.DONE;
     }
     Work head = group.get(0);
-    BatchProcessor.Result result;
+    BatchProcessor.BatchRun result;
     try {
       result = batches.process(batch, head.attempt);
     } catch (FaultHook.SimulatedCrash crash) {

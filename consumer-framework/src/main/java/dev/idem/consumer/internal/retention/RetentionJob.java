@@ -32,7 +32,7 @@ public final class RetentionJob {
   private final Clock clock;
 
   /** What one run deleted. */
-  public record Outcome(long deleted, int batches) {}
+  public record Purged(long deleted, int batches) {}
 
   public RetentionJob(
       AdvisoryLocks locks,
@@ -54,11 +54,11 @@ public final class RetentionJob {
   }
 
   /** One run, or a skip when another instance runs it now. */
-  public RunResult<Outcome> runOnce() {
+  public RunResult<Purged> runOnce() {
     return locks.runExclusive(jobName, this::deleteExpired);
   }
 
-  private Outcome deleteExpired() throws Exception {
+  private Purged deleteExpired() throws Exception {
     Instant cutoff = clock.instant().minus(window);
     long deleted = 0;
     int batches = 0;
@@ -83,6 +83,6 @@ public final class RetentionJob {
           cutoff,
           batches);
     }
-    return new Outcome(deleted, batches);
+    return new Purged(deleted, batches);
   }
 }

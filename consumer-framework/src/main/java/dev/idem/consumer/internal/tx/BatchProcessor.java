@@ -34,7 +34,7 @@ public final class BatchProcessor<T> {
   private final int maxLocks;
 
   /** What a batch ended with: committed, or the failure of the transaction that failed. */
-  public record Result(Throwable failure) {
+  public record BatchRun(Throwable failure) {
     public boolean committed() {
       return failure == null;
     }
@@ -52,7 +52,7 @@ public final class BatchProcessor<T> {
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
-  public Result process(List<Read<T>> items, int attempt) {
+  public BatchRun process(List<Read<T>> items, int attempt) {
     Map<String, Read<T>> distinct = new LinkedHashMap<>();
     // Every record a transaction covers, by event id: the copies inside the batch are done when
     // the transaction of their first copy commits.
@@ -72,13 +72,13 @@ public final class BatchProcessor<T> {
       }
       Throwable failure = transact(chunk, records, attempt);
       if (failure != null) {
-        return new Result(failure);
+        return new BatchRun(failure);
       }
       for (Read<T> p : chunk) {
         env.faults().afterDatabaseCommit(p.record());
       }
     }
-    return new Result(null);
+    return new BatchRun(null);
   }
 
   private Throwable transact(
@@ -151,7 +151,7 @@ public final class BatchProcessor<T> {
     if (!events.isEmpty()) {
       long handlerStart = System.nanoTime();
       try {
-        handler.handle(events, new Context(attempt, GuardedConnection.wrap(c)));
+        handler.handle(events, new BatchTransactionContext(attempt, GuardedConnection.wrap(c)));
       } finally {
         env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
       }
@@ -164,11 +164,11 @@ public final class BatchProcessor<T> {
     return fresh;
   }
 
-  private final class Context implements BatchContext {
+  private final class BatchTransactionContext implements BatchContext {
     private final int attempt;
     private final Connection connection;
 
-    Context(int attempt, Connection connection) {
+    BatchTransactionContext(int attempt, Connection connection) {
       this.attempt = attempt;
       this.connection = connection;
     }

@@ -170,7 +170,7 @@ public final class RecordProcessor<T> {
     try {
       handler.handle(
           read.payload(),
-          new Context(
+          new RecordTransactionContext(
               env.consumerName(), read.eventId(), record, attempt, GuardedConnection.wrap(c)));
     } finally {
       env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);

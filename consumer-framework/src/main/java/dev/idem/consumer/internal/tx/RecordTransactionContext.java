@@ -8,7 +8,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Headers;
 
 /** The context handed to a handler for one attempt. */
-record Context(
+record RecordTransactionContext(
     String consumerName,
     String eventId,
     ConsumerRecord<byte[], byte[]> record,
