@@ -4,6 +4,7 @@ import dev.idem.consumer.internal.config.ConfigFiles;
 import dev.idem.consumer.internal.config.DeadLetterTopics;
 import dev.idem.consumer.internal.config.KafkaClientProperties;
 import dev.idem.consumer.internal.config.Kind;
+import dev.idem.consumer.internal.config.Rules;
 import dev.idem.consumer.internal.config.Setting;
 import dev.idem.consumer.internal.config.Settings;
 import dev.idem.consumer.internal.config.Values;
@@ -14,6 +15,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+
+// Over 400 lines because this file is public API only: a record of 32 documented components and a
+// builder of 25 documented typed setters, each one line of logic. The settings' definitions, their
+// parsing and checks, the rules between them and the Kafka client properties live in
+// dev.idem.consumer.internal.config.
 
 /**
  * The validated, immutable settings of one idempotent consumer.
@@ -118,30 +124,12 @@ public record IdemConfig(
     Settings.SCHEMA.check(schema);
     Settings.PROCESSED_TABLE.check(processedTable);
     Settings.DEAD_LETTER_TABLE.check(deadLetterTable);
-    if (processedTable.equals(deadLetterTable)) {
-      throw new IdemConfigException(
-          "consumer.dead-letter-table", "must differ from consumer.processed-table");
-    }
+    Rules.tablesDiffer(processedTable, deadLetterTable);
     Settings.DEAD_LETTER_TOPIC.check(deadLetterTopic);
     DeadLetterTopics.checkFor(deadLetterTopic, topics);
     Settings.LOCK_TIMEOUT.check(lockTimeout);
     Settings.HANDLER_TIMEOUT.check(handlerTimeout);
-    if (lockTimeout.compareTo(handlerTimeout) > 0) {
-      throw new IdemConfigException(
-          "consumer.lock-timeout",
-          "must not exceed consumer.handler-timeout ("
-              + Values.format(handlerTimeout)
-              + "): the statement timeout bounds the lock wait too");
-    }
-    if (lockTimeout.plus(handlerTimeout).toMillis() > Integer.MAX_VALUE) {
-      throw new IdemConfigException(
-          "consumer.handler-timeout",
-          Values.format(handlerTimeout)
-              + " plus consumer.lock-timeout ("
-              + Values.format(lockTimeout)
-              + ") is over PostgreSQL's limit for its timeouts (2147483647 ms, about 24 days);"
-              + " lower them");
-    }
+    Rules.timeouts(lockTimeout, handlerTimeout);
     Settings.COMMIT_INTERVAL.check(commitInterval);
     Settings.DRAIN_TIMEOUT.check(drainTimeout);
     Settings.POLL_TIMEOUT.check(pollTimeout);
@@ -153,47 +141,16 @@ public record IdemConfig(
     Settings.RETRY_MAX_ATTEMPTS.check(retry.maxAttempts());
     Settings.RETRY_INITIAL_BACKOFF.check(retry.initialBackoff());
     Settings.RETRY_MAX_BACKOFF.check(retry.maxBackoff());
-    if (drainTimeout.toMillis() >= client.maxPollIntervalMs()) {
-      throw new IdemConfigException(
-          "consumer.drain-timeout",
-          Values.format(drainTimeout)
-              + " must be shorter than kafka.max.poll.interval.ms ("
-              + client.maxPollIntervalMs()
-              + " ms): a revoke that drains longer is kicked out of the group");
-    }
+    Rules.drainWithinPollInterval(drainTimeout, client.maxPollIntervalMs());
     Settings.MAX_IN_FLIGHT.check(maxInFlight);
     Settings.MAX_IN_FLIGHT_BYTES.check(maxInFlightBytes);
     Settings.MAX_IN_FLIGHT_PER_PARTITION.check(maxInFlightPerPartition);
-    if (maxInFlightPerPartition > maxInFlight) {
-      throw new IdemConfigException(
-          "consumer.max-in-flight-per-partition",
-          maxInFlightPerPartition
-              + " is above consumer.max-in-flight ("
-              + maxInFlight
-              + "): one partition cannot hold more than the whole consumer; lower it");
-    }
+    Rules.inFlight(maxInFlight, maxInFlightPerPartition, client.maxPollRecords());
     Settings.MAX_UNCOMMITTED_PER_PARTITION.check(maxUncommittedPerPartition);
-    if (maxInFlight < client.maxPollRecords()) {
-      throw new IdemConfigException(
-          "consumer.max-in-flight",
-          maxInFlight
-              + " is below kafka.max.poll.records ("
-              + client.maxPollRecords()
-              + "): one poll must fit; raise it or lower kafka.max.poll.records");
-    }
     if (database != null) {
       Settings.PG_URL.check(database.url());
       Settings.PG_POOL_SIZE.check(database.poolSize());
-      if (database.poolSize() < concurrency + 2) {
-        throw new IdemConfigException(
-            "pg.pool-size",
-            database.poolSize()
-                + " is too small for consumer.concurrency="
-                + concurrency
-                + ": the pool needs at least concurrency + 2 = "
-                + (concurrency + 2)
-                + " connections");
-      }
+      Rules.poolHoldsConcurrency(database.poolSize(), concurrency);
     }
     Settings.RETENTION_WINDOW.check(retentionWindow);
     Settings.RETENTION_INTERVAL.check(retentionInterval);
