@@ -1,20 +1,25 @@
 package dev.idem.consumer;
 
 import dev.idem.consumer.internal.config.ConfigFiles;
+import dev.idem.consumer.internal.config.DeadLetterTopics;
+import dev.idem.consumer.internal.config.KafkaClientProperties;
+import dev.idem.consumer.internal.config.Kind;
+import dev.idem.consumer.internal.config.Rules;
+import dev.idem.consumer.internal.config.Setting;
+import dev.idem.consumer.internal.config.Settings;
 import dev.idem.consumer.internal.config.Values;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.TreeMap;
-import java.util.regex.Pattern;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+// Over 400 lines because this file is public API only: a record of 32 documented components and a
+// builder of 25 documented typed setters, each one line of logic. The settings' definitions, their
+// parsing and checks, the rules between them and the Kafka client properties live in
+// dev.idem.consumer.internal.config.
 
 /**
  * The validated, immutable settings of one idempotent consumer.
@@ -22,7 +27,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * <p>Build it in code with {@link #builder(String)}, or load it from a properties or YAML file with
  * {@link #load(Path)} (keys documented in {@code config/idem.properties}). {@link Builder#build()}
  * checks everything and throws {@link IdemConfigException} naming the key and the fix; nothing is
- * quietly replaced.
+ * quietly replaced. The canonical constructor checks the same, so no instance holds a value that
+ * the builder would refuse. Every {@code consumer.*} and {@code pg.*} key is defined once, in
+ * {@link Settings}.
  *
  * @param consumerName the consumer's name: processed marks are kept per (consumer name, event id)
  * @param topics the topics to consume
@@ -99,22 +106,62 @@ public record IdemConfig(
     DeadLetterMode deadLetterMode,
     DatabaseSettings database) {
 
-  // Kafka's defaults (retention.ms = segment.ms = 7d, checked every 5 min) can deliver a record for
-  // up to 14d 5m, which the start-up check asks the window to cover; the rest of the day is room
-  // for providers' retries.
-  private static final Duration DEFAULT_RETENTION_WINDOW = Duration.ofDays(15);
-  private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
-  // Kafka refuses "." and "..".
-  private static final Pattern TOPIC = Pattern.compile("(?!\\.\\.?$)[a-zA-Z0-9._-]{1,249}");
-  private static final Map<String, String> PROTOCOL_CONSUMER_REJECTS =
-      Map.of(
-          "session.timeout.ms", "group.consumer.session.timeout.ms on the broker",
-          "heartbeat.interval.ms", "group.consumer.heartbeat.interval.ms on the broker",
-          "partition.assignment.strategy", "group.remote.assignor");
-
+  /**
+   * Checks every value as {@link Builder#build()} does, and completes the Kafka properties with the
+   * settings idem owns.
+   *
+   * @throws IdemConfigException naming the first refused key and the fix
+   */
   public IdemConfig {
-    topics = List.copyOf(topics);
-    kafka = Map.copyOf(kafka);
+    consumerName = Settings.NAME.check(consumerName);
+    topics = List.copyOf(Settings.TOPICS.check(topics));
+    if (kafka == null) {
+      throw new IdemConfigException("kafka", "is null; give the Kafka consumer properties");
+    }
+    KafkaClientProperties.Consumer client = KafkaClientProperties.consumer(consumerName, kafka);
+    kafka = client.properties();
+    Settings.LOCK_NAMESPACE.check(lockNamespace);
+    Settings.SCHEMA.check(schema);
+    Settings.PROCESSED_TABLE.check(processedTable);
+    Settings.DEAD_LETTER_TABLE.check(deadLetterTable);
+    Rules.tablesDiffer(processedTable, deadLetterTable);
+    Settings.DEAD_LETTER_TOPIC.check(deadLetterTopic);
+    DeadLetterTopics.checkFor(deadLetterTopic, topics);
+    Settings.LOCK_TIMEOUT.check(lockTimeout);
+    Settings.HANDLER_TIMEOUT.check(handlerTimeout);
+    Rules.timeouts(lockTimeout, handlerTimeout);
+    Settings.COMMIT_INTERVAL.check(commitInterval);
+    Settings.DRAIN_TIMEOUT.check(drainTimeout);
+    Settings.POLL_TIMEOUT.check(pollTimeout);
+    Settings.CONCURRENCY.check(concurrency);
+    Settings.MAX_ABANDONED_WORKERS.check(maxAbandonedWorkers);
+    if (retry == null) {
+      throw new IdemConfigException("consumer.retry", "is null; give a RetryPolicy");
+    }
+    Settings.RETRY_MAX_ATTEMPTS.check(retry.maxAttempts());
+    Settings.RETRY_INITIAL_BACKOFF.check(retry.initialBackoff());
+    Settings.RETRY_MAX_BACKOFF.check(retry.maxBackoff());
+    Rules.drainWithinPollInterval(drainTimeout, client.maxPollIntervalMs());
+    Settings.MAX_IN_FLIGHT.check(maxInFlight);
+    Settings.MAX_IN_FLIGHT_BYTES.check(maxInFlightBytes);
+    Settings.MAX_IN_FLIGHT_PER_PARTITION.check(maxInFlightPerPartition);
+    Rules.inFlight(maxInFlight, maxInFlightPerPartition, client.maxPollRecords());
+    Settings.MAX_UNCOMMITTED_PER_PARTITION.check(maxUncommittedPerPartition);
+    if (database != null) {
+      Settings.PG_URL.check(database.url());
+      Settings.PG_POOL_SIZE.check(database.poolSize());
+      Rules.poolHoldsConcurrency(database.poolSize(), concurrency);
+    }
+    Settings.RETENTION_WINDOW.check(retentionWindow);
+    Settings.RETENTION_INTERVAL.check(retentionInterval);
+    Settings.RETENTION_BATCH_SIZE.check(retentionBatchSize);
+    Settings.RETENTION_TOPIC_CHECK_TIMEOUT.check(retentionTopicCheckTimeout);
+    Settings.BATCH_SIZE.check(batchSize);
+    Settings.BATCH_MAX_LOCKS.check(batchMaxLocks);
+    Settings.OFFSET_STORE.check(offsetStore);
+    Settings.READ_RETRY_TIMEOUT.check(readRetryTimeout);
+    Settings.TRANSACTION_STATE_CHECK.check(transactionStateCheck);
+    Settings.DEAD_LETTER_MODE.check(deadLetterMode);
   }
 
   /** A builder for the consumer named {@code consumerName}. */
@@ -145,9 +192,7 @@ public record IdemConfig(
    */
   public static Builder fromProperties(
       Map<String, String> properties, Map<String, String> environment) {
-    List<String> overridable = new ArrayList<>(Keys.KNOWN);
-    overridable.add("consumer.name");
-    overridable.add("consumer.topics");
+    List<String> overridable = Settings.ALL.stream().map(Setting::key).toList();
     Map<String, String> values = ConfigFiles.withOverrides(properties, environment, overridable);
     Builder builder = new Builder(values.get("consumer.name"));
     values.forEach(builder::set);
@@ -167,47 +212,8 @@ public record IdemConfig(
    * secrets masked.
    */
   public String describe() {
-    Map<String, Object> lines = new TreeMap<>();
-    lines.put("consumer.name", consumerName);
-    lines.put("consumer.topics", String.join(",", topics));
-    lines.put("consumer.lock-namespace", lockNamespace);
-    lines.put("consumer.schema", schema);
-    lines.put("consumer.processed-table", processedTable);
-    lines.put("consumer.dead-letter-table", deadLetterTable);
-    lines.put("consumer.dead-letter-topic", deadLetterTopic == null ? "off" : deadLetterTopic);
-    lines.put("consumer.lock-timeout", lockTimeout);
-    lines.put("consumer.handler-timeout", handlerTimeout);
-    lines.put("consumer.commit-interval", commitInterval);
-    lines.put("consumer.drain-timeout", drainTimeout);
-    lines.put("consumer.poll-timeout", pollTimeout);
-    lines.put("consumer.concurrency", concurrency);
-    lines.put("consumer.max-abandoned-workers", maxAbandonedWorkers);
-    lines.put("consumer.max-in-flight", maxInFlight);
-    lines.put("consumer.max-in-flight-bytes", maxInFlightBytes);
-    lines.put("consumer.max-in-flight-per-partition", maxInFlightPerPartition);
-    lines.put("consumer.max-uncommitted-per-partition", maxUncommittedPerPartition);
-    lines.put("consumer.retry", retry);
-    lines.put("consumer.batch.size", batchSize);
-    lines.put("consumer.batch.max-locks", batchMaxLocks);
-    lines.put("consumer.retention.window", retentionWindow == null ? "off" : retentionWindow);
-    lines.put("consumer.retention.interval", retentionInterval);
-    lines.put("consumer.retention.batch-size", retentionBatchSize);
-    lines.put("consumer.retention.allow-shorter-than-topic", retentionAllowShorterThanTopic);
-    lines.put("consumer.retention.topic-check-timeout", retentionTopicCheckTimeout);
-    lines.put("consumer.offset-store", offsetStore.name().toLowerCase(Locale.ROOT));
-    lines.put("consumer.read-retry-timeout", readRetryTimeout);
-    lines.put(
-        "consumer.transaction-state-check", transactionStateCheck.name().toLowerCase(Locale.ROOT));
-    lines.put(
-        "consumer.dead-letter.on-failure",
-        deadLetterMode.name().toLowerCase(Locale.ROOT).replace('_', '-'));
-    kafka.forEach((k, v) -> lines.put("kafka." + k, Values.maskIfSecret(k, v)));
-    if (database != null) {
-      lines.put("pg.url", JdbcUrls.mask(database.url()));
-      lines.put("pg.user", database.user());
-      lines.put("pg.password", "****");
-      lines.put("pg.pool-size", database.poolSize());
-    }
+    Map<String, String> lines = Settings.describe(this);
+    kafka.forEach((k, v) -> lines.put("kafka." + k, String.valueOf(Values.maskIfSecret(k, v))));
     StringBuilder sb = new StringBuilder();
     lines.forEach((k, v) -> sb.append("\n  ").append(k).append('=').append(v));
     return sb.toString();
@@ -215,7 +221,7 @@ public record IdemConfig(
 
   /** The dead-letter topic for records of {@code sourceTopic}, or null when off. */
   public String deadLetterTopicFor(String sourceTopic) {
-    return deadLetterTopic == null ? null : deadLetterTopic.replace("{topic}", sourceTopic);
+    return DeadLetterTopics.forSource(deadLetterTopic, sourceTopic);
   }
 
   /**
@@ -223,31 +229,7 @@ public record IdemConfig(
    * settings, for dead letters and replays.
    */
   public Map<String, Object> producerProperties() {
-    Map<String, Object> props = new LinkedHashMap<>();
-    java.util.Set<String> producerKeys =
-        org.apache.kafka.clients.producer.ProducerConfig.configNames();
-    kafka.forEach(
-        (k, v) -> {
-          if (producerKeys.contains(k)
-              && !k.endsWith(".serializer")
-              && !k.equals("client.id")
-              && !k.equals("interceptor.classes")
-              && !k.equals("metric.reporters")) {
-            props.put(k, v);
-          }
-        });
-    props.put("client.id", "idem-" + consumerName + "-producer");
-    props.put("acks", "all");
-    props.put("enable.idempotence", "true");
-    props.put("max.block.ms", "10000");
-    props.put("request.timeout.ms", "5000");
-    props.put("delivery.timeout.ms", "15000");
-    props.put("linger.ms", "0");
-    // A dead letter is the source record plus idem's headers: the client must not refuse what the
-    // source topic accepted. The dead-letter topic's max.message.bytes is the real limit.
-    props.putIfAbsent("max.request.size", Integer.toString(16 * 1024 * 1024));
-    props.putIfAbsent("buffer.memory", Long.toString(64L * 1024 * 1024));
-    return props;
+    return KafkaClientProperties.producer(consumerName, kafka);
   }
 
   /**
@@ -273,12 +255,13 @@ public record IdemConfig(
 
   /** Collects settings; {@link #build()} validates them all. */
   public static final class Builder {
-    private static final String NO_VALUE = "is null; give it a value or leave the setting out";
     private final String consumerName;
     private final List<String> topics = new ArrayList<>();
     private final Map<String, String> kafka = new LinkedHashMap<>();
-    private final Map<String, String> settings = new LinkedHashMap<>();
-    private int parsedMaxPollRecords;
+    // By key: a Raw text from a file or set(), or a typed value from a typed setter.
+    private final Map<String, Object> values = new LinkedHashMap<>();
+
+    private record Raw(String text) {}
 
     private Builder(String consumerName) {
       this.consumerName = consumerName;
@@ -299,7 +282,7 @@ public record IdemConfig(
     public Builder kafka(String key, Object value) {
       Objects.requireNonNull(key, "key");
       if (value == null) {
-        throw new IdemConfigException("kafka." + key, NO_VALUE);
+        throw new IdemConfigException("kafka." + key, Kind.NO_VALUE);
       }
       kafka.put(key, value.toString());
       return this;
@@ -307,7 +290,7 @@ public record IdemConfig(
 
     /** Shorthand for {@code kafka("bootstrap.servers", servers)}. */
     public Builder bootstrapServers(String servers) {
-      return kafka(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
+      return kafka("bootstrap.servers", servers);
     }
 
     /** The advisory-lock namespace; default the consumer name. */
@@ -322,27 +305,27 @@ public record IdemConfig(
 
     /** The lock wait bound; default 30 s. */
     public Builder lockTimeout(Duration timeout) {
-      return set("consumer.lock-timeout", Values.format(timeout));
+      return put("consumer.lock-timeout", timeout);
     }
 
     /** The handler bound (statement and idle-in-transaction timeouts); default 60 s. */
     public Builder handlerTimeout(Duration timeout) {
-      return set("consumer.handler-timeout", Values.format(timeout));
+      return put("consumer.handler-timeout", timeout);
     }
 
     /** How often offsets are committed; default 1 s. */
     public Builder commitInterval(Duration interval) {
-      return set("consumer.commit-interval", Values.format(interval));
+      return put("consumer.commit-interval", interval);
     }
 
     /** How long revoke and close wait for in-flight work; default 10 s. */
     public Builder drainTimeout(Duration timeout) {
-      return set("consumer.drain-timeout", Values.format(timeout));
+      return put("consumer.drain-timeout", timeout);
     }
 
     /** How many records run at once; default 1. */
     public Builder concurrency(int concurrency) {
-      return set("consumer.concurrency", Integer.toString(concurrency));
+      return put("consumer.concurrency", concurrency);
     }
 
     /**
@@ -353,12 +336,12 @@ public record IdemConfig(
      * health()} reports the consumer unhealthy.
      */
     public Builder maxAbandonedWorkers(int workers) {
-      return set("consumer.max-abandoned-workers", Integer.toString(workers));
+      return put("consumer.max-abandoned-workers", workers);
     }
 
     /** The most records in flight (handed to workers, not done); default 2000. */
     public Builder maxInFlight(int records) {
-      return set("consumer.max-in-flight", Integer.toString(records));
+      return put("consumer.max-in-flight", records);
     }
 
     /**
@@ -367,7 +350,7 @@ public record IdemConfig(
      * that is lower.
      */
     public Builder maxInFlightPerPartition(int records) {
-      return set("consumer.max-in-flight-per-partition", Integer.toString(records));
+      return put("consumer.max-in-flight-per-partition", records);
     }
 
     /**
@@ -377,12 +360,12 @@ public record IdemConfig(
      * is redelivered after a crash.
      */
     public Builder maxUncommittedPerPartition(int records) {
-      return set("consumer.max-uncommitted-per-partition", Integer.toString(records));
+      return put("consumer.max-uncommitted-per-partition", records);
     }
 
     /** The most bytes of records in flight; default 64 MiB. */
     public Builder maxInFlightBytes(long bytes) {
-      return set("consumer.max-in-flight-bytes", Long.toString(bytes));
+      return put("consumer.max-in-flight-bytes", bytes);
     }
 
     /**
@@ -400,7 +383,7 @@ public record IdemConfig(
      * when compacted) plus the providers' retry window, or a replay re-applies events.
      */
     public Builder retentionWindow(Duration window) {
-      return set("consumer.retention.window", window == null ? "off" : Values.format(window));
+      return put("consumer.retention.window", window);
     }
 
     /**
@@ -410,7 +393,7 @@ public record IdemConfig(
      * than the window then applies them again.
      */
     public Builder retentionAllowShorterThanTopic(boolean allow) {
-      return set("consumer.retention.allow-shorter-than-topic", Boolean.toString(allow));
+      return put("consumer.retention.allow-shorter-than-topic", allow);
     }
 
     /**
@@ -419,12 +402,12 @@ public record IdemConfig(
      * in the background; a refusal found then stops it.
      */
     public Builder retentionTopicCheckTimeout(Duration timeout) {
-      return set("consumer.retention.topic-check-timeout", Values.format(timeout));
+      return put("consumer.retention.topic-check-timeout", timeout);
     }
 
     /** Batch mode: the most records of one partition handed to one batch; default 500. */
     public Builder batchSize(int records) {
-      return set("consumer.batch.size", Integer.toString(records));
+      return put("consumer.batch.size", records);
     }
 
     /**
@@ -434,7 +417,7 @@ public record IdemConfig(
      * with defaults), which every session of the server shares.
      */
     public Builder batchMaxLocks(int locks) {
-      return set("consumer.batch.max-locks", Integer.toString(locks));
+      return put("consumer.batch.max-locks", locks);
     }
 
     /**
@@ -442,9 +425,7 @@ public record IdemConfig(
      * OffsetStore#POSTGRESQL}, in the same transaction as each record's effects.
      */
     public Builder offsetStore(OffsetStore store) {
-      return set(
-          "consumer.offset-store",
-          Objects.requireNonNull(store, "store").name().toLowerCase(Locale.ROOT));
+      return put("consumer.offset-store", Objects.requireNonNull(store, "store"));
     }
 
     /**
@@ -453,7 +434,7 @@ public record IdemConfig(
      * dead-lettered; default 5 minutes. Later records of its ordering key wait meanwhile.
      */
     public Builder readRetryTimeout(Duration timeout) {
-      return set("consumer.read-retry-timeout", Values.format(timeout));
+      return put("consumer.read-retry-timeout", timeout);
     }
 
     /**
@@ -461,25 +442,21 @@ public record IdemConfig(
      * DeadLetterMode#SKIP} (default) or {@link DeadLetterMode#PARK_KEY}.
      */
     public Builder deadLetterMode(DeadLetterMode mode) {
-      return set(
-          "consumer.dead-letter.on-failure",
-          Objects.requireNonNull(mode, "mode").name().toLowerCase(Locale.ROOT).replace('_', '-'));
+      return put("consumer.dead-letter.on-failure", Objects.requireNonNull(mode, "mode"));
     }
 
     /** How a transaction left aborted or ended by its handler is detected; default DRIVER. */
     public Builder transactionStateCheck(TransactionStateCheck check) {
-      return set(
-          "consumer.transaction-state-check",
-          Objects.requireNonNull(check, "check").name().toLowerCase(Locale.ROOT));
+      return put("consumer.transaction-state-check", Objects.requireNonNull(check, "check"));
     }
 
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
-      set("consumer.retry.max-attempts", Integer.toString(policy.maxAttempts()));
-      set("consumer.retry.initial-backoff", Values.format(policy.initialBackoff()));
-      set("consumer.retry.max-backoff", Values.format(policy.maxBackoff()));
-      set("consumer.retry.multiplier", Double.toString(policy.multiplier()));
-      return set("consumer.retry.jitter", Double.toString(policy.jitter()));
+      put("consumer.retry.max-attempts", policy.maxAttempts());
+      put("consumer.retry.initial-backoff", policy.initialBackoff());
+      put("consumer.retry.max-backoff", policy.maxBackoff());
+      put("consumer.retry.multiplier", policy.multiplier());
+      return put("consumer.retry.jitter", policy.jitter());
     }
 
     /** Connection settings for a pool idem opens itself. */
@@ -487,7 +464,7 @@ public record IdemConfig(
       set("pg.url", url);
       set("pg.user", user);
       set("pg.password", password);
-      return set("pg.pool-size", Integer.toString(poolSize));
+      return put("pg.pool-size", poolSize);
     }
 
     /**
@@ -498,7 +475,7 @@ public record IdemConfig(
      */
     public Builder set(String key, String value) {
       if (value == null && !key.equals("consumer.name")) {
-        throw new IdemConfigException(key, NO_VALUE);
+        throw new IdemConfigException(key, Kind.NO_VALUE);
       }
       if (key.startsWith("kafka.")) {
         return kafka(key.substring("kafka.".length()), value);
@@ -506,13 +483,23 @@ public record IdemConfig(
       if (key.equals("consumer.topics")) {
         return topics(Values.list(value).toArray(String[]::new));
       }
-      if (!key.equals("consumer.name") && !Keys.KNOWN.contains(key)) {
+      if (Settings.byKey(key) == null) {
         throw new IdemConfigException(
             key, "unknown setting; the known ones are consumer.*, pg.* and kafka.* (see config/)");
       }
+      // The name is the builder's own (from builder(name) or the file's consumer.name).
       if (!key.equals("consumer.name")) {
-        settings.put(key, value);
+        values.put(key, new Raw(value));
       }
+      return this;
+    }
+
+    /** A typed value; null only where it means something (retention off). */
+    private Builder put(String key, Object value) {
+      if (value == null && !Settings.byKey(key).kind().optional()) {
+        throw new IdemConfigException(key, Kind.NO_VALUE);
+      }
+      values.put(key, value);
       return this;
     }
 
@@ -522,470 +509,89 @@ public record IdemConfig(
      * @throws IdemConfigException naming the first refused key and the fix
      */
     public IdemConfig build() {
-      String name = required("consumer.name", consumerName);
-      if (name.length() > 200) {
-        throw new IdemConfigException("consumer.name", "must be at most 200 characters");
-      }
-      if (topics.isEmpty()) {
-        throw new IdemConfigException(
-            "consumer.topics", "is missing; name at least one topic to consume");
-      }
-      for (String topic : topics) {
-        if (topic == null || !TOPIC.matcher(topic).matches()) {
-          throw new IdemConfigException(
-              "consumer.topics", "'" + topic + "' is not a valid Kafka topic name");
-        }
-      }
-      String namespace = settings.getOrDefault("consumer.lock-namespace", name);
-      if (namespace.isBlank()) {
-        throw new IdemConfigException("consumer.lock-namespace", "must not be blank");
-      }
-      String schema = identifier("consumer.schema", "idem");
-      String processed = identifier("consumer.processed-table", "processed_events");
-      String deadLetters = identifier("consumer.dead-letter-table", "dead_letters");
-      if (processed.equals(deadLetters)) {
-        throw new IdemConfigException(
-            "consumer.dead-letter-table", "must differ from consumer.processed-table");
-      }
-      String deadLetterTopic = deadLetterTopic();
-      String isolation = settings.getOrDefault("consumer.transaction-isolation", "read_committed");
-      if (!isolation.trim().toLowerCase(Locale.ROOT).replace(' ', '_').equals("read_committed")) {
-        throw new IdemConfigException(
-            "consumer.transaction-isolation",
-            isolation
-                + " is not allowed: idem's check must see a duplicate that committed while it"
-                + " waited for the lock, which only READ COMMITTED does; remove the setting");
-      }
-      Duration lockTimeout = duration("consumer.lock-timeout", Duration.ofSeconds(30));
-      Duration handlerTimeout = duration("consumer.handler-timeout", Duration.ofSeconds(60));
-      if (lockTimeout.compareTo(handlerTimeout) > 0) {
-        throw new IdemConfigException(
-            "consumer.lock-timeout",
-            "must not exceed consumer.handler-timeout ("
-                + Values.format(handlerTimeout)
-                + "): the statement timeout bounds the lock wait too");
-      }
-      if (lockTimeout.plus(handlerTimeout).toMillis() > Integer.MAX_VALUE) {
-        throw new IdemConfigException(
-            "consumer.handler-timeout",
-            Values.format(handlerTimeout)
-                + " plus consumer.lock-timeout ("
-                + Values.format(lockTimeout)
-                + ") is over PostgreSQL's limit for its timeouts (2147483647 ms, about 24 days);"
-                + " lower them");
-      }
-      Duration commitInterval = duration("consumer.commit-interval", Duration.ofSeconds(1));
-      Duration drainTimeout = duration("consumer.drain-timeout", Duration.ofSeconds(10));
-      Duration pollTimeout = duration("consumer.poll-timeout", Duration.ofMillis(100));
-      int concurrency = integer("consumer.concurrency", 1, 1, 10_000);
-      int maxAbandonedWorkers = integer("consumer.max-abandoned-workers", concurrency, 0, 10_000);
-      RetryPolicy defaults = RetryPolicy.defaults();
-      RetryPolicy retry =
-          new RetryPolicy(
-              integer("consumer.retry.max-attempts", defaults.maxAttempts(), 1, 1_000_000),
-              durationOrZero("consumer.retry.initial-backoff", defaults.initialBackoff()),
-              duration("consumer.retry.max-backoff", defaults.maxBackoff()),
-              decimal("consumer.retry.multiplier", defaults.multiplier()),
-              decimal("consumer.retry.jitter", defaults.jitter()));
-      Map<String, Object> kafkaProps = kafka(name, drainTimeout);
-      int maxInFlight = integer("consumer.max-in-flight", 2000, 1, 10_000_000);
-      long maxInFlightBytes =
-          integer("consumer.max-in-flight-bytes", 64 * 1024 * 1024, 1024, Integer.MAX_VALUE);
-      int maxInFlightPerPartition =
-          integer(
-              "consumer.max-in-flight-per-partition", Math.min(500, maxInFlight), 1, 10_000_000);
-      if (maxInFlightPerPartition > maxInFlight) {
-        throw new IdemConfigException(
-            "consumer.max-in-flight-per-partition",
-            maxInFlightPerPartition
-                + " is above consumer.max-in-flight ("
-                + maxInFlight
-                + "): one partition cannot hold more than the whole consumer; lower it");
-      }
-      int maxUncommittedPerPartition =
-          integer("consumer.max-uncommitted-per-partition", 10_000, 1, 100_000_000);
-      int maxPollRecords = parsedMaxPollRecords;
-      if (maxInFlight < maxPollRecords) {
-        throw new IdemConfigException(
-            "consumer.max-in-flight",
-            maxInFlight
-                + " is below kafka.max.poll.records ("
-                + maxPollRecords
-                + "): one poll must fit; raise it or lower kafka.max.poll.records");
-      }
-      DatabaseSettings database = database(concurrency);
-      String rawWindow = settings.get("consumer.retention.window");
-      Duration retentionWindow =
-          rawWindow != null && rawWindow.trim().equalsIgnoreCase("off")
-              ? null
-              : duration("consumer.retention.window", DEFAULT_RETENTION_WINDOW);
-      Duration retentionInterval = duration("consumer.retention.interval", Duration.ofHours(1));
-      int retentionBatchSize = integer("consumer.retention.batch-size", 5000, 1, 1_000_000);
-      boolean allowShorter = bool("consumer.retention.allow-shorter-than-topic", false);
-      Duration topicCheckTimeout =
-          duration("consumer.retention.topic-check-timeout", Duration.ofSeconds(10));
-      if (topicCheckTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
-        throw new IdemConfigException(
-            "consumer.retention.topic-check-timeout",
-            Values.format(topicCheckTimeout)
-                + " is too long: start() waits this long for an unreachable broker; use at most"
-                + " 10m");
-      }
-      int batchSize = integer("consumer.batch.size", 500, 1, 100_000);
-      int batchMaxLocks = integer("consumer.batch.max-locks", 1000, 1, 100_000);
-      OffsetStore offsetStore = offsetStore();
-      Duration readRetryTimeout = duration("consumer.read-retry-timeout", Duration.ofMinutes(5));
-      TransactionStateCheck stateCheck = transactionStateCheck();
-      DeadLetterMode deadLetterMode = deadLetterMode();
+      String name = Settings.NAME.check(consumerName == null ? null : consumerName.trim());
+      Settings.TOPICS.check(topics);
+      KafkaClientProperties.refuseDeserializers(kafka);
+      value(Settings.TRANSACTION_ISOLATION, null); // no component: read only to refuse
+      int concurrency = value(Settings.CONCURRENCY, null);
+      int maxInFlight = value(Settings.MAX_IN_FLIGHT, null);
       return new IdemConfig(
           name,
           topics,
-          kafkaProps,
-          namespace,
-          schema,
-          processed,
-          deadLetters,
-          deadLetterTopic,
-          lockTimeout,
-          handlerTimeout,
-          commitInterval,
-          drainTimeout,
-          pollTimeout,
+          new LinkedHashMap<>(kafka),
+          value(Settings.LOCK_NAMESPACE, name),
+          value(Settings.SCHEMA, null),
+          value(Settings.PROCESSED_TABLE, null),
+          value(Settings.DEAD_LETTER_TABLE, null),
+          value(Settings.DEAD_LETTER_TOPIC, null),
+          value(Settings.LOCK_TIMEOUT, null),
+          value(Settings.HANDLER_TIMEOUT, null),
+          value(Settings.COMMIT_INTERVAL, null),
+          value(Settings.DRAIN_TIMEOUT, null),
+          value(Settings.POLL_TIMEOUT, null),
           concurrency,
-          maxAbandonedWorkers,
+          value(Settings.MAX_ABANDONED_WORKERS, concurrency),
           maxInFlight,
-          maxInFlightBytes,
-          maxInFlightPerPartition,
-          maxUncommittedPerPartition,
-          retry,
-          batchSize,
-          batchMaxLocks,
-          retentionWindow,
-          retentionInterval,
-          retentionBatchSize,
-          allowShorter,
-          topicCheckTimeout,
-          offsetStore,
-          readRetryTimeout,
-          stateCheck,
-          deadLetterMode,
-          database);
+          value(Settings.MAX_IN_FLIGHT_BYTES, null),
+          value(Settings.MAX_IN_FLIGHT_PER_PARTITION, Math.min(500, maxInFlight)),
+          value(Settings.MAX_UNCOMMITTED_PER_PARTITION, null),
+          retry(),
+          value(Settings.BATCH_SIZE, null),
+          value(Settings.BATCH_MAX_LOCKS, null),
+          value(Settings.RETENTION_WINDOW, null),
+          value(Settings.RETENTION_INTERVAL, null),
+          value(Settings.RETENTION_BATCH_SIZE, null),
+          value(Settings.RETENTION_ALLOW_SHORTER_THAN_TOPIC, null),
+          value(Settings.RETENTION_TOPIC_CHECK_TIMEOUT, null),
+          value(Settings.OFFSET_STORE, null),
+          value(Settings.READ_RETRY_TIMEOUT, null),
+          value(Settings.TRANSACTION_STATE_CHECK, null),
+          value(Settings.DEAD_LETTER_MODE, null),
+          database(concurrency));
     }
 
-    private DeadLetterMode deadLetterMode() {
-      String raw = settings.getOrDefault("consumer.dead-letter.on-failure", "skip").trim();
-      return switch (raw.toLowerCase(Locale.ROOT)) {
-        case "skip" -> DeadLetterMode.SKIP;
-        case "park-key" -> DeadLetterMode.PARK_KEY;
-        default ->
-            throw new IdemConfigException(
-                "consumer.dead-letter.on-failure",
-                "'"
-                    + raw
-                    + "' is not a dead-letter mode; use skip (default: later records of the key go"
-                    + " on) or park-key (they are dead-lettered behind it, in order, until a"
-                    + " replay)");
-      };
-    }
-
-    private TransactionStateCheck transactionStateCheck() {
-      String raw = settings.getOrDefault("consumer.transaction-state-check", "driver").trim();
-      return switch (raw.toLowerCase(Locale.ROOT)) {
-        case "driver" -> TransactionStateCheck.DRIVER;
-        case "query" -> TransactionStateCheck.QUERY;
-        default ->
-            throw new IdemConfigException(
-                "consumer.transaction-state-check",
-                "'" + raw + "' is not a state check; use driver (default) or query");
-      };
-    }
-
-    private OffsetStore offsetStore() {
-      String raw = settings.getOrDefault("consumer.offset-store", "kafka").trim();
-      return switch (raw.toLowerCase(Locale.ROOT)) {
-        case "kafka" -> OffsetStore.KAFKA;
-        case "postgresql", "postgres" -> OffsetStore.POSTGRESQL;
-        default ->
-            throw new IdemConfigException(
-                "consumer.offset-store",
-                "'" + raw + "' is not an offset store; use kafka (default) or postgresql");
-      };
-    }
-
-    private Map<String, Object> kafka(String name, Duration drainTimeout) {
-      Map<String, Object> props = new LinkedHashMap<>(kafka);
-      if (blank(props.get(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG))) {
-        throw new IdemConfigException(
-            "kafka.bootstrap.servers",
-            "is missing; set it (or KAFKA_BOOTSTRAP_SERVERS) to the brokers, e.g."
-                + " localhost:9092");
-      }
-      Object autoCommit = props.get(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG);
-      if (autoCommit != null && !"false".equalsIgnoreCase(autoCommit.toString().trim())) {
-        throw new IdemConfigException(
-            "kafka.enable.auto.commit",
-            autoCommit
-                + " is not allowed: idem commits offsets after the database commit; remove the"
-                + " setting");
-      }
-      Object isolation = props.get(ConsumerConfig.ISOLATION_LEVEL_CONFIG);
-      if (isolation != null && !"read_committed".equals(isolation.toString().trim())) {
-        throw new IdemConfigException(
-            "kafka.isolation.level",
-            isolation
-                + " is not allowed: records of aborted producer transactions would be applied;"
-                + " remove the setting (idem uses read_committed)");
-      }
-      for (String key :
-          List.of(
-              ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
-              ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG)) {
-        if (props.containsKey(key)) {
-          throw new IdemConfigException(
-              "kafka." + key,
-              "is not allowed: idem reads raw bytes so that a record it cannot read never stops"
-                  + " the poll loop; remove it and give the consumer a PayloadDeserializer");
-        }
-      }
-      String protocol = Objects.toString(props.get("group.protocol"), "classic").trim();
-      if (protocol.equalsIgnoreCase("consumer")) {
-        for (Map.Entry<String, String> rejected : PROTOCOL_CONSUMER_REJECTS.entrySet()) {
-          if (props.containsKey(rejected.getKey())) {
-            throw new IdemConfigException(
-                "kafka." + rejected.getKey(),
-                "is rejected by group.protocol=consumer; remove it (use "
-                    + rejected.getValue()
-                    + ")");
-          }
-        }
-      }
-      groupInstanceId(props.get(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG), protocol);
-      props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-      props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-      props.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-      props.putIfAbsent(ConsumerConfig.GROUP_ID_CONFIG, name);
-      props.putIfAbsent(ConsumerConfig.CLIENT_ID_CONFIG, "idem-" + name);
-      props.put(
-          ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-      props.put(
-          ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-      ConsumerConfig parsed;
-      try {
-        parsed = new ConsumerConfig(props);
-      } catch (ConfigException e) {
-        throw Values.kafkaRefusal(e);
-      }
-      int maxPollInterval = parsed.getInt(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG);
-      parsedMaxPollRecords = parsed.getInt(ConsumerConfig.MAX_POLL_RECORDS_CONFIG);
-      if (drainTimeout.toMillis() >= maxPollInterval) {
-        throw new IdemConfigException(
-            "consumer.drain-timeout",
-            Values.format(drainTimeout)
-                + " must be shorter than kafka.max.poll.interval.ms ("
-                + maxPollInterval
-                + " ms): a revoke that drains longer is kicked out of the group");
-      }
-      return props;
-    }
-
-    /**
-     * Static membership: checked here, because Kafka checks the id only when the client is created
-     * on the poll thread, after {@code start()} returned.
-     */
-    private static void groupInstanceId(Object id, String protocol) {
-      if (id == null) {
-        return;
-      }
-      if (!TOPIC.matcher(id.toString()).matches()) {
-        throw new IdemConfigException(
-            "kafka.group.instance.id",
-            "'"
-                + id
-                + "' is not an id Kafka accepts; use 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..),"
-                + " e.g. the host name and an index");
-      }
-      if (protocol.equalsIgnoreCase("consumer")) {
-        throw new IdemConfigException(
-            "kafka.group.instance.id",
-            "static membership does not survive a crash with group.protocol=consumer: the broker"
-                + " refuses the restarted instance (UNRELEASED_INSTANCE_ID, fatal for the client)"
-                + " until the dead member's session timed out; use group.protocol=classic (the"
-                + " default) with group.instance.id, or remove group.instance.id");
-      }
-    }
-
-    private String deadLetterTopic() {
-      String raw = settings.getOrDefault("consumer.dead-letter-topic", "off").trim();
-      if (raw.equalsIgnoreCase("off") || raw.isEmpty()) {
-        return null;
-      }
-      String template = raw.equalsIgnoreCase("on") ? "{topic}.DLT" : raw;
-      String sample = template.replace("{topic}", "t");
-      if (!TOPIC.matcher(sample).matches()) {
-        throw new IdemConfigException(
-            "consumer.dead-letter-topic",
-            "'"
-                + raw
-                + "' is not a topic name template; use off, on ({topic}.DLT) or a name such as"
-                + " {topic}.dead-letters");
-      }
-      for (String topic : topics) {
-        String target = template.replace("{topic}", topic);
-        if (topics.contains(target)) {
-          throw new IdemConfigException(
-              "consumer.dead-letter-topic",
-              "'"
-                  + raw
-                  + "' sends dead letters of "
-                  + topic
-                  + " to "
-                  + target
-                  + ", a topic this consumer reads; use another name, e.g. {topic}.DLT");
-        }
-        if (!TOPIC.matcher(target).matches()) {
-          throw new IdemConfigException(
-              "consumer.dead-letter-topic",
-              "'"
-                  + raw
-                  + "' gives "
-                  + target
-                  + " for "
-                  + topic
-                  + ", not a valid topic name (at most 249 of a-z A-Z 0-9 . _ -); use a shorter"
-                  + " template");
-        }
-      }
-      return template;
+    private RetryPolicy retry() {
+      return new RetryPolicy(
+          value(Settings.RETRY_MAX_ATTEMPTS, null),
+          value(Settings.RETRY_INITIAL_BACKOFF, null),
+          value(Settings.RETRY_MAX_BACKOFF, null),
+          value(Settings.RETRY_MULTIPLIER, null),
+          value(Settings.RETRY_JITTER, null));
     }
 
     private DatabaseSettings database(int concurrency) {
-      String url = settings.get("pg.url");
-      if (blank(url)) {
+      // A blank URL means "no pool of idem's own", whatever else pg.* says.
+      if (!(values.get("pg.url") instanceof Raw url) || url.text().isBlank()) {
         return null;
       }
-      if (!url.startsWith("jdbc:postgresql:")) {
-        throw new IdemConfigException(
-            "pg.url", "must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db)");
-      }
-      int poolSize = integer("pg.pool-size", concurrency + 2, 1, 10_000);
-      if (poolSize < concurrency + 2) {
-        throw new IdemConfigException(
-            "pg.pool-size",
-            poolSize
-                + " is too small for consumer.concurrency="
-                + concurrency
-                + ": the pool needs at least concurrency + 2 = "
-                + (concurrency + 2)
-                + " connections");
-      }
       return new DatabaseSettings(
-          url,
-          settings.getOrDefault("pg.user", "postgres"),
-          settings.getOrDefault("pg.password", ""),
-          poolSize);
+          value(Settings.PG_URL, null),
+          value(Settings.PG_USER, null),
+          value(Settings.PG_PASSWORD, null),
+          value(Settings.PG_POOL_SIZE, concurrency + 2));
     }
 
-    private static boolean blank(Object value) {
-      return value == null || value.toString().isBlank();
-    }
-
-    private static String required(String key, String value) {
-      // trim() also strips control characters, so check what is left.
-      if (value == null || value.trim().isBlank()) {
-        throw new IdemConfigException(key, "is missing; give the consumer a name");
+    /**
+     * The value set for {@code setting} (text read and checked, typed values as given: the
+     * constructor checks them), else {@code derived}, else the setting's default.
+     */
+    @SuppressWarnings("unchecked")
+    private <T> T value(Setting<T> setting, T derived) {
+      if (!values.containsKey(setting.key())) {
+        return derived != null ? derived : setting.defaultValue();
       }
-      if (value.trim().chars().anyMatch(Character::isISOControl)) {
-        throw new IdemConfigException(
-            key,
-            "must not contain control characters (PostgreSQL text cannot hold NUL); use letters,"
-                + " digits and punctuation");
-      }
-      return value.trim();
-    }
-
-    private String identifier(String key, String defaultValue) {
-      String value = settings.getOrDefault(key, defaultValue);
-      if (!IDENTIFIER.matcher(value).matches()) {
-        throw new IdemConfigException(
-            key,
-            "'"
-                + value
-                + "' is not allowed: use a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most"
-                + " 63 characters)");
-      }
-      return value;
-    }
-
-    private Duration duration(String key, Duration defaultValue) {
-      Duration value = durationOrZero(key, defaultValue);
-      if (value.isZero()) {
-        throw new IdemConfigException(key, "must be positive, was 0");
-      }
-      return value;
-    }
-
-    private Duration durationOrZero(String key, Duration defaultValue) {
-      String raw = settings.get(key);
-      return raw == null ? defaultValue : Values.duration(key, raw);
-    }
-
-    private int integer(String key, int defaultValue, int min, int max) {
-      String raw = settings.get(key);
-      return raw == null ? defaultValue : Values.integer(key, raw, min, max);
-    }
-
-    private boolean bool(String key, boolean defaultValue) {
-      String raw = settings.get(key);
-      return raw == null ? defaultValue : Values.bool(key, raw);
-    }
-
-    private double decimal(String key, double defaultValue) {
-      String raw = settings.get(key);
-      return raw == null ? defaultValue : Values.decimal(key, raw);
+      Object value = values.get(setting.key());
+      return value instanceof Raw raw ? setting.parse(raw.text()) : (T) value;
     }
   }
 
-  /** The {@code consumer.*} and {@code pg.*} keys. */
+  /** The {@code consumer.*} and {@code pg.*} keys a file or {@link Builder#set} may name. */
   static final class Keys {
     static final List<String> KNOWN =
-        List.of(
-            "consumer.lock-namespace",
-            "consumer.schema",
-            "consumer.processed-table",
-            "consumer.dead-letter-table",
-            "consumer.dead-letter-topic",
-            "consumer.transaction-isolation",
-            "consumer.lock-timeout",
-            "consumer.handler-timeout",
-            "consumer.commit-interval",
-            "consumer.drain-timeout",
-            "consumer.poll-timeout",
-            "consumer.concurrency",
-            "consumer.max-abandoned-workers",
-            "consumer.max-in-flight",
-            "consumer.max-in-flight-bytes",
-            "consumer.max-in-flight-per-partition",
-            "consumer.max-uncommitted-per-partition",
-            "consumer.retry.max-attempts",
-            "consumer.retry.initial-backoff",
-            "consumer.retry.max-backoff",
-            "consumer.retry.multiplier",
-            "consumer.retry.jitter",
-            "consumer.batch.size",
-            "consumer.batch.max-locks",
-            "consumer.retention.window",
-            "consumer.retention.interval",
-            "consumer.retention.batch-size",
-            "consumer.retention.allow-shorter-than-topic",
-            "consumer.retention.topic-check-timeout",
-            "consumer.offset-store",
-            "consumer.read-retry-timeout",
-            "consumer.transaction-state-check",
-            "consumer.dead-letter.on-failure",
-            "pg.url",
-            "pg.user",
-            "pg.password",
-            "pg.pool-size");
+        Settings.ALL.stream()
+            .map(Setting::key)
+            .filter(k -> !k.equals("consumer.name") && !k.equals("consumer.topics"))
+            .toList();
 
     private Keys() {}
   }

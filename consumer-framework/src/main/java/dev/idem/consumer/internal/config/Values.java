@@ -35,6 +35,38 @@ public final class Values {
     return d;
   }
 
+  /**
+   * Refuses a duration that {@link #duration} would refuse (negative, a fraction of a millisecond,
+   * too long), and zero unless {@code zeroAllowed}.
+   */
+  public static void checkDuration(String key, Duration d, boolean zeroAllowed) {
+    if (d.isNegative()) {
+      throw new IdemConfigException(
+          key, "must not be negative, was " + format(d) + "; use a positive duration");
+    }
+    if (d.compareTo(MAX_DURATION) > 0) {
+      throw tooLong(key, format(d));
+    }
+    if (d.getNano() % 1_000_000 != 0) {
+      throw new IdemConfigException(
+          key,
+          "'"
+              + format(d)
+              + "' has a fraction of a millisecond; use whole milliseconds, e.g. 250ms");
+    }
+    if (!zeroAllowed && d.isZero()) {
+      throw new IdemConfigException(key, "must be positive, was 0");
+    }
+  }
+
+  /** Refuses a number outside {@code [min, max]}, as {@link #integer} does. */
+  public static void checkRange(String key, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new IdemConfigException(
+          key, value + " is out of range; use a number from " + min + " to " + max);
+    }
+  }
+
   /** The longest duration accepted: what a signed 64-bit count of nanoseconds holds, in days. */
   public static final Duration MAX_DURATION = Duration.ofDays(Long.MAX_VALUE / 86_400_000_000_000L);
 

@@ -1,0 +1,61 @@
+package dev.idem.consumer.internal.config;
+
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.IdemConfigException;
+import java.util.function.Function;
+
+/**
+ * The definition of one setting: key, type, default, one line of documentation, and where {@link
+ * IdemConfig} keeps its value. {@link Settings} holds them all; validation, the start-up log, the
+ * environment overrides, unknown-key detection and the reference documentation come from there.
+ *
+ * @param key the key, as written in a configuration file
+ * @param kind the type: how a value is read, checked and printed
+ * @param defaultValue the default, or null when there is none or it depends on other settings
+ * @param defaultText the default as the documentation states it
+ * @param doc one line of documentation
+ * @param reader where a configuration keeps the value
+ * @param <T> the value's type
+ */
+public record Setting<T>(
+    String key,
+    Kind<T> kind,
+    T defaultValue,
+    String defaultText,
+    String doc,
+    Function<IdemConfig, T> reader) {
+
+  /** The environment variable that overrides this setting. */
+  public String envName() {
+    return ConfigFiles.envName(key);
+  }
+
+  /** The value {@code raw} stands for, checked. */
+  public T parse(String raw) {
+    if (raw == null) {
+      throw new IdemConfigException(key, Kind.NO_VALUE);
+    }
+    return check(kind.parser().parse(key, raw));
+  }
+
+  /**
+   * {@code value}, when allowed.
+   *
+   * @throws IdemConfigException naming the key and the fix
+   */
+  public T check(T value) {
+    if (value == null) {
+      if (kind.optional()) {
+        return null;
+      }
+      throw new IdemConfigException(key, kind.missing());
+    }
+    kind.check().check(key, value);
+    return value;
+  }
+
+  /** The value in {@code config} for the start-up log, or null when it has none to show. */
+  public String describe(IdemConfig config) {
+    return kind.printer().apply(reader.apply(config));
+  }
+}
