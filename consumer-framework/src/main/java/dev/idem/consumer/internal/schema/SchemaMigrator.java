@@ -261,6 +261,33 @@ public final class SchemaMigrator {
   }
 
   /**
+   * Every script of the set after version {@code after}, placeholders filled in, each headed by a
+   * comment naming the set, its version and its file: what a team applies with its own tool.
+   */
+  public String renderAfter(int after) {
+    StringBuilder sql = new StringBuilder();
+    for (Script script : scripts) {
+      if (script.version() <= after) {
+        continue;
+      }
+      sql.append("-- idem script set ")
+          .append(scriptSet)
+          .append(", version ")
+          .append(script.version())
+          .append(": ")
+          .append(script.description())
+          .append(" (classpath:")
+          .append(location())
+          .append('/')
+          .append(script.file())
+          .append(")\n")
+          .append(render(script.file()))
+          .append('\n');
+    }
+    return sql.toString();
+  }
+
+  /**
    * The text of the set's script {@code file} (e.g. {@code V1__...sql}), placeholders filled in.
    */
   public String render(String file) {
