@@ -72,7 +72,8 @@ class SchemaSqlTest {
   }
 
   @Test
-  void theNamesAndSetsComeFromTheConsumersConfigurationFile(@TempDir Path dir) throws Exception {
+  void theNamesAndSetsComeFromTheConsumersConfigurationFileAndTheSqlGoesToAFile(@TempDir Path dir)
+      throws Exception {
     Path file = dir.resolve("idem.properties");
     Files.writeString(
         file,
@@ -84,10 +85,12 @@ class SchemaSqlTest {
             "consumer.schema=ledger_idem",
             "consumer.offset-store=postgresql"));
 
-    Printed printed = schemaSql("--config", file.toString());
+    Path sql = dir.resolve("idem.sql");
+    Printed printed = schemaSql("--config", file.toString(), "--output", sql.toString());
 
     assertThat(printed.code()).isZero();
-    assertThat(printed.out())
+    assertThat(printed.out()).isEmpty();
+    assertThat(Files.readString(sql))
         .contains("CREATE TABLE IF NOT EXISTS ledger_idem.processed_events")
         .contains("CREATE TABLE IF NOT EXISTS ledger_idem.consumer_offsets")
         .doesNotContain("leader_epochs");

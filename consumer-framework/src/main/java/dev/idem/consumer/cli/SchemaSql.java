@@ -4,7 +4,10 @@ import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemException;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -18,7 +21,7 @@ import java.util.Set;
  *
  * <pre>
  * SchemaSql [--config FILE] [--schema NAME] [--processed-table NAME] [--dead-letter-table NAME]
- *           [--set core|offsets|locks]... [--after VERSION]
+ *           [--set core|offsets|locks]... [--after VERSION] [--output FILE]
  * </pre>
  *
  * <p>The names come from the configuration file ({@code consumer.schema}, {@code
@@ -48,6 +51,7 @@ public final class SchemaSql {
     String deadLetters = null;
     Set<String> sets = new LinkedHashSet<>();
     int after = 0;
+    Path output = null;
     try {
       for (int i = 0; i < args.length; i++) {
         String arg = args[i];
@@ -65,6 +69,7 @@ public final class SchemaSql {
             sets.add(set);
           }
           case "--after" -> after = version(value(args, ++i, arg));
+          case "--output" -> output = Path.of(value(args, ++i, arg));
           case "--help", "-h" -> {
             usage(out);
             return 0;
@@ -112,12 +117,25 @@ public final class SchemaSql {
             default -> SchemaMigrator.locks(settings.schema());
           });
     }
-    out.println("-- idem schema " + settings.schema() + ": sets " + names(chosen));
-    out.println("CREATE SCHEMA IF NOT EXISTS " + settings.schema() + ";");
-    out.println();
+    StringBuilder sql = new StringBuilder();
+    sql.append("-- idem schema ").append(settings.schema()).append(": sets ");
+    sql.append(names(chosen)).append('\n');
+    sql.append("CREATE SCHEMA IF NOT EXISTS ").append(settings.schema()).append(";\n\n");
     for (SchemaMigrator set : chosen) {
-      out.print(set.renderAfter(after));
+      sql.append(set.renderAfter(after));
     }
+    if (output == null) {
+      out.print(sql);
+      out.flush();
+      return 0;
+    }
+    try {
+      Files.writeString(output, sql, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      err.println("error: cannot write " + output + ": " + e.getMessage());
+      return 1;
+    }
+    err.println("wrote the SQL of " + names(chosen) + " to " + output);
     return 0;
   }
 
@@ -147,6 +165,7 @@ public final class SchemaSql {
   private static void usage(PrintStream s) {
     s.println(
         "usage: SchemaSql [--config FILE] [--schema NAME] [--processed-table NAME]"
-            + " [--dead-letter-table NAME] [--set core|offsets|locks]... [--after VERSION]");
+            + " [--dead-letter-table NAME] [--set core|offsets|locks]... [--after VERSION]"
+            + " [--output FILE]");
   }
 }
