@@ -16,6 +16,7 @@ import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.retention.TopicRetentionGuard;
+import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.PostgresOffsetStore;
@@ -165,6 +166,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    * assigned asynchronously.
    *
    * @throws IdemException when the database cannot be reached or the schema cannot be applied
+   * @throws SchemaVersionException with {@code applySchema(false)}, when the schema is not at the
+   *     version of idem's scripts that this release needs
    * @throws IdemConfigException naming {@code consumer.retention.window} when offsets are kept in
    *     Kafka and a topic can deliver records for longer than processed marks are kept (see {@code
    *     docs/operations.md})
@@ -196,6 +199,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       if (config.offsetStore() == OffsetStore.POSTGRESQL) {
         SchemaMigrator.offsets(config.schema()).migrate(dataSource);
       }
+    } else {
+      SchemaVersionCheck.require(dataSource, config);
     }
     Transactions transactions =
         Transactions.checking(
@@ -716,7 +721,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
     /**
      * Whether {@link #start()} applies idem's schema scripts (default true). Turn off when your own
-     * migrations apply them.
+     * migrations apply them (see {@code docs/schema.md}); {@link #start()} then checks that the
+     * schema is at the version this release needs and throws {@link SchemaVersionException} if not.
      */
     public Builder<T> applySchema(boolean applySchema) {
       this.applySchema = applySchema;

@@ -111,16 +111,7 @@ class DeadLetterKeysTest {
     SchemaMigrator migrator = new SchemaMigrator(schema, "processed_events", "dead_letters");
     sql("CREATE SCHEMA " + schema);
     sql(migrator.render("V1__processed_events_and_dead_letters.sql"));
-    sql(
-        "CREATE TABLE "
-            + schema
-            + ".idem_schema_version (script_set text NOT NULL, version integer NOT NULL,"
-            + " description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
-            + " PRIMARY KEY (script_set, version))");
-    sql(
-        "INSERT INTO "
-            + schema
-            + ".idem_schema_version VALUES ('core:processed_events:dead_letters', 1, 'v1', now())");
+    // The V1 script records its version 1 row itself.
     String columns =
         " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
             + " record_key, record_value, headers, attempts, reason)";

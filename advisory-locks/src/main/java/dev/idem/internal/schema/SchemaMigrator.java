@@ -12,20 +12,29 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Applies idem's versioned SQL scripts and records them in {@code <schema>.idem_schema_version}.
+ * Applies idem's versioned SQL scripts to a schema.
+ *
+ * <p>There are three script sets, each a linear series {@code V1}, {@code V2}, ... in a folder of
+ * its own under {@code dev/idem/schema/}: {@code core} (processed marks, dead letters, parked
+ * keys), {@code offsets} (the offset store) and {@code locks} (leader epochs, job windows). A
+ * folder is a Flyway location as it is: the file names follow Flyway's naming and the placeholders
+ * ({@code ${schema}}, {@code ${processed}}, {@code ${dead_letters}}) use the {@code ${name}} syntax
+ * of Flyway and Liquibase. Every script records its own version in {@code
+ * <schema>.idem_schema_version} (row {@link #scriptSet()}, version), so the schema tells its
+ * version whichever tool applied it.
  *
  * <p>Everything runs in one transaction that first takes {@code pg_advisory_xact_lock} on the
  * {@code idem.schema} namespace key of the schema name: instances starting at the same moment queue
- * on the lock, and the second one finds the versions recorded by the first. Users who run their own
- * migrations can apply the same scripts (resources under {@code dev/idem/schema/}) with the
- * placeholders filled in, and record the version row.
+ * on the lock, and the second one finds the versions recorded by the first.
  */
 public final class SchemaMigrator {
   private static final Logger log = LoggerFactory.getLogger(SchemaMigrator.class);
@@ -39,6 +48,9 @@ public final class SchemaMigrator {
    */
   public static final Duration LOCK_WAIT = Duration.ofSeconds(120);
 
+  /** The root of the script folders on the classpath. */
+  public static final String ROOT = "dev/idem/schema";
+
   private static final List<Script> CORE_SCRIPTS =
       List.of(
           new Script(
@@ -47,12 +59,13 @@ public final class SchemaMigrator {
           new Script(3, "parked ordering keys", "V3__parked_keys.sql"));
 
   private static final List<Script> LOCK_SCRIPTS =
-      List.of(new Script(1, "leader epochs and job windows", "locks/V1__leaders_and_jobs.sql"));
+      List.of(new Script(1, "leader epochs and job windows", "V1__leaders_and_jobs.sql"));
 
   private static final List<Script> OFFSET_SCRIPTS =
-      List.of(new Script(1, "consumer offsets", "offsets/V1__consumer_offsets.sql"));
+      List.of(new Script(1, "consumer offsets", "V1__consumer_offsets.sql"));
 
   private final String schema;
+  private final String folder;
   private final Map<String, String> placeholders;
   private final String scriptSet;
   private final List<Script> scripts;
@@ -61,6 +74,7 @@ public final class SchemaMigrator {
   public SchemaMigrator(String schema, String processedTable, String deadLetterTable) {
     this(
         schema,
+        "core",
         "core:" + processedTable + ":" + deadLetterTable,
         Map.of(
             "${schema}", schema,
@@ -70,8 +84,13 @@ public final class SchemaMigrator {
   }
 
   private SchemaMigrator(
-      String schema, String scriptSet, Map<String, String> placeholders, List<Script> scripts) {
+      String schema,
+      String folder,
+      String scriptSet,
+      Map<String, String> placeholders,
+      List<Script> scripts) {
     this.schema = schema;
+    this.folder = folder;
     this.scriptSet = scriptSet;
     this.placeholders = placeholders;
     this.scripts = scripts;
@@ -79,7 +98,7 @@ public final class SchemaMigrator {
 
   /** A migrator for the lock toolkit's tables (leader epochs, job windows) in {@code schema}. */
   public static SchemaMigrator locks(String schema) {
-    return new SchemaMigrator(schema, "locks", Map.of("${schema}", schema), LOCK_SCRIPTS);
+    return new SchemaMigrator(schema, "locks", "locks", Map.of("${schema}", schema), LOCK_SCRIPTS);
   }
 
   /**
@@ -87,12 +106,72 @@ public final class SchemaMigrator {
    * schema}.
    */
   public static SchemaMigrator offsets(String schema) {
-    return new SchemaMigrator(schema, "offsets", Map.of("${schema}", schema), OFFSET_SCRIPTS);
+    return new SchemaMigrator(
+        schema, "offsets", "offsets", Map.of("${schema}", schema), OFFSET_SCRIPTS);
   }
 
-  /** The latest script version of this migrator's set. */
+  /** The latest script version of this migrator's set: the version this idem release needs. */
   public int latestVersion() {
     return scripts.get(scripts.size() - 1).version();
+  }
+
+  /** The schema the scripts are applied to. */
+  public String schema() {
+    return schema;
+  }
+
+  /**
+   * The name of the script set in {@code idem_schema_version.script_set}: {@code
+   * core:<processed>:<dead_letters>} (two consumers with different tables in one schema keep
+   * separate versions), {@code offsets} or {@code locks}.
+   */
+  public String scriptSet() {
+    return scriptSet;
+  }
+
+  /** The classpath folder of the set's scripts, e.g. {@code dev/idem/schema/core}. */
+  public String location() {
+    return ROOT + "/" + folder;
+  }
+
+  /** The placeholder values, by name without {@code ${}}, as Flyway or Liquibase take them. */
+  public Map<String, String> placeholders() {
+    Map<String, String> byName = new TreeMap<>();
+    placeholders.forEach((k, v) -> byName.put(k.substring(2, k.length() - 1), v));
+    return byName;
+  }
+
+  /** The set's scripts in version order. */
+  public List<Script> scripts() {
+    return scripts;
+  }
+
+  /**
+   * The version recorded for this set in the schema, 0 when none is (no schema, no {@code
+   * idem_schema_version} table, or no row of this set). Runs in the caller's transaction.
+   */
+  public int recordedVersion(Connection c) throws SQLException {
+    try (PreparedStatement q =
+        c.prepareStatement("SELECT to_regclass(quote_ident(?) || '.idem_schema_version')")) {
+      q.setString(1, schema);
+      try (ResultSet rs = q.executeQuery()) {
+        rs.next();
+        if (rs.getString(1) == null) {
+          return 0;
+        }
+      }
+    }
+    try (PreparedStatement q =
+        c.prepareStatement(
+            "SELECT coalesce(max(version), 0) FROM "
+                + schema
+                + ".idem_schema_version WHERE script_set = ?")) {
+      q.setString(1, scriptSet);
+      try (ResultSet rs = q.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
   }
 
   /**
@@ -142,28 +221,8 @@ public final class SchemaMigrator {
     }
     try (Statement s = c.createStatement()) {
       s.execute("CREATE SCHEMA IF NOT EXISTS " + schema);
-      s.execute(
-          "CREATE TABLE IF NOT EXISTS "
-              + schema
-              + ".idem_schema_version ("
-              + " script_set text NOT NULL,"
-              + " version integer NOT NULL,"
-              + " description text NOT NULL,"
-              + " applied_at timestamptz NOT NULL DEFAULT now(),"
-              + " PRIMARY KEY (script_set, version))");
     }
-    int current = 0;
-    try (PreparedStatement q =
-        c.prepareStatement(
-            "SELECT coalesce(max(version), 0) FROM "
-                + schema
-                + ".idem_schema_version WHERE script_set = ?")) {
-      q.setString(1, scriptSet);
-      try (ResultSet rs = q.executeQuery()) {
-        rs.next();
-        current = rs.getInt(1);
-      }
-    }
+    int current = recordedVersion(c);
     if (current > latestVersion()) {
       throw new IdemException(
           "schema "
@@ -174,34 +233,67 @@ public final class SchemaMigrator {
               + latestVersion()
               + "); upgrade idem");
     }
-    List<Integer> applied = new java.util.ArrayList<>();
+    List<Integer> applied = new ArrayList<>();
     for (Script script : scripts) {
       if (script.version() <= current) {
         continue;
       }
       try (Statement s = c.createStatement()) {
-        s.execute(render(script.resource()));
+        s.execute(render(script.file()));
       }
-      try (PreparedStatement insert =
-          c.prepareStatement(
-              "INSERT INTO "
-                  + schema
-                  + ".idem_schema_version (script_set, version, description) VALUES (?, ?, ?)")) {
-        insert.setString(1, scriptSet);
-        insert.setInt(2, script.version());
-        insert.setString(3, script.description());
-        insert.executeUpdate();
+      // The script records its own version (so that other tools record it too); a script that
+      // forgot would be applied again at every start.
+      if (recordedVersion(c) != script.version()) {
+        throw new IdemException(
+            "schema script "
+                + location()
+                + "/"
+                + script.file()
+                + " did not record version "
+                + script.version()
+                + " in "
+                + schema
+                + ".idem_schema_version");
       }
       applied.add(script.version());
     }
     return applied;
   }
 
-  /** The script text with the placeholders filled in. */
-  public String render(String resource) {
+  /**
+   * Every script of the set after version {@code after}, placeholders filled in, each headed by a
+   * comment naming the set, its version and its file: what a team applies with its own tool.
+   */
+  public String renderAfter(int after) {
+    StringBuilder sql = new StringBuilder();
+    for (Script script : scripts) {
+      if (script.version() <= after) {
+        continue;
+      }
+      sql.append("-- idem script set ")
+          .append(scriptSet)
+          .append(", version ")
+          .append(script.version())
+          .append(": ")
+          .append(script.description())
+          .append(" (classpath:")
+          .append(location())
+          .append('/')
+          .append(script.file())
+          .append(")\n")
+          .append(render(script.file()))
+          .append('\n');
+    }
+    return sql.toString();
+  }
+
+  /**
+   * The text of the set's script {@code file} (e.g. {@code V1__...sql}), placeholders filled in.
+   */
+  public String render(String file) {
+    String resource = location() + "/" + file;
     String text;
-    try (InputStream in =
-        SchemaMigrator.class.getResourceAsStream("/dev/idem/schema/" + resource)) {
+    try (InputStream in = SchemaMigrator.class.getResourceAsStream("/" + resource)) {
       if (in == null) {
         throw new IdemException("missing schema script " + resource + " in idem's jar");
       }
@@ -215,5 +307,12 @@ public final class SchemaMigrator {
     return text;
   }
 
-  private record Script(int version, String description, String resource) {}
+  /**
+   * One script of a set.
+   *
+   * @param version its version, as in the file name and in {@code idem_schema_version}
+   * @param description what it adds
+   * @param file its file name in the set's folder
+   */
+  public record Script(int version, String description, String file) {}
 }

@@ -18,3 +18,16 @@ CREATE TABLE IF NOT EXISTS ${schema}.job_windows (
     ran_at       timestamptz NOT NULL DEFAULT now(),
     holder       text        NOT NULL
 );
+
+-- Every idem script records its own version, whichever tool runs it (idem at start, Flyway,
+-- Liquibase, psql): idem's start-up check reads it when it does not apply the scripts itself.
+CREATE TABLE IF NOT EXISTS ${schema}.idem_schema_version (
+    script_set  text        NOT NULL,
+    version     integer     NOT NULL,
+    description text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (script_set, version)
+);
+INSERT INTO ${schema}.idem_schema_version (script_set, version, description)
+VALUES ('locks', 1, 'leader epochs and job windows')
+ON CONFLICT DO NOTHING;

@@ -26,3 +26,16 @@ CREATE TABLE IF NOT EXISTS ${schema}.consumer_offsets_done (
         PRIMARY KEY (consumer_name, topic, kafka_partition, first_offset, last_offset),
     CONSTRAINT consumer_offsets_done_run CHECK (last_offset >= first_offset)
 );
+
+-- Every idem script records its own version, whichever tool runs it (idem at start, Flyway,
+-- Liquibase, psql): idem's start-up check reads it when it does not apply the scripts itself.
+CREATE TABLE IF NOT EXISTS ${schema}.idem_schema_version (
+    script_set  text        NOT NULL,
+    version     integer     NOT NULL,
+    description text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (script_set, version)
+);
+INSERT INTO ${schema}.idem_schema_version (script_set, version, description)
+VALUES ('offsets', 1, 'consumer offsets')
+ON CONFLICT DO NOTHING;

@@ -38,3 +38,16 @@ CREATE TABLE IF NOT EXISTS ${schema}.${dead_letters} (
     dead_lettered_at  timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT ${dead_letters}_pkey PRIMARY KEY (consumer_name, event_id)
 );
+
+-- Every idem script records its own version, whichever tool runs it (idem at start, Flyway,
+-- Liquibase, psql): idem's start-up check reads it when it does not apply the scripts itself.
+CREATE TABLE IF NOT EXISTS ${schema}.idem_schema_version (
+    script_set  text        NOT NULL,
+    version     integer     NOT NULL,
+    description text        NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (script_set, version)
+);
+INSERT INTO ${schema}.idem_schema_version (script_set, version, description)
+VALUES ('core:${processed}:${dead_letters}', 1, 'processed events and dead letters')
+ON CONFLICT DO NOTHING;

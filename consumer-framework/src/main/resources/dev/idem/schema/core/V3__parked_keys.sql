@@ -27,3 +27,9 @@ CREATE TABLE IF NOT EXISTS ${schema}.${dead_letters}_parked_keys (
 ALTER TABLE ${schema}.${dead_letters} ADD COLUMN IF NOT EXISTS parked_key bigint;
 CREATE INDEX IF NOT EXISTS ${dead_letters}_parked_key_idx
     ON ${schema}.${dead_letters} (parked_key, id) WHERE parked_key IS NOT NULL;
+
+-- Every idem script records its own version, whichever tool runs it (idem at start, Flyway,
+-- Liquibase, psql): idem's start-up check reads it when it does not apply the scripts itself.
+INSERT INTO ${schema}.idem_schema_version (script_set, version, description)
+VALUES ('core:${processed}:${dead_letters}', 3, 'parked ordering keys')
+ON CONFLICT DO NOTHING;

@@ -33,3 +33,9 @@ CREATE UNIQUE INDEX ${dead_letters}_event_key
 CREATE UNIQUE INDEX ${dead_letters}_record_key
     ON ${schema}.${dead_letters} (consumer_name, topic, kafka_partition, kafka_offset, record_digest)
     WHERE event_id IS NULL;
+
+-- Every idem script records its own version, whichever tool runs it (idem at start, Flyway,
+-- Liquibase, psql): idem's start-up check reads it when it does not apply the scripts itself.
+INSERT INTO ${schema}.idem_schema_version (script_set, version, description)
+VALUES ('core:${processed}:${dead_letters}', 2, 'dead letters without event id')
+ON CONFLICT DO NOTHING;
