@@ -16,6 +16,7 @@ import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.retention.RetentionJob;
 import dev.idem.consumer.internal.retention.TopicRetentionGuard;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
@@ -26,7 +27,6 @@ import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
-import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -194,10 +194,10 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   private void start0() {
     DataSource dataSource = dataSource();
     if (parts.applySchema) {
-      new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable())
+      ConsumerSchemas.core(config.schema(), config.processedTable(), config.deadLetterTable())
           .migrate(dataSource);
       if (config.offsetStore() == OffsetStore.POSTGRESQL) {
-        SchemaMigrator.offsets(config.schema()).migrate(dataSource);
+        ConsumerSchemas.offsets(config.schema()).migrate(dataSource);
       }
     } else {
       SchemaVersionCheck.require(dataSource, config);

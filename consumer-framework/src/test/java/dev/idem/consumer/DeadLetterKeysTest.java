@@ -3,6 +3,7 @@ package dev.idem.consumer;
 import static dev.idem.consumer.IdemTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
@@ -108,7 +109,7 @@ class DeadLetterKeysTest {
   @Test
   void theV2MigrationKeepsTheRowsOfAVersion1Schema() throws Exception {
     String schema = TestInfrastructure.uniqueName("v1up");
-    SchemaMigrator migrator = new SchemaMigrator(schema, "processed_events", "dead_letters");
+    SchemaMigrator migrator = ConsumerSchemas.core(schema, "processed_events", "dead_letters");
     sql("CREATE SCHEMA " + schema);
     sql(migrator.render("V1__processed_events_and_dead_letters.sql"));
     // The V1 script records its version 1 row itself.

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
@@ -32,7 +33,7 @@ class FlywaySchemaTest {
     createEffectsTable(effects);
     INFRA.createTopics(2, name);
     flyway(core(schema), null).migrate();
-    flyway(SchemaMigrator.offsets(schema), null).migrate();
+    flyway(ConsumerSchemas.offsets(schema), null).migrate();
 
     try (HikariDataSource pool = pool(4);
         IdempotentConsumer<String> consumer =
@@ -120,11 +121,11 @@ class FlywaySchemaTest {
   }
 
   private static SchemaMigrator core(String schema) {
-    return new SchemaMigrator(schema, "processed_events", "dead_letters");
+    return ConsumerSchemas.core(schema, "processed_events", "dead_letters");
   }
 
   private static List<SchemaMigrator> allSets(String schema) {
-    return List.of(core(schema), SchemaMigrator.offsets(schema), SchemaMigrator.locks(schema));
+    return List.of(core(schema), ConsumerSchemas.offsets(schema), SchemaMigrator.locks(schema));
   }
 
   /**

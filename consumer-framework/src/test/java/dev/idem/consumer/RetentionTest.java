@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.retention.RetentionJob;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import dev.idem.lock.RunResult;
@@ -28,7 +28,7 @@ class RetentionTest {
   @Test
   void oneOfThreeInstancesDeletesOnlyExpiredMarksInBatches() throws Exception {
     String schema = TestInfrastructure.uniqueName("retention");
-    new SchemaMigrator(schema, "processed_events", "dead_letters")
+    ConsumerSchemas.core(schema, "processed_events", "dead_letters")
         .migrate(INFRA.postgres().dataSource());
     String table = schema + ".processed_events";
     String insert =

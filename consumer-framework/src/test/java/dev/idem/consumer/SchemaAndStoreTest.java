@@ -4,8 +4,8 @@ import static dev.idem.consumer.IdemTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
-import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -35,7 +35,7 @@ class SchemaAndStoreTest {
             pool.submit(
                 () -> {
                   barrier.await(30, TimeUnit.SECONDS);
-                  return new SchemaMigrator(schema, "processed_events", "dead_letters")
+                  return ConsumerSchemas.core(schema, "processed_events", "dead_letters")
                       .migrate(INFRA.postgres().dataSource());
                 }));
       }
@@ -100,7 +100,7 @@ class SchemaAndStoreTest {
   @Test
   void aUniqueViolationOfTheProcessedKeyIsRecognisedAndOthersAreNot() throws Exception {
     String schema = TestInfrastructure.uniqueName("store");
-    new SchemaMigrator(schema, "processed_events", "dead_letters")
+    ConsumerSchemas.core(schema, "processed_events", "dead_letters")
         .migrate(INFRA.postgres().dataSource());
     PostgresIdempotencyStore store =
         new PostgresIdempotencyStore(
@@ -142,7 +142,7 @@ class SchemaAndStoreTest {
   @Test
   void theScriptsUsersRunThemselvesHaveThePlaceholdersFilledIn() {
     String sql =
-        new SchemaMigrator("app", "seen_events", "failed_events")
+        ConsumerSchemas.core("app", "seen_events", "failed_events")
             .render("V1__processed_events_and_dead_letters.sql");
     assertThat(sql)
         .contains("CREATE TABLE IF NOT EXISTS app.seen_events")

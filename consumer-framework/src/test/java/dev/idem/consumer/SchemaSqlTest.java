@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
 import dev.idem.consumer.cli.SchemaSql;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
@@ -45,8 +46,8 @@ class SchemaSqlTest {
 
     List<SchemaMigrator> sets =
         List.of(
-            new SchemaMigrator(schema, "seen_events", "failed_events"),
-            SchemaMigrator.offsets(schema));
+            ConsumerSchemas.core(schema, "seen_events", "failed_events"),
+            ConsumerSchemas.offsets(schema));
     assertThatCode(() -> SchemaVersionCheck.require(INFRA.postgres().dataSource(), sets))
         .doesNotThrowAnyException();
     assertThat(count("SELECT count(*) FROM " + schema + ".failed_events_parked_keys")).isZero();
@@ -56,7 +57,7 @@ class SchemaSqlTest {
   @Test
   void theScriptsAfterAVersionUpgradeASchemaLeftThere() throws Exception {
     String schema = TestInfrastructure.uniqueName("upgrade");
-    SchemaMigrator core = new SchemaMigrator(schema, "processed_events", "dead_letters");
+    SchemaMigrator core = ConsumerSchemas.core(schema, "processed_events", "dead_letters");
     sql("CREATE SCHEMA " + schema);
     sql(core.render("V1__processed_events_and_dead_letters.sql"));
     sql(core.render("V2__dead_letters_without_event_id.sql"));

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import org.junit.jupiter.api.Test;
@@ -36,7 +37,7 @@ class SchemaVersionCheckTest {
   void startRefusesASchemaLeftAtAnOlderVersionNamingBothVersions() throws Exception {
     String name = TestInfrastructure.uniqueName("oldschema");
     String schema = name + "_s";
-    SchemaMigrator core = new SchemaMigrator(schema, "processed_events", "dead_letters");
+    SchemaMigrator core = ConsumerSchemas.core(schema, "processed_events", "dead_letters");
     sql("CREATE SCHEMA " + schema);
     sql(core.render("V1__processed_events_and_dead_letters.sql"));
     sql(core.render("V2__dead_letters_without_event_id.sql"));
@@ -52,7 +53,7 @@ class SchemaVersionCheckTest {
   void startRefusesASchemaNewerThanThisIdem() throws Exception {
     String name = TestInfrastructure.uniqueName("newschema");
     String schema = name + "_s";
-    new SchemaMigrator(schema, "processed_events", "dead_letters")
+    ConsumerSchemas.core(schema, "processed_events", "dead_letters")
         .migrate(INFRA.postgres().dataSource());
     sql(
         "INSERT INTO "
@@ -71,7 +72,7 @@ class SchemaVersionCheckTest {
   void startRefusesAMissingOffsetScriptSetWhenOffsetsAreKeptInPostgresql() throws Exception {
     String name = TestInfrastructure.uniqueName("nooffsets");
     String schema = name + "_s";
-    new SchemaMigrator(schema, "processed_events", "dead_letters")
+    ConsumerSchemas.core(schema, "processed_events", "dead_letters")
         .migrate(INFRA.postgres().dataSource());
 
     SchemaVersionException e =

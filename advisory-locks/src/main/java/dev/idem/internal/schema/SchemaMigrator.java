@@ -23,14 +23,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Applies idem's versioned SQL scripts to a schema.
  *
- * <p>There are three script sets, each a linear series {@code V1}, {@code V2}, ... in a folder of
- * its own under {@code dev/idem/schema/}: {@code core} (processed marks, dead letters, parked
- * keys), {@code offsets} (the offset store) and {@code locks} (leader epochs, job windows). A
- * folder is a Flyway location as it is: the file names follow Flyway's naming and the placeholders
- * ({@code ${schema}}, {@code ${processed}}, {@code ${dead_letters}}) use the {@code ${name}} syntax
- * of Flyway and Liquibase. Every script records its own version in {@code
- * <schema>.idem_schema_version} (row {@link #scriptSet()}, version), so the schema tells its
- * version whichever tool applied it.
+ * <p>Each script set is a linear series {@code V1}, {@code V2}, ... in a folder of its own under
+ * {@code dev/idem/schema/}: this library's {@code locks} (leader epochs, job windows), and the
+ * consumer framework's {@code core} (processed marks, dead letters, parked keys) and {@code
+ * offsets} (the offset store), which that library defines. A folder is a Flyway location as it is:
+ * the file names follow Flyway's naming and the placeholders ({@code ${schema}}, {@code
+ * ${processed}}, {@code ${dead_letters}}) use the {@code ${name}} syntax of Flyway and Liquibase.
+ * Every script records its own version in {@code <schema>.idem_schema_version} (row {@link
+ * #scriptSet()}, version), so the schema tells its version whichever tool applied it.
  *
  * <p>Everything runs in one transaction that first takes {@code pg_advisory_xact_lock} on the
  * {@code idem.schema} namespace key of the schema name: instances starting at the same moment queue
@@ -51,18 +51,10 @@ public final class SchemaMigrator {
   /** The root of the script folders on the classpath. */
   public static final String ROOT = "dev/idem/schema";
 
-  private static final List<Script> CORE_SCRIPTS =
-      List.of(
-          new Script(
-              1, "processed events and dead letters", "V1__processed_events_and_dead_letters.sql"),
-          new Script(2, "dead letters without event id", "V2__dead_letters_without_event_id.sql"),
-          new Script(3, "parked ordering keys", "V3__parked_keys.sql"));
-
-  private static final List<Script> LOCK_SCRIPTS =
-      List.of(new Script(1, "leader epochs and job windows", "V1__leaders_and_jobs.sql"));
-
-  private static final List<Script> OFFSET_SCRIPTS =
-      List.of(new Script(1, "consumer offsets", "V1__consumer_offsets.sql"));
+  private static final ScriptSet LOCKS =
+      new ScriptSet(
+          "locks",
+          List.of(new Script(1, "leader epochs and job windows", "V1__leaders_and_jobs.sql")));
 
   private final String schema;
   private final String folder;
@@ -70,44 +62,31 @@ public final class SchemaMigrator {
   private final String scriptSet;
   private final List<Script> scripts;
 
-  /** A migrator for the consumer's tables with the given (already validated) identifiers. */
-  public SchemaMigrator(String schema, String processedTable, String deadLetterTable) {
-    this(
-        schema,
-        "core",
-        "core:" + processedTable + ":" + deadLetterTable,
-        Map.of(
-            "${schema}", schema,
-            "${processed}", processedTable,
-            "${dead_letters}", deadLetterTable),
-        CORE_SCRIPTS);
-  }
-
-  private SchemaMigrator(
-      String schema,
-      String folder,
-      String scriptSet,
-      Map<String, String> placeholders,
-      List<Script> scripts) {
+  /**
+   * A migrator of one script set in {@code schema}.
+   *
+   * @param schema the (already validated) schema name, also the {@code ${schema}} placeholder
+   * @param scriptSet the name recorded in {@code idem_schema_version.script_set}; sets of the same
+   *     folder with different table names (two consumers in one schema) use different names
+   * @param set the set's folder and scripts
+   * @param placeholders further placeholder values by name (without <code>${}</code>), e.g. table
+   *     names
+   */
+  public SchemaMigrator(
+      String schema, String scriptSet, ScriptSet set, Map<String, String> placeholders) {
     this.schema = schema;
-    this.folder = folder;
+    this.folder = set.folder();
     this.scriptSet = scriptSet;
-    this.placeholders = placeholders;
-    this.scripts = scripts;
+    Map<String, String> all = new TreeMap<>();
+    all.put("${schema}", schema);
+    placeholders.forEach((name, value) -> all.put("${" + name + "}", value));
+    this.placeholders = Map.copyOf(all);
+    this.scripts = set.scripts();
   }
 
   /** A migrator for the lock toolkit's tables (leader epochs, job windows) in {@code schema}. */
   public static SchemaMigrator locks(String schema) {
-    return new SchemaMigrator(schema, "locks", "locks", Map.of("${schema}", schema), LOCK_SCRIPTS);
-  }
-
-  /**
-   * A migrator for the offset store's tables ({@code consumer.offset-store=postgresql}) in {@code
-   * schema}.
-   */
-  public static SchemaMigrator offsets(String schema) {
-    return new SchemaMigrator(
-        schema, "offsets", "offsets", Map.of("${schema}", schema), OFFSET_SCRIPTS);
+    return new SchemaMigrator(schema, "locks", LOCKS, Map.of());
   }
 
   /** The latest script version of this migrator's set: the version this idem release needs. */
@@ -315,4 +294,24 @@ public final class SchemaMigrator {
    * @param file its file name in the set's folder
    */
   public record Script(int version, String description, String file) {}
+
+  /**
+   * A linear series of scripts in a folder of its own under {@value #ROOT}, which is a Flyway
+   * location as it is.
+   *
+   * @param folder the folder's name, e.g. {@code core}
+   * @param scripts the scripts in version order, versions 1, 2, ... without gaps
+   */
+  public record ScriptSet(String folder, List<Script> scripts) {
+    /** Checks that the versions run 1, 2, ... without gaps. */
+    public ScriptSet {
+      scripts = List.copyOf(scripts);
+      for (int i = 0; i < scripts.size(); i++) {
+        if (scripts.get(i).version() != i + 1) {
+          throw new IllegalArgumentException(
+              "script set " + folder + " must be numbered 1, 2, ... without gaps: " + scripts);
+        }
+      }
+    }
+  }
 }

@@ -2,6 +2,7 @@ package dev.idem.consumer.cli;
 
 import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.internal.schema.SchemaMigrator;
 import java.io.IOException;
@@ -111,9 +112,9 @@ public final class SchemaSql {
       chosen.add(
           switch (set) {
             case "core" ->
-                new SchemaMigrator(
+                ConsumerSchemas.core(
                     settings.schema(), settings.processedTable(), settings.deadLetterTable());
-            case "offsets" -> SchemaMigrator.offsets(settings.schema());
+            case "offsets" -> ConsumerSchemas.offsets(settings.schema());
             default -> SchemaMigrator.locks(settings.schema());
           });
     }

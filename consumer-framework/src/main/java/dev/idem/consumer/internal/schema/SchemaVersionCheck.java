@@ -29,9 +29,9 @@ public final class SchemaVersionCheck {
   public static List<SchemaMigrator> scriptSets(IdemConfig config) {
     List<SchemaMigrator> sets = new ArrayList<>();
     sets.add(
-        new SchemaMigrator(config.schema(), config.processedTable(), config.deadLetterTable()));
+        ConsumerSchemas.core(config.schema(), config.processedTable(), config.deadLetterTable()));
     if (config.offsetStore() == OffsetStore.POSTGRESQL) {
-      sets.add(SchemaMigrator.offsets(config.schema()));
+      sets.add(ConsumerSchemas.offsets(config.schema()));
     }
     return sets;
   }

@@ -1,0 +1,50 @@
+package dev.idem.consumer.internal.schema;
+
+import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.internal.schema.SchemaMigrator.Script;
+import dev.idem.internal.schema.SchemaMigrator.ScriptSet;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The consumer framework's script sets: {@code core} (processed marks, dead letters, parked keys)
+ * and {@code offsets} (the offset store). The lock library's set is {@link
+ * SchemaMigrator#locks(String)}.
+ */
+public final class ConsumerSchemas {
+  private static final ScriptSet CORE =
+      new ScriptSet(
+          "core",
+          List.of(
+              new Script(
+                  1,
+                  "processed events and dead letters",
+                  "V1__processed_events_and_dead_letters.sql"),
+              new Script(
+                  2, "dead letters without event id", "V2__dead_letters_without_event_id.sql"),
+              new Script(3, "parked ordering keys", "V3__parked_keys.sql")));
+
+  private static final ScriptSet OFFSETS =
+      new ScriptSet(
+          "offsets", List.of(new Script(1, "consumer offsets", "V1__consumer_offsets.sql")));
+
+  private ConsumerSchemas() {}
+
+  /**
+   * The consumer's tables with the given (already validated) identifiers. The recorded set name is
+   * {@code core:<processed>:<dead_letters>}: two consumers with different tables in one schema keep
+   * separate versions.
+   */
+  public static SchemaMigrator core(String schema, String processedTable, String deadLetterTable) {
+    return new SchemaMigrator(
+        schema,
+        "core:" + processedTable + ":" + deadLetterTable,
+        CORE,
+        Map.of("processed", processedTable, "dead_letters", deadLetterTable));
+  }
+
+  /** The offset store's tables ({@code consumer.offset-store=postgresql}) in {@code schema}. */
+  public static SchemaMigrator offsets(String schema) {
+    return new SchemaMigrator(schema, "offsets", OFFSETS, Map.of());
+  }
+}
