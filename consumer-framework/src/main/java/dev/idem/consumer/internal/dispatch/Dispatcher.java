@@ -93,7 +93,7 @@ public final class Dispatcher {
   /**
    * First step of a revoke: drops the queued records of these partitions and heads waiting for a
    * retry. Heads that are running finish, and their completions still count until {@link
-   * #forget(Collection)}.
+   * #forget(Collection)}; one that fails is not retried (it is redelivered to the new owner).
    */
   public void drop(Collection<TopicPartition> tps) {
     synchronized (lock) {
@@ -105,7 +105,10 @@ public final class Dispatcher {
         }
         lane.queue.forEach(this::release);
         lane.queue.clear();
-        if (lane.state != LaneState.RUNNING) {
+        if (lane.state == LaneState.RUNNING) {
+          // Its retry would hold the revoke's drain for the backoff, and run a revoked record.
+          lane.dropped = true;
+        } else {
           lane.group.forEach(this::release);
           lane.group.clear();
           ready.remove(lane);
@@ -280,7 +283,7 @@ public final class Dispatcher {
       }
       lane.group.clear();
       finishRun(lane);
-    } else if (!current(group.get(0)) || lane.state == LaneState.GONE) {
+    } else if (!current(group.get(0)) || lane.state == LaneState.GONE || lane.dropped) {
       group.forEach(this::release);
       lane.group.clear();
       finishRun(lane);
@@ -294,6 +297,7 @@ public final class Dispatcher {
   /** With the lock held: the lane's run ended; it becomes ready, idle or gone. */
   private void finishRun(Lane lane) {
     running--;
+    lane.dropped = false;
     if (lane.state == LaneState.GONE) {
       return;
     }
@@ -440,6 +444,9 @@ public final class Dispatcher {
     final ArrayDeque<Work> queue = new ArrayDeque<>();
     final List<Work> group = new ArrayList<>();
     LaneState state = LaneState.IDLE;
+
+    /** Its partition was dropped while its run went on: the run's records are not retried. */
+    boolean dropped;
 
     Lane(LaneKey key) {
       this.key = key;
