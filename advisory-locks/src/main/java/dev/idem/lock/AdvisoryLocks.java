@@ -2,9 +2,9 @@ package dev.idem.lock;
 
 import dev.idem.IdemException;
 import dev.idem.internal.jdbc.Transactions;
-import dev.idem.internal.schema.SchemaMigrator;
 import dev.idem.lock.internal.LockMetrics;
 import dev.idem.lock.internal.LockSql;
+import dev.idem.lock.internal.SchemaMigrator;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.management.ManagementFactory;

@@ -1,7 +1,7 @@
 package dev.idem.consumer;
 
 import com.zaxxer.hikari.HikariConfig;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import java.time.Duration;
 
 /**

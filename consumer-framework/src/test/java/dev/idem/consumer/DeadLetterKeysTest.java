@@ -4,7 +4,7 @@ import static dev.idem.consumer.IdemTestSupport.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
 import java.sql.ResultSet;

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import dev.idem.consumer.cli.SchemaSql;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

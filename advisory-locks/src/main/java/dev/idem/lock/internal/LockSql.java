@@ -15,6 +15,19 @@ import java.time.Instant;
 public final class LockSql {
   private LockSql() {}
 
+  /**
+   * The statement an operator runs to end the session that holds the session lock {@code key} (a
+   * 64-bit key is split into {@code classid} and {@code objid}, with {@code objsubid = 1}), for
+   * messages about a holder that is gone while its session is not.
+   */
+  public static String terminateHolderStatement(LockKey key) {
+    return "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = "
+        + key.classId()
+        + " AND objid = "
+        + key.objectId()
+        + " AND objsubid = 1";
+  }
+
   /** Which advisory-lock function. */
   public enum Call {
     XACT_LOCK("pg_advisory_xact_lock"),

@@ -4,7 +4,7 @@ import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -121,7 +121,7 @@ public final class SchemaSql {
     StringBuilder sql = new StringBuilder();
     sql.append("-- idem schema ").append(settings.schema()).append(": sets ");
     sql.append(names(chosen)).append('\n');
-    sql.append("CREATE SCHEMA IF NOT EXISTS ").append(settings.schema()).append(";\n\n");
+    sql.append(chosen.get(0).createSchemaStatement()).append(";\n\n");
     for (SchemaMigrator set : chosen) {
       sql.append(set.renderAfter(after));
     }

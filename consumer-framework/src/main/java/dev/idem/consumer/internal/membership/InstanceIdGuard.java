@@ -8,6 +8,7 @@ import dev.idem.lock.LockException;
 import dev.idem.lock.LockKey;
 import dev.idem.lock.SessionLock;
 import dev.idem.lock.TransactionPoolerException;
+import dev.idem.lock.internal.LockSql;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -103,12 +104,8 @@ public final class InstanceIdGuard implements AutoCloseable {
               + "); give every instance its own kafka.group.instance.id, e.g. from its host name"
               + " and an index, or stop the other one first. If that instance is gone but its"
               + " database session is not (its host failed, so PostgreSQL waits for TCP"
-              + " keepalive), end the session: SELECT pg_terminate_backend(pid) FROM pg_locks"
-              + " WHERE locktype = 'advisory' AND classid = "
-              + key.classId()
-              + " AND objid = "
-              + key.objectId()
-              + " AND objsubid = 1");
+              + " keepalive), end the session: "
+              + LockSql.terminateHolderStatement(key));
     }
     log.info(
         "consumer {} is member {} of group {} (static membership, guarded by {} on backend {})",

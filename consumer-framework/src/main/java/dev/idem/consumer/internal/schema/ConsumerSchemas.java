@@ -1,8 +1,8 @@
 package dev.idem.consumer.internal.schema;
 
-import dev.idem.internal.schema.SchemaMigrator;
-import dev.idem.internal.schema.SchemaMigrator.Script;
-import dev.idem.internal.schema.SchemaMigrator.ScriptSet;
+import dev.idem.lock.internal.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator.Script;
+import dev.idem.lock.internal.SchemaMigrator.ScriptSet;
 import java.util.List;
 import java.util.Map;
 

@@ -5,7 +5,7 @@ import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.SchemaVersionException;
 import dev.idem.internal.jdbc.Transactions;
-import dev.idem.internal.schema.SchemaMigrator;
+import dev.idem.lock.internal.SchemaMigrator;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.idem.internal.schema;
+package dev.idem.lock.internal;
 
 import dev.idem.IdemException;
 import dev.idem.internal.jdbc.Transactions;
@@ -87,6 +87,11 @@ public final class SchemaMigrator {
   /** A migrator for the lock toolkit's tables (leader epochs, job windows) in {@code schema}. */
   public static SchemaMigrator locks(String schema) {
     return new SchemaMigrator(schema, "locks", LOCKS, Map.of());
+  }
+
+  /** The statement that creates the schema when it is missing, which no script does. */
+  public String createSchemaStatement() {
+    return "CREATE SCHEMA IF NOT EXISTS " + schema;
   }
 
   /** The latest script version of this migrator's set: the version this idem release needs. */
@@ -199,7 +204,7 @@ public final class SchemaMigrator {
       lock.execute();
     }
     try (Statement s = c.createStatement()) {
-      s.execute("CREATE SCHEMA IF NOT EXISTS " + schema);
+      s.execute(createSchemaStatement());
     }
     int current = recordedVersion(c);
     if (current > latestVersion()) {
