@@ -22,6 +22,7 @@ import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.poll.PollLoop;
+import dev.idem.consumer.internal.poll.PollSettings;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.schema.SchemaMigrator;
 import dev.idem.consumer.internal.store.ParkedKeys;
@@ -33,7 +34,6 @@ import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.ConnectionFactory;
-import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -42,7 +42,6 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -146,17 +145,9 @@ public final class ConsumerRuntime<T> {
     }
     // Batches hold a partition's records in offset order, one batch per partition at a time.
     OrderingKey orderingKey = parts.batchMode() ? OrderingKeys.partition() : parts.orderingKey();
-    loop =
-        new PollLoop(
-            config,
-            parts.clientFactory(),
-            dispatcher,
-            metrics,
-            orderingKey,
-            parts.clock(),
-            maxPollRecords(),
-            status,
-            databaseOffsets);
+    PollSettings polling =
+        PollSettings.of(config, parts.clientFactory(), orderingKey, parts.clock());
+    loop = new PollLoop(polling, dispatcher, metrics, status, databaseOffsets);
     retention =
         RetentionSchedule.start(
             config,
@@ -260,11 +251,6 @@ public final class ConsumerRuntime<T> {
           needed);
     }
     return executor;
-  }
-
-  private int maxPollRecords() {
-    Object value = config.kafka().getOrDefault(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
-    return Integer.parseInt(Objects.toString(value).trim());
   }
 
   private DataSource dataSource() {
