@@ -257,10 +257,7 @@ public final class ConsumerRuntime<T> {
     if (parts.dataSource() != null) {
       return parts.dataSource();
     }
-    if (config.database() == null) {
-      throw new IdemConfigException(
-          "pg.url", "is missing; set it (or PG_URL), or give the builder a DataSource");
-    }
+    // ConsumerParts refused a missing pg.url already.
     ownedPool = new HikariDataSource(parts.ownedPoolSettings().get());
     return ownedPool;
   }
