@@ -7,12 +7,12 @@ import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.EventIds;
-import dev.idem.consumer.FaultHooks;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.internal.testing.FaultAccess;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -166,7 +166,7 @@ public final class ChaosConsumerMain {
             }
           });
     }
-    FaultHooks.afterDatabaseCommit(builder, this::haltIfArmed);
+    FaultAccess.afterDatabaseCommit(builder, this::haltIfArmed);
     return builder.build();
   }
 

@@ -1,6 +1,11 @@
 package dev.idem.consumer;
 
-/** The lifecycle of an {@link IdempotentConsumer}. */
+/**
+ * The lifecycle of an {@link IdempotentConsumer}: {@code CREATED -> STARTING -> RUNNING}; a failed
+ * start or a failure while running ends in {@code FAILED}; {@code close()} goes through {@code
+ * CLOSING} to {@code CLOSED} from any state. A consumer starts once. {@code snapshot()} and {@code
+ * health()} always show the same state.
+ */
 public enum ConsumerState {
   /** Built, not started. */
   CREATED,

@@ -1,12 +1,12 @@
 package dev.idem.consumer.internal.poll;
 
 import dev.idem.consumer.ConsumerSnapshot;
-import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.internal.dispatch.Completion;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Work;
+import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.offset.OffsetTracker;
@@ -19,7 +19,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -35,6 +34,10 @@ import org.slf4j.LoggerFactory;
  * The thread that owns the {@link Consumer}: polls, hands records to the dispatcher, folds
  * completions into offset watermarks, commits them, pauses for backpressure and handles rebalances.
  * No other thread touches the Kafka client; others read the published {@link ConsumerSnapshot}.
+ *
+ * <p>Over 400 lines for now: the rebalance callbacks and the watermark commits share the loop's
+ * thread-confined state, and the class is being reworked with the transaction core (issue 14 §2);
+ * its split belongs to that change, not to the lifecycle one.
  */
 public final class PollLoop implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(PollLoop.class);
@@ -47,7 +50,7 @@ public final class PollLoop implements Runnable {
   private final OrderingKey orderingKey;
   private final Clock clock;
   private final int maxPollRecords;
-  private final AtomicReference<ConsumerSnapshot> snapshot;
+  private final ConsumerStatus status;
   private final DatabaseOffsets databaseOffsets;
 
   /** Partitions paused until their stored position is read and sought (offsets in PostgreSQL). */
@@ -59,29 +62,29 @@ public final class PollLoop implements Runnable {
   private volatile boolean closing;
   private long rebalances;
   private volatile boolean crashed;
-  private volatile ConsumerState state = ConsumerState.STARTING;
+  private volatile boolean clientClosed;
   private Consumer<byte[], byte[]> consumer;
   private Instant lastCommit;
   private long nextCommitNanos;
   private long nextLagNanos;
 
+  /**
+   * @param status where the loop publishes its snapshots, and reports that it stopped on its own
+   * @param databaseOffsets the offsets kept in PostgreSQL, or null when they are kept in Kafka
+   */
   public PollLoop(
-      IdemConfig config,
-      Function<Map<String, Object>, Consumer<byte[], byte[]>> consumerFactory,
+      PollSettings settings,
       Dispatcher dispatcher,
       ConsumerMetrics metrics,
-      OrderingKey orderingKey,
-      Clock clock,
-      int maxPollRecords,
-      AtomicReference<ConsumerSnapshot> snapshot,
+      ConsumerStatus status,
       DatabaseOffsets databaseOffsets) {
-    this.config = config;
-    this.consumerFactory = consumerFactory;
+    this.config = settings.config();
+    this.consumerFactory = settings.clientFactory();
     this.dispatcher = dispatcher;
     this.metrics = metrics;
-    this.orderingKey = orderingKey;
-    this.clock = clock;
-    this.maxPollRecords = maxPollRecords;
+    this.orderingKey = settings.orderingKey();
+    this.clock = settings.clock();
+    this.maxPollRecords = settings.maxPollRecords();
     int isolates = config.maxInFlightPerPartition() + 2 * maxPollRecords - 1;
     if (config.maxInFlight() < isolates) {
       // A partition may hold its own bound plus one poll; another poll must still fit beside it.
@@ -93,7 +96,7 @@ public final class PollLoop implements Runnable {
           config.maxInFlight(),
           isolates);
     }
-    this.snapshot = snapshot;
+    this.status = status;
     this.databaseOffsets = databaseOffsets;
   }
 
@@ -120,7 +123,6 @@ public final class PollLoop implements Runnable {
     try {
       consumer = consumerFactory.apply(config.kafka());
       consumer.subscribe(config.topics(), new Rebalance());
-      state = ConsumerState.RUNNING;
       nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
       while (!closing && !crashed) {
         loopOnce();
@@ -140,7 +142,9 @@ public final class PollLoop implements Runnable {
       throw e;
     } finally {
       closeClient();
-      state = crashed ? ConsumerState.FAILED : ConsumerState.CLOSED;
+      if (crashed) {
+        status.failed(); // no change while closing: close() owns the state then
+      }
       publish();
     }
   }
@@ -343,7 +347,6 @@ public final class PollLoop implements Runnable {
   }
 
   private void shutdown() {
-    state = ConsumerState.CLOSING;
     publish();
     Set<TopicPartition> all = consumer.assignment();
     awaitInFlight(all, config.drainTimeout());
@@ -400,6 +403,7 @@ public final class PollLoop implements Runnable {
     if (c == null) {
       return;
     }
+    clientClosed = true;
     try {
       c.close(crashed ? Duration.ZERO : Duration.ofSeconds(10));
     } catch (RuntimeException e) {
@@ -411,7 +415,7 @@ public final class PollLoop implements Runnable {
     Consumer<byte[], byte[]> c = consumer;
     Set<TopicPartition> assigned = Set.of();
     Set<TopicPartition> paused = Set.of();
-    if (c != null && state != ConsumerState.CLOSED && state != ConsumerState.FAILED) {
+    if (c != null && !clientClosed) {
       try {
         assigned = new HashSet<>(c.assignment());
         paused = new HashSet<>(c.paused());
@@ -421,12 +425,12 @@ public final class PollLoop implements Runnable {
     }
     Map<TopicPartition, Long> confirmed = new java.util.HashMap<>(tracker.confirmed());
     confirmed.values().removeIf(v -> v < 0);
-    ConsumerSnapshot previous = snapshot.get();
+    ConsumerSnapshot previous = status.snapshot();
     Map<TopicPartition, Long> committed = new java.util.HashMap<>(previous.committed());
     committed.putAll(confirmed);
-    snapshot.set(
+    status.publish(
         new ConsumerSnapshot(
-            state,
+            status.state(),
             assigned,
             paused,
             tracker.uncommitted(),

@@ -1,0 +1,118 @@
+package dev.idem.consumer.internal.lifecycle;
+
+import dev.idem.consumer.ConsumerSnapshot;
+import dev.idem.consumer.ConsumerState;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The one source of a consumer's {@link ConsumerState}, and the snapshot that carries it. The
+ * facade moves the state on start and close, the poll loop when it stops on its own, a background
+ * check when it stops the consumer; every published snapshot carries the state of this holder, so
+ * {@code snapshot()}, {@code health()} and the lifecycle checks never disagree.
+ *
+ * <p>The states move forward only: {@code CREATED -> STARTING -> RUNNING}, {@code STARTING|RUNNING
+ * -> FAILED}, and from anything but {@code CLOSED} to {@code CLOSING -> CLOSED}.
+ */
+public final class ConsumerStatus {
+  private final AtomicReference<ConsumerSnapshot> snapshot;
+  private volatile ConsumerState state = ConsumerState.CREATED;
+
+  /** A holder in state {@code CREATED}, with an empty snapshot taken {@code at}. */
+  public ConsumerStatus(Instant at) {
+    this.snapshot =
+        new AtomicReference<>(
+            new ConsumerSnapshot(
+                state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null,
+                at));
+  }
+
+  /** The current state. */
+  public ConsumerState state() {
+    return state;
+  }
+
+  /** The latest snapshot; its state is the current one. */
+  public ConsumerSnapshot snapshot() {
+    return snapshot.get();
+  }
+
+  /**
+   * Publishes {@code fresh} with the current state in place of its own. A transition racing with
+   * this call still wins: it writes the state before it updates the snapshot, and each update reads
+   * the state again.
+   */
+  public void publish(ConsumerSnapshot fresh) {
+    snapshot.updateAndGet(previous -> withState(fresh, state));
+  }
+
+  /**
+   * {@code CREATED -> STARTING}.
+   *
+   * @throws IllegalStateException naming the state when the consumer was started before
+   */
+  public synchronized void starting(String consumerName) {
+    if (state != ConsumerState.CREATED) {
+      throw new IllegalStateException(
+          "consumer "
+              + consumerName
+              + " cannot start in state "
+              + state
+              + ": a consumer starts once; build a new one");
+    }
+    move(ConsumerState.STARTING);
+  }
+
+  /** {@code STARTING -> RUNNING}; false (and no change) from any other state. */
+  public synchronized boolean running() {
+    return state == ConsumerState.STARTING && move(ConsumerState.RUNNING);
+  }
+
+  /** {@code STARTING|RUNNING -> FAILED}; false (and no change) when closing or already stopped. */
+  public synchronized boolean failed() {
+    return (state == ConsumerState.STARTING || state == ConsumerState.RUNNING)
+        && move(ConsumerState.FAILED);
+  }
+
+  /** Any state but {@code CLOSED} {@code -> CLOSING}; false when already closed. */
+  public synchronized boolean closing() {
+    return state != ConsumerState.CLOSED && move(ConsumerState.CLOSING);
+  }
+
+  /** {@code -> CLOSED}, for good. */
+  public synchronized void closed() {
+    move(ConsumerState.CLOSED);
+  }
+
+  private boolean move(ConsumerState next) {
+    state = next;
+    snapshot.updateAndGet(s -> withState(s, state));
+    return true;
+  }
+
+  private static ConsumerSnapshot withState(ConsumerSnapshot s, ConsumerState state) {
+    if (s.state() == state) {
+      return s;
+    }
+    return new ConsumerSnapshot(
+        state,
+        s.assigned(),
+        s.paused(),
+        s.uncommitted(),
+        s.committed(),
+        s.inFlight(),
+        s.inFlightBytes(),
+        s.processed(),
+        s.duplicates(),
+        s.failures(),
+        s.retries(),
+        s.deadLettered(),
+        s.skipped(),
+        s.rebalances(),
+        s.stuckWorkers(),
+        s.lastCommit(),
+        s.at());
+  }
+}
