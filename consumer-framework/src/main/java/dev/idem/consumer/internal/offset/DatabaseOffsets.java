@@ -1,6 +1,6 @@
 package dev.idem.consumer.internal.offset;
 
-import dev.idem.consumer.internal.store.PostgresOffsetStore;
+import dev.idem.consumer.internal.store.OffsetRows;
 import dev.idem.internal.jdbc.Transactions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,7 +43,7 @@ public final class DatabaseOffsets implements AutoCloseable {
   private final String consumerName;
   private final DataSource dataSource;
   private final Transactions transactions;
-  private final PostgresOffsetStore store;
+  private final OffsetRows store;
   private final ScheduledExecutorService io;
   private final Queue<Loaded> loaded = new ConcurrentLinkedQueue<>();
   private final Map<TopicPartition, Long> lastFolded = new ConcurrentHashMap<>();
@@ -57,16 +57,13 @@ public final class DatabaseOffsets implements AutoCloseable {
    * @param epoch the assignment it was loaded for
    * @param stored the position and done offsets
    */
-  public record Loaded(TopicPartition partition, long epoch, PostgresOffsetStore.Stored stored) {}
+  public record Loaded(TopicPartition partition, long epoch, OffsetRows.Stored stored) {}
 
   /**
    * @param io a single-threaded executor for the database work; shut down by {@link #close()}
    */
   public DatabaseOffsets(
-      String consumerName,
-      DataSource dataSource,
-      PostgresOffsetStore store,
-      ScheduledExecutorService io) {
+      String consumerName, DataSource dataSource, OffsetRows store, ScheduledExecutorService io) {
     this.consumerName = consumerName;
     this.dataSource = dataSource;
     this.transactions = Transactions.standard();
@@ -83,7 +80,7 @@ public final class DatabaseOffsets implements AutoCloseable {
 
   private void loadNow(Map<TopicPartition, Long> epochs) {
     try {
-      Map<TopicPartition, PostgresOffsetStore.Stored> stored =
+      Map<TopicPartition, OffsetRows.Stored> stored =
           transactions.run(dataSource, c -> store.load(c, epochs.keySet()));
       stored.forEach((tp, s) -> loaded.add(new Loaded(tp, epochs.get(tp), s)));
     } catch (Exception e) {

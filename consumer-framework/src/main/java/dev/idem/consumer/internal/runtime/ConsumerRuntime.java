@@ -26,9 +26,9 @@ import dev.idem.consumer.internal.poll.PollSettings;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
+import dev.idem.consumer.internal.store.OffsetRows;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
-import dev.idem.consumer.internal.store.PostgresOffsetStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
@@ -143,7 +143,7 @@ public final class ConsumerRuntime<T> {
           new DatabaseOffsets(
               name,
               dataSource,
-              new PostgresOffsetStore(name, config.schema()),
+              new OffsetRows(name, config.schema()),
               Executors.newSingleThreadScheduledExecutor(threads("offsets")));
     }
     // Batches hold a partition's records in offset order, one batch per partition at a time.

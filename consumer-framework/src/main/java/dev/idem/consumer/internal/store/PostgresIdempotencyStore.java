@@ -37,7 +37,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     this.consumerName = consumerName;
     this.settings = settings;
     this.offsetsInDatabase = offsets == OffsetStore.POSTGRESQL;
-    String doneTable = schema + "." + PostgresOffsetStore.DONE_TABLE;
+    String doneTable = schema + "." + OffsetRows.DONE_TABLE;
     // A data-modifying CTE runs to completion whether or not the main statement reads it: the
     // record's offset is written in the same statement, and so the same transaction, as the mark.
     String doneOne =

@@ -14,12 +14,13 @@ import java.util.TreeSet;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * The SQL of the offset store ({@code consumer.offset-store=postgresql}): reading a partition's
- * stored position and done offsets at assignment, and folding a contiguous done prefix into the
- * position. The done rows themselves are written by {@link PostgresIdempotencyStore}, inside each
- * processing transaction.
+ * The rows behind {@link dev.idem.consumer.OffsetStore#POSTGRESQL}, and their SQL (it does not
+ * implement {@code OffsetStore}, which is the setting's enum): reading a partition's stored
+ * position and done offsets at assignment, and folding a contiguous done prefix into the position.
+ * The done rows themselves are written by {@link PostgresIdempotencyStore}, inside each processing
+ * transaction.
  */
-public final class PostgresOffsetStore {
+public final class OffsetRows {
   /** The table of positions, in the consumer's schema. */
   public static final String BASE_TABLE = "consumer_offsets";
 
@@ -42,7 +43,7 @@ public final class PostgresOffsetStore {
   /**
    * @param schema validated schema identifier
    */
-  public PostgresOffsetStore(String consumerName, String schema) {
+  public OffsetRows(String consumerName, String schema) {
     this.consumerName = consumerName;
     String base = schema + "." + BASE_TABLE;
     String done = schema + "." + DONE_TABLE;
