@@ -39,6 +39,10 @@ import javax.sql.DataSource;
  * connections. Session-scoped locks (also behind {@link #runExclusive} and {@link #leaderElection})
  * live as long as their connection, so they only ever use connections from the {@link
  * ConnectionFactory}, never a pool, and are refused behind a transaction-mode pooler.
+ *
+ * <p>Over 400 lines: it is the library's single entry point, and most of its length is the
+ * documentation of each pattern and its pitfall; the SQL is in {@code LockSql}, the leader in
+ * {@link LeaderElection}.
  */
 public final class AdvisoryLocks {
   private final ConnectionFactory connections;

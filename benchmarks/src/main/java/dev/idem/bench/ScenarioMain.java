@@ -40,6 +40,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /**
  * One scenario in its own JVM (started with {@code -Xmx256m} by the harness), so that heap and CPU
  * are the consumer's alone. Prints one line {@code RESULT {json}}.
+ *
+ * <p>Over 400 lines: every scenario's consumer loop is here side by side, so that a reader compares
+ * what each one does per record in one file.
  */
 public final class ScenarioMain {
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -33,6 +33,9 @@ import org.apache.kafka.common.TopicPartition;
  * and out of order, some copies through the second ingest path, some retried after a delay, while a
  * third consumer instance joins and leaves. Then it checks the ledger against sums computed here,
  * independently of the handler, and prints a summary.
+ *
+ * <p>Over 400 lines: the demo is a script read from top to bottom (start, storm, rebalance, check,
+ * summary); splitting it would scatter the story it tells.
  */
 public final class Demo {
   /** Types the ledger knows, and their signs, as the sender documents them. */

@@ -33,6 +33,9 @@ import java.util.regex.Pattern;
  *     group.instance.id} (Kafka static membership); see {@link #serveInstanceId} and {@link
  *     #demoInstanceId}
  * @param idem idem's settings, without Kafka and database endpoints in demo mode (filled later)
+ *     <p>Over 400 lines: one record of the example's settings, each with its parsing, default and
+ *     check, so that a reader finds every key of {@code config/webhook-example.properties} in one
+ *     place.
  */
 public record ExampleConfig(
     int httpPort,

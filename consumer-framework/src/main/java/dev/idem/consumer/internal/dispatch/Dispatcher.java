@@ -37,6 +37,10 @@ import org.slf4j.LoggerFactory;
  * records; the thread, when it returns, finds its run abandoned and its result is dropped. The
  * executor must therefore be able to give a thread while abandoned ones are still alive (a cached
  * pool, virtual threads); the concurrency bound still caps the runs.
+ *
+ * <p>Over 400 lines: the lanes, the ready queue and the slots are one state guarded by one monitor,
+ * and every transition (submit, settle, drop, abandon, halt) must keep the same invariants; split
+ * over classes they would share that monitor. {@code DispatcherTest} covers each transition.
  */
 public final class Dispatcher {
   private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);

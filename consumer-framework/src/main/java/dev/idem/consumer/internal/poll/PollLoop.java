@@ -35,9 +35,10 @@ import org.slf4j.LoggerFactory;
  * completions into offset watermarks, commits them, pauses for backpressure and handles rebalances.
  * No other thread touches the Kafka client; others read the published {@link ConsumerSnapshot}.
  *
- * <p>Over 400 lines for now: the rebalance callbacks and the watermark commits share the loop's
- * thread-confined state, and the class is being reworked with the transaction core (issue 14 §2);
- * its split belongs to that change, not to the lifecycle one.
+ * <p>Over 400 lines: the poll, the rebalance callbacks, the watermark commits and the backpressure
+ * pauses all work on the loop's thread-confined state (assignment epochs, trackers, paused sets);
+ * split over classes, that state would have to be shared and guarded. The pieces that need no such
+ * state live elsewhere: {@code OffsetTracker}, {@code DatabaseOffsets}, {@code Dispatcher}.
  */
 public final class PollLoop implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(PollLoop.class);
