@@ -84,7 +84,8 @@ class SchemaVersionCheckTest {
     assertThat(e.requiredVersion()).isEqualTo(1);
   }
 
-  private static SchemaVersionException startWithoutMigrating(IdemConfig.Builder config) {
+  /** Starts a consumer with {@code applySchema(false)} and returns the refusal it must throw. */
+  static SchemaVersionException startWithoutMigrating(IdemConfig.Builder config) {
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
             IdempotentConsumer.builder(config.build(), Payloads.utf8())

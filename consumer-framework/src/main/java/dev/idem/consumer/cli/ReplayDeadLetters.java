@@ -45,10 +45,10 @@ public final class ReplayDeadLetters {
       for (int i = 0; i < args.length; i++) {
         String arg = args[i];
         switch (arg) {
-          case "--config" -> config = Path.of(value(args, ++i, arg));
-          case "--event-id" -> ids.add(value(args, ++i, arg));
-          case "--reason" -> reason = value(args, ++i, arg);
-          case "--limit" -> limit = Integer.parseInt(value(args, ++i, arg));
+          case "--config" -> config = Path.of(Args.value(args, ++i, arg));
+          case "--event-id" -> ids.add(Args.value(args, ++i, arg));
+          case "--reason" -> reason = Args.value(args, ++i, arg);
+          case "--limit" -> limit = Integer.parseInt(Args.value(args, ++i, arg));
           case "--discard" -> discard = true;
           case "--help", "-h" -> {
             usage(out);
@@ -117,13 +117,6 @@ public final class ReplayDeadLetters {
       err.println("error: " + e.getMessage());
       return 1;
     }
-  }
-
-  private static String value(String[] args, int i, String flag) {
-    if (i >= args.length) {
-      throw new IllegalArgumentException(flag + " needs a value");
-    }
-    return args[i];
   }
 
   private static void usage(PrintStream s) {

@@ -57,20 +57,20 @@ public final class SchemaSql {
       for (int i = 0; i < args.length; i++) {
         String arg = args[i];
         switch (arg) {
-          case "--config" -> config = Path.of(value(args, ++i, arg));
-          case "--schema" -> schema = value(args, ++i, arg);
-          case "--processed-table" -> processed = value(args, ++i, arg);
-          case "--dead-letter-table" -> deadLetters = value(args, ++i, arg);
+          case "--config" -> config = Path.of(Args.value(args, ++i, arg));
+          case "--schema" -> schema = Args.value(args, ++i, arg);
+          case "--processed-table" -> processed = Args.value(args, ++i, arg);
+          case "--dead-letter-table" -> deadLetters = Args.value(args, ++i, arg);
           case "--set" -> {
-            String set = value(args, ++i, arg);
+            String set = Args.value(args, ++i, arg);
             if (!List.of("core", "offsets", "locks").contains(set)) {
               throw new IllegalArgumentException(
                   "--set " + set + " is not a script set; use core, offsets or locks");
             }
             sets.add(set);
           }
-          case "--after" -> after = version(value(args, ++i, arg));
-          case "--output" -> output = Path.of(value(args, ++i, arg));
+          case "--after" -> after = version(Args.value(args, ++i, arg));
+          case "--output" -> output = Path.of(Args.value(args, ++i, arg));
           case "--help", "-h" -> {
             usage(out);
             return 0;
@@ -154,13 +154,6 @@ public final class SchemaSql {
       // reported below
     }
     throw new IllegalArgumentException("--after needs a version number (0 or more), not " + text);
-  }
-
-  private static String value(String[] args, int i, String flag) {
-    if (i >= args.length) {
-      throw new IllegalArgumentException(flag + " needs a value");
-    }
-    return args[i];
   }
 
   private static void usage(PrintStream s) {
