@@ -315,6 +315,41 @@ class GroupedTransactionTest {
   }
 
   @Test
+  void aHandlersOwnSavepointNestsInsideItsRecordsSavepoint() throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-nested");
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    send(tenRecords(name));
+    Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+    EventHandler<String> handler =
+        (event, ctx) -> {
+          calls.computeIfAbsent(ctx.eventId(), id -> new AtomicInteger()).incrementAndGet();
+          try {
+            ctx.withSavepoint(
+                c -> {
+                  insertEffect(name, "undone", ctx);
+                  try (Statement s = c.createStatement()) {
+                    return s.execute("SELECT 1 / 0");
+                  }
+                });
+          } catch (SQLException expected) {
+            // Tried and undone: the handler carries on, as the context's javadoc allows.
+          }
+          insertEffect(name, event, ctx);
+        };
+    IdemConfig config = config(name, name).transactionMaxRecords(32).build();
+    IdempotentConsumer<String> c = startWhenAllInFlight(config, RECORDS, handler);
+
+    awaitCommitted(name, name, RECORDS);
+    assertThat(count("SELECT count(*) FROM " + name + " WHERE payload = 'undone'")).isZero();
+    for (int i = 0; i < RECORDS; i++) {
+      assertThat(applied(name, "e" + i)).as("e" + i).isEqualTo(1);
+      assertThat(calls.get("e" + i).get()).as("e" + i + " ran once").isEqualTo(1);
+    }
+    assertThat(c.snapshot().failures()).isZero();
+  }
+
+  @Test
   void moreThanSixtyFourRecordsPerTransactionAreRefusedWithTheKeyAndTheReason() {
     assertThatThrownBy(() -> config("c", "t").transactionMaxRecords(65).build())
         .isInstanceOf(IdemConfigException.class)
