@@ -55,6 +55,7 @@ public final class BenchmarkMain {
           "idem-record",
           "idem-record-query-check",
           "idem-batch",
+          "idem-grouped",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",
           "jdbc");
@@ -534,6 +535,8 @@ public final class BenchmarkMain {
               + " `pg_advisory_xact_lock`, a SELECT check, an INSERT mark and the ledger insert, and"
               + " `commitSync` after every poll, one consumer and one connection per thread;"
               + " **idem-record** idem's per-record mode; **idem-batch** idem's batch mode;"
+              + " **idem-grouped** the per-record handler with 32 records per transaction"
+              + " (`consumer.transaction.max-records=32`, a savepoint per record);"
               + " **idem-record-pg-offsets**, **idem-batch-pg-offsets** the same with"
               + " `consumer.offset-store=postgresql` (each transaction also records its offsets);"
               + " **jdbc** the batch SQL (sorted locks, bulk mark, ledger insert) without Kafka,"

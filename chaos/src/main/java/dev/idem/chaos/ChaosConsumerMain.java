@@ -38,11 +38,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
- * record} or {@code batch}), {@code offset-store} ({@code kafka} or {@code postgresql}), {@code
- * batch-delay-ms}, {@code session-timeout-ms} (default 6000, short so that faults are noticed
- * quickly), {@code static-membership} ({@code true}: {@code group.instance.id} is the host name and
- * the slot, {@code <host>-c2} for every incarnation {@code c2.N}, so a restarted process takes over
- * its predecessor's membership and the three processes on one host never collide).
+ * record}, {@code batch} or {@code grouped}: per-record handler, 32 records per transaction),
+ * {@code offset-store} ({@code kafka} or {@code postgresql}), {@code batch-delay-ms}, {@code
+ * session-timeout-ms} (default 6000, short so that faults are noticed quickly), {@code
+ * static-membership} ({@code true}: {@code group.instance.id} is the host name and the slot, {@code
+ * <host>-c2} for every incarnation {@code c2.N}, so a restarted process takes over its
+ * predecessor's membership and the three processes on one host never collide).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
@@ -145,11 +146,15 @@ public final class ChaosConsumerMain {
     if (!offsetStore.equals("kafka")) {
       config.set("consumer.offset-store", offsetStore);
     }
+    String mode = args.getOrDefault("mode", "record");
+    if (mode.equals("grouped")) {
+      config.transactionMaxRecords(32);
+    }
     IdempotentConsumer.Builder<ChaosEvent> builder =
         IdempotentConsumer.builder(config.build(), Payloads.json(ChaosEvent.class))
             .dataSource(pool)
             .eventIds(EventIds.header("webhook-id"));
-    if (args.getOrDefault("mode", "record").equals("batch")) {
+    if (mode.equals("batch")) {
       long delay = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
       builder.batchHandler(
           (events, ctx) -> applyBatch(events, ctx.connection(), ctx.attempt(), delay));

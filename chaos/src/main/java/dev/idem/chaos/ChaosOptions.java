@@ -15,7 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * @param label the scenario's name in logs and reports
  * @param seed the seed of everything random
- * @param mode per-record or batch handler
+ * @param mode per-record, batch or grouped handler
  * @param offsetStore where consumers store offsets: {@code kafka} or {@code postgresql}
  * @param duration how long events are produced at least; production goes on until every listed
  *     fault ran once and the consumers had a few seconds of load after the last one
@@ -71,7 +71,12 @@ public record ChaosOptions(
     /** One transaction per record ({@code EventHandler}). */
     RECORD,
     /** Many records per transaction ({@code BatchHandler}). */
-    BATCH;
+    BATCH,
+    /**
+     * Several records per transaction through the per-record {@code EventHandler}, each in a
+     * savepoint ({@code consumer.transaction.max-records=32}).
+     */
+    GROUPED;
 
     /** The name used in options and reports. */
     public String label() {

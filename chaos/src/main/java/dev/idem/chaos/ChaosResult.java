@@ -10,7 +10,7 @@ import java.util.Locale;
  *
  * @param label the scenario
  * @param seed the seed that replays the run
- * @param mode record or batch
+ * @param mode record, batch or grouped
  * @param offsetStore where offsets were stored
  * @param events unique events produced
  * @param records records produced (events plus copies)

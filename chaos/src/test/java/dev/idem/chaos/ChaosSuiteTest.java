@@ -27,6 +27,11 @@ class ChaosSuiteTest {
   }
 
   @Test
+  void groupedTransactionsUnderFaultsLoseDoubleAndReorderNothing() {
+    run(options("grouped").mode(ChaosOptions.Mode.GROUPED).faults(MODE_FAULTS));
+  }
+
+  @Test
   void offsetsInPostgresqlUnderFaultsLoseDoubleAndReorderNothing() {
     run(
         options("pg-offsets")

@@ -17,8 +17,9 @@ public interface OrderingKey {
   /**
    * The record's ordering key (compared with {@code equals}; arrays, such as the record key's
    * {@code byte[]}, are compared by content), or null for none. Runs on the poll thread: keep it
-   * cheap. If it throws, the record is ordered with the other unreadable records of its partition
-   * (it will most likely be dead-lettered).
+   * cheap (with {@code consumer.transaction.max-records} above 1 it also runs on the worker that
+   * runs the record's group, and must be thread-safe). If it throws, the record is ordered with the
+   * other unreadable records of its partition (it will most likely be dead-lettered).
    */
   Object of(ConsumerRecord<byte[], byte[]> record) throws Exception;
 }

@@ -31,6 +31,9 @@ class AutoCommitOffPoolTest {
   class Batches extends BatchModeTest {}
 
   @Nested
+  class Grouped extends GroupedTransactionTest {}
+
+  @Nested
   class Failures extends FailureHandlingTest {}
 
   @Nested

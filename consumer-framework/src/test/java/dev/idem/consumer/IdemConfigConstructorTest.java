@@ -40,6 +40,7 @@ class IdemConfigConstructorTest {
         c.retry(),
         c.batchSize(),
         c.batchMaxLocks(),
+        c.transactionMaxRecords(),
         c.retentionWindow(),
         c.retentionInterval(),
         c.retentionBatchSize(),

@@ -80,4 +80,25 @@ public final class Rules {
               + " connections");
     }
   }
+
+  /** The most records a grouped transaction may hold: one savepoint (subtransaction) each. */
+  public static final int MAX_GROUPED_RECORDS = 64;
+
+  /**
+   * A grouped transaction stays within PostgreSQL's per-backend cache of 64 subtransactions: past
+   * it, every snapshot on the server has to look subtransactions up in pg_subtrans, and all
+   * sessions slow down, not only this one.
+   */
+  public static void transactionMaxRecords(int maxRecords) {
+    if (maxRecords > MAX_GROUPED_RECORDS) {
+      throw new IdemConfigException(
+          "consumer.transaction.max-records",
+          maxRecords
+              + " is above "
+              + MAX_GROUPED_RECORDS
+              + ": each record of a grouped transaction is a savepoint, and PostgreSQL caches"
+              + " only 64 subtransactions per backend; past that, snapshots slow down on the whole"
+              + " server. Use at most 64 (32 is the recommendation)");
+    }
+  }
 }

@@ -234,6 +234,14 @@ public final class Settings {
           1000,
           "Batch mode: the most advisory locks in one transaction",
           IdemConfig::batchMaxLocks);
+  public static final Setting<Integer> TRANSACTION_MAX_RECORDS =
+      define(
+          "consumer.transaction.max-records",
+          Kind.integer(1, Integer.MAX_VALUE),
+          1,
+          "Per-record handlers: the most records of one partition applied in one transaction"
+              + " (1 = one each; recommended 32; at most 64)",
+          IdemConfig::transactionMaxRecords);
   public static final Setting<Duration> RETENTION_WINDOW =
       define(
           "consumer.retention.window",
@@ -381,6 +389,7 @@ public final class Settings {
           RETRY_JITTER,
           BATCH_SIZE,
           BATCH_MAX_LOCKS,
+          TRANSACTION_MAX_RECORDS,
           RETENTION_WINDOW,
           RETENTION_INTERVAL,
           RETENTION_BATCH_SIZE,

@@ -2,8 +2,8 @@ package dev.idem.consumer.internal.dispatch;
 
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
-import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.Failures;
+import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
@@ -13,18 +13,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs a lane's group as batches. A record that cannot be read (no valid event id, the deserializer
- * failed) splits the group: the records before it commit first as a batch, then it goes alone
- * through the record path (retried or dead-lettered there), then the rest; so no record of the
- * partition is applied or dead-lettered ahead of an earlier one. If a batch fails for any reason
- * but an unreachable database, the group falls back to one record at a time through the record
- * path, with its retries and dead letters, so one poison record does not hold back the others.
+ * Runs a lane's group as batches (or, in grouped mode, as grouped transactions). A record that
+ * cannot be read (no valid event id, the deserializer failed) splits the group: the records before
+ * it commit first as a batch, then it goes alone through the record path (retried or dead-lettered
+ * there), then the rest; so no record of the partition is applied or dead-lettered ahead of an
+ * earlier one. If a batch fails for any reason but an unreachable database, the group falls back to
+ * one record at a time through the record path, with its retries and dead letters, so one poison
+ * record does not hold back the others. A grouped transaction that committed with records it did
+ * not finish (failed, or held back behind a failed record of their key) hands those to the same
+ * one-at-a-time path, in offset order.
  */
 public final class BatchTask<T> implements GroupRunner {
   private static final Logger log = LoggerFactory.getLogger(BatchTask.class);
 
   private final RecordProcessor<T> records;
-  private final BatchProcessor<T> batches;
+  private final GroupTransaction<T> batches;
+  private final String unit;
   private final RecordTask recordTask;
   private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
@@ -32,13 +36,15 @@ public final class BatchTask<T> implements GroupRunner {
 
   BatchTask(
       RecordProcessor<T> records,
-      BatchProcessor<T> batches,
+      GroupTransaction<T> batches,
+      String unit,
       RecordTask recordTask,
       FailurePolicy policy,
       ConsumerMetrics metrics,
       Runnable onCrash) {
     this.records = records;
     this.batches = batches;
+    this.unit = unit;
     this.recordTask = recordTask;
     this.policy = policy;
     this.metrics = metrics;
@@ -63,8 +69,8 @@ public final class BatchTask<T> implements GroupRunner {
         continue;
       }
       Step before = runBatch(group, batch, batchWorks);
-      if (!before.done()) {
-        return before;
+      if (!before.done() || group.get(0).fallback) {
+        return before; // a fall-back ran the whole group, this record included
       }
       batch.clear();
       batchWorks.clear();
@@ -83,9 +89,9 @@ public final class BatchTask<T> implements GroupRunner {
       return Step.DONE;
     }
     Work head = group.get(0);
-    BatchProcessor.BatchRun result;
+    GroupProcessor.GroupRun result;
     try {
-      result = batches.process(batch, head.attempt);
+      result = batches.run(batch, batchWorks, head.attempt);
     } catch (FaultHook.SimulatedCrash crash) {
       onCrash.run();
       return Step.retryAfter(Duration.ofDays(1));
@@ -94,20 +100,35 @@ public final class BatchTask<T> implements GroupRunner {
       return Step.DISCARDED; // the watchdog gave this run up; the lane went on with copies
     }
     if (result.committed()) {
-      batchWorks.forEach(w -> w.done = true);
-      return Step.DONE;
+      for (int i = 0; i < batchWorks.size(); i++) {
+        batchWorks.get(i).done = !result.unfinished().get(i);
+      }
+      if (result.unfinished().isEmpty()) {
+        return Step.DONE;
+      }
+      log.info(
+          "{} of {} records of {} not finished in their {} ({}); processing them one at a time",
+          result.unfinished().cardinality(),
+          batchWorks.size(),
+          head.partition,
+          unit,
+          String.valueOf(result.firstFailure()));
+      group.forEach(w -> w.fallback = true);
+      return oneByOne(group);
     }
     if (policy.classify(result.failure()) == Failures.Kind.CONNECTION) {
       metrics.retry(head.record.topic());
       Duration delay = policy.outageDelay(head.attempt);
       log.warn(
-          "database unreachable ({}); retrying the batch in {} ms",
+          "database unreachable ({}); retrying the {} in {} ms",
           result.failure(),
+          unit,
           delay.toMillis());
       return Step.retryAfter(delay);
     }
     log.warn(
-        "batch of {} records of {} failed ({}); processing them one at a time",
+        "{} of {} records of {} failed ({}); processing them one at a time",
+        unit,
         batchWorks.size(),
         head.partition,
         result.failure().toString());
@@ -120,7 +141,8 @@ public final class BatchTask<T> implements GroupRunner {
     if (!group.get(0).fallback) {
       // Which record of a batch hung is unknown: one at a time, the hung one is retried alone.
       log.warn(
-          "batch of {} records of {} hung; processing them one at a time",
+          "{} of {} records of {} hung; processing them one at a time",
+          unit,
           group.size(),
           group.get(0).partition);
       group.forEach(w -> w.fallback = true);

@@ -4,9 +4,14 @@ import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.BatchProcessor;
+import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /** Builds the runners a {@link Dispatcher} hands its lanes' groups to. */
 public final class Tasks {
@@ -60,7 +65,40 @@ public final class Tasks {
       Runnable onCrash) {
     FailurePolicy policy = policy(processor, failures);
     RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
-    return new BatchTask<>(processor, batches, task, policy, metrics, onCrash);
+    GroupTransaction<T> batch =
+        (reads, works, attempt) -> {
+          BatchProcessor.BatchRun run = batches.process(reads, attempt);
+          return new GroupProcessor.GroupRun(run.failure(), new BitSet(), null);
+        };
+    return new BatchTask<>(processor, batch, "batch", task, policy, metrics, onCrash);
+  }
+
+  /**
+   * A grouped transaction per run (per-record handler, several records per transaction), falling
+   * back to {@link #forRecords} for the records it did not finish.
+   *
+   * @param orderingKeys the ordering key of a record (null: unordered); a record of a key whose
+   *     earlier record failed in the group is not attempted in it. Must not throw.
+   */
+  public static <T> GroupRunner forGroups(
+      String consumerName,
+      RecordProcessor<T> processor,
+      GroupProcessor<T> groups,
+      Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
+      FailureSettings failures,
+      ConsumerMetrics metrics,
+      Runnable onCrash) {
+    FailurePolicy policy = policy(processor, failures);
+    RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
+    GroupTransaction<T> group =
+        (reads, works, attempt) -> {
+          List<Object> keys = new ArrayList<>(works.size());
+          for (Work w : works) {
+            keys.add(orderingKeys.apply(w.record));
+          }
+          return groups.process(reads, keys, attempt);
+        };
+    return new BatchTask<>(processor, group, "group", task, policy, metrics, onCrash);
   }
 
   private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {

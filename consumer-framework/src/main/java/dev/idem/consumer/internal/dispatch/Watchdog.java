@@ -150,10 +150,20 @@ public final class Watchdog implements AttemptConnections {
 
   @Override
   public void opened(Connection c, String eventId) {
+    register(c, eventId, 1);
+  }
+
+  @Override
+  public void opened(Connection c, int records) {
+    register(c, null, Math.max(1, records));
+  }
+
+  private void register(Connection c, String eventId, int records) {
     Attempt a = attempts.get(Thread.currentThread());
     if (a != null) {
       synchronized (a) {
         a.eventId = eventId;
+        a.records = records;
         a.openedNanos = System.nanoTime();
         a.connection = c;
       }
@@ -210,7 +220,7 @@ public final class Watchdog implements AttemptConnections {
       }
       HungAttemptException failure =
           new HungAttemptException(
-              describe(a), a.eventId, Duration.ofNanos(now - a.openedNanos), limit, where);
+              describe(a), a.eventId, Duration.ofNanos(now - a.openedNanos), a.limit(limit), where);
       withMdc(
           a,
           () -> {
@@ -259,7 +269,7 @@ public final class Watchdog implements AttemptConnections {
                     + " keeps its slot and the consumer reports itself unhealthy. Thread {} is at:{}",
                 describe(a),
                 Duration.ofNanos(now - a.openedNanos).toMillis(),
-                limit.toMillis(),
+                a.limit(limit).toMillis(),
                 abandonedAlive.get(),
                 a.thread.getName(),
                 stackTop(a.thread.getStackTrace())));
@@ -314,6 +324,10 @@ public final class Watchdog implements AttemptConnections {
 
     volatile long openedNanos;
     volatile String eventId;
+
+    /** The records the open transaction applies one after the other (a grouped one: several). */
+    volatile int records = 1;
+
     volatile boolean abandoned;
     boolean ended;
     boolean keptLogged;
@@ -335,7 +349,12 @@ public final class Watchdog implements AttemptConnections {
     }
 
     boolean overdue(long now, Duration limit) {
-      return connection != null && now - openedNanos > limit.toNanos();
+      return connection != null && now - openedNanos > limit(limit).toNanos();
+    }
+
+    /** The limit of the open transaction: {@code limit} per record it applies. */
+    Duration limit(Duration limit) {
+      return limit.multipliedBy(records);
     }
   }
 }

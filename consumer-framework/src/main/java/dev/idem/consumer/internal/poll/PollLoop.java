@@ -186,18 +186,7 @@ public final class PollLoop implements Runnable {
   }
 
   private Object orderingKey(ConsumerRecord<byte[], byte[]> record) {
-    try {
-      return OrderingKeyValues.normalize(orderingKey.of(record));
-    } catch (Exception | LinkageError | StackOverflowError e) {
-      // User code must not stop the poll loop; unreadable records queue behind each other.
-      log.debug(
-          "ordering key of {}-{}@{} could not be read: {}",
-          record.topic(),
-          record.partition(),
-          record.offset(),
-          e.toString());
-      return Work.UNREADABLE_ORDERING_KEY;
-    }
+    return OrderingKeyValues.read(orderingKey, record);
   }
 
   private void drainCompletions() {

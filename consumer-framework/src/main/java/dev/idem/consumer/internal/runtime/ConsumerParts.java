@@ -97,6 +97,20 @@ public record ConsumerParts<T>(
           "park-key is not available in batch mode (a batch holds many keys); use a per-record"
               + " handler, or skip");
     }
+    if (config.transactionMaxRecords() > 1 && batchHandler != null) {
+      throw new IdemConfigException(
+          "consumer.transaction.max-records",
+          "groups records for a per-record handler; a batch handler gets many records in one"
+              + " transaction already (consumer.batch.size): remove"
+              + " consumer.transaction.max-records or use .handler(...)");
+    }
+    if (config.transactionMaxRecords() > 1 && config.deadLetterMode() == DeadLetterMode.PARK_KEY) {
+      throw new IdemConfigException(
+          "consumer.transaction.max-records",
+          "is not available with consumer.dead-letter.on-failure=park-key (a grouped transaction"
+              + " holds many keys, and parking is decided one record at a time): set"
+              + " consumer.transaction.max-records=1, or use skip");
+    }
     if (dataSource == null && config.database() == null) {
       throw new IdemConfigException(
           "pg.url", "is missing; set it (or PG_URL), or call .dataSource(pool)");
@@ -115,6 +129,11 @@ public record ConsumerParts<T>(
                 + ": raise maximumPoolSize or lower the concurrency");
       }
     }
+  }
+
+  /** Whether a per-record handler applies several records per transaction (grouped mode). */
+  public boolean groupedMode() {
+    return batchHandler == null && config.transactionMaxRecords() > 1;
   }
 
   /** Whether the consumer runs in batch mode. */

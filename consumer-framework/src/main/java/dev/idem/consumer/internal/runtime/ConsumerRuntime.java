@@ -13,6 +13,7 @@ import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
 import dev.idem.consumer.internal.dispatch.ConnectionAborter;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
+import dev.idem.consumer.internal.dispatch.GroupRunner;
 import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
@@ -21,6 +22,7 @@ import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
+import dev.idem.consumer.internal.poll.OrderingKeyValues;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.poll.PollSettings;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
@@ -31,6 +33,7 @@ import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.BatchProcessor;
+import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
@@ -146,8 +149,9 @@ public final class ConsumerRuntime<T> {
               new OffsetRows(name, config.schema()),
               Executors.newSingleThreadScheduledExecutor(threads("offsets")));
     }
-    // Batches hold a partition's records in offset order, one batch per partition at a time.
-    OrderingKey orderingKey = parts.batchMode() ? OrderingKeys.partition() : parts.orderingKey();
+    // Batches and groups hold a partition's records in offset order, one per partition at a time.
+    OrderingKey orderingKey =
+        parts.batchMode() || parts.groupedMode() ? OrderingKeys.partition() : parts.orderingKey();
     PollSettings polling =
         PollSettings.of(config, parts.clientFactory(), orderingKey, parts.clock());
     loop = new PollLoop(polling, dispatcher, metrics, status, databaseOffsets);
@@ -168,7 +172,10 @@ public final class ConsumerRuntime<T> {
     pollThread.start();
   }
 
-  /** The processing pipeline: the transaction per record (or batch), and the lanes it runs in. */
+  /**
+   * The processing pipeline: the transaction per record (or batch, or group), and the lanes it runs
+   * in.
+   */
   private Dispatcher dispatcher(
       DataSource dataSource, Transactions transactions, int serverVersion) {
     PostgresIdempotencyStore store =
@@ -205,24 +212,31 @@ public final class ConsumerRuntime<T> {
     retryScheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Tasks.FailureSettings failures =
         new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());
-    if (!parts.batchMode()) {
-      return new Dispatcher(
-          executor(),
-          retryScheduler,
-          Tasks.forRecords(name, processor, failures, metrics, this::crashFromWorker),
-          watchdog,
-          config.concurrency(),
-          1);
+    GroupRunner runner;
+    int groupSize;
+    if (parts.groupedMode()) {
+      OrderingKey keys = parts.orderingKey();
+      runner =
+          Tasks.forGroups(
+              name,
+              processor,
+              new GroupProcessor<>(env, processor),
+              record -> OrderingKeyValues.read(keys, record),
+              failures,
+              metrics,
+              this::crashFromWorker);
+      groupSize = config.transactionMaxRecords();
+    } else if (parts.batchMode()) {
+      BatchProcessor<T> batches =
+          new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
+      runner = Tasks.forBatches(name, processor, batches, failures, metrics, this::crashFromWorker);
+      groupSize = config.batchSize();
+    } else {
+      runner = Tasks.forRecords(name, processor, failures, metrics, this::crashFromWorker);
+      groupSize = 1;
     }
-    BatchProcessor<T> batches =
-        new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
     return new Dispatcher(
-        executor(),
-        retryScheduler,
-        Tasks.forBatches(name, processor, batches, failures, metrics, this::crashFromWorker),
-        watchdog,
-        config.concurrency(),
-        config.batchSize());
+        executor(), retryScheduler, runner, watchdog, config.concurrency(), groupSize);
   }
 
   /**

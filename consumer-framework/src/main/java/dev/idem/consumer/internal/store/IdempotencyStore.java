@@ -16,6 +16,12 @@ public interface IdempotencyStore {
   void begin(Connection c) throws SQLException;
 
   /**
+   * Like {@link #begin(Connection)}, for a transaction that applies {@code records} records one
+   * after the other (a grouped transaction): its timeouts are scaled to the group.
+   */
+  void begin(Connection c, int records) throws SQLException;
+
+  /**
    * {@link #begin} and {@link #lock} in one round trip: the settings, then the lock as a statement
    * of its own, sent together.
    */

@@ -120,6 +120,11 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   @Override
+  public void begin(Connection c, int records) throws SQLException {
+    settings.forRecords(records).begin(c);
+  }
+
+  @Override
   public void beginAndLock(Connection c, long key) throws SQLException {
     settings.beginAndLock(c, key);
   }

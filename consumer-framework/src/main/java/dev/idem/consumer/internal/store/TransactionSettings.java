@@ -14,8 +14,13 @@ public final class TransactionSettings {
   /** The first server version with {@code transaction_timeout}. */
   private static final int TRANSACTION_TIMEOUT_SINCE = 170000;
 
+  private final Duration lockTimeout;
+  private final Duration handlerTimeout;
+  private final int serverVersionNum;
   private final String beginSql;
   private final String settingsSelect;
+  private final java.util.concurrent.ConcurrentMap<Integer, TransactionSettings> scaled =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param lockTimeout the bound of the wait for a duplicate's lock
@@ -23,6 +28,9 @@ public final class TransactionSettings {
    * @param serverVersionNum the server's {@code server_version_num}
    */
   public TransactionSettings(Duration lockTimeout, Duration handlerTimeout, int serverVersionNum) {
+    this.lockTimeout = lockTimeout;
+    this.handlerTimeout = handlerTimeout;
+    this.serverVersionNum = serverVersionNum;
     // Values are validated durations, not user text.
     StringBuilder settings =
         new StringBuilder("SELECT set_config('lock_timeout', '")
@@ -42,6 +50,28 @@ public final class TransactionSettings {
     // Two statements in one round trip: the isolation level must be set before the transaction's
     // first query; the transaction-local settings then travel in one SELECT.
     this.beginSql = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " + settingsSelect;
+  }
+
+  /**
+   * The settings of a transaction that applies {@code records} records (a grouped transaction): the
+   * lock and handler timeouts are {@code records} times the single record's, capped at PostgreSQL's
+   * limit, so that each record keeps the budget it has alone (its lock among {@code records} locks
+   * taken in one statement, its handler among {@code records} handler calls).
+   */
+  public TransactionSettings forRecords(int records) {
+    if (records <= 1) {
+      return this;
+    }
+    return scaled.computeIfAbsent(
+        records,
+        n ->
+            new TransactionSettings(
+                times(lockTimeout, n), times(handlerTimeout, n), serverVersionNum));
+  }
+
+  /** {@code d} times {@code n}, at most half of PostgreSQL's int milliseconds (their sum fits). */
+  private static Duration times(Duration d, int n) {
+    return Duration.ofMillis(Math.min(d.toMillis() * n, Integer.MAX_VALUE / 2));
   }
 
   /** The settings; must be the first call of the transaction. */

@@ -30,6 +30,14 @@ public interface AttemptConnections {
   }
 
   /**
+   * Like {@link #opened(Connection)}, for a transaction that applies {@code records} records one
+   * after the other (a grouped transaction): it may run {@code records} times as long as one.
+   */
+  default void opened(Connection c, int records) {
+    opened(c);
+  }
+
+  /**
    * The body of the transaction on {@code c} ended; its commit or rollback follows. A watchdog that
    * is aborting {@code c} makes this wait until the abort is done, so the commit then fails.
    */

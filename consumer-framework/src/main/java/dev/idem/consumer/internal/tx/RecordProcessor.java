@@ -166,6 +166,23 @@ public final class RecordProcessor<T> {
       }
       return Outcome.Kind.DUPLICATE;
     }
+    handle(c, read, attempt);
+    if (released) {
+      parkedKeys.releasedOne(c, parked.id());
+    }
+    return Outcome.Kind.PROCESSED;
+  }
+
+  /**
+   * Calls the handler for {@code read} on the transaction's connection {@code c}, then makes sure
+   * the handler left the transaction open and not aborted.
+   *
+   * @throws TransactionMisuseException when the handler ended the transaction or swallowed an SQL
+   *     error
+   */
+  void handle(Connection c, Read<T> read, int attempt) throws Exception {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    String topic = record.topic();
     long handlerStart = System.nanoTime();
     try {
       handler.handle(
@@ -181,10 +198,6 @@ public final class RecordProcessor<T> {
       throw new TransactionMisuseException(
           misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
     }
-    if (released) {
-      parkedKeys.releasedOne(c, parked.id());
-    }
-    return Outcome.Kind.PROCESSED;
   }
 
   /** Whether {@code record} is one that a replay of its parked key is releasing now. */

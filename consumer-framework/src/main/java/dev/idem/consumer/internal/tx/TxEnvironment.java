@@ -52,4 +52,21 @@ public record TxEnvironment(
           }
         });
   }
+
+  /**
+   * Like {@link #watched}, for a grouped transaction of {@code records} records: the watchdog gives
+   * it {@code records} times the time of one.
+   */
+  public <R> R watchedGroup(int records, Transactions.Work<R> work) throws Exception {
+    return transactions.run(
+        dataSource,
+        c -> {
+          attempts.opened(c, records);
+          try {
+            return work.run(c);
+          } finally {
+            attempts.closed(c);
+          }
+        });
+  }
 }

@@ -1,0 +1,181 @@
+package dev.idem.consumer.internal.tx;
+
+import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.store.RecordCoordinates;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+/**
+ * Several records of one partition, one transaction, the per-record handler (grouped mode): the
+ * advisory locks of all their event ids are taken at once in ascending key order; then each record,
+ * in offset order, runs in a savepoint of its own: its check and mark (and, with offsets in
+ * PostgreSQL, its done-offset row), its handler, the transaction-state check. A record that fails
+ * is rolled back to its savepoint alone, and the later records of its ordering key are not
+ * attempted, so they never run ahead of it; one commit for the rest.
+ *
+ * <p>The mark and the done-offset row are written inside the record's savepoint, never before it:
+ * what a transaction writes before a savepoint survives {@code ROLLBACK TO SAVEPOINT}, and a failed
+ * record that kept its mark would be skipped as a duplicate on its retry, a lost event.
+ *
+ * @param <T> the payload type
+ */
+public final class GroupProcessor<T> {
+  private final TxEnvironment env;
+  private final RecordProcessor<T> records;
+
+  /**
+   * What a group ended with.
+   *
+   * @param failure the failure of the whole transaction (nothing committed), or null when it
+   *     committed
+   * @param unfinished when it committed: the indexes of the records it did not finish (failed, or
+   *     held back behind a failed record of their ordering key)
+   * @param firstFailure the failure of the first record that failed, or null
+   */
+  public record GroupRun(Throwable failure, BitSet unfinished, Throwable firstFailure) {
+    /** Whether the transaction committed (some records may still be unfinished). */
+    public boolean committed() {
+      return failure == null;
+    }
+  }
+
+  /**
+   * @param records the record path, whose handler and state check every record of a group runs
+   *     through
+   */
+  public GroupProcessor(TxEnvironment env, RecordProcessor<T> records) {
+    this.env = env;
+    this.records = records;
+  }
+
+  /**
+   * Applies read records of one partition (in offset order) in one transaction; {@code
+   * orderingKeys} holds each one's ordering key (null: unordered).
+   *
+   * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
+   */
+  public GroupRun process(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
+    String topic = items.get(0).record().topic();
+    items.forEach(p -> env.faults().transactionStarted(p.record()));
+    Outcome.Kind[] kinds = new Outcome.Kind[items.size()];
+    Throwable[] failures = new Throwable[items.size()];
+    long start = System.nanoTime();
+    try {
+      env.watchedGroup(
+          items.size(),
+          c -> {
+            steps(c, items, orderingKeys, attempt, kinds, failures);
+            return null;
+          });
+    } catch (Throwable t) {
+      Failures.rethrowIfFatal(t);
+      if (t instanceof FaultHook.SimulatedCrash crash) {
+        throw crash;
+      }
+      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
+        env.metrics().failure(topic);
+      }
+      return new GroupRun(t, null, null);
+    } finally {
+      env.metrics().transactionTime(topic, System.nanoTime() - start);
+    }
+    BitSet unfinished = new BitSet(items.size());
+    Throwable first = null;
+    for (int i = 0; i < items.size(); i++) {
+      ConsumerRecord<byte[], byte[]> r = items.get(i).record();
+      if (kinds[i] == Outcome.Kind.PROCESSED) {
+        env.metrics().processed(r.topic());
+      } else if (kinds[i] == Outcome.Kind.DUPLICATE) {
+        env.metrics().duplicate(r.topic());
+      } else {
+        unfinished.set(i);
+        if (failures[i] != null) {
+          env.metrics().failure(r.topic());
+          first = first == null ? failures[i] : first;
+        }
+      }
+    }
+    for (int i = 0; i < items.size(); i++) {
+      if (!unfinished.get(i)) {
+        env.faults().afterDatabaseCommit(items.get(i).record());
+      }
+    }
+    return new GroupRun(null, unfinished, first);
+  }
+
+  /**
+   * The steps inside the transaction. Fills {@code kinds} (PROCESSED or DUPLICATE, null when not
+   * finished) and {@code failures}; throws when the transaction as a whole cannot go on.
+   */
+  private void steps(
+      Connection c,
+      List<Read<T>> items,
+      List<Object> orderingKeys,
+      int attempt,
+      Outcome.Kind[] kinds,
+      Throwable[] failures)
+      throws Exception {
+    String topic = items.get(0).record().topic();
+    env.store().begin(c, items.size());
+    long[] lockKeys = new long[items.size()];
+    for (int i = 0; i < items.size(); i++) {
+      lockKeys[i] = env.keys().key(env.lockNamespace(), items.get(i).eventId());
+    }
+    long lockStart = System.nanoTime();
+    env.store().lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    env.metrics().lockWait(topic, System.nanoTime() - lockStart);
+    // Ordering keys with a failed record in this group: their later records wait for it.
+    Set<Object> held = new HashSet<>();
+    for (int i = 0; i < items.size(); i++) {
+      Object key = orderingKeys.get(i);
+      if (key != null && held.contains(key)) {
+        continue;
+      }
+      Read<T> read = items.get(i);
+      Savepoint savepoint = c.setSavepoint();
+      try {
+        kinds[i] = step(c, read, attempt);
+        c.releaseSavepoint(savepoint);
+      } catch (Throwable t) {
+        Failures.rethrowIfFatal(t);
+        if (t instanceof FaultHook.SimulatedCrash) {
+          throw t;
+        }
+        kinds[i] = null;
+        // A rollback that fails (the connection is gone, the handler ended the transaction)
+        // fails the whole group: nothing of it counts as done.
+        rollbackTo(c, savepoint, t);
+        failures[i] = t;
+        if (key != null) {
+          held.add(key);
+        }
+      }
+    }
+  }
+
+  /** One record inside its savepoint: check and mark, then the handler for a new event. */
+  private Outcome.Kind step(Connection c, Read<T> read, int attempt) throws Exception {
+    if (!env.store().markIfNew(c, read.eventId(), RecordCoordinates.of(read.record()))) {
+      return Outcome.Kind.DUPLICATE;
+    }
+    records.handle(c, read, attempt);
+    return Outcome.Kind.PROCESSED;
+  }
+
+  private static void rollbackTo(Connection c, Savepoint savepoint, Throwable failure)
+      throws SQLException {
+    try {
+      c.rollback(savepoint);
+    } catch (SQLException | RuntimeException e) {
+      e.addSuppressed(failure);
+      throw e;
+    }
+  }
+}
