@@ -97,14 +97,7 @@ public final class BatchProcessor<T> {
       }
       return null;
     } catch (Throwable t) {
-      Failures.rethrowIfFatal(t);
-      if (t instanceof FaultHook.SimulatedCrash crash) {
-        throw crash;
-      }
-      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
-        env.metrics().failure(topic);
-      }
-      return t;
+      return env.failed(topic, t);
     } finally {
       env.metrics().transactionTime(topic, System.nanoTime() - start);
     }

@@ -75,14 +75,7 @@ public final class GroupProcessor<T> {
             return null;
           });
     } catch (Throwable t) {
-      Failures.rethrowIfFatal(t);
-      if (t instanceof FaultHook.SimulatedCrash crash) {
-        throw crash;
-      }
-      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
-        env.metrics().failure(topic);
-      }
-      return new GroupRun(t, null, null);
+      return new GroupRun(env.failed(topic, t), null, null);
     } finally {
       env.metrics().transactionTime(topic, System.nanoTime() - start);
     }

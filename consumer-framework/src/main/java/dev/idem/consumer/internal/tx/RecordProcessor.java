@@ -124,14 +124,7 @@ public final class RecordProcessor<T> {
       }
       return Outcome.of(kind, eventId);
     } catch (Throwable t) {
-      Failures.rethrowIfFatal(t);
-      if (t instanceof FaultHook.SimulatedCrash crash) {
-        throw crash;
-      }
-      if (!env.attempts().abandoned()) { // an abandoned attempt was counted when abandoned
-        env.metrics().failure(topic);
-      }
-      return Outcome.failed(eventId, t);
+      return Outcome.failed(eventId, env.failed(topic, t));
     } finally {
       env.metrics().transactionTime(topic, System.nanoTime() - start);
     }

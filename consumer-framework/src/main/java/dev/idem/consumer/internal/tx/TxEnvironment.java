@@ -69,4 +69,22 @@ public record TxEnvironment(
           }
         });
   }
+
+  /**
+   * What every processor does with the failure of its transaction: rethrows a fatal error and a
+   * test's simulated crash, and counts the failure unless the watchdog already counted the attempt
+   * when it abandoned it.
+   *
+   * @return {@code failure}, for the caller's outcome
+   */
+  public Throwable failed(String topic, Throwable failure) {
+    Failures.rethrowIfFatal(failure);
+    if (failure instanceof FaultHook.SimulatedCrash crash) {
+      throw crash;
+    }
+    if (!attempts.abandoned()) {
+      metrics.failure(topic);
+    }
+    return failure;
+  }
 }
