@@ -3,7 +3,6 @@ package dev.idem.consumer.cli;
 import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
-import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.lock.internal.SchemaMigrator;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -106,7 +105,7 @@ public final class SchemaSql {
     }
     List<SchemaMigrator> chosen = new ArrayList<>();
     if (sets.isEmpty()) {
-      chosen.addAll(SchemaVersionCheck.scriptSets(settings));
+      chosen.addAll(ConsumerSchemas.of(settings));
     }
     for (String set : sets) {
       chosen.add(

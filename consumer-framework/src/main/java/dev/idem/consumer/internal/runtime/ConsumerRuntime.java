@@ -106,11 +106,7 @@ public final class ConsumerRuntime<T> {
   private void open() {
     DataSource dataSource = dataSource();
     if (parts.applySchema()) {
-      ConsumerSchemas.core(config.schema(), config.processedTable(), config.deadLetterTable())
-          .migrate(dataSource);
-      if (config.offsetStore() == OffsetStore.POSTGRESQL) {
-        ConsumerSchemas.offsets(config.schema()).migrate(dataSource);
-      }
+      ConsumerSchemas.of(config).forEach(set -> set.migrate(dataSource));
     } else {
       SchemaVersionCheck.require(dataSource, config);
     }

@@ -1,5 +1,7 @@
 package dev.idem.consumer.internal.schema;
 
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.OffsetStore;
 import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.lock.internal.SchemaMigrator.Script;
 import dev.idem.lock.internal.SchemaMigrator.ScriptSet;
@@ -29,6 +31,18 @@ public final class ConsumerSchemas {
           "offsets", List.of(new Script(1, "consumer offsets", "V1__consumer_offsets.sql")));
 
   private ConsumerSchemas() {}
+
+  /**
+   * The script sets a consumer with {@code config} uses: core, and offsets with {@code
+   * consumer.offset-store=postgresql}. Applied at start, or checked there with {@code
+   * applySchema(false)}.
+   */
+  public static List<SchemaMigrator> of(IdemConfig config) {
+    SchemaMigrator core = core(config.schema(), config.processedTable(), config.deadLetterTable());
+    return config.offsetStore() == OffsetStore.POSTGRESQL
+        ? List.of(core, offsets(config.schema()))
+        : List.of(core);
+  }
 
   /**
    * The consumer's tables with the given (already validated) identifiers. The recorded set name is

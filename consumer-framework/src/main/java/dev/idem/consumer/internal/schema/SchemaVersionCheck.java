@@ -2,7 +2,6 @@ package dev.idem.consumer.internal.schema;
 
 import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.SchemaVersionException;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.internal.SchemaMigrator;
@@ -25,17 +24,6 @@ import javax.sql.DataSource;
 public final class SchemaVersionCheck {
   private SchemaVersionCheck() {}
 
-  /** The script sets a consumer with {@code config} uses. */
-  public static List<SchemaMigrator> scriptSets(IdemConfig config) {
-    List<SchemaMigrator> sets = new ArrayList<>();
-    sets.add(
-        ConsumerSchemas.core(config.schema(), config.processedTable(), config.deadLetterTable()));
-    if (config.offsetStore() == OffsetStore.POSTGRESQL) {
-      sets.add(ConsumerSchemas.offsets(config.schema()));
-    }
-    return sets;
-  }
-
   /**
    * Checks the script sets of {@code config} in the database.
    *
@@ -43,7 +31,7 @@ public final class SchemaVersionCheck {
    * @throws IdemException when the versions cannot be read
    */
   public static void require(DataSource dataSource, IdemConfig config) {
-    require(dataSource, scriptSets(config));
+    require(dataSource, ConsumerSchemas.of(config));
   }
 
   /** Checks the given script sets; see {@link #require(DataSource, IdemConfig)}. */
