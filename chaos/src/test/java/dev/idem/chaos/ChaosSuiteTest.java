@@ -7,12 +7,15 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Bounded chaos runs: three consumer processes under every fault type per record, and under the
- * faults that hit a mode's own paths in batch mode and with offsets stored in PostgreSQL (kills and
- * halts mid-transaction, a rebalance storm, a PostgreSQL restart, dropped COMMIT replies; every
- * fault in those modes is a soak run away, see docs/reliability.md). Keeping the default build
- * under its time budget is the reason for the subsets. In every run a share of the handlers swallow
- * an SQL error on their first attempt ({@link ChaosOptions#DEFAULT_SWALLOW_RATE}). A seed from
- * {@code -Didem.chaos.seed} replays a run; otherwise each run draws one and prints it.
+ * faults that hit a mode's own paths in batch mode with offsets stored in PostgreSQL and in grouped
+ * mode (kills and halts mid-transaction, a rebalance storm, a PostgreSQL restart, dropped COMMIT
+ * replies; every fault in every mode is a soak run away, see docs/reliability.md). Keeping the
+ * default build under its time budget is the reason for the subsets, and for running batch mode and
+ * offsets in PostgreSQL together: the batch path with database offsets exercises both the batch
+ * transaction and the stored positions that kills and rebalances resume from. In every run a share
+ * of the handlers swallow an SQL error on their first attempt ({@link
+ * ChaosOptions#DEFAULT_SWALLOW_RATE}). A seed from {@code -Didem.chaos.seed} replays a run;
+ * otherwise each run draws one and prints it.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
@@ -22,22 +25,17 @@ class ChaosSuiteTest {
   }
 
   @Test
-  void batchModeUnderFaultsLosesDoublesAndReordersNothing() {
-    run(options("batch").mode(ChaosOptions.Mode.BATCH).faults(MODE_FAULTS));
+  void batchModeWithOffsetsInPostgresqlUnderFaultsLosesDoublesAndReordersNothing() {
+    run(
+        options("batch-pg-offsets")
+            .mode(ChaosOptions.Mode.BATCH)
+            .offsetStore("postgresql")
+            .faults(MODE_FAULTS));
   }
 
   @Test
   void groupedTransactionsUnderFaultsLoseDoubleAndReorderNothing() {
     run(options("grouped").mode(ChaosOptions.Mode.GROUPED).faults(MODE_FAULTS));
-  }
-
-  @Test
-  void offsetsInPostgresqlUnderFaultsLoseDoubleAndReorderNothing() {
-    run(
-        options("pg-offsets")
-            .mode(ChaosOptions.Mode.RECORD)
-            .offsetStore("postgresql")
-            .faults(MODE_FAULTS));
   }
 
   private static final Fault[] MODE_FAULTS = {
@@ -50,8 +48,7 @@ class ChaosSuiteTest {
 
   private static ChaosOptions.Builder options(String label) {
     // The faults, ten seconds apart, set the length of a run (about 90 s for all eight); the
-    // duration is
-    // only the least time events are produced.
+    // duration is only the least time events are produced.
     return ChaosOptions.builder(label)
         .duration(Duration.ofSeconds(30))
         .firstFault(Duration.ofSeconds(4))

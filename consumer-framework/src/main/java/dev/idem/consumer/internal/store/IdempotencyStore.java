@@ -27,6 +27,16 @@ public interface IdempotencyStore {
    */
   void beginAndLock(Connection c, long key) throws SQLException;
 
+  /**
+   * {@link #beginAndLock} and then {@link #markIfNew}, three statements sent in one round trip: the
+   * settings, the lock, the check and mark. The mark is still a statement of its own after the
+   * lock's, so it runs on a snapshot taken once the lock is held.
+   *
+   * @return true when the mark was written (the event is new), false for a duplicate
+   */
+  boolean beginLockAndMark(Connection c, long key, String eventId, RecordCoordinates origin)
+      throws SQLException;
+
   /** Waits for the advisory transaction lock {@code key}; released at commit or rollback. */
   void lock(Connection c, long key) throws SQLException;
 

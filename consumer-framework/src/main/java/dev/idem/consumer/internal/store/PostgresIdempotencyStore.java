@@ -13,6 +13,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   private final String consumerName;
   private final TransactionSettings settings;
   private final String markSql;
+  private final String beginLockAndMarkSql;
   private final String deadLetterSql;
   private final String unidentifiedDeadLetterSql;
   private final String processedKeyConstraint;
@@ -71,6 +72,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + deadLetters
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
+    this.beginLockAndMarkSql = settings.beginAndLockSql() + "; " + markSql;
     this.markAllSql =
         doneMany
             + "INSERT INTO "
@@ -138,18 +140,44 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   public boolean markIfNew(Connection c, String eventId, RecordCoordinates origin)
       throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(markSql)) {
-      int i = setDone(ps, origin);
-      ps.setString(i++, consumerName);
-      ps.setString(i++, eventId);
-      ps.setString(i++, origin.topic());
-      ps.setInt(i++, origin.partition());
-      ps.setLong(i++, origin.offset());
-      ps.setString(i++, consumerName);
-      ps.setString(i, eventId);
+      setMark(ps, 1, eventId, origin);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();
       }
     }
+  }
+
+  @Override
+  public boolean beginLockAndMark(Connection c, long key, String eventId, RecordCoordinates origin)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(beginLockAndMarkSql)) {
+      ps.setLong(1, key);
+      setMark(ps, 2, eventId, origin);
+      // The results in order: SET TRANSACTION, the settings-and-lock SELECT, the mark. A statement
+      // that fails (a lock timeout) throws here, and the server skips the ones after it.
+      ps.execute();
+      ps.getMoreResults();
+      ps.getMoreResults();
+      try (ResultSet rs = ps.getResultSet()) {
+        if (rs == null) {
+          throw new SQLException("the mark statement returned no result set");
+        }
+        return rs.next();
+      }
+    }
+  }
+
+  /** Binds the mark statement's parameters from {@code first} on. */
+  private void setMark(PreparedStatement ps, int first, String eventId, RecordCoordinates origin)
+      throws SQLException {
+    int i = setDone(ps, first, origin);
+    ps.setString(i++, consumerName);
+    ps.setString(i++, eventId);
+    ps.setString(i++, origin.topic());
+    ps.setInt(i++, origin.partition());
+    ps.setLong(i++, origin.offset());
+    ps.setString(i++, consumerName);
+    ps.setString(i, eventId);
   }
 
   @Override
@@ -194,17 +222,21 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  /** Binds the done-offset row of the CTE, if any; returns the next parameter index. */
-  private int setDone(PreparedStatement ps, RecordCoordinates origin) throws SQLException {
+  /**
+   * Binds the done-offset row of the CTE, if any, from parameter {@code first} on; returns the next
+   * parameter index.
+   */
+  private int setDone(PreparedStatement ps, int first, RecordCoordinates origin)
+      throws SQLException {
     if (!offsetsInDatabase) {
-      return 1;
+      return first;
     }
-    ps.setString(1, consumerName);
-    ps.setString(2, origin.topic());
-    ps.setInt(3, origin.partition());
-    ps.setLong(4, origin.offset());
-    ps.setLong(5, origin.offset());
-    return 6;
+    ps.setString(first, consumerName);
+    ps.setString(first + 1, origin.topic());
+    ps.setInt(first + 2, origin.partition());
+    ps.setLong(first + 3, origin.offset());
+    ps.setLong(first + 4, origin.offset());
+    return first + 5;
   }
 
   /** Binds topics, partitions and offsets as three arrays; returns the next parameter index. */
@@ -271,7 +303,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       return deadLetterUnidentified(c, letter);
     }
     try (PreparedStatement ps = c.prepareStatement(deadLetterSql)) {
-      int i = setDone(ps, letter.origin());
+      int i = setDone(ps, 1, letter.origin());
       ps.setString(i++, consumerName);
       ps.setString(i++, letter.eventId());
       ps.setBoolean(i++, true);
@@ -292,7 +324,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   private Long deadLetterUnidentified(Connection c, DeadLetter letter) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(unidentifiedDeadLetterSql)) {
-      int i = setDone(ps, letter.origin());
+      int i = setDone(ps, 1, letter.origin());
       ps.setString(i++, consumerName);
       ps.setString(i++, letter.origin().topic());
       ps.setInt(i++, letter.origin().partition());

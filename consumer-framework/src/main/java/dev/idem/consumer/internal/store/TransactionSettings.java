@@ -83,13 +83,24 @@ public final class TransactionSettings {
 
   /** {@link #begin} and {@link #lock} in one round trip. */
   public void beginAndLock(Connection c, long key) throws SQLException {
-    // The key is a number, never user text. The lock stays a statement of its own: under READ
-    // COMMITTED the next statement takes a fresh snapshot, which sees a mark committed meanwhile.
-    // The settings take effect before the lock function runs: select-list items are evaluated in
-    // order, so the lock wait is bounded by the lock_timeout just set.
-    try (Statement s = c.createStatement()) {
-      s.execute(beginSql + ", pg_advisory_xact_lock(" + key + ")");
+    try (PreparedStatement ps = c.prepareStatement(beginAndLockSql())) {
+      ps.setLong(1, key);
+      ps.execute();
     }
+  }
+
+  /**
+   * The settings and the lock as one prepared text, whose one parameter is the lock key: two
+   * statements that travel in one round trip (more may follow them, see {@link
+   * PostgresIdempotencyStore#beginLockAndMark}). The text is the same for every transaction, so the
+   * driver prepares it on the server once per connection.
+   */
+  String beginAndLockSql() {
+    // The settings take effect before the lock function runs: select-list items are evaluated in
+    // order, so the lock wait is bounded by the lock_timeout just set. The lock ends its statement:
+    // under READ COMMITTED the next statement takes a fresh snapshot, which sees a mark committed
+    // by the copy we waited for.
+    return beginSql + ", pg_advisory_xact_lock(?)";
   }
 
   /** Waits for the advisory transaction lock {@code key}; released at commit or rollback. */

@@ -138,10 +138,23 @@ public final class RecordProcessor<T> {
       throws Exception {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String topic = record.topic();
+    long key = env.keys().key(env.lockNamespace(), read.eventId());
     long lockStart = System.nanoTime();
-    env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), read.eventId()));
+    if (scope == null) {
+      // No parked keys to look up between the lock and the mark: settings, lock, check and mark
+      // in one round trip (the lock-wait timer then includes the mark).
+      boolean fresh =
+          env.store().beginLockAndMark(c, key, read.eventId(), RecordCoordinates.of(record));
+      env.metrics().lockWait(topic, System.nanoTime() - lockStart);
+      if (!fresh) {
+        return Outcome.Kind.DUPLICATE;
+      }
+      handle(c, read, attempt);
+      return Outcome.Kind.PROCESSED;
+    }
+    env.store().beginAndLock(c, key);
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
-    ParkedKeys.Parked parked = scope == null ? null : parkedKeys.lookup(c, scope);
+    ParkedKeys.Parked parked = parkedKeys.lookup(c, scope);
     boolean released = isReleased(record, parked);
     if (parked != null && !released) {
       // Its key is parked behind an earlier dead letter: it queues there, in order.
