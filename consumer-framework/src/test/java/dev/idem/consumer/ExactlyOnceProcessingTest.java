@@ -154,6 +154,78 @@ class ExactlyOnceProcessingTest {
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(1);
   }
 
+  /**
+   * A copy elsewhere holds the event's lock past the lock timeout: the attempt that waits for it
+   * fails on {@code lock_timeout} (in grouped mode the group's one lock statement does), and
+   * neither a mark nor an effect is left behind, so once the lock is free the event is applied
+   * once. The lock, the check and the mark travel in one round trip: this shows that a failed lock
+   * stops the mark behind it.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {1, 32})
+  void anEventWhoseLockIsHeldPastTheLockTimeoutIsRetriedAndAppliedOnceWhenTheLockIsFree(
+      int maxRecords) throws Exception {
+    String name = TestInfrastructure.uniqueName("held-" + maxRecords);
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    try (Connection holder = INFRA.postgres().dataSource().getConnection()) {
+      holder.setAutoCommit(false);
+      try (PreparedStatement ps = holder.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+        ps.setLong(1, LockKey.hash(name, "busy"));
+        ps.execute();
+      }
+      IdempotentConsumer<String> consumer =
+          consumer(
+              config(name, name)
+                  .lockTimeout(Duration.ofMillis(200))
+                  .retry(RetryPolicy.fixed(100, Duration.ofMillis(50)))
+                  .transactionMaxRecords(maxRecords)
+                  .build(),
+              closeLater(pool(3)),
+              (value, ctx) -> insertEffect(effects, value, ctx));
+      consumer.start();
+      send(
+          List.of(
+              record(name, 0, "k1", "before", "v0"),
+              record(name, 0, "k2", "busy", "v1"),
+              record(name, 0, "k3", "after", "v2")));
+      awaitTrue(
+          Duration.ofSeconds(60),
+          "attempts failed on the held lock",
+          () -> consumer.snapshot().failures() >= 2);
+      assertThat(
+              count(
+                  "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '"
+                      + name
+                      + "' AND event_id = 'busy'"))
+          .as("no mark while the lock is held")
+          .isZero();
+      assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'busy'")).isZero();
+      holder.rollback();
+
+      awaitTrue(
+          Duration.ofSeconds(60),
+          "offsets committed past every record",
+          () -> {
+            try {
+              return Long.valueOf(3)
+                  .equals(committedOffsets(name).get(new TopicPartition(name, 0)));
+            } catch (Exception e) {
+              return false;
+            }
+          });
+      for (String id : List.of("before", "busy", "after")) {
+        assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = '" + id + "'"))
+            .as(id + " applied once")
+            .isEqualTo(1);
+      }
+      assertThat(
+              count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+          .isZero();
+    }
+  }
+
   private static boolean tryLock(long key) throws Exception {
     try (Connection c = INFRA.postgres().dataSource().getConnection()) {
       c.setAutoCommit(false);

@@ -63,6 +63,30 @@ public interface IdempotencyStore {
   void lockAll(Connection c, long[] sortedKeys) throws SQLException;
 
   /**
+   * {@link #begin(Connection, int)} and {@link #lockAll} in one round trip: the settings of a
+   * transaction of {@code records} records, then the locks as a statement of their own.
+   */
+  void beginAndLockAll(Connection c, int records, long[] sortedKeys) throws SQLException;
+
+  /**
+   * Opens the savepoint of the next record of a grouped transaction (releasing the previous
+   * record's first when {@code releasePrevious}), then runs {@link #markIfNew} inside it, all in
+   * one round trip. The mark is inside the savepoint, so that a rollback to it takes the mark (and
+   * the done-offset row) with the record's effects.
+   *
+   * @return true when the mark was written (the event is new), false for a duplicate
+   */
+  boolean savepointAndMark(
+      Connection c, boolean releasePrevious, String eventId, RecordCoordinates origin)
+      throws SQLException;
+
+  /**
+   * Rolls the grouped transaction back to the current record's savepoint, which stays open: its
+   * mark, done-offset row and effects are undone, the records before it are kept.
+   */
+  void rollbackToSavepoint(Connection c) throws SQLException;
+
+  /**
    * Writes processed marks for the ids (distinct) that are neither processed nor dead-lettered.
    * With offsets in the database, also records {@code done} (every record the transaction covers,
    * copies inside the batch included) as done.

@@ -5,15 +5,24 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
 /** The PostgreSQL implementation of the processing steps: the only place with their SQL. */
 public final class PostgresIdempotencyStore implements IdempotencyStore {
+  /** The savepoint of the current record of a grouped transaction. */
+  private static final String GROUP_SAVEPOINT = "idem_group_record";
+
+  private static final String LOCK_ALL_SQL =
+      "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(?::bigint[]) k";
+
   private final String consumerName;
   private final TransactionSettings settings;
   private final String markSql;
   private final String beginLockAndMarkSql;
+  private final String firstSavepointAndMarkSql;
+  private final String nextSavepointAndMarkSql;
   private final String deadLetterSql;
   private final String unidentifiedDeadLetterSql;
   private final String processedKeyConstraint;
@@ -73,6 +82,11 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + " WHERE consumer_name = ? AND event_id = ?)"
             + " ON CONFLICT (consumer_name, event_id) DO NOTHING RETURNING 1";
     this.beginLockAndMarkSql = settings.beginAndLockSql() + "; " + markSql;
+    // A fixed savepoint name, not the driver's numbered ones: the texts are the same for every
+    // record, so the driver prepares them once per connection.
+    this.firstSavepointAndMarkSql = "SAVEPOINT " + GROUP_SAVEPOINT + "; " + markSql;
+    this.nextSavepointAndMarkSql =
+        "RELEASE SAVEPOINT " + GROUP_SAVEPOINT + "; " + firstSavepointAndMarkSql;
     this.markAllSql =
         doneMany
             + "INSERT INTO "
@@ -153,18 +167,57 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     try (PreparedStatement ps = c.prepareStatement(beginLockAndMarkSql)) {
       ps.setLong(1, key);
       setMark(ps, 2, eventId, origin);
-      // The results in order: SET TRANSACTION, the settings-and-lock SELECT, the mark. A statement
-      // that fails (a lock timeout) throws here, and the server skips the ones after it.
-      ps.execute();
-      ps.getMoreResults();
-      ps.getMoreResults();
-      try (ResultSet rs = ps.getResultSet()) {
-        if (rs == null) {
-          throw new SQLException("the mark statement returned no result set");
-        }
-        return rs.next();
-      }
+      return lastHasRow(ps);
     }
+  }
+
+  @Override
+  public boolean savepointAndMark(
+      Connection c, boolean releasePrevious, String eventId, RecordCoordinates origin)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(releasePrevious ? nextSavepointAndMarkSql : firstSavepointAndMarkSql)) {
+      setMark(ps, 1, eventId, origin);
+      return lastHasRow(ps);
+    }
+  }
+
+  @Override
+  public void rollbackToSavepoint(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("ROLLBACK TO SAVEPOINT " + GROUP_SAVEPOINT);
+    }
+  }
+
+  @Override
+  public void beginAndLockAll(Connection c, int records, long[] sortedKeys) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(settings.forRecords(records).beginSql() + "; " + LOCK_ALL_SQL)) {
+      ps.setArray(1, keyArray(c, sortedKeys));
+      ps.execute();
+    }
+  }
+
+  /**
+   * Executes a text of several statements sent in one round trip and tells whether the last one, a
+   * mark, returned a row. A statement that fails (a lock timeout) throws here, and the server skips
+   * the ones after it.
+   */
+  private static boolean lastHasRow(PreparedStatement ps) throws SQLException {
+    boolean isResultSet = ps.execute();
+    Boolean row = null;
+    while (isResultSet || ps.getUpdateCount() != -1) {
+      if (isResultSet) {
+        try (ResultSet rs = ps.getResultSet()) {
+          row = rs.next();
+        }
+      }
+      isResultSet = ps.getMoreResults();
+    }
+    if (row == null) {
+      throw new SQLException("the mark statement returned no result set");
+    }
+    return row;
   }
 
   /** Binds the mark statement's parameters from {@code first} on. */
@@ -184,15 +237,18 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   public void lockAll(Connection c, long[] sortedKeys) throws SQLException {
     // A function scan of unnest returns the elements in array order, so the locks are taken in
     // ascending order.
-    try (PreparedStatement ps =
-        c.prepareStatement("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(?::bigint[]) k")) {
-      Long[] boxed = new Long[sortedKeys.length];
-      for (int i = 0; i < sortedKeys.length; i++) {
-        boxed[i] = sortedKeys[i];
-      }
-      ps.setArray(1, c.createArrayOf("int8", boxed));
+    try (PreparedStatement ps = c.prepareStatement(LOCK_ALL_SQL)) {
+      ps.setArray(1, keyArray(c, sortedKeys));
       ps.execute();
     }
+  }
+
+  private static java.sql.Array keyArray(Connection c, long[] keys) throws SQLException {
+    Long[] boxed = new Long[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      boxed[i] = keys[i];
+    }
+    return c.createArrayOf("int8", boxed);
   }
 
   @Override

@@ -74,6 +74,11 @@ public final class TransactionSettings {
     return Duration.ofMillis(Math.min(d.toMillis() * n, Integer.MAX_VALUE / 2));
   }
 
+  /** The settings as SQL text: two statements, for callers that send more in the same trip. */
+  String beginSql() {
+    return beginSql;
+  }
+
   /** The settings; must be the first call of the transaction. */
   public void begin(Connection c) throws SQLException {
     try (Statement s = c.createStatement()) {

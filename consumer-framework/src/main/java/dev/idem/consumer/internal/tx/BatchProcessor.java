@@ -108,7 +108,6 @@ public final class BatchProcessor<T> {
       Connection c, List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt)
       throws Exception {
     String topic = chunk.get(0).record().topic();
-    env.store().begin(c);
     long[] lockKeys = new long[chunk.size()];
     List<String> ids = new ArrayList<>(chunk.size());
     List<RecordCoordinates> origins = new ArrayList<>(chunk.size());
@@ -119,7 +118,7 @@ public final class BatchProcessor<T> {
       origins.add(RecordCoordinates.of(p.record()));
     }
     long lockStart = System.nanoTime();
-    env.store().lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    env.store().beginAndLockAll(c, 1, Arrays.stream(lockKeys).sorted().distinct().toArray());
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     List<RecordCoordinates> done = new ArrayList<>(records.size());
     for (ConsumerRecord<byte[], byte[]> r : records) {

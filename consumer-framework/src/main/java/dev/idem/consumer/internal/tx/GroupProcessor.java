@@ -4,7 +4,6 @@ import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Savepoint;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashSet;
@@ -19,6 +18,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * PostgreSQL, its done-offset row), its handler, the transaction-state check. A record that fails
  * is rolled back to its savepoint alone, and the later records of its ordering key are not
  * attempted, so they never run ahead of it; one commit for the rest.
+ *
+ * <p>Round trips: one for the settings and all the locks; one per record for the release of the
+ * previous record's savepoint, its own savepoint and its mark; the handler's; one {@code COMMIT}
+ * (which releases the last savepoint).
  *
  * <p>The mark and the done-offset row are written inside the record's savepoint, never before it:
  * what a transaction writes before a savepoint survives {@code ROLLBACK TO SAVEPOINT}, and a failed
@@ -116,35 +119,44 @@ public final class GroupProcessor<T> {
       Throwable[] failures)
       throws Exception {
     String topic = items.get(0).record().topic();
-    env.store().begin(c, items.size());
     long[] lockKeys = new long[items.size()];
     for (int i = 0; i < items.size(); i++) {
       lockKeys[i] = env.keys().key(env.lockNamespace(), items.get(i).eventId());
     }
     long lockStart = System.nanoTime();
-    env.store().lockAll(c, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    env.store()
+        .beginAndLockAll(c, items.size(), Arrays.stream(lockKeys).sorted().distinct().toArray());
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     // Ordering keys with a failed record in this group: their later records wait for it.
     Set<Object> held = new HashSet<>();
+    boolean savepointOpen = false;
     for (int i = 0; i < items.size(); i++) {
       Object key = orderingKeys.get(i);
       if (key != null && held.contains(key)) {
         continue;
       }
       Read<T> read = items.get(i);
-      Savepoint savepoint = c.setSavepoint();
       try {
-        kinds[i] = step(c, read, attempt);
-        c.releaseSavepoint(savepoint);
+        // The previous record's savepoint is released, this record's opened and its mark written
+        // inside it, in one round trip. Should the savepoint itself fail, the rollback to it fails
+        // too, and with it the group.
+        boolean fresh =
+            env.store()
+                .savepointAndMark(
+                    c, savepointOpen, read.eventId(), RecordCoordinates.of(read.record()));
+        savepointOpen = true;
+        if (fresh) {
+          records.handle(c, read, attempt);
+        }
+        kinds[i] = fresh ? Outcome.Kind.PROCESSED : Outcome.Kind.DUPLICATE;
       } catch (Throwable t) {
         Failures.rethrowIfFatal(t);
         if (t instanceof FaultHook.SimulatedCrash) {
           throw t;
         }
-        kinds[i] = null;
         // A rollback that fails (the connection is gone, the handler ended the transaction)
         // fails the whole group: nothing of it counts as done.
-        rollbackTo(c, savepoint, t);
+        rollbackTo(c, t);
         failures[i] = t;
         if (key != null) {
           held.add(key);
@@ -153,19 +165,9 @@ public final class GroupProcessor<T> {
     }
   }
 
-  /** One record inside its savepoint: check and mark, then the handler for a new event. */
-  private Outcome.Kind step(Connection c, Read<T> read, int attempt) throws Exception {
-    if (!env.store().markIfNew(c, read.eventId(), RecordCoordinates.of(read.record()))) {
-      return Outcome.Kind.DUPLICATE;
-    }
-    records.handle(c, read, attempt);
-    return Outcome.Kind.PROCESSED;
-  }
-
-  private static void rollbackTo(Connection c, Savepoint savepoint, Throwable failure)
-      throws SQLException {
+  private void rollbackTo(Connection c, Throwable failure) throws SQLException {
     try {
-      c.rollback(savepoint);
+      env.store().rollbackToSavepoint(c);
     } catch (SQLException | RuntimeException e) {
       e.addSuppressed(failure);
       throw e;
