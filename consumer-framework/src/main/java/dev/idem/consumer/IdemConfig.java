@@ -532,6 +532,10 @@ public record IdemConfig(
       value(Settings.TRANSACTION_ISOLATION, null); // no component: read only to refuse
       int concurrency = value(Settings.CONCURRENCY, null);
       int maxInFlight = value(Settings.MAX_IN_FLIGHT, null);
+      // Two batches per partition by default: the next batch is polled and queued while one
+      // commits, so a partition's lane does not wait for a poll after each commit.
+      int perPartitionDefault =
+          Math.min(Math.max(500, 2 * value(Settings.BATCH_SIZE, null)), maxInFlight);
       return new IdemConfig(
           name,
           topics,
@@ -550,7 +554,7 @@ public record IdemConfig(
           value(Settings.MAX_ABANDONED_WORKERS, concurrency),
           maxInFlight,
           value(Settings.MAX_IN_FLIGHT_BYTES, null),
-          value(Settings.MAX_IN_FLIGHT_PER_PARTITION, Math.min(500, maxInFlight)),
+          value(Settings.MAX_IN_FLIGHT_PER_PARTITION, perPartitionDefault),
           value(Settings.MAX_UNCOMMITTED_PER_PARTITION, null),
           retry(),
           value(Settings.BATCH_SIZE, null),

@@ -175,7 +175,7 @@ public final class Settings {
           "consumer.max-in-flight-per-partition",
           Kind.integer(1, 10_000_000),
           null,
-          "500, at most max-in-flight",
+          "2 x batch.size (1000), at least 500, at most max-in-flight",
           "Records in flight before one partition is paused alone",
           IdemConfig::maxInFlightPerPartition);
   public static final Setting<Integer> MAX_UNCOMMITTED_PER_PARTITION =

@@ -53,6 +53,11 @@ public final class Dispatcher {
   private final int groupSize;
   private final Queue<Completion> completions = new ConcurrentLinkedQueue<>();
 
+  /** Notified when records leave flight while the poll thread waits for that. */
+  private final Object released = new Object();
+
+  private volatile boolean pollerWaiting;
+
   private final Object lock = new Object();
   private final Map<LaneKey, Lane> lanes = new HashMap<>();
   private final ArrayDeque<Lane> ready = new ArrayDeque<>();
@@ -339,6 +344,33 @@ public final class Dispatcher {
     inFlight--;
     inFlightBytes -= w.bytes;
     perPartition.computeIfPresent(w.partition, (tp, n) -> n <= 1 ? null : n - 1);
+    if (pollerWaiting) {
+      synchronized (released) {
+        released.notifyAll();
+      }
+    }
+  }
+
+  /**
+   * For the poll thread while every assigned partition is paused for backpressure: waits until
+   * records leave flight (a completion, or records dropped), at most {@code timeout}; returns at
+   * once when completions are waiting already. So a partition resumes as soon as its running batch
+   * commits, not when a poll that can return nothing times out.
+   *
+   * @throws InterruptedException when the poll thread is interrupted
+   */
+  public void awaitRelease(Duration timeout) throws InterruptedException {
+    synchronized (released) {
+      // Set before the check: a worker that releases after the check sees the flag and notifies.
+      pollerWaiting = true;
+      try {
+        if (completions.isEmpty()) {
+          released.wait(Math.max(1, timeout.toMillis()));
+        }
+      } finally {
+        pollerWaiting = false;
+      }
+    }
   }
 
   /** Completed records since the last call, for the poll thread. */

@@ -154,12 +154,23 @@ public final class PollLoop implements Runnable {
     drainCompletions();
     applyStoredPositions();
     commitIfDue();
-    applyBackpressure();
+    boolean allHeld = applyBackpressure();
     ConsumerRecords<byte[], byte[]> records;
     try {
-      records = consumer.poll(config.pollTimeout());
+      // With every partition paused a poll can return nothing, and would only wait out its
+      // timeout while a batch that commits meanwhile leaves its partition idle: poll without
+      // waiting (the group's work still runs), then wait for records to leave flight instead.
+      records = consumer.poll(allHeld ? Duration.ZERO : config.pollTimeout());
     } catch (WakeupException e) {
       return; // only a user's wakeup of a shared client gets here; poll again
+    }
+    if (allHeld && records.isEmpty()) {
+      try {
+        dispatcher.awaitRelease(config.pollTimeout());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
     }
     if (System.nanoTime() >= nextLagNanos) {
       nextLagNanos = System.nanoTime() + 1_000_000_000L;
@@ -285,11 +296,13 @@ public final class PollLoop implements Runnable {
    * consumer.max-uncommitted-per-partition} records above its committable offset (finished records
    * behind one that is not), so one partition that cannot move does not stop the others, and the
    * offset tracker (and, with offsets in PostgreSQL, the done rows) stay bounded.
+   *
+   * @return whether every assigned partition is paused now
    */
-  private void applyBackpressure() {
+  private boolean applyBackpressure() {
     Set<TopicPartition> assignment = consumer.assignment();
     if (assignment.isEmpty()) {
-      return;
+      return false;
     }
     // Poll only when a full poll fits under the bound, so in-flight never exceeds it.
     boolean full =
@@ -334,6 +347,7 @@ public final class PollLoop implements Runnable {
     if (!resume.isEmpty()) {
       consumer.resume(resume);
     }
+    return hold.size() == assignment.size();
   }
 
   private void shutdown() {

@@ -152,6 +152,41 @@ class DispatcherTest {
   }
 
   @Test
+  void thePollThreadWaitingForRecordsToLeaveFlightWakesWhenOneCompletesNotAtItsTimeout()
+      throws Exception {
+    Dispatcher d = dispatcher(1);
+    runner.gate(0);
+    d.submit(work(P0, 0, "a"));
+    waiting().until(() -> runner.running() == 1);
+    CountDownLatch woke = new CountDownLatch(1);
+    long[] waitedNanos = new long[1];
+    Thread poller =
+        new Thread(
+            () -> {
+              long start = System.nanoTime();
+              try {
+                d.awaitRelease(Duration.ofSeconds(30));
+              } catch (InterruptedException e) {
+                return;
+              }
+              waitedNanos[0] = System.nanoTime() - start;
+              woke.countDown();
+            });
+    poller.start();
+    // The poller is waiting (the record is still running); completing the record wakes it.
+    assertThat(woke.await(300, TimeUnit.MILLISECONDS)).as("still waiting while it runs").isFalse();
+    runner.open(0);
+    assertThat(woke.await(5, TimeUnit.SECONDS)).as("woken by the completion").isTrue();
+    assertThat(Duration.ofNanos(waitedNanos[0])).isLessThan(Duration.ofSeconds(30));
+    assertThat(d.completions()).hasSize(1);
+
+    // With a completion waiting already it returns at once.
+    long start = System.nanoTime();
+    d.awaitRelease(Duration.ofSeconds(30));
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
   void inFlightCountsQueuedAndRunningRecordsPerPartitionWithTheirBytes() {
     Dispatcher d = dispatcher(1);
     runner.gate(0);
