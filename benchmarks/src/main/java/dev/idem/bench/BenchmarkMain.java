@@ -92,6 +92,11 @@ public final class BenchmarkMain {
         pgUser = postgres.user();
         pgPassword = postgres.password();
       }
+      ServerCpu servers =
+          ServerCpu.of(
+              ServerCpu.scope(
+                  postgres == null ? 0 : postgres.port(),
+                  broker == null ? null : broker.directory().toString()));
       String prefix = TestInfrastructure.uniqueName("bench");
       String topic = prefix + "_events";
       TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), topic);
@@ -119,9 +124,14 @@ public final class BenchmarkMain {
                 prefix,
                 0);
         System.out.printf("running %s ...%n", scenario);
-        ServerCpu cpu = ServerCpu.start();
+        long serverTicks = servers.ticks();
+        long startNanos = System.nanoTime();
         JsonNode r = child(s);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("serverCpu", cpu.coresSince());
+        double serverSeconds = ServerCpu.seconds(serverTicks, servers.ticks());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) r)
+            .put(
+                "serverCpu",
+                serverSeconds < 0 ? -1 : serverSeconds / ((System.nanoTime() - startNanos) / 1e9));
         String check =
             scenario.equals("raw")
                 ? "n/a"
