@@ -6,19 +6,24 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.idem.testkit.TestInfrastructure;
 import org.junit.jupiter.api.Test;
 
-/** A tiny run of the whole harness; the real benchmark stays out of the test suite. */
+/**
+ * A tiny run of the whole harness, a correctness test only (no figure is asserted but positive):
+ * the real benchmark stays out of the test suite.
+ */
 class BenchmarkSmokeTest {
 
   @Test
   void everyScenarioRunsInItsOwnJvmAndLeavesAnExactLedger() throws Exception {
     TestInfrastructure infra = TestInfrastructure.shared();
-    BenchmarkMain.Options o =
-        BenchmarkMain.Options.parse(
+    Options o =
+        Options.parse(
             new String[] {
               "--events",
-              "2000",
+              "1000",
               "--batch",
               "100",
+              "--runs",
+              "1",
               "--skip-latency",
               "--no-docs",
               "--bootstrap",
@@ -30,19 +35,34 @@ class BenchmarkSmokeTest {
               "--pg-password",
               infra.postgres().password()
             });
-    BenchmarkMain.Report report = BenchmarkMain.run(o);
+    Report report = BenchmarkMain.run(o);
     assertThat(report.scenarios()).containsExactlyElementsOf(BenchmarkMain.SCENARIOS);
     assertThat(report.allVerified()).as(report.text()).isTrue();
     for (String scenario : BenchmarkMain.SCENARIOS) {
       assertThat(report.rate(scenario)).as(scenario).isPositive();
     }
-    assertThat(report.text()).contains("idem-batch").contains("exact (1600 rows)");
+    assertThat(report.text()).contains("exact (800 rows)");
   }
 
   @Test
   void unknownOptionsAreRefused() {
-    assertThatThrownBy(() -> BenchmarkMain.Options.parse(new String[] {"--fast"}))
+    assertThatThrownBy(() -> Options.parse(new String[] {"--fast"}))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("unknown option --fast");
+  }
+
+  @Test
+  void chosenScenariosRunInTableOrderWithNaiveAndJdbcAdded() {
+    Options o = Options.parse(new String[] {"--scenarios", "idem-grouped,idem-batch"});
+    assertThat(o.scenarios()).containsExactly("naive", "idem-batch", "idem-grouped", "jdbc");
+  }
+
+  @Test
+  void unknownScenarioNamesAreRefusedWithTheKnownOnes() {
+    assertThatThrownBy(() -> Options.parse(new String[] {"--scenarios", "idem-batch,idem-fast"}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(
+            "unknown scenario idem-fast in --scenarios; known: "
+                + String.join(", ", BenchmarkMain.SCENARIOS));
   }
 }
