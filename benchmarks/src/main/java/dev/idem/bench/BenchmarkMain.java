@@ -40,12 +40,14 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *       (per record at 50%, grouped and batch at 50% and 70% of their median maximum, with a load
  *       generator in its own JVM);
  *   <li>{@code --bootstrap HOST:PORT} and {@code --pg-url URL --pg-user U --pg-password P} for
- *       given endpoints (embedded otherwise);
+ *       given endpoints (embedded otherwise; the webhook scenarios drop and create the schema
+ *       {@code ledger} there, and refuse one they did not create);
  *   <li>{@code --out FILE} (default docs/benchmarks.md), {@code --no-docs}.
  * </ul>
  *
- * <p>After every run it checks that the ledger holds exactly one row per unique event: a fast wrong
- * answer is not a result, and any wrong run fails the invocation (exit 1).
+ * <p>After every run it checks the ledger (exactly one row per unique event; for the webhook
+ * scenarios also every balance): a fast wrong answer is not a result, and any wrong run fails the
+ * invocation (exit 1).
  */
 public final class BenchmarkMain {
   /** Every scenario, in the order of the table. */
@@ -59,6 +61,9 @@ public final class BenchmarkMain {
           "idem-grouped",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",
+          "webhook-record",
+          "webhook-grouped",
+          "webhook-batch",
           "jdbc");
 
   /** The latency runs: mode, percent of its median maximum, p99 target in ms (issue 15). */
@@ -123,6 +128,7 @@ public final class BenchmarkMain {
     private final String servers;
     private final String prefix = TestInfrastructure.uniqueName("bench");
     private final Workload workload;
+    private final WebhookWorkload webhooks;
 
     Invocation(Options o, String bootstrap, Database db, String servers) {
       this.o = o;
@@ -130,25 +136,41 @@ public final class BenchmarkMain {
       this.db = db;
       this.servers = servers;
       this.workload = new Workload(o.events, o.partitions);
+      this.webhooks = new WebhookWorkload(workload);
     }
 
     Report run() throws Exception {
       String topic = prefix + "_events";
+      String webhookTopic = prefix + "_webhooks";
       System.out.printf(
           "producing %,d records (%,d unique) to %d partitions%n",
           workload.events, workload.unique, o.partitions);
       TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), topic);
-      produce(topic);
+      produce(topic, false);
+      if (o.scenarios.stream().anyMatch(s -> s.startsWith("webhook-"))) {
+        TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), webhookTopic);
+        produce(webhookTopic, true);
+      }
       Report report = new Report(describeMachine());
       for (int round = 1; round <= o.runs; round++) {
         for (String scenario : o.scenarios) {
+          boolean webhook = scenario.startsWith("webhook-");
           String runPrefix = prefix + "_r" + round;
-          Settings s = settings(scenario, topic, runPrefix, workload.events, 0);
-          Ledgers.createTables(db, runPrefix, scenario);
+          Settings s =
+              settings(scenario, webhook ? webhookTopic : topic, runPrefix, workload.events, 0);
+          if (webhook) {
+            Ledgers.resetWebhookLedger(db);
+          } else {
+            Ledgers.createTables(db, runPrefix, scenario);
+          }
           System.out.printf("running %s (run %d of %d) ...%n", scenario, round, o.runs);
           JsonNode r = Children.run(ScenarioMain.class, s, List.of());
           String check =
-              scenario.equals("raw") ? "n/a" : Ledgers.verify(db, s.ledger(), workload.unique);
+              scenario.equals("raw")
+                  ? "n/a"
+                  : webhook
+                      ? Ledgers.verifyWebhooks(db, webhooks)
+                      : Ledgers.verify(db, s.ledger(), workload.unique);
           report.add(scenario, r, check);
           System.out.printf(
               "  %s: %,.0f events/s, %.1f µs consumer CPU per event, ledger %s%n",
@@ -227,8 +249,11 @@ public final class BenchmarkMain {
           check);
     }
 
-    /** Produces the workload once, to its random partitions; every run reads it again. */
-    private void produce(String topic) {
+    /**
+     * Produces the workload once; every run reads it again. The synthetic records go to their
+     * random partitions; the webhooks are keyed by account and partitioned by key.
+     */
+    private void produce(String topic, boolean asWebhooks) {
       try (KafkaProducer<byte[], byte[]> producer =
           new KafkaProducer<>(
               Map.of(
@@ -244,9 +269,27 @@ public final class BenchmarkMain {
               new ByteArraySerializer())) {
         Workload w = workload;
         for (int i = 0; i < w.events; i++) {
-          ProducerRecord<byte[], byte[]> r =
-              new ProducerRecord<>(
-                  topic, w.partition[i], w.account[i].getBytes(StandardCharsets.UTF_8), w.value(i));
+          ProducerRecord<byte[], byte[]> r;
+          if (asWebhooks) {
+            int n = w.event[i];
+            r =
+                new ProducerRecord<>(
+                    topic,
+                    null,
+                    WebhookWorkload.account(n).getBytes(StandardCharsets.UTF_8),
+                    WebhookWorkload.payload(n));
+            r.headers()
+                .add(
+                    "webhook-timestamp",
+                    Long.toString(1_767_225_600L + n).getBytes(StandardCharsets.UTF_8));
+          } else {
+            r =
+                new ProducerRecord<>(
+                    topic,
+                    w.partition[i],
+                    w.account[i].getBytes(StandardCharsets.UTF_8),
+                    w.value(i));
+          }
           r.headers().add("webhook-id", w.ids[i].getBytes(StandardCharsets.UTF_8));
           producer.send(r);
         }

@@ -29,6 +29,8 @@ final class Children {
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xmx256m");
     cmd.add("-XX:+UseG1GC");
+    // The example's jar brings a logback.xml of its own: name the benchmark's.
+    cmd.add("-Dlogback.configurationFile=idem-bench-logback.xml");
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));

@@ -14,6 +14,8 @@ import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.TransactionStateCheck;
+import dev.idem.example.webhook.LedgerHandler;
+import dev.idem.example.webhook.PaymentEvent;
 import dev.idem.lock.LockKey;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -100,6 +102,9 @@ public final class ScenarioMain {
             idem(s, m, IdemMode.RECORD_PG_OFFSETS, null, breakdown, ledger(s));
         case "idem-batch-pg-offsets" ->
             idem(s, m, IdemMode.BATCH_PG_OFFSETS, null, breakdown, ledger(s));
+        case "webhook-record" -> idem(s, m, IdemMode.RECORD, null, breakdown, webhooks());
+        case "webhook-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, webhooks());
+        case "webhook-batch" -> idem(s, m, IdemMode.BATCH, null, breakdown, webhooks());
         case "jdbc" -> jdbc(s, m);
         case "latency-record" -> latency(s, m, IdemMode.RECORD, result);
         case "latency-grouped" -> latency(s, m, IdemMode.GROUPED, result);
@@ -265,8 +270,19 @@ public final class ScenarioMain {
   }
 
   /**
-   * (3) and (4): idem in {@code mode}, concurrency = threads. With a {@code probe}, it says READY
-   * once it owns every partition, and samples latency.
+   * The webhook example's handler (ledger entry and balance upsert per event), its payload parser,
+   * and a batch variant with the same SQL effect (the example has none).
+   */
+  private static Handlers<PaymentEvent> webhooks() {
+    return new Handlers<>(
+        record -> PaymentEvent.parse(record.value()),
+        new LedgerHandler(),
+        new WebhookBatchHandler());
+  }
+
+  /**
+   * (3), (4) and the webhook scenarios: idem in {@code mode}, concurrency = threads. With a {@code
+   * probe}, it says READY once it owns every partition, and samples latency.
    */
   private static <T> void idem(
       Settings s,
