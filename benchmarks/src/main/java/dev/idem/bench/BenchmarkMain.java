@@ -39,6 +39,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   <li>{@code --latency-seconds S} (20) per latency run, {@code --skip-latency}: the latency runs
  *       (per record at 50%, grouped and batch at 50% and 70% of their median maximum, with a load
  *       generator in its own JVM);
+ *   <li>{@code --profile}: a JFR recording of every consumer and pg_stat_statements of the server,
+ *       top entries per scenario run printed and written to {@code --profile-out FILE} (default
+ *       target/profile.md); the profilers slow the runs, so a profiled run does not write the docs;
  *   <li>{@code --bootstrap HOST:PORT} and {@code --pg-url URL --pg-user U --pg-password P} for
  *       given endpoints (embedded otherwise; the webhook scenarios drop and create the schema
  *       {@code ledger} there, and refuse one they did not create);
@@ -83,7 +86,10 @@ public final class BenchmarkMain {
     Options o = Options.parse(args);
     Report report = run(o);
     System.out.println(report.text());
-    if (o.writeDocs) {
+    if (o.writeDocs && o.profile) {
+      System.out.println(
+          "profiled run: its figures carry the profilers' cost, " + o.out + " left as it was");
+    } else if (o.writeDocs) {
       Files.writeString(o.out, report.markdown(o, String.join(" ", args)));
       System.out.println("written to " + o.out);
     }
@@ -102,7 +108,9 @@ public final class BenchmarkMain {
       }
       Database db = new Database(o.pgUrl, o.pgUser, o.pgPassword);
       if (o.pgUrl == null) {
-        postgres = EmbeddedPostgresServer.launch(Map.of());
+        postgres =
+            EmbeddedPostgresServer.launch(
+                o.profile ? Map.of("shared_preload_libraries", "pg_stat_statements") : Map.of());
         db = new Database(postgres.jdbcUrl(), postgres.user(), postgres.password());
       }
       String servers =
@@ -152,6 +160,7 @@ public final class BenchmarkMain {
         produce(webhookTopic, true);
       }
       Report report = new Report(describeMachine());
+      Profiler profiler = o.profile ? new Profiler(db, o.profileOut) : null;
       for (int round = 1; round <= o.runs; round++) {
         for (String scenario : o.scenarios) {
           boolean webhook = scenario.startsWith("webhook-");
@@ -163,8 +172,16 @@ public final class BenchmarkMain {
           } else {
             Ledgers.createTables(db, runPrefix, scenario);
           }
+          String run = scenario + "-run" + round;
           System.out.printf("running %s (run %d of %d) ...%n", scenario, round, o.runs);
-          JsonNode r = Children.run(ScenarioMain.class, s, List.of());
+          List<String> jvm = List.of();
+          if (profiler != null) {
+            jvm = profiler.jvmOptions(run);
+          }
+          JsonNode r = Children.run(ScenarioMain.class, s, jvm);
+          if (profiler != null) {
+            profiler.afterScenario(run, r, workload.events);
+          }
           String check =
               scenario.equals("raw")
                   ? "n/a"
@@ -179,6 +196,9 @@ public final class BenchmarkMain {
               r.get("cpuMicrosPerEvent").asDouble(),
               check);
         }
+      }
+      if (profiler != null) {
+        profiler.write();
       }
       if (!o.skipLatency) {
         for (LatencyRun l : LATENCY_RUNS) {

@@ -13,6 +13,7 @@ final class Measure implements AutoCloseable {
   private final com.sun.management.OperatingSystemMXBean os =
       (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
   private final ServerCpu servers;
+  private final Runnable atFirst;
   private final Thread sampler;
   private volatile boolean running = true;
   private volatile long peakHeap;
@@ -25,9 +26,10 @@ final class Measure implements AutoCloseable {
   private long endServerTicks;
   private long endEpochMillis;
 
-  /** A measure of {@code servers}' CPU too. */
-  Measure(ServerCpu servers) {
+  /** A measure of {@code servers}' CPU too; {@code atFirst} runs at the first record. */
+  Measure(ServerCpu servers, Runnable atFirst) {
     this.servers = servers;
+    this.atFirst = atFirst;
     sampler =
         new Thread(
             () -> {
@@ -50,6 +52,7 @@ final class Measure implements AutoCloseable {
     if (firstNanos == 0) {
       synchronized (this) {
         if (firstNanos == 0) {
+          atFirst.run();
           firstServerTicks = servers.ticks();
           firstCpu = os.getProcessCpuTime();
           firstEpochMillis = System.currentTimeMillis();
@@ -86,7 +89,7 @@ final class Measure implements AutoCloseable {
     return ServerCpu.seconds(firstServerTicks, endServerTicks);
   }
 
-  /** The run's start, epoch milliseconds. */
+  /** The run's start, epoch milliseconds (for a profile of this window only). */
   long firstEpochMillis() {
     return firstEpochMillis;
   }

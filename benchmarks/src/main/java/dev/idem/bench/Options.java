@@ -17,11 +17,13 @@ public final class Options {
   List<String> scenarios = BenchmarkMain.SCENARIOS;
   boolean skipLatency;
   boolean writeDocs = true;
+  boolean profile;
   String bootstrap;
   String pgUrl;
   String pgUser = "postgres";
   String pgPassword = "";
   Path out = Path.of("docs", "benchmarks.md");
+  Path profileOut = Path.of("target", "profile.md");
 
   private Options() {}
 
@@ -49,6 +51,8 @@ public final class Options {
         case "--latency-seconds" -> o.latencySeconds = number(args, ++i, a);
         case "--skip-latency" -> o.skipLatency = true;
         case "--no-docs" -> o.writeDocs = false;
+        case "--profile" -> o.profile = true;
+        case "--profile-out" -> o.profileOut = Path.of(value(args, ++i, a));
         case "--bootstrap" -> o.bootstrap = value(args, ++i, a);
         case "--pg-url" -> o.pgUrl = value(args, ++i, a);
         case "--pg-user" -> o.pgUser = value(args, ++i, a);

@@ -88,7 +88,8 @@ public final class ScenarioMain {
     Settings s = Settings.fromArgs(args);
     ObjectNode result = JSON.createObjectNode();
     result.put("scenario", s.scenario());
-    try (Measure m = new Measure(ServerCpu.of(s.servers()))) {
+    try (Connection stats = Boolean.getBoolean(Profiler.RESET_PROPERTY) ? connect(s) : null;
+        Measure m = new Measure(ServerCpu.of(s.servers()), () -> resetStatements(stats))) {
       ObjectNode breakdown = result.putObject("meanMicros");
       switch (s.scenario()) {
         case "raw" -> raw(s, m);
@@ -124,6 +125,21 @@ public final class ScenarioMain {
     System.out.println("RESULT " + result);
     System.out.flush();
     System.exit(0);
+  }
+
+  /**
+   * Profiling runs only: forgets the server's statement statistics at the first record, on a
+   * connection opened before it.
+   */
+  private static void resetStatements(Connection stats) {
+    if (stats == null) {
+      return;
+    }
+    try (Statement st = stats.createStatement()) {
+      st.execute("SELECT pg_stat_statements_reset()");
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot reset pg_stat_statements", e);
+    }
   }
 
   private static Map<String, Object> consumerProps(Settings s, String group) {
