@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.idem.testkit.TestInfrastructure;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -12,12 +13,24 @@ import org.junit.jupiter.api.Test;
  */
 class BenchmarkSmokeTest {
 
+  /**
+   * Every scenario but two: idem-record-query-check and webhook-grouped run the same harness code
+   * as idem-record and webhook-record with another mode constant, and each child JVM costs about 3
+   * s; leaving them out keeps this test at the time it took before the webhook scenarios.
+   */
+  private static final List<String> SMOKE =
+      BenchmarkMain.SCENARIOS.stream()
+          .filter(s -> !s.equals("idem-record-query-check") && !s.equals("webhook-grouped"))
+          .toList();
+
   @Test
-  void everyScenarioRunsInItsOwnJvmAndLeavesAnExactLedger() throws Exception {
+  void eachKindOfScenarioRunsInItsOwnJvmAndLeavesAnExactLedger() throws Exception {
     TestInfrastructure infra = TestInfrastructure.shared();
     Options o =
         Options.parse(
             new String[] {
+              "--scenarios",
+              String.join(",", SMOKE),
               "--events",
               "1000",
               "--batch",
@@ -36,9 +49,9 @@ class BenchmarkSmokeTest {
               infra.postgres().password()
             });
     Report report = BenchmarkMain.run(o);
-    assertThat(report.scenarios()).containsExactlyElementsOf(BenchmarkMain.SCENARIOS);
+    assertThat(report.scenarios()).containsExactlyElementsOf(SMOKE);
     assertThat(report.allVerified()).as(report.text()).isTrue();
-    for (String scenario : BenchmarkMain.SCENARIOS) {
+    for (String scenario : SMOKE) {
       assertThat(report.rate(scenario)).as(scenario).isPositive();
     }
     assertThat(report.text())
