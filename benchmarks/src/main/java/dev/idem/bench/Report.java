@@ -119,7 +119,10 @@ public final class Report {
   private static String checks(List<Run> rs) {
     if (rs.stream().map(Run::check).distinct().count() == 1) {
       String c = rs.get(0).check();
-      return rs.size() == 1 || c.equals("n/a") ? c : c + " in all " + rs.size() + " runs";
+      if (rs.size() == 1 || c.equals("n/a")) {
+        return c;
+      }
+      return c + (rs.size() == 2 ? " in both runs" : " in all " + rs.size() + " runs");
     }
     List<String> each = new ArrayList<>();
     for (int i = 0; i < rs.size(); i++) {
