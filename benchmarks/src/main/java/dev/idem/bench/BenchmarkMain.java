@@ -1,54 +1,60 @@
 package dev.idem.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.idem.testkit.EmbeddedKafkaBroker;
 import dev.idem.testkit.TestInfrastructure;
 import dev.idem.testkit.pg.EmbeddedPostgresServer;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.LocalDate;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
- * The benchmark harness: one workload, every scenario side by side in one run, each consumer in a
- * JVM of its own with {@code -Xmx256m}, the broker and the database outside it.
+ * The benchmark harness: one workload, every scenario side by side in one invocation, each consumer
+ * in a JVM of its own with {@code -Xmx256m}, the broker and the database outside it.
  *
  * <pre>
- * mvn -B -q -Pbench -pl benchmarks -am -DskipTests package -Dbench.args="--events 1000000"
+ * mvn -B -q -Pbench -pl benchmarks -am -DskipTests package -Dbench.args="--quick"
  * </pre>
  *
- * <p>Options: {@code --events N} (default 1,000,000), {@code --quick} (200,000), {@code --threads
- * T} (4), {@code --partitions P} (4), {@code --batch B} (500), {@code --latency-seconds S} (20),
- * {@code --skip-latency}, {@code --bootstrap HOST:PORT} and {@code --pg-url URL --pg-user U
- * --pg-password P} for given endpoints (embedded otherwise), {@code --out FILE} (default
- * docs/benchmarks.md), {@code --no-docs}. After every scenario it checks that the ledger holds
- * exactly one row per unique event: a fast wrong answer is not a result.
+ * <p>Options:
  *
- * <p>Over 400 lines: the whole measurement method (workload, runs, checks, report) in one file, so
- * that a reader can judge the figures without chasing it.
+ * <ul>
+ *   <li>{@code --events N} records (default 1,000,000; 20% of them copies); {@code --quick}:
+ *       200,000 and 10 s latency runs;
+ *   <li>{@code --runs N} (default 3): every scenario runs N times, interleaved (round 1 runs every
+ *       scenario, then round 2, ...), each run with tables and a consumer name of its own; the
+ *       table shows the median events/s, the spread, ratios of the medians, and every run's check;
+ *   <li>{@code --scenarios a,b,c}: only these (naive and jdbc are always added: every ratio needs
+ *       them); unknown names are refused with the list of known ones, {@link #SCENARIOS};
+ *   <li>{@code --threads T} (4), {@code --partitions P} (4), {@code --batch B} (500);
+ *   <li>{@code --latency-seconds S} (20) per latency run, {@code --skip-latency}: the latency runs
+ *       (per record at 50%, grouped and batch at 50% and 70% of their median maximum, with a load
+ *       generator in its own JVM);
+ *   <li>{@code --profile}: a JFR recording of every consumer and pg_stat_statements of the server,
+ *       top entries per scenario run printed and written to {@code --profile-out FILE} (default
+ *       target/profile.md); the profilers slow the runs, so a profiled run does not write the docs;
+ *   <li>{@code --bootstrap HOST:PORT} and {@code --pg-url URL --pg-user U --pg-password P} for
+ *       given endpoints (embedded otherwise; the webhook scenarios drop and create the schema
+ *       {@code ledger} there, and refuse one they did not create);
+ *   <li>{@code --out FILE} (default docs/benchmarks.md), {@code --no-docs}.
+ * </ul>
+ *
+ * <p>After every run it checks the ledger (exactly one row per unique event; for the webhook
+ * scenarios also every balance): a fast wrong answer is not a result, and any wrong run fails the
+ * invocation (exit 1).
  */
 public final class BenchmarkMain {
-  private static final ObjectMapper JSON = new ObjectMapper();
-  static final List<String> SCENARIOS =
+  /** Every scenario, in the order of the table. */
+  public static final List<String> SCENARIOS =
       List.of(
           "raw",
           "naive",
@@ -58,7 +64,21 @@ public final class BenchmarkMain {
           "idem-grouped",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",
+          "webhook-record",
+          "webhook-grouped",
+          "webhook-batch",
           "jdbc");
+
+  /** The latency runs: mode, percent of its median maximum, p99 target in ms (issue 15). */
+  private record LatencyRun(String mode, int percent, long targetP99Ms) {}
+
+  private static final List<LatencyRun> LATENCY_RUNS =
+      List.of(
+          new LatencyRun("record", 50, 250),
+          new LatencyRun("grouped", 50, 100),
+          new LatencyRun("grouped", 70, 250),
+          new LatencyRun("batch", 50, 100),
+          new LatencyRun("batch", 70, 250));
 
   private BenchmarkMain() {}
 
@@ -66,7 +86,10 @@ public final class BenchmarkMain {
     Options o = Options.parse(args);
     Report report = run(o);
     System.out.println(report.text());
-    if (o.writeDocs) {
+    if (o.writeDocs && o.profile) {
+      System.out.println(
+          "profiled run: its figures carry the profilers' cost, " + o.out + " left as it was");
+    } else if (o.writeDocs) {
       Files.writeString(o.out, report.markdown(o, String.join(" ", args)));
       System.out.println("written to " + o.out);
     }
@@ -83,93 +106,18 @@ public final class BenchmarkMain {
         broker = EmbeddedKafkaBroker.launch();
         bootstrap = broker.bootstrapServers();
       }
-      String pgUrl = o.pgUrl;
-      String pgUser = o.pgUser;
-      String pgPassword = o.pgPassword;
-      if (pgUrl == null) {
-        postgres = EmbeddedPostgresServer.launch();
-        pgUrl = postgres.jdbcUrl();
-        pgUser = postgres.user();
-        pgPassword = postgres.password();
+      Database db = new Database(o.pgUrl, o.pgUser, o.pgPassword);
+      if (o.pgUrl == null) {
+        postgres =
+            EmbeddedPostgresServer.launch(
+                o.profile ? Map.of("shared_preload_libraries", "pg_stat_statements") : Map.of());
+        db = new Database(postgres.jdbcUrl(), postgres.user(), postgres.password());
       }
-      String prefix = TestInfrastructure.uniqueName("bench");
-      String topic = prefix + "_events";
-      TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), topic);
-      Workload w = new Workload(o.events, o.partitions);
-      System.out.printf(
-          "producing %,d records (%,d unique) to %d partitions%n",
-          w.events, w.unique, o.partitions);
-      produce(bootstrap, topic, w);
-      Report report = new Report(describeMachine(pgUrl, pgUser, pgPassword));
-      for (String scenario : SCENARIOS) {
-        createTables(pgUrl, pgUser, pgPassword, prefix, scenario);
-        Settings s =
-            new Settings(
-                scenario,
-                bootstrap,
-                topic,
-                o.partitions,
-                w.events,
-                w.unique,
-                o.threads,
-                o.batch,
-                pgUrl,
-                pgUser,
-                pgPassword,
-                prefix,
-                0);
-        System.out.printf("running %s ...%n", scenario);
-        ServerCpu cpu = ServerCpu.start();
-        JsonNode r = child(s);
-        ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("serverCpu", cpu.coresSince());
-        String check =
-            scenario.equals("raw")
-                ? "n/a"
-                : verify(pgUrl, pgUser, pgPassword, s.ledger(), w.unique);
-        report.add(scenario, r, check);
-        System.out.printf(
-            "  %s: %,.0f events/s, ledger %s%n",
-            scenario, r.get("eventsPerSecond").asDouble(), check);
-      }
-      if (!o.skipLatency) {
-        for (String run : List.of("record:0.5", "record:0.7", "batch:0.5", "batch:0.7")) {
-          String mode = run.substring(0, run.indexOf(':'));
-          double fraction = Double.parseDouble(run.substring(run.indexOf(':') + 1));
-          double max = report.rate("idem-" + mode);
-          int rate = (int) Math.max(100, fraction * max);
-          int events = rate * o.latencySeconds;
-          // Each run its own consumer name and tables: the event ids repeat between runs.
-          String runPrefix = prefix + "_" + (int) (fraction * 100);
-          String latencyTopic = runPrefix + "_latency_" + mode;
-          TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), latencyTopic);
-          Settings s =
-              new Settings(
-                  "latency-" + mode,
-                  bootstrap,
-                  latencyTopic,
-                  o.partitions,
-                  events,
-                  events,
-                  o.threads,
-                  o.batch,
-                  pgUrl,
-                  pgUser,
-                  pgPassword,
-                  runPrefix,
-                  rate);
-          createTables(pgUrl, pgUser, pgPassword, runPrefix, s.scenario());
-          System.out.printf(
-              "latency of idem-%s at %,d events/s for %d s ...%n", mode, rate, o.latencySeconds);
-          Process p = start(s);
-          BufferedReader out =
-              new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-          awaitReady(out, s);
-          steady(bootstrap, latencyTopic, o.partitions, rate, events);
-          JsonNode r = finish(p, out, s);
-          report.latency("idem-" + mode + " at " + (int) (fraction * 100) + "%", r);
-        }
-      }
-      return report;
+      String servers =
+          ServerCpu.scope(
+              postgres == null ? 0 : postgres.port(),
+              broker == null ? null : broker.directory().toString());
+      return new Invocation(o, bootstrap, db, servers).run();
     } finally {
       if (broker != null) {
         broker.close();
@@ -180,407 +128,229 @@ public final class BenchmarkMain {
     }
   }
 
-  private static void produce(String bootstrap, String topic, Workload w) throws Exception {
-    try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
-      for (int i = 0; i < w.events; i++) {
-        ProducerRecord<byte[], byte[]> r =
-            new ProducerRecord<>(
-                topic, w.partition[i], w.account[i].getBytes(StandardCharsets.UTF_8), w.value(i));
-        r.headers().add("webhook-id", w.ids[i].getBytes(StandardCharsets.UTF_8));
-        producer.send(r);
-      }
-      producer.flush();
+  /** One invocation on running servers: the workloads, the rounds, the latency runs. */
+  private static final class Invocation {
+    private final Options o;
+    private final String bootstrap;
+    private final Database db;
+    private final String servers;
+    private final String prefix = TestInfrastructure.uniqueName("bench");
+    private final Workload workload;
+    private final WebhookWorkload webhooks;
+
+    Invocation(Options o, String bootstrap, Database db, String servers) {
+      this.o = o;
+      this.bootstrap = bootstrap;
+      this.db = db;
+      this.servers = servers;
+      this.workload = new Workload(o.events, o.partitions);
+      this.webhooks = new WebhookWorkload(workload);
     }
-  }
 
-  private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
-    return new KafkaProducer<>(
-        Map.of(
-            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-            bootstrap,
-            ProducerConfig.LINGER_MS_CONFIG,
-            10,
-            ProducerConfig.BATCH_SIZE_CONFIG,
-            256 * 1024,
-            ProducerConfig.ACKS_CONFIG,
-            "all"),
-        new ByteArraySerializer(),
-        new ByteArraySerializer());
-  }
-
-  /** Produces {@code events} new events at {@code rate} per second, each stamped "sent-at". */
-  private static void steady(String bootstrap, String topic, int partitions, int rate, int events)
-      throws Exception {
-    try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
-      long start = System.nanoTime();
-      for (int i = 0; i < events; i++) {
-        long due = start + (long) (i * 1e9 / rate);
-        long wait = due - System.nanoTime();
-        if (wait > 0) {
-          TimeUnit.NANOSECONDS.sleep(wait);
+    Report run() throws Exception {
+      String topic = prefix + "_events";
+      String webhookTopic = prefix + "_webhooks";
+      System.out.printf(
+          "producing %,d records (%,d unique) to %d partitions%n",
+          workload.events, workload.unique, o.partitions);
+      TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), topic);
+      produce(topic, false);
+      if (o.scenarios.stream().anyMatch(s -> s.startsWith("webhook-"))) {
+        TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), webhookTopic);
+        produce(webhookTopic, true);
+      }
+      Report report = new Report(describeMachine());
+      Profiler profiler = o.profile ? new Profiler(db, o.profileOut) : null;
+      for (int round = 1; round <= o.runs; round++) {
+        for (String scenario : o.scenarios) {
+          boolean webhook = scenario.startsWith("webhook-");
+          String runPrefix = prefix + "_r" + round;
+          Settings s =
+              settings(scenario, webhook ? webhookTopic : topic, runPrefix, workload.events, 0);
+          if (webhook) {
+            Ledgers.resetWebhookLedger(db);
+          } else {
+            Ledgers.createTables(db, runPrefix, scenario);
+          }
+          String run = scenario + "-run" + round;
+          System.out.printf("running %s (run %d of %d) ...%n", scenario, round, o.runs);
+          List<String> jvm = List.of();
+          if (profiler != null) {
+            jvm = profiler.jvmOptions(run);
+          }
+          JsonNode r = Children.run(ScenarioMain.class, s, jvm);
+          if (profiler != null) {
+            profiler.afterScenario(run, r, workload.events);
+          }
+          String check =
+              scenario.equals("raw")
+                  ? "n/a"
+                  : webhook
+                      ? Ledgers.verifyWebhooks(db, webhooks)
+                      : Ledgers.verify(db, s.ledger(), workload.unique);
+          report.add(scenario, r, check);
+          System.out.printf(
+              "  %s: %,.0f events/s, %.1f µs consumer CPU per event, ledger %s%n",
+              scenario,
+              r.get("eventsPerSecond").asDouble(),
+              r.get("cpuMicrosPerEvent").asDouble(),
+              check);
         }
-        String id = "lat-" + i;
-        ProducerRecord<byte[], byte[]> r =
-            new ProducerRecord<>(
-                topic,
-                i % partitions,
-                ("acct-" + (i % 1000)).getBytes(StandardCharsets.UTF_8),
-                ("acct-" + (i % 1000) + ":1").getBytes(StandardCharsets.UTF_8));
-        r.headers().add("webhook-id", id.getBytes(StandardCharsets.UTF_8));
-        r.headers()
-            .add(
-                "sent-at",
-                Long.toString(System.currentTimeMillis()).getBytes(StandardCharsets.UTF_8));
-        producer.send(r);
       }
-      producer.flush();
+      if (profiler != null) {
+        profiler.write();
+      }
+      if (!o.skipLatency) {
+        for (LatencyRun l : LATENCY_RUNS) {
+          latency(report, l);
+        }
+      }
+      return report;
     }
-  }
 
-  private static JsonNode child(Settings s) throws Exception {
-    Process p = start(s);
-    return finish(
-        p,
-        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)),
-        s);
-  }
+    private Settings settings(
+        String scenario, String topic, String runPrefix, int events, int rate) {
+      return new Settings(
+          scenario,
+          bootstrap,
+          topic,
+          o.partitions,
+          events,
+          scenario.startsWith("latency-") ? events : workload.unique,
+          o.threads,
+          o.batch,
+          db.url(),
+          db.user(),
+          db.password(),
+          runPrefix,
+          rate,
+          servers);
+    }
 
-  private static void awaitReady(BufferedReader out, Settings s) throws IOException {
-    String line;
-    while ((line = out.readLine()) != null) {
-      if (line.equals("READY")) {
+    /**
+     * One latency run: the consumer starts and says READY once it owns every partition, then the
+     * load generator (a JVM of its own) produces the steady load; the consumer ends when it has
+     * applied every event.
+     */
+    private void latency(Report report, LatencyRun l) throws Exception {
+      String scenario = "idem-" + l.mode();
+      if (!o.scenarios.contains(scenario)) {
+        System.out.printf("latency of %s skipped: not among --scenarios%n", scenario);
         return;
       }
+      int rate = (int) Math.max(100, l.percent() / 100.0 * report.rate(scenario));
+      int events = rate * (LoadMain.WARMUP_SECONDS + o.latencySeconds);
+      // Each run its own topic, consumer name and tables: the event ids repeat between runs.
+      String runPrefix = prefix + "_lat" + l.percent();
+      String topic = runPrefix + "_" + l.mode();
+      TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), topic);
+      Settings s = settings("latency-" + l.mode(), topic, runPrefix, events, rate);
+      Ledgers.createTables(db, runPrefix, s.scenario());
+      System.out.printf(
+          "latency of %s at %d%% (%,d events/s) for %d s after %d s of warm-up ...%n",
+          scenario, l.percent(), rate, o.latencySeconds, LoadMain.WARMUP_SECONDS);
+      Children.Child consumer = Children.start(ScenarioMain.class, s, List.of());
+      Children.awaitReady(consumer);
+      JsonNode load = Children.run(LoadMain.class, s, List.of());
+      JsonNode r = Children.finish(consumer);
+      String check = Ledgers.verify(db, s.ledger(), events);
+      report.latency(new Report.Latency(l.mode(), l.percent(), r, load, l.targetP99Ms(), check));
+      System.out.printf(
+          "  p50 %d ms, p99 %d ms (first half %d, second half %d), p99.9 %d ms, max %d ms"
+              + " (%d samples; sent %,.0f/s), ledger %s%n",
+          r.get("p50Ms").asLong(),
+          r.get("p99Ms").asLong(),
+          r.get("p99FirstHalfMs").asLong(),
+          r.get("p99SecondHalfMs").asLong(),
+          r.get("p999Ms").asLong(),
+          r.get("maxMs").asLong(),
+          r.get("samples").asInt(),
+          load.get("sentPerSecond").asDouble(),
+          check);
     }
-    throw new IllegalStateException("scenario " + s.scenario() + " ended before it was ready");
-  }
 
-  private static Process start(Settings s) throws IOException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Xmx256m");
-    cmd.add("-XX:+UseG1GC");
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(ScenarioMain.class.getName());
-    cmd.addAll(List.of(s.toArgs()));
-    return new ProcessBuilder(cmd).redirectErrorStream(true).start();
-  }
-
-  private static JsonNode finish(Process p, BufferedReader reader, Settings s) throws Exception {
-    List<String> lines = new ArrayList<>();
-    JsonNode result = null;
-    try (BufferedReader out = reader) {
-      String line;
-      while ((line = out.readLine()) != null) {
-        if (line.startsWith("RESULT ")) {
-          result = JSON.readTree(line.substring("RESULT ".length()));
-        } else {
-          lines.add(line);
-          if (lines.size() > 200) {
-            lines.remove(0);
+    /**
+     * Produces the workload once; every run reads it again. The synthetic records go to their
+     * random partitions; the webhooks are keyed by account and partitioned by key.
+     */
+    private void produce(String topic, boolean asWebhooks) {
+      try (KafkaProducer<byte[], byte[]> producer =
+          new KafkaProducer<>(
+              Map.of(
+                  ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                  bootstrap,
+                  ProducerConfig.LINGER_MS_CONFIG,
+                  10,
+                  ProducerConfig.BATCH_SIZE_CONFIG,
+                  256 * 1024,
+                  ProducerConfig.ACKS_CONFIG,
+                  "all"),
+              new ByteArraySerializer(),
+              new ByteArraySerializer())) {
+        Workload w = workload;
+        for (int i = 0; i < w.events; i++) {
+          ProducerRecord<byte[], byte[]> r;
+          if (asWebhooks) {
+            int n = w.event[i];
+            r =
+                new ProducerRecord<>(
+                    topic,
+                    null,
+                    WebhookWorkload.account(n).getBytes(StandardCharsets.UTF_8),
+                    WebhookWorkload.payload(n));
+            r.headers()
+                .add(
+                    "webhook-timestamp",
+                    Long.toString(1_767_225_600L + n).getBytes(StandardCharsets.UTF_8));
+          } else {
+            r =
+                new ProducerRecord<>(
+                    topic,
+                    w.partition[i],
+                    w.account[i].getBytes(StandardCharsets.UTF_8),
+                    w.value(i));
           }
+          r.headers().add("webhook-id", w.ids[i].getBytes(StandardCharsets.UTF_8));
+          producer.send(r);
         }
+        producer.flush();
       }
     }
-    int exit = p.waitFor();
-    if (exit != 0 || result == null) {
-      throw new IllegalStateException(
-          "scenario " + s.scenario() + " failed (exit " + exit + "):\n" + String.join("\n", lines));
-    }
-    return result;
-  }
 
-  private static void createTables(
-      String url, String user, String password, String prefix, String scenario)
-      throws SQLException {
-    String name = prefix + "_" + scenario.replace('-', '_');
-    try (Connection c = DriverManager.getConnection(url, user, password);
-        Statement s = c.createStatement()) {
-      s.execute(
-          "CREATE TABLE IF NOT EXISTS "
-              + name
-              + "_ledger (event_id text NOT NULL,"
-              + " account text NOT NULL, amount int NOT NULL)");
-      s.execute("CREATE TABLE IF NOT EXISTS " + name + "_processed (event_id text PRIMARY KEY)");
-    }
-  }
-
-  private static String verify(String url, String user, String password, String ledger, int unique)
-      throws SQLException {
-    try (Connection c = DriverManager.getConnection(url, user, password);
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*), count(DISTINCT event_id) FROM " + ledger)) {
-      rs.next();
-      long rows = rs.getLong(1);
-      long distinct = rs.getLong(2);
-      return rows == unique && distinct == unique
-          ? "exact (" + rows + " rows)"
-          : "WRONG: " + rows + " rows, " + distinct + " distinct, expected " + unique;
-    }
-  }
-
-  private static String describeMachine(String url, String user, String password)
-      throws SQLException {
-    String pg;
-    try (Connection c = DriverManager.getConnection(url, user, password);
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT current_setting('server_version'), current_setting('fsync'),"
-                    + " current_setting('synchronous_commit')")) {
-      rs.next();
-      pg =
-          "PostgreSQL "
-              + rs.getString(1)
-              + " (fsync="
-              + rs.getString(2)
-              + ", synchronous_commit="
-              + rs.getString(3)
-              + ")";
-    }
-    long memGb =
-        ((com.sun.management.OperatingSystemMXBean)
-                    java.lang.management.ManagementFactory.getOperatingSystemMXBean())
-                .getTotalMemorySize()
-            / (1024L * 1024 * 1024);
-    return Runtime.getRuntime().availableProcessors()
-        + " cores, "
-        + memGb
-        + " GiB, "
-        + System.getProperty("os.name")
-        + " "
-        + System.getProperty("os.arch")
-        + "; Java "
-        + System.getProperty("java.version")
-        + "; Kafka 4.3.1 (KRaft, one node); "
-        + pg;
-  }
-
-  /** The harness's options. */
-  public static final class Options {
-    int events = 1_000_000;
-    int threads = 4;
-    int partitions = 4;
-    int batch = 500;
-    int latencySeconds = 20;
-    boolean skipLatency;
-    boolean writeDocs = true;
-    String bootstrap;
-    String pgUrl;
-    String pgUser = "postgres";
-    String pgPassword = "";
-    Path out = Path.of("docs", "benchmarks.md");
-
-    /** Parses command-line options; refuses unknown ones with a message. */
-    public static Options parse(String[] args) {
-      Options o = new Options();
-      for (int i = 0; i < args.length; i++) {
-        String a = args[i];
-        switch (a) {
-          case "--quick" -> {
-            o.events = 200_000;
-            o.latencySeconds = 10;
-          }
-          case "--events" -> o.events = Integer.parseInt(args[++i]);
-          case "--threads" -> o.threads = Integer.parseInt(args[++i]);
-          case "--partitions" -> o.partitions = Integer.parseInt(args[++i]);
-          case "--batch" -> o.batch = Integer.parseInt(args[++i]);
-          case "--latency-seconds" -> o.latencySeconds = Integer.parseInt(args[++i]);
-          case "--skip-latency" -> o.skipLatency = true;
-          case "--no-docs" -> o.writeDocs = false;
-          case "--bootstrap" -> o.bootstrap = args[++i];
-          case "--pg-url" -> o.pgUrl = args[++i];
-          case "--pg-user" -> o.pgUser = args[++i];
-          case "--pg-password" -> o.pgPassword = args[++i];
-          case "--out" -> o.out = Path.of(args[++i]);
-          default -> throw new IllegalArgumentException("unknown option " + a);
-        }
+    private String describeMachine() throws SQLException {
+      String pg;
+      try (Connection c = db.connect();
+          Statement s = c.createStatement();
+          ResultSet rs =
+              s.executeQuery(
+                  "SELECT current_setting('server_version'), current_setting('fsync'),"
+                      + " current_setting('synchronous_commit')")) {
+        rs.next();
+        pg =
+            "PostgreSQL "
+                + rs.getString(1)
+                + " (fsync="
+                + rs.getString(2)
+                + ", synchronous_commit="
+                + rs.getString(3)
+                + ")";
       }
-      if (o.events < 10 || o.threads < 1 || o.partitions < 1 || o.batch < 1) {
-        throw new IllegalArgumentException(
-            "events, threads, partitions and batch must be positive");
-      }
-      return o;
-    }
-  }
-
-  /** The results of one run. */
-  public static final class Report {
-    private final String machine;
-    private final Map<String, JsonNode> results = new LinkedHashMap<>();
-    private final Map<String, String> checks = new LinkedHashMap<>();
-    private final Map<String, JsonNode> latencies = new LinkedHashMap<>();
-
-    Report(String machine) {
-      this.machine = machine;
-    }
-
-    void add(String scenario, JsonNode r, String check) {
-      results.put(scenario, r);
-      checks.put(scenario, check);
-    }
-
-    void latency(String scenario, JsonNode r) {
-      latencies.put(scenario, r);
-    }
-
-    /** Events per second of a scenario. */
-    public double rate(String scenario) {
-      return results.get(scenario).get("eventsPerSecond").asDouble();
-    }
-
-    /** Whether every scenario's ledger held exactly one row per unique event. */
-    public boolean allVerified() {
-      return checks.values().stream().allMatch(c -> c.equals("n/a") || c.startsWith("exact"));
-    }
-
-    /** The scenarios run, in order. */
-    public List<String> scenarios() {
-      return List.copyOf(results.keySet());
-    }
-
-    private String row(String scenario, boolean markdown) {
-      JsonNode r = results.get(scenario);
-      double rate = r.get("eventsPerSecond").asDouble();
-      String vsNaive = String.format(Locale.ROOT, "%.2fx", rate / rate("naive"));
-      String vsJdbc = String.format(Locale.ROOT, "%.2fx", rate / rate("jdbc"));
-      String[] cells = {
-        scenario,
-        String.format(Locale.ROOT, "%,.0f", rate),
-        String.format(Locale.ROOT, "%.0f", r.get("peakHeapMb").asDouble()),
-        String.format(Locale.ROOT, "%.2f", r.get("cpu").asDouble()),
-        r.has("serverCpu") && r.get("serverCpu").asDouble() >= 0
-            ? String.format(Locale.ROOT, "%.2f", r.get("serverCpu").asDouble())
-            : "n/a",
-        vsNaive,
-        vsJdbc,
-        checks.get(scenario)
-      };
-      if (markdown) {
-        return "| " + String.join(" | ", cells) + " |";
-      }
-      return String.format(Locale.ROOT, "%-22s %12s %9s %6s %9s %9s %9s  %s", (Object[]) cells);
-    }
-
-    /** The table for a terminal. */
-    public String text() {
-      StringBuilder sb = new StringBuilder("\n").append(machine).append("\n\n");
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "%-22s %12s %9s %6s %9s %9s %9s  %s%n",
-              "scenario",
-              "events/s",
-              "heap MB",
-              "CPU",
-              "PG+Kafka",
-              "vs naive",
-              "vs JDBC",
-              "ledger"));
-      for (String s : results.keySet()) {
-        sb.append(row(s, false)).append('\n');
-      }
-      latencies.forEach(
-          (s, r) ->
-              sb.append(
-                  String.format(
-                      Locale.ROOT,
-                      "latency %-12s at %,d events/s: p50 %d ms, p99 %d ms (%d samples)%n",
-                      s,
-                      r.get("rate").asInt(),
-                      r.get("p50Ms").asLong(),
-                      r.get("p99Ms").asLong(),
-                      r.get("samples").asInt())));
-      return sb.toString();
-    }
-
-    String markdown(Options o, String args) {
-      StringBuilder sb = new StringBuilder();
-      sb.append("# Benchmarks\n\n");
-      sb.append("Measured ")
-          .append(LocalDate.now())
-          .append(" on: ")
-          .append(machine)
-          .append(".\n\n");
-      sb.append(
-              "Command:\n\n```\nmvn -B -q -Pbench -pl benchmarks -am -DskipTests package"
-                  + " -Dbench.args=\"")
-          .append(args)
-          .append("\"\n```\n\n");
-      sb.append(
-          String.format(
-              Locale.ROOT,
-              "Workload: %,d records (%,d unique events, 20%% copies on random partitions), %d"
-                  + " partitions, one small ledger insert per new event; %d threads (consumer"
-                  + " concurrency, naive-loop consumers, JDBC connections), batch size %d. Each"
-                  + " consumer ran in its own JVM with -Xmx256m; the broker and the database ran"
-                  + " outside it on the same machine. After each run the ledger was checked to hold"
-                  + " exactly one row per unique event.%n%n",
-              o.events,
-              o.events - o.events / 5,
-              o.partitions,
-              o.threads,
-              o.batch));
-      sb.append(
-          "| scenario | events/s | peak heap MB | consumer CPU (cores) | PostgreSQL + Kafka CPU"
-              + " (cores) | vs naive | vs JDBC ceiling | ledger |\n"
-              + "|---|---:|---:|---:|---:|---:|---:|---|\n");
-      for (String s : results.keySet()) {
-        sb.append(row(s, true)).append('\n');
-      }
-      sb.append(
-          "\nScenarios: **raw** a KafkaConsumer draining the topic, no database (ceiling);"
-              + " **naive** the pattern as usually written: per record a transaction with"
-              + " `pg_advisory_xact_lock`, a SELECT check, an INSERT mark and the ledger insert, and"
-              + " `commitSync` after every poll, one consumer and one connection per thread;"
-              + " **idem-record** idem's per-record mode; **idem-batch** idem's batch mode;"
-              + " **idem-grouped** the per-record handler with 32 records per transaction"
-              + " (`consumer.transaction.max-records=32`, a savepoint per record);"
-              + " **idem-record-pg-offsets**, **idem-batch-pg-offsets** the same with"
-              + " `consumer.offset-store=postgresql` (each transaction also records its offsets);"
-              + " **jdbc** the batch SQL (sorted locks, bulk mark, ledger insert) without Kafka,"
-              + " records already in memory (ceiling for the database side).\n");
-      sb.append(
-          "\n## Where the time of a transaction goes\n\nMeans from idem's own timers"
-              + " (`idem.transaction.time`: connection to commit; `idem.lock.wait`: the settings"
-              + " and lock statement; `idem.handler.time`: the ledger insert), per transaction (one"
-              + " record, or one batch chunk).\n\n| mode | transaction µs | lock statement µs |"
-              + " handler µs |\n|---|---:|---:|---:|\n");
-      for (String mode :
-          List.of("idem-record", "idem-batch", "idem-record-pg-offsets", "idem-batch-pg-offsets")) {
-        JsonNode b = results.get(mode) == null ? null : results.get(mode).get("meanMicros");
-        if (b != null) {
-          sb.append(
-              String.format(
-                  Locale.ROOT,
-                  "| %s | %.0f | %.0f | %.0f |%n",
-                  mode,
-                  b.path("idem.transaction.time").asDouble(),
-                  b.path("idem.lock.wait").asDouble(),
-                  b.path("idem.handler.time").asDouble()));
-        }
-      }
-      if (!latencies.isEmpty()) {
-        sb.append(
-            "\n## Latency under steady load\n\nNew events produced at a steady 50% and 70% of"
-                + " the maximum measured above, by the harness on the same two cores; latency is"
-                + " from the producer's send to the commit of the transaction that applied the"
-                + " event (it includes the broker and the poll).\n\n"
-                + "| mode | rate (events/s) | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|---:|\n");
-        latencies.forEach(
-            (s, r) ->
-                sb.append(
-                    String.format(
-                        Locale.ROOT,
-                        "| %s | %,d | %d | %d | %d |%n",
-                        s,
-                        r.get("rate").asInt(),
-                        r.get("p50Ms").asLong(),
-                        r.get("p99Ms").asLong(),
-                        r.get("samples").asInt())));
-      }
-      return sb.toString();
+      long memGb =
+          ((com.sun.management.OperatingSystemMXBean)
+                      java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                  .getTotalMemorySize()
+              / (1024L * 1024 * 1024);
+      return Runtime.getRuntime().availableProcessors()
+          + " cores, "
+          + memGb
+          + " GiB, "
+          + System.getProperty("os.name")
+          + " "
+          + System.getProperty("os.arch")
+          + "; Java "
+          + System.getProperty("java.version")
+          + "; Kafka 4.3.1 (KRaft, one node); "
+          + pg;
     }
   }
 }

@@ -3,20 +3,33 @@ package dev.idem.bench;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 
-/** Wall time from the first record, CPU time of this JVM, and peak heap (sampled every 10 ms). */
+/**
+ * The measured window of a scenario, from its first record to its end: wall time, CPU time of this
+ * JVM, CPU time of the servers (read here, at the same two instants, so that both CPU figures cover
+ * the same window) and peak heap (sampled every 10 ms over the whole run).
+ */
 final class Measure implements AutoCloseable {
   private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
   private final com.sun.management.OperatingSystemMXBean os =
       (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+  private final ServerCpu servers;
+  private final Runnable atFirst;
   private final Thread sampler;
   private volatile boolean running = true;
   private volatile long peakHeap;
   private volatile long firstNanos;
   private long firstCpu;
+  private long firstServerTicks;
+  private long firstEpochMillis;
   private long endNanos;
   private long endCpu;
+  private long endServerTicks;
+  private long endEpochMillis;
 
-  Measure() {
+  /** A measure of {@code servers}' CPU too; {@code atFirst} runs at the first record. */
+  Measure(ServerCpu servers, Runnable atFirst) {
+    this.servers = servers;
+    this.atFirst = atFirst;
     sampler =
         new Thread(
             () -> {
@@ -39,7 +52,10 @@ final class Measure implements AutoCloseable {
     if (firstNanos == 0) {
       synchronized (this) {
         if (firstNanos == 0) {
+          atFirst.run();
+          firstServerTicks = servers.ticks();
           firstCpu = os.getProcessCpuTime();
+          firstEpochMillis = System.currentTimeMillis();
           firstNanos = System.nanoTime();
         }
       }
@@ -49,7 +65,9 @@ final class Measure implements AutoCloseable {
   /** Marks the end of the measured run. */
   void end() {
     endNanos = System.nanoTime();
+    endEpochMillis = System.currentTimeMillis();
     endCpu = os.getProcessCpuTime();
+    endServerTicks = servers.ticks();
   }
 
   double seconds() {
@@ -59,6 +77,26 @@ final class Measure implements AutoCloseable {
   /** Cores used on average over the run. */
   double cpu() {
     return (endCpu - firstCpu) / (double) (endNanos - firstNanos);
+  }
+
+  /** CPU seconds of this JVM over the run. */
+  double cpuSeconds() {
+    return (endCpu - firstCpu) / 1e9;
+  }
+
+  /** CPU seconds of the broker and the database over the run, or -1 where unknown. */
+  double serverCpuSeconds() {
+    return ServerCpu.seconds(firstServerTicks, endServerTicks);
+  }
+
+  /** The run's start, epoch milliseconds (for a profile of this window only). */
+  long firstEpochMillis() {
+    return firstEpochMillis;
+  }
+
+  /** The run's end, epoch milliseconds. */
+  long endEpochMillis() {
+    return endEpochMillis;
   }
 
   long peakHeapBytes() {

@@ -5,15 +5,20 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.BatchEvent;
+import dev.idem.consumer.BatchHandler;
+import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.OffsetStore;
+import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
-import dev.idem.consumer.ProcessingContext;
 import dev.idem.consumer.TransactionStateCheck;
+import dev.idem.example.webhook.LedgerHandler;
+import dev.idem.example.webhook.PaymentEvent;
 import dev.idem.lock.LockKey;
-import java.lang.reflect.Proxy;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -22,13 +27,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -47,58 +51,95 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public final class ScenarioMain {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** Records per transaction of the grouped scenario: the documented recommendation. */
+  /** Records per transaction of the grouped scenarios: the documented recommendation. */
   static final int GROUPED_RECORDS = 32;
 
   private ScenarioMain() {}
+
+  /**
+   * How an idem scenario runs: batch or per-record handler, where offsets are stored, the check of
+   * the handler's transaction, and records per transaction of a per-record handler (grouped above
+   * 1).
+   */
+  record IdemMode(
+      boolean batch, OffsetStore offsets, TransactionStateCheck stateCheck, int maxRecords) {
+    static final IdemMode RECORD =
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1);
+    static final IdemMode RECORD_QUERY_CHECK =
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.QUERY, 1);
+    static final IdemMode BATCH =
+        new IdemMode(true, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1);
+    static final IdemMode GROUPED =
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, GROUPED_RECORDS);
+    static final IdemMode RECORD_PG_OFFSETS =
+        new IdemMode(false, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1);
+    static final IdemMode BATCH_PG_OFFSETS =
+        new IdemMode(true, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1);
+  }
+
+  /**
+   * What a scenario's consumer applies: how it reads a payload, and its per-record and batch
+   * handlers (the mode picks one).
+   */
+  record Handlers<T>(
+      PayloadDeserializer<T> payloads, EventHandler<T> perRecord, BatchHandler<T> batch) {}
 
   public static void main(String[] args) throws Exception {
     Settings s = Settings.fromArgs(args);
     ObjectNode result = JSON.createObjectNode();
     result.put("scenario", s.scenario());
-    try (Measure m = new Measure()) {
+    try (Connection stats = Boolean.getBoolean(Profiler.RESET_PROPERTY) ? connect(s) : null;
+        Measure m = new Measure(ServerCpu.of(s.servers()), () -> resetStatements(stats))) {
+      ObjectNode breakdown = result.putObject("meanMicros");
       switch (s.scenario()) {
         case "raw" -> raw(s, m);
         case "naive" -> naive(s, m);
-        case "idem-record" -> idem(s, m, false, false, null, result.putObject("meanMicros"));
+        case "idem-record" -> idem(s, m, IdemMode.RECORD, null, breakdown, ledger(s));
         case "idem-record-query-check" ->
-            idem(
-                s,
-                m,
-                false,
-                false,
-                null,
-                result.putObject("meanMicros"),
-                TransactionStateCheck.QUERY,
-                1);
-        case "idem-batch" -> idem(s, m, true, false, null, result.putObject("meanMicros"));
-        case "idem-grouped" ->
-            idem(
-                s,
-                m,
-                false,
-                false,
-                null,
-                result.putObject("meanMicros"),
-                TransactionStateCheck.DRIVER,
-                GROUPED_RECORDS);
+            idem(s, m, IdemMode.RECORD_QUERY_CHECK, null, breakdown, ledger(s));
+        case "idem-batch" -> idem(s, m, IdemMode.BATCH, null, breakdown, ledger(s));
+        case "idem-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, ledger(s));
         case "idem-record-pg-offsets" ->
-            idem(s, m, false, true, null, result.putObject("meanMicros"));
+            idem(s, m, IdemMode.RECORD_PG_OFFSETS, null, breakdown, ledger(s));
         case "idem-batch-pg-offsets" ->
-            idem(s, m, true, true, null, result.putObject("meanMicros"));
+            idem(s, m, IdemMode.BATCH_PG_OFFSETS, null, breakdown, ledger(s));
+        case "webhook-record" -> idem(s, m, IdemMode.RECORD, null, breakdown, webhooks());
+        case "webhook-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, webhooks());
+        case "webhook-batch" -> idem(s, m, IdemMode.BATCH, null, breakdown, webhooks());
         case "jdbc" -> jdbc(s, m);
-        case "latency-record" -> latency(s, m, false, result);
-        case "latency-batch" -> latency(s, m, true, result);
+        case "latency-record" -> latency(s, m, IdemMode.RECORD, result);
+        case "latency-grouped" -> latency(s, m, IdemMode.GROUPED, result);
+        case "latency-batch" -> latency(s, m, IdemMode.BATCH, result);
         default -> throw new IllegalArgumentException("unknown scenario " + s.scenario());
       }
       result.put("seconds", m.seconds());
       result.put("eventsPerSecond", s.events() / m.seconds());
       result.put("cpu", m.cpu());
+      result.put("cpuMicrosPerEvent", m.cpuSeconds() * 1e6 / s.events());
+      double server = m.serverCpuSeconds();
+      result.put("serverMicrosPerEvent", server < 0 ? -1 : server * 1e6 / s.events());
       result.put("peakHeapMb", m.peakHeapBytes() / (1024.0 * 1024.0));
+      result.put("windowStartMs", m.firstEpochMillis());
+      result.put("windowEndMs", m.endEpochMillis());
     }
     System.out.println("RESULT " + result);
     System.out.flush();
     System.exit(0);
+  }
+
+  /**
+   * Profiling runs only: forgets the server's statement statistics at the first record, on a
+   * connection opened before it.
+   */
+  private static void resetStatements(Connection stats) {
+    if (stats == null) {
+      return;
+    }
+    try (Statement st = stats.createStatement()) {
+      st.execute("SELECT pg_stat_statements_reset()");
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot reset pg_stat_statements", e);
+    }
   }
 
   private static Map<String, Object> consumerProps(Settings s, String group) {
@@ -219,31 +260,53 @@ public final class ScenarioMain {
     }
   }
 
-  /** (3) and (4): idem per record and in batch mode, concurrency = threads. */
-  private static void idem(
-      Settings s,
-      Measure m,
-      boolean batch,
-      boolean offsetsInDatabase,
-      LatencyProbe probe,
-      ObjectNode breakdown)
-      throws Exception {
-    idem(s, m, batch, offsetsInDatabase, probe, breakdown, TransactionStateCheck.DRIVER, 1);
+  /** The synthetic workload's handlers: one small ledger insert per new event. */
+  private static Handlers<String> ledger(Settings s) {
+    String ledger = s.ledger();
+    return new Handlers<>(
+        Payloads.utf8(),
+        (payload, ctx) ->
+            writeLedger(
+                ctx.connection(), ledger, ctx.eventId(), payload.getBytes(StandardCharsets.UTF_8)),
+        (events, ctx) -> {
+          try (PreparedStatement ps =
+              ctx.connection()
+                  .prepareStatement(
+                      "INSERT INTO " + ledger + " (event_id, account, amount) VALUES (?, ?, ?)")) {
+            for (BatchEvent<String> e : events) {
+              String[] parts = e.payload().split(":");
+              ps.setString(1, e.eventId());
+              ps.setString(2, parts[0]);
+              ps.setInt(3, Integer.parseInt(parts[1]));
+              ps.addBatch();
+            }
+            ps.executeBatch();
+          }
+        });
   }
 
   /**
-   * idem's per-record or batch mode, with the given check of the handler's transaction; a
-   * per-record handler applies {@code maxRecords} records per transaction (grouped mode above 1).
+   * The webhook example's handler (ledger entry and balance upsert per event), its payload parser,
+   * and a batch variant with the same SQL effect (the example has none).
    */
-  private static void idem(
+  private static Handlers<PaymentEvent> webhooks() {
+    return new Handlers<>(
+        record -> PaymentEvent.parse(record.value()),
+        new LedgerHandler(),
+        new WebhookBatchHandler());
+  }
+
+  /**
+   * (3), (4) and the webhook scenarios: idem in {@code mode}, concurrency = threads. With a {@code
+   * probe}, it says READY once it owns every partition, and samples latency.
+   */
+  private static <T> void idem(
       Settings s,
       Measure m,
-      boolean batch,
-      boolean offsetsInDatabase,
+      IdemMode mode,
       LatencyProbe probe,
       ObjectNode breakdown,
-      TransactionStateCheck stateCheck,
-      int maxRecords)
+      Handlers<T> handlers)
       throws Exception {
     try (HikariDataSource pool = pool(s)) {
       DataSource ds = probe == null ? pool : probe.wrap(pool);
@@ -254,63 +317,47 @@ public final class ScenarioMain {
               .concurrency(s.threads())
               .batchSize(s.batchSize())
               // Batch mode wants whole batches per partition from each poll.
-              .kafka("max.poll.records", batch ? s.batchSize() * s.partitions() : 500)
+              .kafka("max.poll.records", mode.batch() ? s.batchSize() * s.partitions() : 500)
               .maxInFlight(Math.max(2000, 2 * s.batchSize() * s.partitions()))
               .commitInterval(Duration.ofMillis(500))
               .retentionWindow(null)
-              .offsetStore(offsetsInDatabase ? OffsetStore.POSTGRESQL : OffsetStore.KAFKA)
-              .transactionStateCheck(stateCheck)
-              .transactionMaxRecords(maxRecords)
+              .offsetStore(mode.offsets())
+              .transactionStateCheck(mode.stateCheck())
+              .transactionMaxRecords(mode.maxRecords())
               .build();
-      IdempotentConsumer.Builder<String> b =
-          IdempotentConsumer.builder(config, Payloads.utf8())
+      IdempotentConsumer.Builder<T> b =
+          IdempotentConsumer.builder(config, handlers.payloads())
               .dataSource(ds)
               .eventIds(EventIds.header("webhook-id"));
-      String ledger = s.ledger();
-      if (batch) {
+      if (mode.batch()) {
+        BatchHandler<T> batch = handlers.batch();
         b.batchHandler(
             (events, ctx) -> {
               m.first();
-              try (PreparedStatement ps =
-                  ctx.connection()
-                      .prepareStatement(
-                          "INSERT INTO "
-                              + ledger
-                              + " (event_id, account, amount) VALUES (?, ?, ?)")) {
-                for (BatchEvent<String> e : events) {
-                  String[] parts = e.payload().split(":");
-                  ps.setString(1, e.eventId());
-                  ps.setString(2, parts[0]);
-                  ps.setInt(3, Integer.parseInt(parts[1]));
-                  ps.addBatch();
-                  if (probe != null) {
-                    probe.pending(e.headers());
-                  }
+              batch.handle(events, ctx);
+              if (probe != null) {
+                for (BatchEvent<T> e : events) {
+                  probe.pending(e.headers());
                 }
-                ps.executeBatch();
               }
             });
       } else {
+        EventHandler<T> handler = handlers.perRecord();
         b.handler(
-            (String payload, ProcessingContext ctx) -> {
+            (payload, ctx) -> {
               m.first();
-              writeLedger(
-                  ctx.connection(),
-                  ledger,
-                  ctx.eventId(),
-                  payload.getBytes(StandardCharsets.UTF_8));
+              handler.handle(payload, ctx);
               if (probe != null) {
                 probe.pending(ctx.headers());
               }
             });
       }
-      io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
-          new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+      SimpleMeterRegistry registry = new SimpleMeterRegistry();
       b.meterRegistry(registry);
-      try (IdempotentConsumer<String> consumer = b.build()) {
+      try (IdempotentConsumer<T> consumer = b.build()) {
         consumer.start();
         if (probe != null) {
-          // The harness produces the steady load once the consumer owns its partitions.
+          // The load generator starts once the consumer owns its partitions.
           while (consumer.snapshot().assigned().size() < s.partitions()) {
             Thread.sleep(20);
           }
@@ -325,9 +372,9 @@ public final class ScenarioMain {
       if (breakdown != null) {
         for (String timer :
             List.of("idem.transaction.time", "idem.lock.wait", "idem.handler.time")) {
-          io.micrometer.core.instrument.Timer t = registry.find(timer).timer();
+          Timer t = registry.find(timer).timer();
           if (t != null) {
-            breakdown.put(timer, t.mean(java.util.concurrent.TimeUnit.MICROSECONDS));
+            breakdown.put(timer, t.mean(TimeUnit.MICROSECONDS));
           }
         }
       }
@@ -426,23 +473,16 @@ public final class ScenarioMain {
     db.commit();
   }
 
-  /** Steady load: the harness produces at a fixed rate; latency is record time to commit. */
-  private static void latency(Settings s, Measure m, boolean batch, ObjectNode result)
+  /**
+   * Steady load: a load generator in its own JVM produces at a fixed rate once this consumer says
+   * READY; latency is from its send to the commit that applied the event.
+   */
+  private static void latency(Settings s, Measure m, IdemMode mode, ObjectNode result)
       throws Exception {
-    LatencyProbe probe = new LatencyProbe(s.events());
-    idem(s, m, batch, false, probe, null);
-    long[] sorted = probe.sortedMillis();
-    result.put("samples", sorted.length);
-    result.put("p50Ms", percentile(sorted, 0.50));
-    result.put("p99Ms", percentile(sorted, 0.99));
+    LatencyProbe probe = new LatencyProbe();
+    idem(s, m, mode, probe, null, ledger(s));
+    probe.report(result);
     result.put("rate", s.latencyRate());
-  }
-
-  private static long percentile(long[] sorted, double p) {
-    if (sorted.length == 0) {
-      return -1;
-    }
-    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
   }
 
   static Connection connect(Settings s) throws SQLException {
@@ -457,68 +497,5 @@ public final class ScenarioMain {
     c.setMaximumPoolSize(s.threads() + 2);
     c.setPoolName("bench");
     return new HikariDataSource(c);
-  }
-
-  /**
-   * Records, per new event, the time from its record timestamp (set by the producer) to the commit
-   * of the transaction that applied it: the handler notes the timestamps, the wrapped connection
-   * reads the clock right after {@code commit()} returns.
-   */
-  static final class LatencyProbe {
-    private final ThreadLocal<List<Long>> pending = ThreadLocal.withInitial(ArrayList::new);
-    private final ConcurrentLinkedQueue<Long> samples = new ConcurrentLinkedQueue<>();
-
-    LatencyProbe(int expected) {}
-
-    void pending(org.apache.kafka.common.header.Headers headers) {
-      var h = headers.lastHeader("sent-at");
-      if (h != null) {
-        pending.get().add(Long.parseLong(new String(h.value(), StandardCharsets.UTF_8)));
-      }
-    }
-
-    DataSource wrap(HikariDataSource pool) {
-      return (DataSource)
-          Proxy.newProxyInstance(
-              LatencyProbe.class.getClassLoader(),
-              new Class<?>[] {DataSource.class},
-              (proxy, method, args) -> {
-                Object out = method.invoke(pool, args);
-                if (out instanceof Connection c) {
-                  return connection(c);
-                }
-                return out;
-              });
-    }
-
-    private Connection connection(Connection c) {
-      return (Connection)
-          Proxy.newProxyInstance(
-              LatencyProbe.class.getClassLoader(),
-              new Class<?>[] {Connection.class},
-              (proxy, method, args) -> {
-                try {
-                  Object out = method.invoke(c, args);
-                  if (method.getName().equals("commit")) {
-                    long now = System.currentTimeMillis();
-                    for (long sent : pending.get()) {
-                      samples.add(now - sent);
-                    }
-                    pending.get().clear();
-                  } else if (method.getName().equals("rollback") && (args == null)) {
-                    pending.get().clear();
-                  }
-                  return out;
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
-    }
-
-    long[] sortedMillis() {
-      long[] a = samples.stream().mapToLong(Long::longValue).toArray();
-      Arrays.sort(a);
-      return a;
-    }
   }
 }

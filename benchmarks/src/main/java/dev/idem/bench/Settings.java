@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * The parameters of one scenario run, passed from the harness to the child JVM as {@code key=value}
- * arguments.
+ * arguments. {@code servers} is the {@link ServerCpu} scope of the broker and the database.
  */
 record Settings(
     String scenario,
@@ -20,7 +20,8 @@ record Settings(
     String pgUser,
     String pgPassword,
     String prefix,
-    int latencyRate) {
+    int latencyRate,
+    String servers) {
 
   String[] toArgs() {
     Map<String, String> m = new LinkedHashMap<>();
@@ -37,6 +38,7 @@ record Settings(
     m.put("pgPassword", pgPassword);
     m.put("prefix", prefix);
     m.put("latencyRate", Integer.toString(latencyRate));
+    m.put("servers", servers);
     return m.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toArray(String[]::new);
   }
 
@@ -59,7 +61,8 @@ record Settings(
         m.get("pgUser"),
         m.getOrDefault("pgPassword", ""),
         m.get("prefix"),
-        Integer.parseInt(m.get("latencyRate")));
+        Integer.parseInt(m.get("latencyRate")),
+        m.getOrDefault("servers", ServerCpu.ANY));
   }
 
   /** The ledger table of this scenario. */

@@ -15,6 +15,10 @@ final class Workload {
   final int unique;
   final int partitions;
   final String[] ids;
+
+  /** The event number of each record (0 to unique - 1; a copy has its original's). */
+  final int[] event;
+
   final int[] partition;
   final String[] account;
   final int[] amount;
@@ -24,12 +28,14 @@ final class Workload {
     this.partitions = partitions;
     this.unique = events - events / 5;
     ids = new String[events];
+    event = new int[events];
     partition = new int[events];
     account = new String[events];
     amount = new int[events];
     Random random = new Random(SEED);
     for (int i = 0; i < events; i++) {
       int id = i < unique ? i : random.nextInt(unique);
+      event[i] = id;
       ids[i] = "evt-" + id;
       account[i] = "acct-" + (id % 1000);
       amount[i] = 1 + (id * 7919) % 1000;
@@ -46,6 +52,9 @@ final class Workload {
     String id = ids[i];
     ids[i] = ids[j];
     ids[j] = id;
+    int e = event[i];
+    event[i] = event[j];
+    event[j] = e;
     int p = partition[i];
     partition[i] = partition[j];
     partition[j] = p;
