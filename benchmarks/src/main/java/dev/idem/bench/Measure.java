@@ -21,6 +21,8 @@ final class Measure implements AutoCloseable {
   private long firstCpu;
   private long firstServerTicks;
   private long firstEpochMillis;
+  private volatile long halfNanos;
+  private long halfCpu;
   private long endNanos;
   private long endCpu;
   private long endServerTicks;
@@ -60,6 +62,27 @@ final class Measure implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * Marks the moment half of the records are done (idempotent; thread-safe): the CPU from here to
+   * the end is the consumer's once warmed up, without most of the JIT compiler's work of the first
+   * seconds, which a short run would otherwise charge to every record.
+   */
+  void half() {
+    if (halfNanos == 0) {
+      synchronized (this) {
+        if (halfNanos == 0) {
+          halfCpu = os.getProcessCpuTime();
+          halfNanos = System.nanoTime();
+        }
+      }
+    }
+  }
+
+  /** CPU seconds of this JVM over the second half of the run, or -1 where it was not marked. */
+  double secondHalfCpuSeconds() {
+    return halfNanos == 0 ? -1 : (endCpu - halfCpu) / 1e9;
   }
 
   /** Marks the end of the measured run. */

@@ -99,6 +99,7 @@ public final class Report {
     double min = Arrays.stream(rates).min().orElseThrow();
     double max = Arrays.stream(rates).max().orElseThrow();
     double server = median(scenario, r -> r.path("serverMicrosPerEvent").asDouble(-1));
+    double steady = median(scenario, r -> r.path("steadyCpuMicrosPerEvent").asDouble(-1));
     double heap =
         rs.stream().mapToDouble(r -> r.result().get("peakHeapMb").asDouble()).max().orElseThrow();
     return new String[] {
@@ -109,6 +110,7 @@ public final class Report {
       runs.containsKey("naive") ? fmt("%.2fx", rate / rate("naive")) : "n/a",
       runs.containsKey("jdbc") ? fmt("%.2fx", rate / rate("jdbc")) : "n/a",
       fmt("%.1f", median(scenario, r -> r.get("cpuMicrosPerEvent").asDouble())),
+      steady < 0 ? "-" : fmt("%.1f", steady),
       server < 0 ? "n/a" : fmt("%.1f", server),
       fmt("%.0f", heap),
       checks(rs)
@@ -135,7 +137,7 @@ public final class Report {
     return String.format(Locale.ROOT, format, args);
   }
 
-  private static final String TEXT_ROW = "%-24s %9s %15s %7s %8s %8s %9s %9s %5s  %s%n";
+  private static final String TEXT_ROW = "%-24s %9s %15s %7s %8s %8s %9s %9s %9s %5s  %s%n";
 
   /** The tables for a terminal. */
   public String text() {
@@ -150,6 +152,7 @@ public final class Report {
             "vs naive",
             "vs JDBC",
             "µs CPU/ev",
+            "2nd half",
             "µs srv/ev",
             "heap",
             "ledger"));
@@ -158,7 +161,8 @@ public final class Report {
     }
     sb.append(
         "(events/s: median of the runs; spread: half the min-max range as % of the median;"
-            + " µs CPU/ev: consumer JVM CPU per record; µs srv/ev: PostgreSQL + Kafka CPU per"
+            + " µs CPU/ev: consumer JVM CPU per record; 2nd half: the same over the second half"
+            + " of the records, once warmed up; µs srv/ev: PostgreSQL + Kafka CPU per"
             + " record; heap: peak MB over the runs)\n");
     if (!latencies.isEmpty()) {
       sb.append('\n');
@@ -242,12 +246,16 @@ public final class Report {
                 + " medians. **Consumer CPU** is the consumer JVM's CPU time and **server CPU**"
                 + " that of the PostgreSQL server (postmaster and backends) and the Kafka broker"
                 + " from /proc, both over the same window and divided by the records; medians"
-                + " over the runs. **Peak heap** is the highest over the runs.%n%n",
+                + " over the runs. **2nd half** is the consumer's CPU over the second half of the"
+                + " records only, once the JVM has warmed up: in a short run the JIT compiler's"
+                + " work of the first seconds is a large share of the whole (not measured for raw"
+                + " and jdbc). **Peak heap** is the highest over the runs.%n%n",
             o.runs));
     sb.append(
         "| scenario | events/s | min-max | spread | vs naive | vs JDBC ceiling | consumer CPU"
-            + " µs/event | server CPU µs/event | peak heap MB | ledger |\n"
-            + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+            + " µs/event | consumer CPU µs/event, 2nd half | server CPU µs/event | peak heap MB |"
+            + " ledger |\n"
+            + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (String s : runs.keySet()) {
       sb.append("| ").append(String.join(" | ", cells(s))).append(" |\n");
     }
@@ -285,7 +293,7 @@ public final class Report {
     sb.append(
         "\n## Where the time of a transaction goes\n\nMedians over the runs of the means of idem's"
             + " own timers (`idem.transaction.time`: connection to commit; `idem.lock.wait`: the"
-            + " settings and lock statement; `idem.handler.time`: the handler), per timed"
+            + " round trip with the settings and the lock, per record also the mark; `idem.handler.time`: the handler), per timed"
             + " sample (a transaction of one record, of a group, or of a batch chunk).\n\n"
             + "| mode | transaction µs | lock statement µs | handler µs |\n|---|---:|---:|---:|\n");
     for (String mode : runs.keySet()) {

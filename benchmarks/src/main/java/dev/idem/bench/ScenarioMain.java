@@ -116,6 +116,11 @@ public final class ScenarioMain {
       result.put("eventsPerSecond", s.events() / m.seconds());
       result.put("cpu", m.cpu());
       result.put("cpuMicrosPerEvent", m.cpuSeconds() * 1e6 / s.events());
+      double secondHalf = m.secondHalfCpuSeconds();
+      // Over the records of the second half, the later of the two halves.
+      result.put(
+          "steadyCpuMicrosPerEvent",
+          secondHalf < 0 ? -1 : secondHalf * 1e6 / (s.events() - s.events() / 2));
       double server = m.serverCpuSeconds();
       result.put("serverMicrosPerEvent", server < 0 ? -1 : server * 1e6 / s.events());
       result.put("peakHeapMb", m.peakHeapBytes() / (1024.0 * 1024.0));
@@ -232,7 +237,9 @@ public final class ScenarioMain {
                         writeLedger(db, s.ledger(), id, r.value());
                       }
                       db.commit();
-                      handled.incrementAndGet();
+                      if (handled.incrementAndGet() == s.events() / 2) {
+                        m.half();
+                      }
                     }
                     c.commitSync();
                   }
@@ -318,7 +325,11 @@ public final class ScenarioMain {
               .batchSize(s.batchSize())
               // Batch mode wants whole batches per partition from each poll.
               .kafka("max.poll.records", mode.batch() ? s.batchSize() * s.partitions() : 500)
-              .maxInFlight(Math.max(2000, 2 * s.batchSize() * s.partitions()))
+              // Room for two batches per partition (the default per-partition bound) and a
+              // poll, so each partition has its next batch queued while one commits.
+              .maxInFlight(
+                  Math.max(
+                      2000, 2 * s.batchSize() * s.partitions() + s.batchSize() * s.partitions()))
               .commitInterval(Duration.ofMillis(500))
               .retentionWindow(null)
               .offsetStore(mode.offsets())
@@ -364,7 +375,12 @@ public final class ScenarioMain {
           System.out.println("READY");
           System.out.flush();
         }
-        while (consumer.snapshot().processed() + consumer.snapshot().duplicates() < s.events()) {
+        long done;
+        while ((done = consumer.snapshot().processed() + consumer.snapshot().duplicates())
+            < s.events()) {
+          if (done >= s.events() / 2) {
+            m.half();
+          }
           Thread.sleep(5);
         }
         m.end();
