@@ -178,7 +178,7 @@ public final class Dispatcher {
         running++;
       }
       try {
-        executor.execute(() -> runHead(lane));
+        executor.execute(() -> runLanes(lane));
       } catch (RejectedExecutionException e) {
         // The executor shut down: the consumer is closing; the records will be redelivered.
         synchronized (lock) {
@@ -191,7 +191,39 @@ public final class Dispatcher {
     }
   }
 
-  private void runHead(Lane lane) {
+  /**
+   * Runs {@code first}'s head, then, on this same thread, the head of the next ready lane while a
+   * slot is free for it: a worker that finishes a record goes on with the next one itself rather
+   * than handing it to another thread (a wake-up and a park per record); further free slots go to
+   * the executor as before.
+   */
+  private void runLanes(Lane first) {
+    Lane lane = first;
+    while (lane != null && runHead(lane)) {
+      lane = claimReady();
+      startReady();
+    }
+  }
+
+  /** Takes the next ready lane and a slot for it, or null when there is none or no free slot. */
+  private Lane claimReady() {
+    synchronized (lock) {
+      if (halted || running >= concurrency || ready.isEmpty()) {
+        return null;
+      }
+      Lane lane = ready.poll();
+      lane.state = LaneState.RUNNING;
+      running++;
+      return lane;
+    }
+  }
+
+  /**
+   * Runs a lane's head group once and settles it.
+   *
+   * @return false when this thread must not take more work: its run was abandoned by the watchdog
+   */
+  private boolean runHead(Lane lane) {
     List<Work> group;
     synchronized (lock) {
       if (lane.group.isEmpty()) {
@@ -216,8 +248,7 @@ public final class Dispatcher {
       }
     }
     if (group == null) {
-      startReady();
-      return;
+      return true;
     }
     Run run = new Run(lane, group);
     Watchdog.Attempt attempt = watchdog.started(group, failure -> abandon(run, failure));
@@ -244,12 +275,12 @@ public final class Dispatcher {
       if (run.abandoned) {
         // The watchdog gave this run up and freed its slot; the lane went on with copies of its
         // records. Nothing of what this thread did may complete a record or touch the lane.
-        return;
+        return false;
       }
       run.ended = true;
       settle(lane, group, step);
     }
-    startReady();
+    return true;
   }
 
   /**

@@ -152,6 +152,28 @@ class DispatcherTest {
   }
 
   @Test
+  void aWorkerThatFinishesARecordGoesOnWithTheNextReadyOneWithoutAnotherTask() {
+    AtomicInteger tasks = new AtomicInteger();
+    java.util.concurrent.Executor counting =
+        task -> {
+          tasks.incrementAndGet();
+          workers.execute(task);
+        };
+    Dispatcher d = new Dispatcher(counting, scheduler, runner, watchdog(Duration.ofHours(1)), 1, 1);
+    d.assigned(P0, 1);
+    runner.gate(0);
+    for (long offset = 0; offset < 10; offset++) {
+      d.submit(work(P0, offset, "key-" + offset)); // ten lanes, one slot
+    }
+    waiting().until(() -> runner.running() == 1);
+    runner.open(0);
+
+    awaitCompleted(d, 10);
+    assertThat(runner.startedOffsets()).containsExactlyElementsOf(range(0, 10));
+    assertThat(tasks.get()).as("one task ran all ten records, one after the other").isEqualTo(1);
+  }
+
+  @Test
   void thePollThreadWaitingForRecordsToLeaveFlightWakesWhenOneCompletesNotAtItsTimeout()
       throws Exception {
     Dispatcher d = dispatcher(1);
