@@ -69,7 +69,10 @@ public final class BenchmarkMain {
           "webhook-batch",
           "jdbc");
 
-  /** The latency runs: mode, percent of its median maximum, p99 target in ms (issue 15). */
+  /**
+   * The latency runs: mode, percent of its median maximum, p99 target in ms (issue 15; -1: a
+   * diagnostic run without one).
+   */
   private record LatencyRun(String mode, int percent, long targetP99Ms) {}
 
   private static final List<LatencyRun> LATENCY_RUNS =
@@ -78,7 +81,12 @@ public final class BenchmarkMain {
           new LatencyRun("grouped", 50, 100),
           new LatencyRun("grouped", 70, 250),
           new LatencyRun("batch", 50, 100),
-          new LatencyRun("batch", 70, 250));
+          new LatencyRun("batch", 70, 250),
+          // Diagnostic runs without a target: each mode where the machine is not saturated by
+          // the generator, the broker's produce path and the consumer together.
+          new LatencyRun("record", 25, -1),
+          new LatencyRun("grouped", 25, -1),
+          new LatencyRun("batch", 25, -1));
 
   private BenchmarkMain() {}
 
@@ -239,7 +247,7 @@ public final class BenchmarkMain {
         return;
       }
       int rate = (int) Math.max(100, l.percent() / 100.0 * report.rate(scenario));
-      int events = rate * (LoadMain.WARMUP_SECONDS + o.latencySeconds);
+      int events = LoadMain.events(rate, o.latencySeconds);
       // Each run its own topic, consumer name and tables: the event ids repeat between runs.
       String runPrefix = prefix + "_lat" + l.percent();
       String topic = runPrefix + "_" + l.mode();

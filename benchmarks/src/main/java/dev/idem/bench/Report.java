@@ -166,7 +166,7 @@ public final class Report {
             + " record; heap: peak MB over the runs)\n");
     if (!latencies.isEmpty()) {
       sb.append('\n');
-      String row = "%-26s %9s %9s %7s %7s %7s %7s %8s %10s  %s%n";
+      String row = "%-26s %9s %9s %7s %7s %7s %7s %8s %10s %6s %6s %6s  %s%n";
       sb.append(
           fmt(
               row,
@@ -179,6 +179,9 @@ public final class Report {
               "max ms",
               "samples",
               "p99 target",
+              "cons",
+              "load",
+              "srv",
               "ledger"));
       for (Latency l : latencies) {
         sb.append(fmt(row, (Object[]) latencyCells(l)));
@@ -199,7 +202,14 @@ public final class Report {
       Long.toString(c.get("p999Ms").asLong()),
       Long.toString(c.get("maxMs").asLong()),
       Integer.toString(c.get("samples").asInt()),
-      "≤ " + l.targetP99Ms() + (p99 >= 0 && p99 <= l.targetP99Ms() ? " met" : " missed"),
+      l.targetP99Ms() < 0
+          ? "-"
+          : "≤ " + l.targetP99Ms() + (p99 >= 0 && p99 <= l.targetP99Ms() ? " met" : " missed"),
+      fmt("%.2f", c.path("cpu").asDouble()),
+      fmt("%.2f", l.load().path("cpuCores").asDouble()),
+      c.path("serverCores").asDouble(-1) < 0
+          ? "n/a"
+          : fmt("%.2f", c.path("serverCores").asDouble()),
       l.check()
     };
   }
@@ -319,17 +329,20 @@ public final class Report {
             "\n## Latency under steady load\n\nNew events produced for %d s at a steady rate, a"
                 + " fraction of each mode's median maximum measured above, by a load generator in"
                 + " a JVM of its own on the same machine (Kafka producer, `linger.ms=5`,"
-                + " `acks=all`), after %d s of warm-up at the same rate that are not sampled (the"
-                + " consumer JVM has just started); each measured event is stamped with a"
+                + " `acks=all`), after %d s of warm-up at half the rate that are not sampled (the"
+                + " consumer JVM has just started, and its JIT compiler needs the CPU); each measured event is stamped with a"
                 + " `sent-at` header when it is sent; latency is"
                 + " from that stamp to the return of the commit of the transaction that applied"
                 + " the event, recorded by the consumer (it includes the producer's linger, the"
                 + " broker and the poll). **sent/s** is the rate the generator achieved. Targets"
                 + " (issue 15): p99 ≤ 100 ms at 50%% and ≤ 250 ms at 70%% of the maximum for the"
-                + " batch and grouped modes, ≤ 250 ms at 50%% for one transaction per record."
+                + " batch and grouped modes, ≤ 250 ms at 50%% for one transaction per record;"
+                + " the runs at 25%% have no target and show each mode where the two cores are"
+                + " not saturated. **CPU** columns are cores used during the run by the consumer,"
+                + " the load generator and the servers (PostgreSQL and Kafka) of the 2 cores."
                 + "%n%n| mode | rate (events/s) | sent/s | p50 ms | p99 ms | p99.9 ms | max ms |"
-                + " samples | p99 target ms | ledger |%n"
-                + "|---|---:|---:|---:|---:|---:|---:|---:|---|---|%n",
+                + " samples | p99 target ms | consumer CPU | generator CPU | server CPU | ledger |%n"
+                + "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|%n",
             o.latencySeconds, LoadMain.WARMUP_SECONDS));
     for (Latency l : latencies) {
       sb.append("| ").append(String.join(" | ", latencyCells(l))).append(" |\n");

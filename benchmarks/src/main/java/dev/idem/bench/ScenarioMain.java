@@ -123,6 +123,7 @@ public final class ScenarioMain {
           secondHalf < 0 ? -1 : secondHalf * 1e6 / (s.events() - s.events() / 2));
       double server = m.serverCpuSeconds();
       result.put("serverMicrosPerEvent", server < 0 ? -1 : server * 1e6 / s.events());
+      result.put("serverCores", server < 0 ? -1 : server / m.seconds());
       result.put("peakHeapMb", m.peakHeapBytes() / (1024.0 * 1024.0));
       result.put("windowStartMs", m.firstEpochMillis());
       result.put("windowEndMs", m.endEpochMillis());
