@@ -218,6 +218,13 @@ public final class Report {
   String markdown(Options o, String args) {
     StringBuilder sb = new StringBuilder();
     sb.append("# Benchmarks\n\n");
+    sb.append(
+        "To measure on your machine, the quick run (200,000 records, every scenario three times,"
+            + " about 25 minutes on 2 cores):\n\n```\nmvn -B -q -Pbench -pl benchmarks -am"
+            + " -DskipTests package -Dbench.args=\"--quick --out target/benchmarks.md\"\n```\n\n"
+            + "Options (scenarios, runs, profiling, given servers) are in the javadoc of"
+            + " `BenchmarkMain`; the analysis is in [performance.md](performance.md). The"
+            + " figures below are from the run of the command under them.\n\n");
     sb.append("Measured ").append(LocalDate.now()).append(" on: ").append(machine).append(".\n\n");
     sb.append(
             "Command:\n\n```\nmvn -B -q -Pbench -pl benchmarks -am -DskipTests package"
