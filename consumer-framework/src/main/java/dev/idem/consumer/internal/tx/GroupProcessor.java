@@ -140,11 +140,14 @@ public final class GroupProcessor<T> {
         // The previous record's savepoint is released, this record's opened and its mark written
         // inside it, in one round trip. Should the savepoint itself fail, the rollback to it fails
         // too, and with it the group.
+        boolean releasePrevious = savepointOpen;
+        // Open from here on: when the mark fails, the rollback below keeps the savepoint, and
+        // the next record releases it first.
+        savepointOpen = true;
         boolean fresh =
             env.store()
                 .savepointAndMark(
-                    c, savepointOpen, read.eventId(), RecordCoordinates.of(read.record()));
-        savepointOpen = true;
+                    c, releasePrevious, read.eventId(), RecordCoordinates.of(read.record()));
         if (fresh) {
           records.handle(c, read, attempt);
         }
