@@ -16,12 +16,6 @@ public interface IdempotencyStore {
   void begin(Connection c) throws SQLException;
 
   /**
-   * Like {@link #begin(Connection)}, for a transaction that applies {@code records} records one
-   * after the other (a grouped transaction): its timeouts are scaled to the group.
-   */
-  void begin(Connection c, int records) throws SQLException;
-
-  /**
    * {@link #begin} and {@link #lock} in one round trip: the settings, then the lock as a statement
    * of its own, sent together.
    */
@@ -57,14 +51,10 @@ public interface IdempotencyStore {
   Long deadLetter(Connection c, DeadLetter letter) throws SQLException;
 
   /**
-   * Waits for the advisory transaction locks {@code sortedKeys}, taken in the array's (ascending)
-   * order so that overlapping batches cannot deadlock on them.
-   */
-  void lockAll(Connection c, long[] sortedKeys) throws SQLException;
-
-  /**
-   * {@link #begin(Connection, int)} and {@link #lockAll} in one round trip: the settings of a
-   * transaction of {@code records} records, then the locks as a statement of their own.
+   * {@link #begin(Connection)} for a transaction that applies {@code records} records (its timeouts
+   * scaled to them; 1 for a batch), then the advisory transaction locks {@code sortedKeys} as a
+   * statement of its own, in one round trip. The locks are taken in the array's (ascending) order
+   * so that overlapping batches and groups cannot deadlock on them.
    */
   void beginAndLockAll(Connection c, int records, long[] sortedKeys) throws SQLException;
 

@@ -14,6 +14,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   /** The savepoint of the current record of a grouped transaction. */
   private static final String GROUP_SAVEPOINT = "idem_group_record";
 
+  /** A function scan of unnest returns the elements in array order: locks in ascending order. */
   private static final String LOCK_ALL_SQL =
       "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(?::bigint[]) k";
 
@@ -136,11 +137,6 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   @Override
-  public void begin(Connection c, int records) throws SQLException {
-    settings.forRecords(records).begin(c);
-  }
-
-  @Override
   public void beginAndLock(Connection c, long key) throws SQLException {
     settings.beginAndLock(c, key);
   }
@@ -231,16 +227,6 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     ps.setLong(i++, origin.offset());
     ps.setString(i++, consumerName);
     ps.setString(i, eventId);
-  }
-
-  @Override
-  public void lockAll(Connection c, long[] sortedKeys) throws SQLException {
-    // A function scan of unnest returns the elements in array order, so the locks are taken in
-    // ascending order.
-    try (PreparedStatement ps = c.prepareStatement(LOCK_ALL_SQL)) {
-      ps.setArray(1, keyArray(c, sortedKeys));
-      ps.execute();
-    }
   }
 
   private static java.sql.Array keyArray(Connection c, long[] keys) throws SQLException {
