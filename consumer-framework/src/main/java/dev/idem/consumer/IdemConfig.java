@@ -204,6 +204,13 @@ public record IdemConfig(
     return builder;
   }
 
+  /** Every {@code consumer.*} and {@code pg.*} setting, in the order of the reference. */
+  public static List<SettingInfo> settings() {
+    return Settings.ALL.stream()
+        .map(s -> new SettingInfo(s.key(), s.kind().text(), s.defaultText(), s.doc()))
+        .toList();
+  }
+
   /**
    * Reads a {@code .properties}, {@code .yaml} or {@code .yml} file into flat keys (nested YAML
    * keys joined with dots), without environment overrides.

@@ -180,6 +180,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     private Executor executor;
     private ConnectionFactory lockConnections;
     private boolean applySchema = true;
+    private TransactionHook transactionHook = TransactionHook.NONE;
     private FaultHook faults = FaultHook.NONE;
     private LockKeyFunction lockKeys = LockKeyFunction.V1;
     private Function<Map<String, Object>, Consumer<byte[], byte[]>> clientFactory =
@@ -284,6 +285,16 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Code that takes part in every transaction a handler runs in (see {@link TransactionHook});
+     * for framework integrations such as idem's Spring Boot starter. Default {@link
+     * TransactionHook#NONE}.
+     */
+    public Builder<T> transactionHook(TransactionHook hook) {
+      this.transactionHook = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
     Builder<T> faultHook(FaultHook faults) {
       this.faults = faults;
       return this;
@@ -319,7 +330,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               faults,
               lockKeys,
               clientFactory,
-              () -> OwnedPool.settings(config)));
+              () -> OwnedPool.settings(config),
+              transactionHook));
     }
   }
 }

@@ -11,6 +11,7 @@ import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemConfigException;
 import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.PayloadDeserializer;
+import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.lock.ConnectionFactory;
@@ -46,6 +47,7 @@ import org.apache.kafka.clients.consumer.Consumer;
  * @param clientFactory opens the Kafka client from its properties
  * @param ownedPoolSettings the settings of the pool opened from {@code pg.*} when {@code
  *     dataSource} is null
+ * @param transactionHook takes part in every handler's transaction
  */
 public record ConsumerParts<T>(
     IdemConfig config,
@@ -64,7 +66,8 @@ public record ConsumerParts<T>(
     FaultHook faults,
     LockKeyFunction lockKeys,
     Function<Map<String, Object>, Consumer<byte[], byte[]>> clientFactory,
-    Supplier<HikariConfig> ownedPoolSettings) {
+    Supplier<HikariConfig> ownedPoolSettings,
+    TransactionHook transactionHook) {
 
   /**
    * Checks that everything required is present and fits together.

@@ -194,7 +194,8 @@ public final class ConsumerRuntime<T> {
             metrics,
             parts.faults(),
             transactions,
-            watchdog);
+            watchdog,
+            parts.transactionHook());
     RecordProcessor<T> processor =
         new RecordProcessor<>(
             env,

@@ -141,17 +141,22 @@ public final class BatchProcessor<T> {
       }
     }
     if (!events.isEmpty()) {
-      long handlerStart = System.nanoTime();
-      try {
-        handler.handle(events, new BatchTransactionContext(attempt, GuardedConnection.wrap(c)));
-      } finally {
-        env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
-      }
-      try {
-        env.transactions().requireOpen(c);
-      } catch (Transactions.TransactionStateException e) {
-        throw new TransactionMisuseException(RecordProcessor.misuse(e), null);
-      }
+      Connection guarded = GuardedConnection.wrap(c);
+      env.callHandler(
+          guarded,
+          () -> {
+            long handlerStart = System.nanoTime();
+            try {
+              handler.handle(events, new BatchTransactionContext(attempt, guarded));
+            } finally {
+              env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
+            }
+            try {
+              env.transactions().requireOpen(c);
+            } catch (Transactions.TransactionStateException e) {
+              throw new TransactionMisuseException(RecordProcessor.misuse(e), null);
+            }
+          });
     }
     return fresh;
   }

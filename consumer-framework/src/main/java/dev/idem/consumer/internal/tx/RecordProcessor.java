@@ -189,21 +189,26 @@ public final class RecordProcessor<T> {
   void handle(Connection c, Read<T> read, int attempt) throws Exception {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String topic = record.topic();
-    long handlerStart = System.nanoTime();
-    try {
-      handler.handle(
-          read.payload(),
-          new RecordTransactionContext(
-              env.consumerName(), read.eventId(), record, attempt, GuardedConnection.wrap(c)));
-    } finally {
-      env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
-    }
-    try {
-      env.transactions().requireOpen(c);
-    } catch (Transactions.TransactionStateException e) {
-      throw new TransactionMisuseException(
-          misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
-    }
+    Connection guarded = GuardedConnection.wrap(c);
+    env.callHandler(
+        guarded,
+        () -> {
+          long handlerStart = System.nanoTime();
+          try {
+            handler.handle(
+                read.payload(),
+                new RecordTransactionContext(
+                    env.consumerName(), read.eventId(), record, attempt, guarded));
+          } finally {
+            env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
+          }
+          try {
+            env.transactions().requireOpen(c);
+          } catch (Transactions.TransactionStateException e) {
+            throw new TransactionMisuseException(
+                misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
+          }
+        });
   }
 
   /** Whether {@code record} is one that a replay of its parked key is releasing now. */

@@ -1,10 +1,14 @@
 package dev.idem.consumer.internal.tx;
 
+import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.internal.jdbc.Transactions;
+import java.sql.Connection;
 import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What every processing transaction of one consumer shares.
@@ -19,6 +23,8 @@ import javax.sql.DataSource;
  * @param transactions the transaction template
  * @param attempts where running attempts register their connection, so that a stuck one can be
  *     aborted
+ * @param hook the transaction hook ({@link TransactionHook#NONE} unless a framework integration set
+ *     one)
  */
 public record TxEnvironment(
     String consumerName,
@@ -29,7 +35,16 @@ public record TxEnvironment(
     ConsumerMetrics metrics,
     FaultHook faults,
     Transactions transactions,
-    AttemptConnections attempts) {
+    AttemptConnections attempts,
+    TransactionHook hook) {
+  private static final Logger log = LoggerFactory.getLogger(TxEnvironment.class);
+
+  /** A handler call with its timing and its transaction-state check. */
+  @FunctionalInterface
+  public interface HandlerCall {
+    /** Calls the handler and checks the transaction it left. */
+    void run() throws Exception;
+  }
 
   /**
    * Runs {@code work} in one transaction on the pool, its connection registered with the watchdog
@@ -37,8 +52,7 @@ public record TxEnvironment(
    * outlives its timeouts can be aborted.
    */
   public <R> R watched(String eventId, Transactions.Work<R> work) throws Exception {
-    return transactions.run(
-        dataSource,
+    return hooked(
         c -> {
           if (eventId == null) {
             attempts.opened(c);
@@ -58,8 +72,7 @@ public record TxEnvironment(
    * it {@code records} times the time of one.
    */
   public <R> R watchedGroup(int records, Transactions.Work<R> work) throws Exception {
-    return transactions.run(
-        dataSource,
+    return hooked(
         c -> {
           attempts.opened(c, records);
           try {
@@ -68,6 +81,45 @@ public record TxEnvironment(
             attempts.closed(c);
           }
         });
+  }
+
+  /**
+   * Runs {@code work} in one transaction on the pool, then tells the hook how it ended (after the
+   * connection went back to the pool).
+   */
+  private <R> R hooked(Transactions.Work<R> work) throws Exception {
+    boolean committed = false;
+    try {
+      R result = transactions.run(dataSource, work);
+      committed = true;
+      return result;
+    } finally {
+      try {
+        hook.afterCompletion(committed);
+      } catch (RuntimeException e) {
+        log.warn(
+            "consumer {}: the transaction hook failed after the transaction {}; ignored",
+            consumerName,
+            committed ? "committed" : "rolled back",
+            e);
+      }
+    }
+  }
+
+  /**
+   * Calls a handler through the hook: {@code beforeHandler} with the connection the handler gets,
+   * the call (which checks the transaction it left), {@code afterHandler}; {@code handlerFailed}
+   * when any of them throws.
+   */
+  public void callHandler(Connection guarded, HandlerCall call) throws Exception {
+    try {
+      hook.beforeHandler(consumerName, guarded);
+      call.run();
+      hook.afterHandler();
+    } catch (Throwable t) {
+      hook.handlerFailed();
+      throw t;
+    }
   }
 
   /**

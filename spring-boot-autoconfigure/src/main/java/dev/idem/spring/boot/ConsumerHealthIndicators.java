@@ -1,0 +1,54 @@
+package dev.idem.spring.boot;
+
+import dev.idem.consumer.ConsumerHealth;
+import dev.idem.consumer.IdempotentConsumer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.springframework.boot.health.contributor.CompositeHealthContributor;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthContributor;
+import org.springframework.boot.health.contributor.HealthIndicator;
+
+/**
+ * Each consumer's {@link ConsumerHealth} as Boot health indicators: {@code idemReadiness.<name>} is
+ * down while the consumer is not ready (the database or the broker is out, it is not running, too
+ * many workers are stuck: stop sending it traffic, do not restart it), {@code idemLiveness.<name>}
+ * only when its poll loop is dead (restart it). The starter adds them to Boot's {@code readiness}
+ * and {@code liveness} health groups.
+ */
+final class ConsumerHealthIndicators {
+  private ConsumerHealthIndicators() {}
+
+  static HealthContributor readiness(IdemConsumers consumers) {
+    return composite(consumers, ConsumerHealth::healthy);
+  }
+
+  static HealthContributor liveness(IdemConsumers consumers) {
+    return composite(consumers, h -> h.state() != dev.idem.consumer.ConsumerState.FAILED);
+  }
+
+  private static HealthContributor composite(
+      IdemConsumers consumers, Predicate<ConsumerHealth> up) {
+    if (consumers.all().isEmpty()) {
+      return (HealthIndicator) () -> Health.up().withDetail("consumers", 0).build();
+    }
+    Map<String, HealthIndicator> indicators = new LinkedHashMap<>();
+    consumers.all().forEach((name, consumer) -> indicators.put(name, indicator(consumer, up)));
+    return CompositeHealthContributor.fromMap(indicators);
+  }
+
+  private static HealthIndicator indicator(
+      IdempotentConsumer<?> consumer, Predicate<ConsumerHealth> up) {
+    return () -> {
+      ConsumerHealth h = consumer.health();
+      Health.Builder b = up.test(h) ? Health.up() : Health.down();
+      return b.withDetail("state", h.state().name())
+          .withDetail("databaseReachable", h.databaseReachable())
+          .withDetail("assignedPartitions", h.assigned().size())
+          .withDetail("inFlight", h.inFlight())
+          .withDetail("stuckWorkers", h.stuckWorkers())
+          .build();
+    };
+  }
+}
