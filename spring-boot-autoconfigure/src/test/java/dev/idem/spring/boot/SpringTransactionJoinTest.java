@@ -42,6 +42,8 @@ import org.springframework.transaction.event.TransactionPhase;
 import org.springframework.transaction.event.TransactionalEventListener;
 import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
+import tools.jackson.databind.PropertyNamingStrategies;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Spring's JDBC transactions inside idem's handlers, in a real Boot application on the testkit's
@@ -55,12 +57,13 @@ class SpringTransactionJoinTest {
   static final String REQUIRES_NEW = "requiresnew-" + SUFFIX;
   static final String CALLBACKS = "callbacks-" + SUFFIX;
   static final String GROUPED = "grouped-" + SUFFIX;
+  static final String JSON = "json-" + SUFFIX;
 
   static ConfigurableApplicationContext context;
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> topics = List.of(WRITTEN, PARTICIPANT, REQUIRES_NEW, CALLBACKS, GROUPED);
+    List<String> topics = List.of(WRITTEN, PARTICIPANT, REQUIRES_NEW, CALLBACKS, GROUPED, JSON);
     INFRA.createTopics(1, topics.toArray(String[]::new));
     try (Connection c = INFRA.postgres().dataSource().getConnection();
         Statement s = c.createStatement()) {
@@ -174,6 +177,33 @@ class SpringTransactionJoinTest {
     assertThat(JoinApp.groupRolledBack).contains("g-2");
   }
 
+  @Test
+  void jsonPayloadsAreReadWithTheApplicationsJackson3Mapper() throws Exception {
+    // The application's JsonMapper reads snake_case; idem's default mapper would not.
+    send(JSON, "js-1", "{\"account_id\":\"acc-7\",\"amount_cents\":250}");
+    awaitRows("consumer = '" + JSON + "' AND via = 'acc-7:250'", 1);
+  }
+
+  @Test
+  void anExclusiveJobRunsOnOneCallerAtATimeAndAtMostOncePerWindow() throws Exception {
+    Jobs jobs = context.getBean(Jobs.class);
+    java.util.concurrent.CompletableFuture<String> first =
+        java.util.concurrent.CompletableFuture.supplyAsync(jobs::nightly);
+    await().atMost(Duration.ofSeconds(10)).until(() -> Jobs.running.get() == 1);
+    // Another caller (as another instance's scheduler would) finds the job running and skips.
+    assertThat(jobs.nightly()).isNull();
+    Jobs.release.countDown();
+    assertThat(first.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("ran");
+    assertThat(Jobs.runs.get()).isEqualTo(1);
+    // Once it finished, the next run goes ahead.
+    Jobs.runs.set(0);
+    assertThat(jobs.nightly()).isEqualTo("ran");
+    // Once per window: the second call in the same hour skips.
+    assertThat(jobs.hourly()).isEqualTo("ran");
+    assertThat(jobs.hourly()).isNull();
+    assertThat(Jobs.hourlyRuns.get()).isEqualTo(1);
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
 
   /** Sends (event id, payload) pairs to {@code topic}, in order, on its one partition. */
@@ -220,7 +250,7 @@ class SpringTransactionJoinTest {
   /** The application: a handler bean per scenario. */
   @SpringBootConfiguration
   @EnableAutoConfiguration
-  @Import({Ledger.class, Listener.class})
+  @Import({Ledger.class, Listener.class, Jobs.class})
   static class JoinApp {
     static final Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
     static final Map<String, String> refusals = new ConcurrentHashMap<>();
@@ -308,6 +338,19 @@ class SpringTransactionJoinTest {
       };
     }
 
+    @Bean
+    JsonMapper jsonMapper() {
+      return JsonMapper.builder()
+          .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+          .build();
+    }
+
+    @Bean
+    EventHandler<Payment> json(JdbcTemplate jdbc) {
+      return (payment, ctx) ->
+          Ledger.write(jdbc, ctx, payment.accountId() + ":" + payment.amountCents(), 0);
+    }
+
     static long idemTxid(ProcessingContext ctx) throws Exception {
       try (Statement s = ctx.connection().createStatement();
           ResultSet rs = s.executeQuery("SELECT txid_current()")) {
@@ -325,6 +368,40 @@ class SpringTransactionJoinTest {
               Long.class,
               eventId);
       return n == null ? 0 : n;
+    }
+  }
+
+  /** A JSON payload, written in snake_case by its producer. */
+  record Payment(String accountId, long amountCents) {}
+
+  /** Scheduled-style jobs that must not run twice at once across instances. */
+  static class Jobs {
+    // Static: the bean the test holds is the proxy, whose own fields are unset.
+    static final AtomicInteger running = new AtomicInteger();
+    static final AtomicInteger runs = new AtomicInteger();
+    static final AtomicInteger hourlyRuns = new AtomicInteger();
+    static final java.util.concurrent.CountDownLatch release =
+        new java.util.concurrent.CountDownLatch(1);
+
+    @ExclusiveJob(name = "nightly")
+    public String nightly() {
+      running.incrementAndGet();
+      try {
+        runs.incrementAndGet();
+        release.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        return "ran";
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return "interrupted";
+      } finally {
+        running.decrementAndGet();
+      }
+    }
+
+    @ExclusiveJob(name = "hourly", oncePer = "1h")
+    public String hourly() {
+      hourlyRuns.incrementAndGet();
+      return "ran";
     }
   }
 
