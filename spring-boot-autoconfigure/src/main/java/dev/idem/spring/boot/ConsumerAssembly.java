@@ -265,6 +265,12 @@ final class ConsumerAssembly {
     int split = text.indexOf("; ");
     String problem = split < 0 ? text : text.substring(0, split);
     String action = split < 0 ? "see docs/spring-boot.md" : text.substring(split + 2);
+    if (problem.startsWith("unknown setting")) {
+      action =
+          "the keys are those of idem.defaults.* (docs/spring-boot.md, or the IDE's completion),"
+              + " kafka.* for Kafka consumer properties, and "
+              + String.join(", ", ConsumerDefinitions.OWN_KEYS);
+    }
     return new InvalidIdemPropertyException(property, problem, action, e);
   }
 }

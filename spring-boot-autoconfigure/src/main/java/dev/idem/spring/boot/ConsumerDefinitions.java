@@ -34,7 +34,8 @@ final class ConsumerDefinitions {
               + "connections\\.max\\.idle\\.ms|request\\.timeout\\.ms|metadata\\.max\\.age\\.ms|"
               + "retry\\.backoff).*");
 
-  private static final Pattern INDEXED = Pattern.compile("(.+)\\[(\\d+)]");
+  /** A list element as Boot's binder names it in a map: {@code topics[0]} or {@code topics.0}. */
+  private static final Pattern INDEXED = Pattern.compile("(.+?)(?:\\[(\\d+)]|\\.(\\d+))");
 
   private static final Bindable<Map<String, String>> FLAT =
       Bindable.mapOf(String.class, String.class);
@@ -153,7 +154,7 @@ final class ConsumerDefinitions {
           if (m.matches()) {
             lists
                 .computeIfAbsent(m.group(1), x -> new TreeMap<>())
-                .put(Integer.parseInt(m.group(2)), v);
+                .put(Integer.parseInt(m.group(2) != null ? m.group(2) : m.group(3)), v);
           } else {
             out.put(k, v);
           }
