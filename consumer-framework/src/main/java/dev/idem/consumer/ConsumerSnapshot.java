@@ -30,6 +30,9 @@ import org.apache.kafka.common.TopicPartition;
  * @param stuckWorkers worker threads stuck past their timeouts (see {@link
  *     ConsumerHealth#stuckWorkers()})
  * @param lastCommit when the broker last acknowledged a commit, or null
+ * @param brokerReachable whether the Kafka client held at least one open connection to a broker
+ *     when this snapshot was taken (its own {@code connection-count} metric; see {@link
+ *     ConsumerHealth#brokerReachable()})
  * @param at when this snapshot was taken
  */
 public record ConsumerSnapshot(
@@ -49,6 +52,7 @@ public record ConsumerSnapshot(
     long rebalances,
     int stuckWorkers,
     Instant lastCommit,
+    boolean brokerReachable,
     Instant at) {
 
   public ConsumerSnapshot {
@@ -60,6 +64,7 @@ public record ConsumerSnapshot(
 
   static ConsumerSnapshot initial(ConsumerState state, Instant at) {
     return new ConsumerSnapshot(
-        state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, at);
+        state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, false,
+        at);
   }
 }

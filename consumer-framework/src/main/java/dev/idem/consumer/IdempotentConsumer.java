@@ -2,6 +2,7 @@ package dev.idem.consumer;
 
 import dev.idem.IdemException;
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.health.PollStall;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.ConsumerRuntime;
@@ -83,10 +84,12 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /**
-   * The consumer's health: its state and partitions from the latest snapshot, whether the database
-   * answered the last background probe (every two seconds; a probe that takes longer than two
-   * seconds counts as unreachable), and how many workers are stuck. Cheap: no thread, no
-   * connection, no I/O per call.
+   * The consumer's health: its state, partitions and broker connection from the latest snapshot,
+   * whether the database answered the last background probe (every two seconds; a probe that takes
+   * longer than two seconds counts as unreachable), how many workers are stuck, and how long ago
+   * the poll thread last published. Its {@link ConsumerHealth#ready()} and {@link
+   * ConsumerHealth#live()} are the readiness and liveness answers. Cheap: no thread, no connection,
+   * no I/O per call.
    */
   public ConsumerHealth health() {
     ConsumerSnapshot s = status.snapshot();
@@ -99,7 +102,11 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
         r != null && r.databaseReachable(),
         s.inFlight(),
         r == null ? 0 : r.stuckWorkers(),
-        config().maxAbandonedWorkers());
+        config().maxAbandonedWorkers(),
+        s.brokerReachable(),
+        status.lastPoll(),
+        status.sinceLastPoll(),
+        PollStall.timeout(config()));
   }
 
   /** The meter registry the consumer's {@code idem.*} meters are registered in. */

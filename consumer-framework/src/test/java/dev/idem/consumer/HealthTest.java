@@ -16,7 +16,11 @@ import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** health() is cheap enough for a load balancer to call on every request. */
+/**
+ * health() is cheap enough for a load balancer to call on every request, and tells readiness (does
+ * this instance do its job now) from liveness (is its poll loop alive). Outages of the database and
+ * the broker are in {@link OutageTest}, which has servers of its own to stop.
+ */
 class HealthTest {
   @RegisterExtension final Closer closer = new Closer();
 
@@ -81,5 +85,60 @@ class HealthTest {
         () -> !consumer.health().databaseReachable() && !consumer.health().healthy());
     pool.getHikariPoolMXBean().resumePool();
     awaitTrue(Duration.ofSeconds(20), "healthy again", () -> consumer.health().healthy());
+  }
+
+  @Test
+  void aConsumerBeforeStartAndAfterCloseIsLiveButNotReady() {
+    String name = TestInfrastructure.uniqueName("probes");
+    INFRA.createTopics(1, name);
+    IdempotentConsumer<String> consumer = closer.add(plainConsumer(name));
+
+    ConsumerHealth created = consumer.health();
+    assertThat(created.state()).isEqualTo(ConsumerState.CREATED);
+    assertThat(created.live()).as("live before start").isTrue();
+    assertThat(created.ready()).as("ready before start").isFalse();
+    assertThat(created.lastPoll()).as("last poll before start").isNull();
+
+    consumer.start();
+    awaitTrue(Duration.ofSeconds(30), "ready", () -> consumer.health().ready());
+    ConsumerHealth running = consumer.health();
+    assertThat(running.live()).isTrue();
+    assertThat(running.healthy()).isTrue();
+    assertThat(running.brokerReachable()).isTrue();
+    assertThat(running.lastPoll()).isNotNull();
+    assertThat(running.sinceLastPoll()).isLessThan(running.pollStallTimeout());
+
+    consumer.close();
+    ConsumerHealth closed = consumer.health();
+    assertThat(closed.state()).isEqualTo(ConsumerState.CLOSED);
+    assertThat(closed.live()).as("live once closed: closed on purpose, not dead").isTrue();
+    assertThat(closed.ready()).as("ready once closed").isFalse();
+    assertThat(closed.healthy()).isFalse();
+  }
+
+  @Test
+  void aConsumerWhosePollLoopDiedIsNeitherLiveNorReady() {
+    String name = TestInfrastructure.uniqueName("dead");
+    INFRA.createTopics(1, name);
+    IdempotentConsumer<String> consumer = closer.add(plainConsumer(name));
+    consumer.start();
+    awaitTrue(Duration.ofSeconds(30), "ready", () -> consumer.health().ready());
+
+    consumer.crash();
+    awaitTrue(
+        Duration.ofSeconds(30), "failed", () -> consumer.health().state() == ConsumerState.FAILED);
+
+    ConsumerHealth failed = consumer.health();
+    assertThat(failed.live()).as("live").isFalse();
+    assertThat(failed.ready()).as("ready").isFalse();
+    assertThat(failed.healthy()).as("healthy").isFalse();
+  }
+
+  private IdempotentConsumer<String> plainConsumer(String name) {
+    return IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
+        .dataSource(closer.add(pool(4)))
+        .eventIds(EventIds.header("webhook-id"))
+        .handler((value, ctx) -> {})
+        .build();
   }
 }

@@ -64,6 +64,7 @@ class LifecycleTest {
     assertThat(consumer.snapshot().state()).as("snapshot").isEqualTo(ConsumerState.FAILED);
     assertThat(consumer.health().state()).as("health").isEqualTo(ConsumerState.FAILED);
     assertThat(consumer.health().healthy()).isFalse();
+    assertThat(consumer.health().live()).as("live after a failed start").isFalse();
     assertThatThrownBy(consumer::start)
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("FAILED");

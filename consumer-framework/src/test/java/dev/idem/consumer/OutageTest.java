@@ -12,12 +12,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -33,7 +36,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Outages of the database and the broker while 10,000 records (8,000 events, 2,000 duplicate
- * copies) flow. These tests stop and start servers, so they run on servers of their own.
+ * copies) flow, and what {@link ConsumerHealth} reports through one. These tests stop and start
+ * servers, so they run on servers of their own.
  */
 class OutageTest {
   private static final int UNIQUE = 8_000;
@@ -102,6 +106,87 @@ class OutageTest {
           Thread.sleep(2000);
           broker.start();
         });
+  }
+
+  @Test
+  void aDatabaseOutageMakesTheConsumerNotReadyButLeavesItLiveUntilTheDatabaseReturns()
+      throws Exception {
+    probeThrough("pgprobe", postgres::stop, postgres::start, ConsumerHealth::databaseReachable);
+  }
+
+  @Test
+  void aBrokerOutageMakesTheConsumerNotReadyButLeavesItLiveUntilTheBrokerReturns()
+      throws Exception {
+    probeThrough("brokerprobe", broker::stop, broker::start, ConsumerHealth::brokerReachable);
+  }
+
+  /**
+   * Takes a server away from a ready consumer and brings it back: the consumer must turn not ready
+   * (with {@code reachable} false) yet stay live, its poll loop must go on publishing, and it must
+   * be ready again afterwards. Not live at any moment would mean an orchestrator restarts an
+   * instance that a restart cannot help.
+   */
+  private void probeThrough(
+      String scenario, Runnable stop, Runnable start, Predicate<ConsumerHealth> reachable)
+      throws Exception {
+    String name = TestInfrastructure.uniqueName(scenario);
+    TestInfrastructure.createTopics(broker.bootstrapServers(), 1, Map.of(), name);
+    IdemConfig config =
+        IdemConfig.builder(name)
+            .bootstrapServers(broker.bootstrapServers())
+            .topics(name)
+            .commitInterval(Duration.ofMillis(200))
+            .drainTimeout(Duration.ofSeconds(5))
+            .kafka("session.timeout.ms", 10_000)
+            .build();
+    List<ConsumerHealth> notLive = new CopyOnWriteArrayList<>();
+    try (HikariDataSource pool = pool(postgres, 4, name);
+        IdempotentConsumer<String> consumer =
+            IdempotentConsumer.builder(config, Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header("webhook-id"))
+                .handler((value, ctx) -> {})
+                .build()) {
+      consumer.start();
+      awaitTrue(Duration.ofSeconds(30), "ready", () -> watch(consumer, notLive).ready());
+
+      stop.run();
+      ConsumerHealth down;
+      try {
+        awaitTrue(
+            Duration.ofSeconds(20),
+            "not ready while " + scenario + " is down",
+            () -> {
+              ConsumerHealth h = watch(consumer, notLive);
+              return !h.ready() && !reachable.test(h);
+            });
+        down = consumer.health();
+        Instant seen = down.lastPoll();
+        awaitTrue(
+            Duration.ofSeconds(5),
+            "the poll loop publishes during the outage",
+            () -> watch(consumer, notLive).lastPoll().isAfter(seen));
+      } finally {
+        start.run();
+      }
+      awaitTrue(Duration.ofSeconds(60), "ready again", () -> watch(consumer, notLive).ready());
+
+      assertThat(down.state()).isEqualTo(ConsumerState.RUNNING);
+      assertThat(down.live()).isTrue();
+      assertThat(down.healthy()).as("healthy() is ready()").isFalse();
+      assertThat(notLive).as("health views that were not live").isEmpty();
+      assertThat(reachable.test(consumer.health())).isTrue();
+    }
+  }
+
+  /** The consumer's health now, kept in {@code notLive} when it is not live. */
+  private static ConsumerHealth watch(
+      IdempotentConsumer<?> consumer, List<ConsumerHealth> notLive) {
+    ConsumerHealth h = consumer.health();
+    if (!h.live()) {
+      notLive.add(h);
+    }
+    return h;
   }
 
   interface Fault {

@@ -1,8 +1,5 @@
 package dev.idem.example.webhook;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.EventIds;
 import io.micrometer.core.instrument.Counter;
@@ -34,8 +31,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP side: {@code POST /webhooks} and {@code POST /replay/webhooks} (the second ingest path,
- * for backfills and provider-side replays, publishing to a second topic), {@code GET /health} and
- * {@code GET /metrics}.
+ * for backfills and provider-side replays, publishing to a second topic), {@code GET /health},
+ * {@code GET /health/ready} and {@code GET /health/live} (see {@link HealthEndpoints}) and {@code
+ * GET /metrics}.
  *
  * <p>Jetty 12's core handler API, without a servlet layer: it hands over the raw body bytes for the
  * signature check, lets the size limit be enforced while reading, and is a small, well-kept
@@ -61,7 +59,6 @@ public final class IngestServer implements AutoCloseable {
   static final int DISCARD_LIMIT = 4 * 1024 * 1024;
 
   private static final Logger log = LoggerFactory.getLogger(IngestServer.class);
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Server server;
   private final ServerConnector connector;
@@ -85,7 +82,13 @@ public final class IngestServer implements AutoCloseable {
     connector.setPort(config.httpPort());
     server.addConnector(connector);
     server.setHandler(
-        new Routes(config, verifier, publisher, registry, kafkaUp, consumers, registry));
+        new Routes(
+            config,
+            verifier,
+            publisher,
+            registry,
+            new HealthEndpoints(kafkaUp, consumers),
+            registry));
     server.setErrorHandler(new CountingErrorHandler(registry));
     new JettyServerThreadPoolMetrics(threads, List.of()).bindTo(registry);
   }
@@ -111,8 +114,7 @@ public final class IngestServer implements AutoCloseable {
     private final WebhookVerifier verifier;
     private final KafkaPublisher publisher;
     private final PrometheusMeterRegistry prometheus;
-    private final BooleanSupplier kafkaUp;
-    private final Supplier<List<ConsumerHealth>> consumers;
+    private final HealthEndpoints health;
     private final MeterRegistry registry;
 
     Routes(
@@ -120,15 +122,13 @@ public final class IngestServer implements AutoCloseable {
         WebhookVerifier verifier,
         KafkaPublisher publisher,
         PrometheusMeterRegistry prometheus,
-        BooleanSupplier kafkaUp,
-        Supplier<List<ConsumerHealth>> consumers,
+        HealthEndpoints health,
         MeterRegistry registry) {
       this.config = config;
       this.verifier = verifier;
       this.publisher = publisher;
       this.prometheus = prometheus;
-      this.kafkaUp = kafkaUp;
-      this.consumers = consumers;
+      this.health = health;
       this.registry = registry;
     }
 
@@ -138,7 +138,13 @@ public final class IngestServer implements AutoCloseable {
       String path = Request.getPathInContext(request);
       String route =
           switch (path) {
-            case "/webhooks", "/replay/webhooks", "/health", "/metrics" -> path;
+            case "/webhooks",
+                "/replay/webhooks",
+                "/health",
+                "/health/ready",
+                "/health/live",
+                "/metrics" ->
+                path;
             default -> "UNKNOWN";
           };
       int status;
@@ -165,7 +171,11 @@ public final class IngestServer implements AutoCloseable {
         case "/replay/webhooks":
           return webhook(config.replayTopic(), request, response, callback);
         case "/health":
-          return health(response, callback);
+          return health(health.overview(), response, callback);
+        case "/health/ready":
+          return health(health.ready(), response, callback);
+        case "/health/live":
+          return health(health.live(), response, callback);
         case "/metrics":
           return send(
               response,
@@ -295,29 +305,8 @@ public final class IngestServer implements AutoCloseable {
       }
     }
 
-    private int health(Response response, Callback callback) {
-      ObjectNode root = JSON.createObjectNode();
-      boolean kafka = kafkaUp.getAsBoolean();
-      List<ConsumerHealth> views = consumers.get();
-      boolean database = views.stream().anyMatch(ConsumerHealth::databaseReachable);
-      boolean consumersOk = !views.isEmpty() && views.stream().allMatch(ConsumerHealth::healthy);
-      boolean up = kafka && database && consumersOk;
-      root.put("status", up ? "UP" : "DOWN");
-      root.put("kafka", kafka ? "UP" : "DOWN");
-      root.put("database", database ? "UP" : "DOWN");
-      ArrayNode list = root.putArray("consumers");
-      for (ConsumerHealth h : views) {
-        ObjectNode c = list.addObject();
-        c.put("name", h.consumer());
-        c.put("state", h.state().name());
-        c.put("healthy", h.healthy());
-        c.put("databaseReachable", h.databaseReachable());
-        c.put("inFlight", h.inFlight());
-        c.put("lastCommit", h.lastCommit() == null ? null : h.lastCommit().toString());
-        ArrayNode parts = c.putArray("assigned");
-        h.assigned().stream().map(Object::toString).sorted().forEach(parts::add);
-      }
-      return send(response, callback, up ? 200 : 503, "application/json", root + "\n", Map.of());
+    private static int health(HealthEndpoints.Answer answer, Response response, Callback callback) {
+      return send(response, callback, answer.status(), "application/json", answer.json(), Map.of());
     }
 
     private static int send(

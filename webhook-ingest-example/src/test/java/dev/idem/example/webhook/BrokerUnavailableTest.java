@@ -13,7 +13,10 @@ import java.time.Clock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** Stops a broker of its own, so it never disturbs the shared one. */
+/**
+ * Stops a broker of its own, so it never disturbs the shared one. The consumer started on it shows
+ * what the probes say through a broker outage.
+ */
 class BrokerUnavailableTest {
 
   @Test
@@ -27,6 +30,10 @@ class BrokerUnavailableTest {
       assertThat(post(app.port(), "/webhooks", signed(config, "d-1", body), body).statusCode())
           .isEqualTo(202);
       assertThat(health(app.port()).body()).contains("\"kafka\":\"UP\"");
+      app.startConsumer();
+      await("ready")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> get(app.port(), "/health/ready").statusCode() == 200);
 
       broker.stop();
       long start = System.nanoTime();
@@ -48,6 +55,12 @@ class BrokerUnavailableTest {
         assertThat(health.statusCode()).isEqualTo(503);
         assertThat(millis).as("milliseconds to answer /health").isLessThan(1000);
       }
+      // The consumer lost the broker too: not ready, but live (a restart would not bring it back).
+      await("not ready")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> get(app.port(), "/health/ready").statusCode() == 503);
+      assertThat(get(app.port(), "/health/ready").body()).contains("\"brokerReachable\":false");
+      assertThat(get(app.port(), "/health/live").statusCode()).isEqualTo(200);
 
       broker.start();
       HttpResponse<String> back = post(app.port(), "/webhooks", signed(config, "d-2", body), body);
@@ -55,12 +68,19 @@ class BrokerUnavailableTest {
       await("health reports Kafka up again")
           .atMost(Duration.ofSeconds(30))
           .until(() -> health(app.port()).body().contains("\"kafka\":\"UP\""));
+      await("ready again")
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> get(app.port(), "/health/ready").statusCode() == 200);
     }
   }
 
   private static HttpResponse<String> health(int port) throws Exception {
+    return get(port, "/health");
+  }
+
+  private static HttpResponse<String> get(int port, String path) throws Exception {
     return HTTP.send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
             .timeout(Duration.ofSeconds(30))
             .GET()
             .build(),

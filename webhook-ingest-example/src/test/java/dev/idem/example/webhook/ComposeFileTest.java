@@ -9,6 +9,7 @@ import dev.idem.consumer.IdemConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -50,6 +51,11 @@ class ComposeFileTest {
         .isEqualTo(services.get("postgres").get("environment").get("POSTGRES_PASSWORD").asText());
     assertThat(services.get("app").get("ports").get(0).asText())
         .isEqualTo(env.get("HTTP_PORT") + ":" + env.get("HTTP_PORT"));
+    // The healthcheck asks the readiness probe on the app's own port (HealthProbesHttpTest runs
+    // it).
+    assertThat(healthcheckScript(services))
+        .contains("/dev/tcp/127.0.0.1/" + env.get("HTTP_PORT") + " ")
+        .contains("GET /health/ready ");
     assertThat(Files.exists(ROOT.resolve("Dockerfile"))).isTrue();
     assertThat(Files.readString(ROOT.resolve("Dockerfile")))
         .contains("dev.idem.example.webhook.Main", "serve");
@@ -66,5 +72,21 @@ class ComposeFileTest {
     assertThat(idem.kafka().get("bootstrap.servers")).isEqualTo("kafka:9092");
     assertThat(idem.database().url()).isEqualTo(env.get("PG_URL"));
     assertThat(idem.database().password()).isEqualTo("postgres");
+  }
+
+  /** The shell script of the app's healthcheck: {@code test: [CMD, bash, -c, <script>]}. */
+  static String healthcheckScript(JsonNode services) {
+    JsonNode test = services.get("app").get("healthcheck").get("test");
+    assertThat(test.size()).isEqualTo(4);
+    assertThat(List.of(test.get(0).asText(), test.get(1).asText(), test.get(2).asText()))
+        .containsExactly("CMD", "bash", "-c");
+    return test.get(3).asText();
+  }
+
+  /** The services of the compose file. */
+  static JsonNode services() throws java.io.IOException {
+    return new ObjectMapper(new YAMLFactory())
+        .readTree(ROOT.resolve("docker-compose.yml").toFile())
+        .get("services");
   }
 }

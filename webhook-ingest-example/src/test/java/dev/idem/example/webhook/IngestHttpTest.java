@@ -313,4 +313,28 @@ class IngestHttpTest {
         .contains("http_server_requests_seconds_count{method=\"POST\"")
         .contains("jetty_threads_current");
   }
+
+  @Test
+  void readinessAndLivenessAnswer200WhileTheConsumerRuns() throws Exception {
+    await("ready")
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> get(app.port(), "/health/ready").statusCode() == 200);
+
+    HttpResponse<String> ready = get(app.port(), "/health/ready");
+    assertThat(ready.headers().firstValue("Content-Type")).contains("application/json");
+    assertThat(ready.body())
+        .contains("\"status\":\"UP\"")
+        .contains("\"ready\":true")
+        .contains("\"databaseReachable\":true")
+        .contains("\"brokerReachable\":true");
+    HttpResponse<String> live = get(app.port(), "/health/live");
+    assertThat(live.statusCode()).isEqualTo(200);
+    assertThat(live.body()).contains("\"status\":\"UP\"").contains("\"live\":true");
+  }
+
+  private static HttpResponse<String> get(int port, String path) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
 }

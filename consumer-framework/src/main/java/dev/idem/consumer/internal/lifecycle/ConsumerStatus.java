@@ -2,6 +2,7 @@ package dev.idem.consumer.internal.lifecycle;
 
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Set;
@@ -20,13 +21,24 @@ public final class ConsumerStatus {
   private final AtomicReference<ConsumerSnapshot> snapshot;
   private volatile ConsumerState state = ConsumerState.CREATED;
 
+  /** The {@code at} of the poll thread's last snapshot, or null before its first. */
+  private volatile Instant lastPoll;
+
+  /**
+   * {@link System#nanoTime()} of the poll thread's last sign of life: its last snapshot, or the
+   * move to {@code RUNNING} (the poll thread starts right after it) when it has published none
+   * since; 0 before. Monotonic, so that a wall clock set back or forth never makes a loop look
+   * stalled.
+   */
+  private volatile long lastSignNanos;
+
   /** A holder in state {@code CREATED}, with an empty snapshot taken {@code at}. */
   public ConsumerStatus(Instant at) {
     this.snapshot =
         new AtomicReference<>(
             new ConsumerSnapshot(
                 state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null,
-                at));
+                false, at));
   }
 
   /** The current state. */
@@ -46,6 +58,22 @@ public final class ConsumerStatus {
    */
   public void publish(ConsumerSnapshot fresh) {
     snapshot.updateAndGet(previous -> withState(fresh, state));
+    lastPoll = fresh.at();
+    lastSignNanos = System.nanoTime();
+  }
+
+  /** When the poll thread last published a snapshot, or null when it has not yet. */
+  public Instant lastPoll() {
+    return lastPoll;
+  }
+
+  /**
+   * How long ago the poll thread last published a snapshot, or, before its first one, how long ago
+   * the consumer moved to {@code RUNNING}; zero before that. Measured on the monotonic clock.
+   */
+  public Duration sinceLastPoll() {
+    long since = lastSignNanos;
+    return since == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - since);
   }
 
   /**
@@ -67,7 +95,13 @@ public final class ConsumerStatus {
 
   /** {@code STARTING -> RUNNING}; false (and no change) from any other state. */
   public synchronized boolean running() {
-    return state == ConsumerState.STARTING && move(ConsumerState.RUNNING);
+    if (state != ConsumerState.STARTING) {
+      return false;
+    }
+    // Counts as the poll thread's first sign: a consumer built long before its start must not look
+    // stalled until its first poll.
+    lastSignNanos = System.nanoTime();
+    return move(ConsumerState.RUNNING);
   }
 
   /** {@code STARTING|RUNNING -> FAILED}; false (and no change) when closing or already stopped. */
@@ -113,6 +147,7 @@ public final class ConsumerStatus {
         s.rebalances(),
         s.stuckWorkers(),
         s.lastCommit(),
+        s.brokerReachable(),
         s.at());
   }
 }

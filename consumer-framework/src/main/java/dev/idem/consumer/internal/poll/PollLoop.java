@@ -60,6 +60,8 @@ public final class PollLoop implements Runnable {
   /** Partitions paused at their own bound (for the log of pauses and resumes). */
   private final Set<TopicPartition> heldAlone = new HashSet<>();
 
+  private final BrokerConnections brokerConnections = new BrokerConnections();
+
   private volatile boolean closing;
   private long rebalances;
   private volatile boolean crashed;
@@ -419,10 +421,12 @@ public final class PollLoop implements Runnable {
     Consumer<byte[], byte[]> c = consumer;
     Set<TopicPartition> assigned = Set.of();
     Set<TopicPartition> paused = Set.of();
+    boolean brokerReachable = false;
     if (c != null && !clientClosed) {
       try {
         assigned = new HashSet<>(c.assignment());
         paused = new HashSet<>(c.paused());
+        brokerReachable = brokerConnections.reachable(c);
       } catch (IllegalStateException e) {
         // Closed meanwhile.
       }
@@ -450,6 +454,7 @@ public final class PollLoop implements Runnable {
             rebalances,
             dispatcher.stuckWorkers(),
             lastCommit,
+            brokerReachable,
             clock.instant()));
   }
 
