@@ -21,11 +21,11 @@ final class ConsumerHealthIndicators {
   private ConsumerHealthIndicators() {}
 
   static HealthContributor readiness(IdemConsumers consumers) {
-    return composite(consumers, ConsumerHealth::healthy);
+    return composite(consumers, ConsumerHealth::ready);
   }
 
   static HealthContributor liveness(IdemConsumers consumers) {
-    return composite(consumers, h -> h.state() != dev.idem.consumer.ConsumerState.FAILED);
+    return composite(consumers, ConsumerHealth::live);
   }
 
   private static HealthContributor composite(
@@ -45,6 +45,8 @@ final class ConsumerHealthIndicators {
       Health.Builder b = up.test(h) ? Health.up() : Health.down();
       return b.withDetail("state", h.state().name())
           .withDetail("databaseReachable", h.databaseReachable())
+          .withDetail("brokerReachable", h.brokerReachable())
+          .withDetail("sinceLastPollMs", h.sinceLastPoll().toMillis())
           .withDetail("assignedPartitions", h.assigned().size())
           .withDetail("inFlight", h.inFlight())
           .withDetail("stuckWorkers", h.stuckWorkers())
