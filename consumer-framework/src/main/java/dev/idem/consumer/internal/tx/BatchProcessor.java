@@ -7,7 +7,6 @@ import dev.idem.consumer.SqlWork;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
-import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -143,20 +142,11 @@ public final class BatchProcessor<T> {
     if (!events.isEmpty()) {
       Connection guarded = GuardedConnection.wrap(c);
       env.callHandler(
+          c,
           guarded,
-          () -> {
-            long handlerStart = System.nanoTime();
-            try {
-              handler.handle(events, new BatchTransactionContext(attempt, guarded));
-            } finally {
-              env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
-            }
-            try {
-              env.transactions().requireOpen(c);
-            } catch (Transactions.TransactionStateException e) {
-              throw new TransactionMisuseException(RecordProcessor.misuse(e), null);
-            }
-          });
+          topic,
+          () -> handler.handle(events, new BatchTransactionContext(attempt, guarded)),
+          e -> new TransactionMisuseException(RecordProcessor.misuse(e), null));
     }
     return fresh;
   }

@@ -191,24 +191,17 @@ public final class RecordProcessor<T> {
     String topic = record.topic();
     Connection guarded = GuardedConnection.wrap(c);
     env.callHandler(
+        c,
         guarded,
-        () -> {
-          long handlerStart = System.nanoTime();
-          try {
+        topic,
+        () ->
             handler.handle(
                 read.payload(),
                 new RecordTransactionContext(
-                    env.consumerName(), read.eventId(), record, attempt, guarded));
-          } finally {
-            env.metrics().handlerTime(topic, System.nanoTime() - handlerStart);
-          }
-          try {
-            env.transactions().requireOpen(c);
-          } catch (Transactions.TransactionStateException e) {
-            throw new TransactionMisuseException(
-                misuse(e), topic, record.partition(), record.offset(), read.eventId(), null);
-          }
-        });
+                    env.consumerName(), read.eventId(), record, attempt, guarded)),
+        e ->
+            new TransactionMisuseException(
+                misuse(e), topic, record.partition(), record.offset(), read.eventId(), null));
   }
 
   /** Whether {@code record} is one that a replay of its parked key is releasing now. */

@@ -1,11 +1,13 @@
 package dev.idem.consumer.internal.tx;
 
 import dev.idem.consumer.TransactionHook;
+import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
+import java.util.function.Function;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,10 +41,10 @@ public record TxEnvironment(
     TransactionHook hook) {
   private static final Logger log = LoggerFactory.getLogger(TxEnvironment.class);
 
-  /** A handler call with its timing and its transaction-state check. */
+  /** A call of the user's handler. */
   @FunctionalInterface
   public interface HandlerCall {
-    /** Calls the handler and checks the transaction it left. */
+    /** Calls the handler. */
     void run() throws Exception;
   }
 
@@ -107,14 +109,33 @@ public record TxEnvironment(
   }
 
   /**
-   * Calls a handler through the hook: {@code beforeHandler} with the connection the handler gets,
-   * the call (which checks the transaction it left), {@code afterHandler}; {@code handlerFailed}
-   * when any of them throws.
+   * Calls a handler on the transaction's connection {@code c} through the hook: {@code
+   * beforeHandler} with {@code guarded} (the connection the handler gets), the call (timed), the
+   * check that it left the transaction open and not aborted, {@code afterHandler}; {@code
+   * handlerFailed} when any of them throws.
+   *
+   * @param misuse the exception for a transaction the handler ended or left aborted
    */
-  public void callHandler(Connection guarded, HandlerCall call) throws Exception {
+  public void callHandler(
+      Connection c,
+      Connection guarded,
+      String topic,
+      HandlerCall call,
+      Function<Transactions.TransactionStateException, TransactionMisuseException> misuse)
+      throws Exception {
     try {
       hook.beforeHandler(consumerName, guarded);
-      call.run();
+      long start = System.nanoTime();
+      try {
+        call.run();
+      } finally {
+        metrics.handlerTime(topic, System.nanoTime() - start);
+      }
+      try {
+        transactions.requireOpen(c);
+      } catch (Transactions.TransactionStateException e) {
+        throw misuse.apply(e);
+      }
       hook.afterHandler();
     } catch (Throwable t) {
       hook.handlerFailed();
