@@ -108,6 +108,132 @@ class OutageTest {
         });
   }
 
+  /**
+   * A share group archives a record past its delivery-count limit without a trace. While the
+   * database is down the share consumer must acquire nothing, so an outage many lock durations long
+   * uses up no deliveries: afterwards everything is applied, once, and nothing was archived.
+   */
+  @Test
+  void aShareConsumerAcquiresNothingWhileTheDatabaseIsDownAndLosesNothingToTheDeliveryLimit()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("shareoutage");
+    TestInfrastructure.createTopics(broker.bootstrapServers(), 1, Map.of(), name);
+    try (org.apache.kafka.clients.admin.Admin admin =
+        org.apache.kafka.clients.admin.Admin.create(
+            Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+      admin
+          .incrementalAlterConfigs(
+              Map.of(
+                  new org.apache.kafka.common.config.ConfigResource(
+                      org.apache.kafka.common.config.ConfigResource.Type.GROUP, name),
+                  List.of(
+                      set("share.record.lock.duration.ms", "1000"),
+                      set("share.delivery.count.limit", "2"))))
+          .all()
+          .get();
+    }
+    IdemConfig config =
+        IdemConfig.builder(name)
+            .bootstrapServers(broker.bootstrapServers())
+            .topics(name)
+            .concurrency(2)
+            .drainTimeout(Duration.ofSeconds(5))
+            .build();
+    int events = 60;
+    try (HikariDataSource pool = pool(postgres, 6, name)) {
+      // Attempts fail fast while the server is down, as they would against a refused connection,
+      // instead of waiting out the pool's timeout past the record's acquisition lock.
+      pool.setConnectionTimeout(500);
+      try (java.sql.Connection c = pool.getConnection();
+          java.sql.Statement s = c.createStatement()) {
+        s.execute("CREATE TABLE " + name + "_effects (event_id text)");
+      }
+      try (IdempotentShareConsumer<String> consumer =
+          IdempotentShareConsumer.builder(config, Payloads.utf8())
+              .dataSource(pool)
+              .eventIds(EventIds.header("webhook-id"))
+              .handler(
+                  (value, ctx) -> {
+                    try (java.sql.PreparedStatement ps =
+                        ctx.connection()
+                            .prepareStatement(
+                                "INSERT INTO " + name + "_effects (event_id) VALUES (?)")) {
+                      ps.setString(1, ctx.eventId());
+                      ps.executeUpdate();
+                    }
+                  })
+              .build()) {
+        consumer.start();
+        awaitTrue(Duration.ofSeconds(30), "ready", () -> consumer.health().ready());
+        postgres.stop();
+        try {
+          List<org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]>> records =
+              new java.util.ArrayList<>();
+          for (int i = 0; i < events; i++) {
+            records.add(shareRecord(name, "e" + i));
+          }
+          sendTo(broker.bootstrapServers(), records);
+          // Six lock durations, three times the group's delivery limit.
+          Thread.sleep(6000);
+        } finally {
+          postgres.start();
+        }
+        awaitTrue(
+            Duration.ofSeconds(60),
+            "every event applied after the outage",
+            () ->
+                countOn(pool, "SELECT count(DISTINCT event_id) FROM " + name + "_effects")
+                    == events);
+        assertThat(countOn(pool, "SELECT count(*) FROM " + name + "_effects")).isEqualTo(events);
+        assertThat(
+                countOn(
+                    pool,
+                    "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+            .isZero();
+      }
+    }
+  }
+
+  private static org.apache.kafka.clients.admin.AlterConfigOp set(String key, String value) {
+    return new org.apache.kafka.clients.admin.AlterConfigOp(
+        new org.apache.kafka.clients.admin.ConfigEntry(key, value),
+        org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET);
+  }
+
+  private static org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> shareRecord(
+      String topic, String eventId) {
+    org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> r =
+        new org.apache.kafka.clients.producer.ProducerRecord<>(
+            topic, eventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    r.headers().add("webhook-id", eventId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return r;
+  }
+
+  private static void sendTo(
+      String bootstrap, List<org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]>> rs)
+      throws Exception {
+    try (org.apache.kafka.clients.producer.KafkaProducer<byte[], byte[]> p =
+        new org.apache.kafka.clients.producer.KafkaProducer<>(
+            Map.of("bootstrap.servers", bootstrap, "acks", "all"),
+            new org.apache.kafka.common.serialization.ByteArraySerializer(),
+            new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+      for (org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]> r : rs) {
+        p.send(r).get();
+      }
+    }
+  }
+
+  private static long countOn(javax.sql.DataSource ds, String query) {
+    try (java.sql.Connection c = ds.getConnection();
+        java.sql.Statement s = c.createStatement();
+        java.sql.ResultSet rs = s.executeQuery(query)) {
+      rs.next();
+      return rs.getLong(1);
+    } catch (java.sql.SQLException e) {
+      return -1;
+    }
+  }
+
   @Test
   void aDatabaseOutageMakesTheConsumerNotReadyButLeavesItLiveUntilTheDatabaseReturns()
       throws Exception {

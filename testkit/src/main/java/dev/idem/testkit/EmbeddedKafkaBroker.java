@@ -147,6 +147,14 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     p.put("transaction.state.log.num.partitions", "4");
     p.put("share.coordinator.state.topic.replication.factor", "1");
     p.put("share.coordinator.state.topic.min.isr", "1");
+    // Share groups (share.version 1 is finalized by default on 4.3): one state partition is enough
+    // for one node, and tests lower a group's acquisition lock below the broker's 15 s minimum to
+    // see lock expiries within seconds, and share sessions and heartbeats like consumer groups'.
+    p.put("share.coordinator.state.topic.num.partitions", "1");
+    p.put("group.share.min.record.lock.duration.ms", "1000");
+    p.put("group.share.min.session.timeout.ms", "1000");
+    p.put("group.share.min.heartbeat.interval.ms", "500");
+    p.put("group.share.heartbeat.interval.ms", "1000");
     p.put("group.initial.rebalance.delay.ms", "0");
     // Short consumer sessions make fault tests detect dead members quickly.
     p.put("group.min.session.timeout.ms", "1000");

@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * What follows a failed attempt, decided in one place for single records and batches: re-run at
  * once, wait for the database, retry after a backoff, or give up (dead-letter).
  */
-final class FailurePolicy {
+public final class FailurePolicy {
   private static final Logger log = LoggerFactory.getLogger(FailurePolicy.class);
 
   /**
@@ -29,7 +29,7 @@ final class FailurePolicy {
   static final int MAX_RERUNS = 3;
 
   /** What to do next. */
-  enum Action {
+  public enum Action {
     /** Run again at once, without using up an attempt. */
     RERUN,
     /** Wait for the database to come back, without using up an attempt. */
@@ -41,14 +41,14 @@ final class FailurePolicy {
   }
 
   /** A decision and the delay before the next run. */
-  record Decision(Action action, Duration delay, Failures.Kind kind) {}
+  public record Decision(Action action, Duration delay, Failures.Kind kind) {}
 
   private final RetryPolicy retry;
   private final FailureClassifier classifier;
   private final Duration readRetryTimeout;
   private final Predicate<SQLException> isKeyRace;
 
-  FailurePolicy(
+  public FailurePolicy(
       RetryPolicy retry,
       FailureClassifier classifier,
       Duration readRetryTimeout,
@@ -70,7 +70,7 @@ final class FailurePolicy {
   }
 
   /** After attempt {@code attempt} (with {@code reruns} key-race re-runs so far) failed. */
-  Decision afterFailure(Throwable failure, int attempt, int reruns) {
+  public Decision afterFailure(Throwable failure, int attempt, int reruns) {
     Failures.Kind kind = classify(failure);
     switch (kind) {
       case KEY_RACE:
@@ -105,7 +105,7 @@ final class FailurePolicy {
    * After the record could not be read for the {@code readAttempt}-th time, the first of them
    * {@code sinceFirstFailure} ago.
    */
-  Decision afterReadFailure(Throwable failure, int readAttempt, Duration sinceFirstFailure) {
+  public Decision afterReadFailure(Throwable failure, int readAttempt, Duration sinceFirstFailure) {
     RetryDecision d;
     try {
       d = classifier.classifyReadFailure(failure);

@@ -1,0 +1,447 @@
+package dev.idem.consumer.internal.share;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.ConsumerHealth;
+import dev.idem.consumer.ConsumerState;
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.TransactionStateCheck;
+import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
+import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
+import dev.idem.consumer.internal.dispatch.ConnectionAborter;
+import dev.idem.consumer.internal.dispatch.FailurePolicy;
+import dev.idem.consumer.internal.dispatch.Watchdog;
+import dev.idem.consumer.internal.health.DatabaseProbe;
+import dev.idem.consumer.internal.health.ServerCheck;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.runtime.ConsumerParts;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
+import dev.idem.consumer.internal.schema.SchemaVersionCheck;
+import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
+import dev.idem.consumer.internal.store.TransactionSettings;
+import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.TxEnvironment;
+import dev.idem.internal.jdbc.Transactions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.ShareConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicIdPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running share-group consumer: the same transaction per record as the consumer-group mode, on a
+ * loop of poll, process every record of the poll on the workers, acknowledge each, commit the
+ * acknowledgements, poll. While the database is unreachable it acquires nothing.
+ *
+ * @param <T> the payload type
+ */
+public final class ShareRuntime<T> {
+  private static final Logger log = LoggerFactory.getLogger(ShareRuntime.class);
+
+  private final ConsumerParts<T> parts;
+  private final IdemConfig config;
+  private final String name;
+  private final Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients;
+  private final Map<String, Object> clientProperties;
+
+  private HikariDataSource ownedPool;
+  private DatabaseProbe probe;
+  private ConsumerMetrics metrics;
+  private ShareMetrics shareMetrics;
+  private Watchdog watchdog;
+  private ScheduledExecutorService watchdogTimer;
+  private DeadLetterPublisher deadLetters;
+  private ExecutorService workers;
+  private ShareRecordTask task;
+  private ShareGroupSettings group;
+  private Thread pollThread;
+  private volatile ShareConsumer<byte[], byte[]> client;
+  private volatile boolean running;
+  private volatile boolean databaseDown;
+  private DataSource dataSource;
+  private volatile ConsumerState state = ConsumerState.STARTING;
+  private volatile long lastLoopNanos = System.nanoTime();
+  private volatile Instant lastCommit;
+  private final AtomicInteger inFlight = new AtomicInteger();
+
+  private ShareRuntime(
+      ConsumerParts<T> parts,
+      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients,
+      Map<String, Object> clientProperties) {
+    this.parts = parts;
+    this.config = parts.config();
+    this.name = config.consumerName();
+    this.clients = clients;
+    this.clientProperties = clientProperties;
+  }
+
+  /**
+   * Applies the schema, checks the server and the share group's settings, and starts polling on a
+   * thread of its own; on a failure releases what it opened and rethrows.
+   */
+  public static <T> ShareRuntime<T> start(
+      ConsumerParts<T> parts,
+      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients,
+      Map<String, Object> clientProperties) {
+    ShareRuntime<T> runtime = new ShareRuntime<>(parts, clients, clientProperties);
+    try {
+      runtime.open();
+      return runtime;
+    } catch (RuntimeException | Error e) {
+      runtime.release();
+      throw e;
+    }
+  }
+
+  private void open() {
+    DataSource dataSource = parts.dataSource();
+    if (dataSource == null) {
+      ownedPool = new HikariDataSource(parts.ownedPoolSettings().get());
+      dataSource = ownedPool;
+    }
+    if (parts.applySchema()) {
+      DataSource target = dataSource;
+      ConsumerSchemas.of(config).forEach(set -> set.migrate(target));
+    } else {
+      SchemaVersionCheck.require(dataSource, config);
+    }
+    Transactions transactions =
+        Transactions.checking(
+            config.transactionStateCheck() == TransactionStateCheck.DRIVER
+                ? Transactions.StateCheck.DRIVER
+                : Transactions.StateCheck.QUERY);
+    int serverVersion = ServerCheck.run(name, dataSource, transactions);
+    probe =
+        new DatabaseProbe(
+            name, dataSource, true, Executors.newSingleThreadScheduledExecutor(threads("health")));
+    group =
+        ShareGroupSettings.apply(
+            adminProperties(), String.valueOf(clientProperties.get("group.id")));
+    log.info(
+        "starting idem share consumer {} (share group {}: {} deliveries, {} ms acquisition lock)"
+            + " with{}",
+        name,
+        clientProperties.get("group.id"),
+        group.deliveryLimit(),
+        group.lockDuration().toMillis(),
+        config.describe());
+    metrics = new ConsumerMetrics(parts.meterRegistry(), name);
+    metrics.registerInFlight(inFlight::get);
+    shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
+    watchdog =
+        new Watchdog(
+            name,
+            config.lockTimeout(),
+            config.handlerTimeout(),
+            config.maxAbandonedWorkers(),
+            ConnectionAborter.forPool(dataSource),
+            metrics);
+    metrics.registerStuckWorkers(watchdog::stuckWorkers);
+    deadLetters =
+        config.deadLetterTopic() == null
+            ? DeadLetterPublisher.NONE
+            : new KafkaDeadLetterPublisher(config);
+    PostgresIdempotencyStore store =
+        new PostgresIdempotencyStore(
+            name,
+            config.schema(),
+            config.processedTable(),
+            config.deadLetterTable(),
+            new TransactionSettings(config.lockTimeout(), config.handlerTimeout(), serverVersion),
+            config.offsetStore());
+    TxEnvironment env =
+        new TxEnvironment(
+            name,
+            config.lockNamespace(),
+            dataSource,
+            store,
+            parts.lockKeys(),
+            metrics,
+            parts.faults(),
+            transactions,
+            watchdog,
+            parts.transactionHook());
+    RecordProcessor<T> processor =
+        new RecordProcessor<>(
+            env, parts.eventIds(), parts.payloads(), parts.handler(), deadLetters, null);
+    FailurePolicy policy =
+        new FailurePolicy(
+            config.retry(), parts.classifier(), config.readRetryTimeout(), processor::isKeyRace);
+    task =
+        new ShareRecordTask(
+            name, processor, policy, metrics, shareMetrics, () -> databaseDown = true);
+    this.dataSource = dataSource;
+    workers = Executors.newCachedThreadPool(threads("worker"));
+    watchdogTimer = Executors.newSingleThreadScheduledExecutor(threads("watchdog"));
+    watchdog.start(watchdogTimer, config.handlerTimeout());
+    client = clients.apply(clientProperties);
+    client.subscribe(config.topics());
+    running = true;
+    state = ConsumerState.RUNNING;
+    pollThread = threads("poll").newThread(this::loop);
+    pollThread.start();
+  }
+
+  /** The share consumer's connection and security settings, for the admin client. */
+  private Map<String, Object> adminProperties() {
+    Map<String, Object> admin = new java.util.LinkedHashMap<>();
+    clientProperties.forEach(
+        (k, v) -> {
+          if (k.equals("bootstrap.servers")
+              || k.startsWith("security.")
+              || k.startsWith("sasl.")
+              || k.startsWith("ssl.")
+              || k.equals("client.dns.lookup")) {
+            admin.put(k, v);
+          }
+        });
+    admin.put("client.id", "idem-" + name + "-admin");
+    return admin;
+  }
+
+  /** Share-consumer keys that a consumer-group configuration holds and the share client refuses. */
+  private static final List<String> NOT_FOR_SHARE =
+      List.of(
+          "auto.offset.reset",
+          "enable.auto.commit",
+          "group.instance.id",
+          "isolation.level",
+          "partition.assignment.strategy",
+          "interceptor.classes",
+          "session.timeout.ms",
+          "heartbeat.interval.ms",
+          "group.protocol",
+          "group.remote.assignor");
+
+  /**
+   * The share consumer's properties from the configuration's Kafka properties: the consumer-group
+   * keys the share client refuses left out (their share-group counterparts are group settings, see
+   * {@link ShareGroupSettings}), explicit acknowledgement, and at most {@code max.poll.records}
+   * records acquired per poll ({@code record_limit}), by default 4 per worker.
+   */
+  public static Map<String, Object> clientProperties(IdemConfig config) {
+    Map<String, Object> props = new java.util.LinkedHashMap<>(config.kafka());
+    NOT_FOR_SHARE.forEach(props::remove);
+    props.put("share.acknowledgement.mode", "explicit");
+    props.put("share.acquire.mode", "record_limit");
+    props.putIfAbsent("max.poll.records", String.valueOf(Math.max(4, 4 * config.concurrency())));
+    return props;
+  }
+
+  /** The loop of the poll thread: the only thread that touches the share consumer. */
+  private void loop() {
+    try {
+      while (running) {
+        lastLoopNanos = System.nanoTime();
+        if (databaseDown || !probe.reachable()) {
+          // Acquiring now would use up deliveries that cannot be applied (and past the group's
+          // delivery-count limit the broker archives a record without a trace).
+          databaseDown = !databaseAnswers();
+          if (databaseDown || !probe.reachable()) {
+            Thread.sleep(config.pollTimeout().toMillis());
+            continue;
+          }
+        }
+        ConsumerRecords<byte[], byte[]> records = client.poll(config.pollTimeout());
+        if (records.isEmpty()) {
+          continue;
+        }
+        long acquiredAt = System.nanoTime();
+        Duration lock =
+            client
+                .acquisitionLockTimeoutMs()
+                .map(ms -> Duration.ofMillis(ms))
+                .orElse(group.lockDuration());
+        processAndAcknowledge(records, acquiredAt, lock);
+      }
+    } catch (WakeupException e) {
+      // close() woke the poll up.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      if (running) {
+        log.error("idem share consumer {} failed", name, e);
+        state = ConsumerState.FAILED;
+      }
+    } finally {
+      try {
+        client.close(Duration.ofSeconds(10));
+      } catch (RuntimeException e) {
+        log.warn("closing the share consumer of {} failed", name, e);
+      }
+    }
+  }
+
+  private void processAndAcknowledge(
+      ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
+      throws InterruptedException {
+    List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
+    List<Future<AcknowledgeType>> results = new ArrayList<>(records.count());
+    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(config.concurrency());
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      slots.acquire();
+      inFlight.incrementAndGet();
+      polled.add(r);
+      results.add(
+          workers.submit(
+              () -> {
+                try {
+                  return task.run(r, acquiredAt, lock, group.deliveryLimit());
+                } finally {
+                  inFlight.decrementAndGet();
+                  slots.release();
+                }
+              }));
+    }
+    for (int i = 0; i < polled.size(); i++) {
+      AcknowledgeType type;
+      try {
+        type = results.get(i).get();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof Error err) {
+          throw err;
+        }
+        // Unexpected (the task catches what it can): let the broker redeliver it.
+        log.error("idem share consumer {}: a record's task failed", name, e.getCause());
+        type = AcknowledgeType.RELEASE;
+      }
+      client.acknowledge(polled.get(i), type);
+    }
+    Map<TopicIdPartition, Optional<KafkaException>> committed =
+        client.commitSync(Duration.ofSeconds(30));
+    committed.forEach(
+        (tp, failure) -> {
+          if (failure.isPresent()) {
+            // Mostly a lock that expired while the handler ran: the record went to another
+            // consumer, whose copy waits on the event's advisory lock and is skipped.
+            shareMetrics.acknowledgementFailed(tp.topic());
+            log.info(
+                "consumer {}: the broker refused acknowledgements on {}: {}",
+                name,
+                tp,
+                failure.get().toString());
+          }
+        });
+    lastCommit = Instant.now();
+  }
+
+  private boolean databaseAnswers() {
+    try (java.sql.Connection c = dataSource.getConnection()) {
+      return c.isValid(2);
+    } catch (java.sql.SQLException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** The health of this consumer. */
+  public ConsumerHealth health(String consumerName, int maxAbandonedWorkers) {
+    Duration since = Duration.ofNanos(System.nanoTime() - lastLoopNanos);
+    Duration stall =
+        config
+            .drainTimeout()
+            .plus(config.pollTimeout().multipliedBy(10))
+            .plusSeconds(30)
+            .plus(group == null ? Duration.ZERO : group.lockDuration());
+    return new ConsumerHealth(
+        consumerName,
+        state,
+        Set.of(),
+        lastCommit,
+        probe != null && probe.reachable() && !databaseDown,
+        inFlight.get(),
+        watchdog == null ? 0 : watchdog.stuckWorkers(),
+        maxAbandonedWorkers,
+        brokerReachable(),
+        Instant.now().minus(since),
+        since,
+        stall);
+  }
+
+  /**
+   * Whether the client holds a broker connection ({@code connection-count}, the signal of the
+   * consumer-group mode); true when the client does not report it.
+   */
+  private boolean brokerReachable() {
+    ShareConsumer<byte[], byte[]> c = client;
+    if (c == null) {
+      return false;
+    }
+    for (Map.Entry<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> e :
+        c.metrics().entrySet()) {
+      if (e.getKey().name().equals("connection-count")
+          && e.getValue().metricValue() instanceof Number n) {
+        return n.doubleValue() > 0;
+      }
+    }
+    return true;
+  }
+
+  /** The meters only share groups have, for tests and the health view. */
+  public double acknowledgementsFailed() {
+    return shareMetrics == null ? 0 : shareMetrics.acknowledgementsFailed();
+  }
+
+  /** Finishes the current poll's records (up to the drain timeout), acknowledges, stops. */
+  public void close() {
+    running = false;
+    state = ConsumerState.CLOSING;
+    if (pollThread != null) {
+      try {
+        pollThread.join(config.drainTimeout().plusSeconds(15).toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (pollThread.isAlive()) {
+        client.wakeup();
+      }
+    }
+    release();
+    state = ConsumerState.CLOSED;
+  }
+
+  private void release() {
+    if (workers != null) {
+      workers.shutdownNow();
+    }
+    if (watchdogTimer != null) {
+      watchdogTimer.shutdownNow();
+    }
+    if (deadLetters != null) {
+      deadLetters.close();
+    }
+    if (probe != null) {
+      probe.close();
+    }
+    if (ownedPool != null) {
+      ownedPool.close();
+    }
+  }
+
+  private ThreadFactory threads(String role) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, "idem-share-" + name + "-" + role + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+}

@@ -1,0 +1,271 @@
+package dev.idem.consumer;
+
+import static dev.idem.consumer.IdemTestSupport.INFRA;
+import static dev.idem.consumer.IdemTestSupport.awaitTrue;
+import static dev.idem.consumer.IdemTestSupport.bootstrap;
+import static dev.idem.consumer.IdemTestSupport.count;
+import static dev.idem.consumer.IdemTestSupport.createEffectsTable;
+import static dev.idem.consumer.IdemTestSupport.insertEffect;
+import static dev.idem.consumer.IdemTestSupport.pool;
+import static dev.idem.consumer.IdemTestSupport.record;
+import static dev.idem.consumer.IdemTestSupport.send;
+import static dev.idem.consumer.IdemTestSupport.stays;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.testkit.TestInfrastructure;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Idempotent consumption from a share group on the real broker: several consumers on one partition,
+ * a lock that expires under a slow handler, the delivery-count limit, and the settings that need an
+ * order share groups do not give.
+ */
+class ShareGroupTest {
+
+  static IdemConfig.Builder config(String name, String topic) {
+    return IdemConfig.builder(name)
+        .bootstrapServers(bootstrap())
+        .topics(topic)
+        .concurrency(2)
+        .drainTimeout(Duration.ofSeconds(5))
+        .retry(RetryPolicy.fixed(100, Duration.ofMillis(300)));
+  }
+
+  static void groupConfig(String group, Map<String, String> values) throws Exception {
+    try (Admin admin =
+        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))) {
+      List<AlterConfigOp> ops = new ArrayList<>();
+      values.forEach(
+          (k, v) -> ops.add(new AlterConfigOp(new ConfigEntry(k, v), AlterConfigOp.OpType.SET)));
+      admin
+          .incrementalAlterConfigs(
+              Map.of(new ConfigResource(ConfigResource.Type.GROUP, group), ops))
+          .all()
+          .get();
+    }
+  }
+
+  static long rows(String query) {
+    try {
+      return count(query);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static IdempotentShareConsumer<String> consumer(
+      IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
+    return IdempotentShareConsumer.builder(config, Payloads.utf8())
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"))
+        .handler(handler)
+        .build();
+  }
+
+  @Test
+  void fourConsumersOnOnePartitionEachApplyAShareAndEveryEventOnce() throws Exception {
+    String name = TestInfrastructure.uniqueName("share4");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    int unique = 200;
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int i = 0; i < unique; i++) {
+      records.add(record(name, 0, "k" + i, "e" + i, "v" + i));
+      if (i % 4 == 0) {
+        records.add(record(name, 0, "k" + i, "e" + i, "v" + i)); // a copy
+      }
+    }
+    send(records);
+    Map<Integer, AtomicInteger> applied = new ConcurrentHashMap<>();
+    List<IdempotentShareConsumer<String>> consumers = new ArrayList<>();
+    IdemConfig config = config(name, name).kafka("max.poll.records", "5").build();
+    try (HikariDataSource pool = pool(16)) {
+      try {
+        for (int n = 0; n < 4; n++) {
+          int instance = n;
+          IdempotentShareConsumer<String> c =
+              consumer(
+                  config,
+                  pool,
+                  (value, ctx) -> {
+                    insertEffect(effects, value, ctx);
+                    applied.computeIfAbsent(instance, k -> new AtomicInteger()).incrementAndGet();
+                    Thread.sleep(5);
+                  });
+          consumers.add(c);
+          c.start();
+        }
+        awaitTrue(
+            Duration.ofSeconds(60),
+            "every event applied",
+            () -> rows("SELECT count(DISTINCT event_id) FROM " + effects) == unique);
+        stays(
+            Duration.ofSeconds(2),
+            "no event applied twice",
+            () -> rows("SELECT count(*) FROM " + effects) == unique);
+      } finally {
+        consumers.forEach(IdempotentShareConsumer::close);
+      }
+    }
+    for (int n = 0; n < 4; n++) {
+      assertThat(applied.getOrDefault(n, new AtomicInteger()).get())
+          .as("instance %d applied at least 10%% of the events (%s)", n, applied)
+          .isGreaterThanOrEqualTo(unique / 10);
+    }
+  }
+
+  @Test
+  void aRecordWhoseLockExpiresUnderASlowHandlerIsRedeliveredWaitsOnTheLockAndIsSkipped()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("sharelock");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    groupConfig(name, Map.of("share.record.lock.duration.ms", "2000"));
+    AtomicInteger slowCalls = new AtomicInteger();
+    AtomicBoolean slowOnce = new AtomicBoolean(true);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    IdemConfig config = config(name, name).kafka("max.poll.records", "1").build();
+    EventHandler<String> handler =
+        (value, ctx) -> {
+          insertEffect(effects, value, ctx);
+          if (ctx.eventId().equals("slow")) {
+            slowCalls.incrementAndGet();
+            if (slowOnce.getAndSet(false)) {
+              Thread.sleep(4000); // twice the acquisition lock
+            }
+          }
+        };
+    try (HikariDataSource pool = pool(10);
+        IdempotentShareConsumer<String> a =
+            IdempotentShareConsumer.builder(config, Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header("webhook-id"))
+                .meterRegistry(meters)
+                .handler(handler)
+                .build();
+        IdempotentShareConsumer<String> b =
+            IdempotentShareConsumer.builder(config, Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header("webhook-id"))
+                .meterRegistry(meters)
+                .handler(handler)
+                .build()) {
+      a.start();
+      b.start();
+      send(List.of(record(name, 0, "k", "slow", "s"), record(name, 0, "k", "after", "a")));
+      awaitTrue(
+          Duration.ofSeconds(30),
+          "the slow event applied and redelivered",
+          () ->
+              rows("SELECT count(*) FROM " + effects + " WHERE event_id = 'slow'") == 1
+                  && meters.find("idem.share.redelivered").counter() != null
+                  && meters.find("idem.share.redelivered").counter().count() >= 1);
+      stays(
+          Duration.ofSeconds(3),
+          "the redelivered copy applied nothing",
+          () -> rows("SELECT count(*) FROM " + effects + " WHERE event_id = 'slow'") == 1);
+      // The copy waited on the advisory lock, found the mark and was skipped without the handler.
+      assertThat(slowCalls.get()).isEqualTo(1);
+      assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'after'"))
+          .isEqualTo(1);
+      assertThat(a.acknowledgementsFailed() + b.acknowledgementsFailed()).isGreaterThanOrEqualTo(1);
+    }
+  }
+
+  @Test
+  void aRecordThatKeepsFailingIsDeadLetteredOnItsLastDeliveryAndAPoisonOneAtOnce()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("sharelimit");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    groupConfig(
+        name, Map.of("share.record.lock.duration.ms", "2000", "share.delivery.count.limit", "2"));
+    AtomicInteger poisonCalls = new AtomicInteger();
+    IdemConfig config = config(name, name).build();
+    try (HikariDataSource pool = pool(6);
+        IdempotentShareConsumer<String> c =
+            consumer(
+                config,
+                pool,
+                (value, ctx) -> {
+                  if (ctx.eventId().equals("poison")) {
+                    poisonCalls.incrementAndGet();
+                    throw new IllegalStateException("a failure the policy retries");
+                  }
+                  insertEffect(effects, value, ctx);
+                })) {
+      c.start();
+      send(
+          List.of(
+              record(name, 0, "k", "poison", "p"),
+              record(name, 0, "k", null, "no event id"),
+              record(name, 0, "k", "fine", "f")));
+      awaitTrue(
+          Duration.ofSeconds(30),
+          "the poison record dead-lettered",
+          () ->
+              rows(
+                      "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
+                          + name
+                          + "' AND event_id = 'poison'")
+                  == 1);
+      awaitTrue(
+          Duration.ofSeconds(10),
+          "the consumer went on",
+          () -> rows("SELECT count(*) FROM " + effects + " WHERE event_id = 'fine'") == 1);
+    }
+    // Retried locally within each delivery's lock, then released once, then dead-lettered.
+    assertThat(poisonCalls.get()).isGreaterThan(2);
+    // The record without an event id was dead-lettered at once, once.
+    assertThat(
+            count(
+                "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
+                    + name
+                    + "' AND event_id IS NULL"))
+        .isEqualTo(1);
+  }
+
+  @Test
+  void settingsThatNeedAnOrderAreRefusedByName() {
+    String name = TestInfrastructure.uniqueName("shareref");
+    assertThatThrownBy(
+            () ->
+                consumer(
+                    config(name, name).offsetStore(OffsetStore.POSTGRESQL).build(),
+                    null,
+                    (v, c) -> {}))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("consumer.offset-store");
+    assertThatThrownBy(
+            () ->
+                consumer(
+                    config(name, name).deadLetterMode(DeadLetterMode.PARK_KEY).build(),
+                    null,
+                    (v, c) -> {}))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("consumer.dead-letter.on-failure");
+    assertThatThrownBy(
+            () -> consumer(config(name, name).transactionMaxRecords(8).build(), null, (v, c) -> {}))
+        .isInstanceOf(IdemConfigException.class)
+        .hasMessageStartingWith("consumer.transaction.max-records");
+  }
+}
