@@ -67,7 +67,16 @@ public final class BenchmarkMain {
           "webhook-record",
           "webhook-grouped",
           "webhook-batch",
+          "group-1p",
+          "share-1",
+          "share-2",
+          "share-4",
           "jdbc");
+
+  /** The scenarios that read the one-partition topic: share groups against one group consumer. */
+  static boolean onePartition(String scenario) {
+    return scenario.equals("group-1p") || scenario.startsWith("share-");
+  }
 
   /**
    * The latency runs: mode, percent of its median maximum, p99 target in ms (issue 15; -1: a
@@ -167,6 +176,11 @@ public final class BenchmarkMain {
         TestInfrastructure.createTopics(bootstrap, o.partitions, Map.of(), webhookTopic);
         produce(webhookTopic, true);
       }
+      String onePartitionTopic = prefix + "_events_1p";
+      if (o.scenarios.stream().anyMatch(BenchmarkMain::onePartition)) {
+        TestInfrastructure.createTopics(bootstrap, 1, Map.of(), onePartitionTopic);
+        produce(onePartitionTopic, false, 0);
+      }
       Report report = new Report(describeMachine());
       Profiler profiler = o.profile ? new Profiler(db, o.profileOut) : null;
       for (int round = 1; round <= o.runs; round++) {
@@ -174,7 +188,15 @@ public final class BenchmarkMain {
           boolean webhook = scenario.startsWith("webhook-");
           String runPrefix = prefix + "_r" + round;
           Settings s =
-              settings(scenario, webhook ? webhookTopic : topic, runPrefix, workload.events, 0);
+              onePartition(scenario)
+                  ? settings(scenario, onePartitionTopic, 1, runPrefix, workload.events, 0)
+                  : settings(
+                      scenario,
+                      webhook ? webhookTopic : topic,
+                      o.partitions,
+                      runPrefix,
+                      workload.events,
+                      0);
           if (webhook) {
             Ledgers.resetWebhookLedger(db);
           } else {
@@ -218,11 +240,16 @@ public final class BenchmarkMain {
 
     private Settings settings(
         String scenario, String topic, String runPrefix, int events, int rate) {
+      return settings(scenario, topic, o.partitions, runPrefix, events, rate);
+    }
+
+    private Settings settings(
+        String scenario, String topic, int partitions, String runPrefix, int events, int rate) {
       return new Settings(
           scenario,
           bootstrap,
           topic,
-          o.partitions,
+          partitions,
           events,
           scenario.startsWith("latency-") ? events : workload.unique,
           o.threads,
@@ -282,6 +309,11 @@ public final class BenchmarkMain {
      * random partitions; the webhooks are keyed by account and partitioned by key.
      */
     private void produce(String topic, boolean asWebhooks) {
+      produce(topic, asWebhooks, null);
+    }
+
+    /** The workload to {@code topic}; every record to {@code partition} when it is not null. */
+    private void produce(String topic, boolean asWebhooks, Integer partition) {
       try (KafkaProducer<byte[], byte[]> producer =
           new KafkaProducer<>(
               Map.of(
@@ -314,7 +346,7 @@ public final class BenchmarkMain {
             r =
                 new ProducerRecord<>(
                     topic,
-                    w.partition[i],
+                    partition != null ? partition : w.partition[i],
                     w.account[i].getBytes(StandardCharsets.UTF_8),
                     w.value(i));
           }

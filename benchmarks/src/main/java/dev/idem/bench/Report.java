@@ -164,6 +164,7 @@ public final class Report {
             + " µs CPU/ev: consumer JVM CPU per record; 2nd half: the same over the second half"
             + " of the records, once warmed up; µs srv/ev: PostgreSQL + Kafka CPU per"
             + " record; heap: peak MB over the runs)\n");
+    sb.append(shareComparison());
     if (!latencies.isEmpty()) {
       sb.append('\n');
       String row = "%-26s %9s %9s %7s %7s %7s %7s %8s %10s %6s %6s %6s  %s%n";
@@ -212,6 +213,31 @@ public final class Report {
           : fmt("%.2f", c.path("serverCores").asDouble()),
       l.check()
     };
+  }
+
+  /**
+   * Share groups against one consumer-group consumer on the same one-partition topic, when both
+   * ran: the rate of each share row as a multiple of group-1p's, and the consumer's CPU.
+   */
+  String shareComparison() {
+    if (!runs.containsKey("group-1p")) {
+      return "";
+    }
+    double group = rate("group-1p");
+    StringBuilder sb = new StringBuilder("\nOne partition, share group vs consumer group:");
+    for (String s : runs.keySet()) {
+      if (s.startsWith("share-")) {
+        sb.append(
+            fmt(
+                " %s (%s instance%s) %.2fx group-1p, %,.0f events/s;",
+                s,
+                s.substring("share-".length()),
+                s.equals("share-1") ? "" : "s",
+                rate(s) / group,
+                rate(s)));
+      }
+    }
+    return sb.append(" group-1p ").append(fmt("%,.0f", group)).append(" events/s\n").toString();
   }
 
   /** The page docs/benchmarks.md: method, table, notes, latency. */
@@ -276,6 +302,7 @@ public final class Report {
     for (String s : runs.keySet()) {
       sb.append("| ").append(String.join(" | ", cells(s))).append(" |\n");
     }
+    sb.append(shareComparison());
     sb.append(
         "\nScenarios: **raw** a KafkaConsumer draining the topic, no database (ceiling);"
             + " **naive** the pattern as usually written: per record a transaction with"
@@ -298,6 +325,10 @@ public final class Report {
             + "`) and in batch mode; the example has no batch handler, so webhook-batch runs the"
             + " benchmark's own with the same SQL effect: the same entry rows in one JDBC batch,"
             + " and one balance upsert per account with the batch's sum, in account order;"
+            + " **group-1p** idem-record on a one-partition copy of the topic, one consumer (a"
+            + " consumer group cannot use more); **share-1**, **share-2**, **share-4** one, two"
+            + " and four share consumers of one share group (in one JVM, each with its own"
+            + " workers) on the same one-partition topic;"
             + " their ratios are against the synthetic naive loop and ceiling;"
             + " **jdbc** the batch SQL (sorted locks, bulk mark, ledger insert) without Kafka,"
             + " records already in memory (ceiling for the database side).\n");

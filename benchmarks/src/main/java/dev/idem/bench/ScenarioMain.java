@@ -10,6 +10,7 @@ import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
@@ -106,6 +107,10 @@ public final class ScenarioMain {
         case "webhook-record" -> idem(s, m, IdemMode.RECORD, null, breakdown, webhooks());
         case "webhook-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, webhooks());
         case "webhook-batch" -> idem(s, m, IdemMode.BATCH, null, breakdown, webhooks());
+        case "group-1p" -> idem(s, m, IdemMode.RECORD, null, breakdown, ledger(s));
+        case "share-1" -> share(s, m, 1, ledger(s));
+        case "share-2" -> share(s, m, 2, ledger(s));
+        case "share-4" -> share(s, m, 4, ledger(s));
         case "jdbc" -> jdbc(s, m);
         case "latency-record" -> latency(s, m, IdemMode.RECORD, result);
         case "latency-grouped" -> latency(s, m, IdemMode.GROUPED, result);
@@ -396,6 +401,69 @@ public final class ScenarioMain {
         }
       }
     }
+  }
+
+  /**
+   * Share groups: {@code instances} share consumers in one group (in this JVM, each with {@code
+   * threads} workers, as separate instances would be), the per-record ledger handler, on the
+   * one-partition topic; done when the instances together processed or skipped every record.
+   */
+  private static void share(Settings s, Measure m, int instances, Handlers<String> handlers)
+      throws Exception {
+    HikariConfig c = new HikariConfig();
+    c.setJdbcUrl(s.pgUrl());
+    c.setUsername(s.pgUser());
+    c.setPassword(s.pgPassword());
+    c.setMaximumPoolSize(instances * (s.threads() + 2));
+    c.setPoolName("bench-share");
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    List<IdempotentShareConsumer<String>> consumers = new ArrayList<>();
+    try (HikariDataSource pool = new HikariDataSource(c)) {
+      IdemConfig config =
+          IdemConfig.builder(s.consumerName())
+              .bootstrapServers(s.bootstrap())
+              .topics(s.topic())
+              .concurrency(s.threads())
+              .retentionWindow(null)
+              .build();
+      EventHandler<String> handler = handlers.perRecord();
+      try {
+        for (int i = 0; i < instances; i++) {
+          IdempotentShareConsumer<String> consumer =
+              IdempotentShareConsumer.builder(config, handlers.payloads())
+                  .dataSource(pool)
+                  .eventIds(EventIds.header("webhook-id"))
+                  .meterRegistry(registry)
+                  .handler(
+                      (payload, ctx) -> {
+                        m.first();
+                        handler.handle(payload, ctx);
+                      })
+                  .build();
+          consumers.add(consumer);
+          consumer.start();
+        }
+        double done;
+        while ((done =
+                count(registry, "idem.records.processed")
+                    + count(registry, "idem.records.duplicates"))
+            < s.events()) {
+          if (done >= s.events() / 2.0) {
+            m.half();
+          }
+          Thread.sleep(5);
+        }
+        m.end();
+      } finally {
+        consumers.forEach(IdempotentShareConsumer::close);
+      }
+    }
+  }
+
+  private static double count(SimpleMeterRegistry registry, String counter) {
+    return registry.find(counter).counters().stream()
+        .mapToDouble(io.micrometer.core.instrument.Counter::count)
+        .sum();
   }
 
   /**

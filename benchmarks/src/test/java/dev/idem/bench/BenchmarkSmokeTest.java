@@ -14,13 +14,18 @@ import org.junit.jupiter.api.Test;
 class BenchmarkSmokeTest {
 
   /**
-   * Every scenario but two: idem-record-query-check and webhook-grouped run the same harness code
-   * as idem-record and webhook-record with another mode constant, and each child JVM costs about 3
-   * s; leaving them out keeps this test at the time it took before the webhook scenarios.
+   * Every scenario but four: idem-record-query-check and webhook-grouped run the same harness code
+   * as idem-record and webhook-record with another mode constant, share-2 and share-4 the code of
+   * share-1 with more instances, and each child JVM costs about 3 s.
    */
   private static final List<String> SMOKE =
       BenchmarkMain.SCENARIOS.stream()
-          .filter(s -> !s.equals("idem-record-query-check") && !s.equals("webhook-grouped"))
+          .filter(
+              s ->
+                  !s.equals("idem-record-query-check")
+                      && !s.equals("webhook-grouped")
+                      && !s.equals("share-2")
+                      && !s.equals("share-4"))
           .toList();
 
   @Test
