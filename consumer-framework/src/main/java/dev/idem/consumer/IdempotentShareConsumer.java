@@ -24,11 +24,11 @@ import org.apache.kafka.clients.consumer.ShareConsumer;
  * still ran, waits on the lock and is accepted without the handler.
  *
  * <p>What differs from the consumer-group mode (see {@code docs/share-groups.md}): no order at all,
- * so no ordering keys, no offsets in PostgreSQL, no batch or grouped transactions, no park-key
- * dead-letter mode (each is refused naming its setting); retries happen locally within the
- * acquisition lock, then by redelivery; the group's delivery-count limit is honoured by
- * dead-lettering a record in idem's table on its last delivery instead of letting the broker
- * archive it.
+ * so no ordering keys, no offsets in PostgreSQL, no park-key dead-letter mode (each is refused
+ * naming its setting); batch and grouped transactions take up to their size of one partition's
+ * records of a poll, in no particular order; retries happen locally within the acquisition lock,
+ * then by redelivery; the group's delivery-count limit is honoured by dead-lettering a record in
+ * idem's table on its last delivery instead of letting the broker archive it.
  *
  * <pre>{@code
  * try (IdempotentShareConsumer<Payment> consumer =
@@ -180,6 +180,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     private DataSource dataSource;
     private EventIdExtractor eventIds;
     private EventHandler<T> handler;
+    private BatchHandler<T> batchHandler;
     private MeterRegistry meterRegistry;
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private boolean applySchema = true;
@@ -209,6 +210,16 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     /** The handler; required. */
     public Builder<T> handler(EventHandler<T> handler) {
       this.handler = handler;
+      return this;
+    }
+
+    /**
+     * Batch mode, instead of {@link #handler(EventHandler)}: up to {@code consumer.batch.size}
+     * records of one partition of a poll in one transaction (no order among them); a failed batch
+     * falls back to one record at a time.
+     */
+    public Builder<T> batchHandler(BatchHandler<T> batchHandler) {
+      this.batchHandler = batchHandler;
       return this;
     }
 
@@ -261,11 +272,6 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
             "park-key keeps a key's later records behind a dead letter, and a share group"
                 + " delivers in no order; use skip (the default)");
       }
-      if (config.transactionMaxRecords() > 1) {
-        throw new IdemConfigException(
-            "consumer.transaction.max-records",
-            "grouped transactions are not offered for share groups yet; use 1 (the default)");
-      }
       if (config.kafka().containsKey("group.instance.id")) {
         throw new IdemConfigException(
             "kafka.group.instance.id",
@@ -278,7 +284,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
               dataSource,
               eventIds,
               handler,
-              null,
+              batchHandler,
               meterRegistry == null ? new SimpleMeterRegistry() : meterRegistry,
               Clock.systemUTC(),
               classifier,

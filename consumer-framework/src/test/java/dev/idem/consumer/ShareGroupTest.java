@@ -263,9 +263,86 @@ class ShareGroupTest {
                     (v, c) -> {}))
         .isInstanceOf(IdemConfigException.class)
         .hasMessageStartingWith("consumer.dead-letter.on-failure");
-    assertThatThrownBy(
-            () -> consumer(config(name, name).transactionMaxRecords(8).build(), null, (v, c) -> {}))
-        .isInstanceOf(IdemConfigException.class)
-        .hasMessageStartingWith("consumer.transaction.max-records");
+  }
+
+  @Test
+  void groupedAndBatchTransactionsOverAPollApplyEveryEventOnceAndIsolateAFailure()
+      throws Exception {
+    for (String mode : List.of("grouped", "batch")) {
+      String name = TestInfrastructure.uniqueName("share" + mode);
+      INFRA.createTopics(1, name);
+      String effects = name + "_effects";
+      createEffectsTable(effects);
+      int unique = 60;
+      List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+      for (int i = 0; i < unique; i++) {
+        records.add(record(name, 0, "k" + i, "e" + i, i == 7 ? "bad" : "v" + i));
+        if (i % 5 == 0) {
+          records.add(record(name, 0, "k" + i, "e" + i, i == 7 ? "bad" : "v" + i));
+        }
+      }
+      send(records);
+      IdemConfig.Builder b = config(name, name).kafka("max.poll.records", "20");
+      IdemConfig config =
+          mode.equals("grouped") ? b.transactionMaxRecords(8).build() : b.batchSize(10).build();
+      try (HikariDataSource pool = pool(10)) {
+        List<IdempotentShareConsumer<String>> consumers = new ArrayList<>();
+        try {
+          for (int n = 0; n < 2; n++) {
+            IdempotentShareConsumer.Builder<String> c =
+                IdempotentShareConsumer.builder(config, Payloads.utf8())
+                    .dataSource(pool)
+                    .eventIds(EventIds.header("webhook-id"));
+            if (mode.equals("grouped")) {
+              c.handler(
+                  (value, ctx) -> {
+                    if (value.equals("bad")) {
+                      throw new NonRetryableException("bad");
+                    }
+                    insertEffect(effects, value, ctx);
+                  });
+            } else {
+              c.batchHandler(
+                  (events, ctx) -> {
+                    for (BatchEvent<String> e : events) {
+                      if (e.payload().equals("bad")) {
+                        throw new NonRetryableException("bad");
+                      }
+                      try (java.sql.PreparedStatement ps =
+                          ctx.connection()
+                              .prepareStatement(
+                                  "INSERT INTO "
+                                      + effects
+                                      + " (event_id, payload) VALUES (?, ?)")) {
+                        ps.setString(1, e.eventId());
+                        ps.setString(2, e.payload());
+                        ps.executeUpdate();
+                      }
+                    }
+                  });
+            }
+            IdempotentShareConsumer<String> consumer = c.build();
+            consumers.add(consumer);
+            consumer.start();
+          }
+          awaitTrue(
+              Duration.ofSeconds(60),
+              mode + ": every good event applied and the bad one dead-lettered",
+              () ->
+                  rows("SELECT count(DISTINCT event_id) FROM " + effects) == unique - 1
+                      && rows(
+                              "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
+                                  + name
+                                  + "'")
+                          == 1);
+          stays(
+              Duration.ofSeconds(2),
+              mode + ": nothing applied twice",
+              () -> rows("SELECT count(*) FROM " + effects) == unique - 1);
+        } finally {
+          consumers.forEach(IdempotentShareConsumer::close);
+        }
+      }
+    }
   }
 }

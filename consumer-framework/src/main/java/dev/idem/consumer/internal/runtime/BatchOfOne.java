@@ -13,10 +13,11 @@ import java.util.List;
  * A batch handler seen as a handler of one record: after a batch failed, its records are retried
  * one at a time to isolate the poison record, each as a batch of one.
  */
-final class BatchOfOne {
+public final class BatchOfOne {
   private BatchOfOne() {}
 
-  static <T> EventHandler<T> of(BatchHandler<T> batch) {
+  /** {@code batch} as the handler of one record. */
+  public static <T> EventHandler<T> of(BatchHandler<T> batch) {
     return (payload, ctx) ->
         batch.handle(
             List.of(

@@ -3,6 +3,7 @@ package dev.idem.consumer.internal.share;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.ConsumerState;
+import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.TransactionStateCheck;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
@@ -13,11 +14,15 @@ import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
 import dev.idem.consumer.internal.health.ServerCheck;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.runtime.BatchOfOne;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
+import dev.idem.consumer.internal.tx.BatchProcessor;
+import dev.idem.consumer.internal.tx.GroupProcessor;
+import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
@@ -72,6 +77,11 @@ public final class ShareRuntime<T> {
   private DeadLetterPublisher deadLetters;
   private ExecutorService workers;
   private ShareRecordTask task;
+  private RecordProcessor<T> processor;
+  // Batch or grouped mode: one transaction over up to `chunk` records of a poll's partition.
+  private BatchProcessor<T> batches;
+  private GroupProcessor<T> groups;
+  private int chunk = 1;
   private ShareGroupSettings group;
   private Thread pollThread;
   private volatile ShareConsumer<byte[], byte[]> client;
@@ -180,9 +190,19 @@ public final class ShareRuntime<T> {
             transactions,
             watchdog,
             parts.transactionHook());
-    RecordProcessor<T> processor =
+    // A batch handler also serves single records: after a failed batch, and for unreadable ones.
+    EventHandler<T> recordHandler =
+        parts.batchMode() ? BatchOfOne.of(parts.batchHandler()) : parts.handler();
+    processor =
         new RecordProcessor<>(
-            env, parts.eventIds(), parts.payloads(), parts.handler(), deadLetters, null);
+            env, parts.eventIds(), parts.payloads(), recordHandler, deadLetters, null);
+    if (parts.batchMode()) {
+      batches = new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
+      chunk = config.batchSize();
+    } else if (parts.groupedMode()) {
+      groups = new GroupProcessor<>(env, processor);
+      chunk = config.transactionMaxRecords();
+    }
     FailurePolicy policy =
         new FailurePolicy(
             config.retry(), parts.classifier(), config.readRetryTimeout(), processor::isKeyRace);
@@ -294,6 +314,11 @@ public final class ShareRuntime<T> {
   private void processAndAcknowledge(
       ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
       throws InterruptedException {
+    if (chunk > 1) {
+      processInTransactionsOfMany(records, acquiredAt, lock);
+      commit();
+      return;
+    }
     List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
     List<Future<AcknowledgeType>> results = new ArrayList<>(records.count());
     java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(config.concurrency());
@@ -326,6 +351,110 @@ public final class ShareRuntime<T> {
       }
       client.acknowledge(polled.get(i), type);
     }
+    commit();
+  }
+
+  /**
+   * Batch and grouped mode: each partition's records of the poll in transactions of up to {@code
+   * chunk} records, on the workers; a record the transaction did not finish (it failed, or the
+   * whole transaction did) goes the single-record way, retries and dead letters included.
+   */
+  private void processInTransactionsOfMany(
+      ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
+      throws InterruptedException {
+    List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
+    for (org.apache.kafka.common.TopicPartition tp : records.partitions()) {
+      polled.addAll(records.records(tp));
+    }
+    AcknowledgeType[] acks = new AcknowledgeType[polled.size()];
+    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(config.concurrency());
+    List<Future<?>> running = new ArrayList<>();
+    int from = 0;
+    while (from < polled.size()) {
+      int to = from + 1;
+      while (to < polled.size()
+          && to - from < chunk
+          && polled.get(to).topic().equals(polled.get(from).topic())
+          && polled.get(to).partition() == polled.get(from).partition()) {
+        to++;
+      }
+      int start = from;
+      int end = to;
+      slots.acquire();
+      inFlight.addAndGet(end - start);
+      running.add(
+          workers.submit(
+              () -> {
+                try {
+                  runChunk(polled.subList(start, end), acks, start, acquiredAt, lock);
+                } finally {
+                  inFlight.addAndGet(start - end);
+                  slots.release();
+                }
+              }));
+      from = to;
+    }
+    for (Future<?> f : running) {
+      try {
+        f.get();
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof Error err) {
+          throw err;
+        }
+        log.error("idem share consumer {}: a transaction's task failed", name, e.getCause());
+      }
+    }
+    for (int i = 0; i < polled.size(); i++) {
+      // A record whose task failed unexpectedly has no answer: the broker redelivers it.
+      client.acknowledge(polled.get(i), acks[i] == null ? AcknowledgeType.RELEASE : acks[i]);
+    }
+  }
+
+  private void runChunk(
+      List<ConsumerRecord<byte[], byte[]>> chunkRecords,
+      AcknowledgeType[] acks,
+      int offset,
+      long acquiredAt,
+      Duration lock) {
+    List<Read<T>> reads = new ArrayList<>(chunkRecords.size());
+    List<Integer> at = new ArrayList<>(chunkRecords.size());
+    for (int i = 0; i < chunkRecords.size(); i++) {
+      ConsumerRecord<byte[], byte[]> r = chunkRecords.get(i);
+      Read<T> read = processor.read(r);
+      if (read.failure() != null) {
+        acks[offset + i] = task.run(r, acquiredAt, lock, group.deliveryLimit());
+      } else {
+        reads.add(read);
+        at.add(offset + i);
+      }
+    }
+    if (reads.isEmpty()) {
+      return;
+    }
+    java.util.BitSet unfinished = new java.util.BitSet(reads.size());
+    if (batches != null) {
+      if (!batches.process(reads, 1).committed()) {
+        unfinished.set(0, reads.size());
+      }
+    } else {
+      GroupProcessor.GroupRun run =
+          groups.process(reads, java.util.Collections.nCopies(reads.size(), null), 1);
+      if (run.committed()) {
+        unfinished.or(run.unfinished());
+      } else {
+        unfinished.set(0, reads.size());
+      }
+    }
+    for (int j = 0; j < reads.size(); j++) {
+      acks[at.get(j)] =
+          unfinished.get(j)
+              ? task.run(reads.get(j).record(), acquiredAt, lock, group.deliveryLimit())
+              : AcknowledgeType.ACCEPT;
+    }
+  }
+
+  /** Sends the poll's acknowledgements and counts the ones the broker refused. */
+  private void commit() {
     Map<TopicIdPartition, Optional<KafkaException>> committed =
         client.commitSync(Duration.ofSeconds(30));
     committed.forEach(
