@@ -177,10 +177,10 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
   public static final class Builder<T> {
     private final IdemConfig config;
     private final PayloadDeserializer<T> payloads;
-    private DataSource dataSource;
-    private EventIdExtractor eventIds;
     private EventHandler<T> handler;
     private BatchHandler<T> batchHandler;
+    private EventIdExtractor eventIds;
+    private DataSource dataSource;
     private MeterRegistry meterRegistry;
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private boolean applySchema = true;
@@ -191,20 +191,6 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     private Builder(IdemConfig config, PayloadDeserializer<T> payloads) {
       this.config = Objects.requireNonNull(config, "config");
       this.payloads = payloads;
-    }
-
-    /**
-     * The pool transactions run on (at least concurrency + 2 connections); idem does not close it.
-     */
-    public Builder<T> dataSource(DataSource dataSource) {
-      this.dataSource = dataSource;
-      return this;
-    }
-
-    /** Where the event id comes from; required. */
-    public Builder<T> eventIds(EventIdExtractor eventIds) {
-      this.eventIds = eventIds;
-      return this;
     }
 
     /** The handler; required. */
@@ -220,6 +206,20 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
      */
     public Builder<T> batchHandler(BatchHandler<T> batchHandler) {
       this.batchHandler = batchHandler;
+      return this;
+    }
+
+    /**
+     * The pool transactions run on (at least concurrency + 2 connections); idem does not close it.
+     */
+    public Builder<T> dataSource(DataSource dataSource) {
+      this.dataSource = dataSource;
+      return this;
+    }
+
+    /** Where the event id comes from; required. */
+    public Builder<T> eventIds(EventIdExtractor eventIds) {
+      this.eventIds = eventIds;
       return this;
     }
 

@@ -281,17 +281,24 @@ public final class ShareRuntime<T> {
             continue;
           }
         }
-        ConsumerRecords<byte[], byte[]> records = client.poll(config.pollTimeout());
-        if (records.isEmpty()) {
-          continue;
+        try {
+          ConsumerRecords<byte[], byte[]> records = client.poll(config.pollTimeout());
+          if (records.isEmpty()) {
+            continue;
+          }
+          long acquiredAt = System.nanoTime();
+          Duration lock =
+              client
+                  .acquisitionLockTimeoutMs()
+                  .map(ms -> Duration.ofMillis(ms))
+                  .orElse(group.lockDuration());
+          processAndAcknowledge(records, acquiredAt, lock);
+        } catch (org.apache.kafka.common.errors.RetriableException e) {
+          // A broker that is away: the records of the poll are redelivered after their locks;
+          // what was applied is skipped then. Go on rather than die of an outage.
+          log.warn("idem share consumer {}: {}; polling again", name, e.toString());
+          Thread.sleep(config.pollTimeout().toMillis());
         }
-        long acquiredAt = System.nanoTime();
-        Duration lock =
-            client
-                .acquisitionLockTimeoutMs()
-                .map(ms -> Duration.ofMillis(ms))
-                .orElse(group.lockDuration());
-        processAndAcknowledge(records, acquiredAt, lock);
       }
     } catch (WakeupException e) {
       // close() woke the poll up.
