@@ -50,6 +50,10 @@ final class ConfigurationMetadata {
         "Settings every consumer gets unless its own idem.consumers.<name> block sets them.");
     ArrayNode properties = root.putArray("properties");
     ArrayNode hints = root.putArray("hints");
+    ArrayNode groupTypes =
+        hints.addObject().put("name", "idem.defaults.group-type").putArray("values");
+    groupTypes.addObject().put("value", "consumer");
+    groupTypes.addObject().put("value", "share");
     property(
         properties, "idem.enabled", "java.lang.Boolean", "Whether idem's consumers run.", true);
     property(
@@ -87,6 +91,14 @@ final class ConfigurationMetadata {
         "Which records of a partition run one at a time, in offset order: key, none, partition,"
             + " header:<name>, json:<pointer> or bean:<an OrderingKey bean>.",
         "key");
+    property(
+        properties,
+        "idem.defaults.group-type",
+        "java.lang.String",
+        "consumer (a Kafka consumer group: order per key, at most one instance per partition) or"
+            + " share (a share group: any number of instances, no order; see"
+            + " docs/share-groups.md).",
+        "consumer");
     property(
         properties,
         "idem.defaults.failure-classifier",

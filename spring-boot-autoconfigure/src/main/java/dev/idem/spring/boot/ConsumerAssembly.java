@@ -10,6 +10,7 @@ import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemConfigException;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.OrderingKeys;
 import dev.idem.consumer.PayloadDeserializer;
@@ -66,11 +67,51 @@ final class ConsumerAssembly {
     }
   }
 
-  /** The consumer of {@code d}, built and not started. */
-  IdempotentConsumer<?> build(ConsumerDefinition d, IdemConfig config) {
+  /**
+   * The consumer of {@code d}, built and not started: an {@link IdempotentConsumer}, or with {@code
+   * group-type: share} an {@link IdempotentShareConsumer}.
+   */
+  AutoCloseable build(ConsumerDefinition d, IdemConfig config) {
     Object handler = handler(d);
     Class<?> payloadType = payloadType(d, handler);
+    if (d.shareGroup()) {
+      return buildShare(d, config, handler, payloads(d, payloadType));
+    }
     return build(d, config, handler, payloads(d, payloadType));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> IdempotentShareConsumer<T> buildShare(
+      ConsumerDefinition d, IdemConfig config, Object handler, PayloadDeserializer<T> payloads) {
+    if (!d.orderingKey().equals("key")) {
+      throw new InvalidIdemPropertyException(
+          "idem.consumers." + d.name() + ".ordering-key",
+          "a share group delivers in no order, so an ordering key means nothing there",
+          "remove it, or use group-type: consumer");
+    }
+    IdempotentShareConsumer.Builder<T> builder =
+        IdempotentShareConsumer.builder(config, payloads)
+            .dataSource(dataSource)
+            .eventIds(eventIds(d))
+            .applySchema(applySchema)
+            .transactionHook(new SpringTransactionHook(dataSource));
+    if (meterRegistry != null) {
+      builder.meterRegistry(meterRegistry);
+    }
+    if (d.failureClassifier() != null) {
+      builder.failureClassifier(
+          bean(d, "failure-classifier", d.failureClassifier(), FailureClassifier.class));
+    }
+    if (handler instanceof BatchHandler<?> batch) {
+      builder.batchHandler((BatchHandler<T>) batch);
+    } else {
+      builder.handler((EventHandler<T>) handler);
+    }
+    try {
+      return builder.build();
+    } catch (IdemConfigException e) {
+      throw translate(d, e);
+    }
   }
 
   @SuppressWarnings("unchecked")

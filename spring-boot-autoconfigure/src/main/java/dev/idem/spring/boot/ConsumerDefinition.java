@@ -19,6 +19,8 @@ import java.util.Map;
  *     the handler's payload type
  * @param failureClassifier the failure classifier bean ({@code bean:<name>}), or null for retrying
  *     every failure
+ * @param groupType {@code consumer} (a consumer group, the default) or {@code share} (a share
+ *     group)
  */
 record ConsumerDefinition(
     String name,
@@ -29,7 +31,13 @@ record ConsumerDefinition(
     String eventId,
     String orderingKey,
     String payloads,
-    String failureClassifier) {
+    String failureClassifier,
+    String groupType) {
+
+  /** Whether the consumer reads a share group. */
+  boolean shareGroup() {
+    return groupType.equals("share");
+  }
 
   /** The property a value of idem's {@code key} came from (or would be set with). */
   String propertyOf(String key) {

@@ -25,7 +25,14 @@ import org.springframework.core.env.Environment;
 final class ConsumerDefinitions {
   /** Keys of a consumer block that are the starter's own, not idem's settings. */
   static final List<String> OWN_KEYS =
-      List.of("enabled", "handler", "event-id", "ordering-key", "payloads", "failure-classifier");
+      List.of(
+          "enabled",
+          "handler",
+          "event-id",
+          "ordering-key",
+          "payloads",
+          "failure-classifier",
+          "group-type");
 
   /** The {@code spring.kafka.properties.*} keys taken as defaults: connecting and security. */
   private static final Pattern CONNECTION_KEY =
@@ -100,6 +107,13 @@ final class ConsumerDefinitions {
       throw new InvalidIdemPropertyException(
           "idem.consumers." + name + ".enabled", "must be true or false", "set true or false");
     }
+    String groupType = own.getOrDefault("group-type", "consumer").trim().toLowerCase(Locale.ROOT);
+    if (!groupType.equals("consumer") && !groupType.equals("share")) {
+      throw new InvalidIdemPropertyException(
+          "idem.consumers." + name + ".group-type",
+          "'" + groupType + "' is not a group type",
+          "use consumer (a consumer group, the default) or share (a share group)");
+    }
     return new ConsumerDefinition(
         name,
         settings,
@@ -109,7 +123,8 @@ final class ConsumerDefinitions {
         own.get("event-id"),
         own.getOrDefault("ordering-key", "key"),
         own.get("payloads"),
-        own.get("failure-classifier"));
+        own.get("failure-classifier"),
+        groupType);
   }
 
   /** Sorts a block's entries into idem's keys and the starter's own. */

@@ -1,7 +1,6 @@
 package dev.idem.spring.boot;
 
 import dev.idem.consumer.ConsumerHealth;
-import dev.idem.consumer.IdempotentConsumer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -30,18 +29,18 @@ final class ConsumerHealthIndicators {
 
   private static HealthContributor composite(
       IdemConsumers consumers, Predicate<ConsumerHealth> up) {
-    if (consumers.all().isEmpty()) {
+    if (consumers.names().isEmpty()) {
       return (HealthIndicator) () -> Health.up().withDetail("consumers", 0).build();
     }
     Map<String, HealthIndicator> indicators = new LinkedHashMap<>();
-    consumers.all().forEach((name, consumer) -> indicators.put(name, indicator(consumer, up)));
+    consumers.names().forEach(name -> indicators.put(name, indicator(consumers, name, up)));
     return CompositeHealthContributor.fromMap(indicators);
   }
 
   private static HealthIndicator indicator(
-      IdempotentConsumer<?> consumer, Predicate<ConsumerHealth> up) {
+      IdemConsumers consumers, String name, Predicate<ConsumerHealth> up) {
     return () -> {
-      ConsumerHealth h = consumer.health();
+      ConsumerHealth h = consumers.health(name);
       Health.Builder b = up.test(h) ? Health.up() : Health.down();
       return b.withDetail("state", h.state().name())
           .withDetail("databaseReachable", h.databaseReachable())

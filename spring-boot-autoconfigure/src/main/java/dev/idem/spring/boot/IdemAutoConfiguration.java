@@ -99,7 +99,7 @@ public class IdemAutoConfiguration {
             meterRegistry(beans, registries),
             lockConnections.getIfUnique(),
             binder.bind("idem.apply-schema", Boolean.class).orElse(true));
-    List<IdempotentConsumer<?>> consumers = new ArrayList<>();
+    List<AutoCloseable> consumers = new ArrayList<>();
     for (ConsumerDefinition d : definitions) {
       if (d.enabled()) {
         consumers.add(assembly.build(d, configs.get(d.name())));

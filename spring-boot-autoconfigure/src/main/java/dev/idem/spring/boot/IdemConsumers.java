@@ -2,11 +2,13 @@ package dev.idem.spring.boot;
 
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.IdempotentShareConsumer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -24,42 +26,81 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
 
   private static final Logger log = LoggerFactory.getLogger(IdemConsumers.class);
 
-  private final Map<String, IdempotentConsumer<?>> consumers;
+  /** One consumer of either kind, as the lifecycle and the health indicators see it. */
+  record Managed(
+      String name, Runnable start, AutoCloseable closeable, Supplier<ConsumerHealth> health) {
+    static Managed of(AutoCloseable consumer) {
+      if (consumer instanceof IdempotentShareConsumer<?> s) {
+        return new Managed(s.name(), s::start, s, s::health);
+      }
+      IdempotentConsumer<?> c = (IdempotentConsumer<?>) consumer;
+      return new Managed(c.name(), c::start, c, c::health);
+    }
+
+    void close() {
+      try {
+        closeable.close();
+      } catch (Exception e) {
+        log.warn("closing idem consumer {} failed", name, e);
+      }
+    }
+  }
+
+  private final Map<String, Managed> consumers;
   private volatile boolean running;
 
-  IdemConsumers(List<IdempotentConsumer<?>> consumers) {
-    Map<String, IdempotentConsumer<?>> byName = new LinkedHashMap<>();
-    consumers.forEach(c -> byName.put(c.name(), c));
+  IdemConsumers(List<? extends AutoCloseable> consumers) {
+    Map<String, Managed> byName = new LinkedHashMap<>();
+    for (AutoCloseable c : consumers) {
+      Managed m = Managed.of(c);
+      byName.put(m.name(), m);
+    }
     this.consumers = Map.copyOf(byName);
   }
 
-  /** The consumer named {@code name}, if it is configured and enabled. */
+  /** The consumer-group consumer named {@code name}, if it is configured and enabled. */
   public Optional<IdempotentConsumer<?>> consumer(String name) {
-    return Optional.ofNullable(consumers.get(name));
+    Managed m = consumers.get(name);
+    return m != null && m.closeable() instanceof IdempotentConsumer<?> c
+        ? Optional.of(c)
+        : Optional.empty();
   }
 
-  /** Every consumer, by name. */
-  public Map<String, IdempotentConsumer<?>> all() {
-    return consumers;
+  /** The share-group consumer named {@code name}, if it is configured and enabled. */
+  public Optional<IdempotentShareConsumer<?>> shareConsumer(String name) {
+    Managed m = consumers.get(name);
+    return m != null && m.closeable() instanceof IdempotentShareConsumer<?> c
+        ? Optional.of(c)
+        : Optional.empty();
+  }
+
+  /** The names of every consumer. */
+  public java.util.Set<String> names() {
+    return consumers.keySet();
   }
 
   /** Each consumer's health, by name. */
   public Map<String, ConsumerHealth> health() {
     Map<String, ConsumerHealth> health = new LinkedHashMap<>();
-    consumers.forEach((name, c) -> health.put(name, c.health()));
+    consumers.forEach((name, c) -> health.put(name, c.health().get()));
     return health;
+  }
+
+  /** The health of the consumer named {@code name} (one of {@link #names()}). */
+  ConsumerHealth health(String name) {
+    return consumers.get(name).health().get();
   }
 
   @Override
   public void start() {
-    List<IdempotentConsumer<?>> started = new ArrayList<>();
+    List<Managed> started = new ArrayList<>();
     try {
-      for (IdempotentConsumer<?> c : consumers.values()) {
-        c.start();
+      for (Managed c : consumers.values()) {
+        c.start().run();
         started.add(c);
       }
     } catch (RuntimeException e) {
-      started.forEach(IdempotentConsumer::close);
+      started.forEach(Managed::close);
       throw e;
     }
     running = true;
@@ -90,7 +131,7 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
   /** Closes every consumer at once: their drains overlap, the slowest bounds the whole. */
   private void closeAll() {
     List<Thread> closing = new ArrayList<>();
-    for (IdempotentConsumer<?> c : consumers.values()) {
+    for (Managed c : consumers.values()) {
       Thread t = new Thread(c::close, "idem-close-" + c.name());
       t.start();
       closing.add(t);
@@ -119,6 +160,6 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
 
   @Override
   public void destroy() {
-    consumers.values().forEach(IdempotentConsumer::close);
+    consumers.values().forEach(Managed::close);
   }
 }

@@ -58,12 +58,14 @@ class SpringTransactionJoinTest {
   static final String CALLBACKS = "callbacks-" + SUFFIX;
   static final String GROUPED = "grouped-" + SUFFIX;
   static final String JSON = "json-" + SUFFIX;
+  static final String SHARED = "shared-" + SUFFIX;
 
   static ConfigurableApplicationContext context;
 
   @BeforeAll
   static void start() throws Exception {
-    List<String> topics = List.of(WRITTEN, PARTICIPANT, REQUIRES_NEW, CALLBACKS, GROUPED, JSON);
+    List<String> topics =
+        List.of(WRITTEN, PARTICIPANT, REQUIRES_NEW, CALLBACKS, GROUPED, JSON, SHARED);
     INFRA.createTopics(1, topics.toArray(String[]::new));
     try (Connection c = INFRA.postgres().dataSource().getConnection();
         Statement s = c.createStatement()) {
@@ -88,6 +90,7 @@ class SpringTransactionJoinTest {
           "idem.consumers." + topic + ".handler=" + bean);
     }
     app.properties("idem.consumers." + GROUPED + ".transaction.max-records=8");
+    app.properties("idem.consumers." + SHARED + ".group-type=share");
     context = app.run();
   }
 
@@ -175,6 +178,18 @@ class SpringTransactionJoinTest {
     await().atMost(Duration.ofSeconds(5)).until(() -> JoinApp.groupCommitted.size() == 3);
     assertThat(JoinApp.groupCommitted).containsExactlyInAnyOrder("g-1", "g-3", "g-4");
     assertThat(JoinApp.groupRolledBack).contains("g-2");
+  }
+
+  @Test
+  void aShareGroupConsumersJdbcTemplateRunsInIdemsTransactionToo() throws Exception {
+    send(SHARED, "sh-1", "ok");
+    awaitRows("consumer = '" + SHARED + "' AND event_id = 'sh-1'", 1);
+    assertThat(
+            rows(
+                "SELECT count(*) FROM spring_effects WHERE event_id = 'sh-1' AND txid ="
+                    + " idem_txid"))
+        .isEqualTo(1);
+    assertThat(context.getBean(IdemConsumers.class).shareConsumer(SHARED)).isPresent();
   }
 
   @Test
@@ -311,6 +326,11 @@ class SpringTransactionJoinTest {
             });
         events.publishEvent(new Applied(id));
       };
+    }
+
+    @Bean
+    EventHandler<String> shared(JdbcTemplate jdbc) {
+      return (payload, ctx) -> Ledger.write(jdbc, ctx, "template", idemTxid(ctx));
     }
 
     @Bean

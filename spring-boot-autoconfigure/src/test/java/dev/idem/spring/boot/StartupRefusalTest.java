@@ -206,7 +206,7 @@ class StartupRefusalTest {
         .run(
             context -> {
               assertThat(context).hasNotFailed();
-              assertThat(context.getBean(IdemConsumers.class).all()).isEmpty();
+              assertThat(context.getBean(IdemConsumers.class).names()).isEmpty();
               assertThat(context.getBean(AdvisoryLocks.class)).isNotNull();
               assertThat(context.getBean(DataSource.class)).isNotNull();
             });
