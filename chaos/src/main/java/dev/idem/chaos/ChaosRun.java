@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -24,16 +25,19 @@ import org.apache.kafka.common.TopicPartition;
  * PostgreSQL and Kafka. Prints one summary line and returns the {@link ChaosResult}.
  *
  * <p>Faults come in a seeded order, one at a time: each starts at least {@link
- * ChaosOptions#faultSpacing()} after the previous one started and a few seconds after the system
- * was whole again. Every listed fault runs once; further rounds follow while the run's duration
- * lasts. Events are produced until the duration passed and the consumers had some seconds of load
- * after the last fault, so every fault hits a loaded system.
+ * ChaosOptions#faultSpacing()} after the previous one started and a second after the system was
+ * whole again, which the run waits for rather than assumes: every partition is assigned to a
+ * running consumer and every running consumer has handled events since the fault. Every listed
+ * fault runs once; further rounds follow while the run's duration lasts. Events are produced until
+ * the duration passed and the consumers had some seconds of load after the last fault, so every
+ * fault hits a loaded system.
  */
 public final class ChaosRun {
   /** The {@code application_name} of the consumers' database sessions. */
   static final String APPLICATION_NAME = "idem-chaos-consumer";
 
-  private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(2);
+  private static final Duration SETTLE_AFTER_FAULT = Duration.ofSeconds(1);
+  private static final Duration WHOLE_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration LOAD_AFTER_LAST_FAULT = Duration.ofSeconds(3);
   private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration SESSIONS_GONE_TIMEOUT = Duration.ofSeconds(15);
@@ -147,7 +151,7 @@ public final class ChaosRun {
           new FaultInjector(cluster, fleet, log, random, APPLICATION_NAME, partitions.size());
       Instant started = Instant.now();
       producer.start();
-      Instant lastFault = injectFaults(injector, fleet, random, started);
+      Instant lastFault = injectFaults(injector, fleet, random, started, partitions.size());
       Instant stopAt =
           later(started.plus(options.duration()), lastFault.plus(LOAD_AFTER_LAST_FAULT));
       waitReviving(fleet, stopAt);
@@ -212,7 +216,7 @@ public final class ChaosRun {
 
   /** Injects the faults; returns when the last one ended. */
   private Instant injectFaults(
-      FaultInjector injector, ConsumerFleet fleet, Random random, Instant started) {
+      FaultInjector injector, ConsumerFleet fleet, Random random, Instant started, int partitions) {
     Instant productionEnd = started.plus(options.duration());
     List<Fault> round = new ArrayList<>();
     int injected = 0;
@@ -229,12 +233,78 @@ public final class ChaosRun {
       }
       waitReviving(fleet, next);
       Instant at = Instant.now();
-      injector.inject(round.remove(0));
+      Fault fault = round.remove(0);
+      injector.inject(fault);
       injected++;
       lastEnd = Instant.now();
-      next = later(at.plus(options.faultSpacing()), lastEnd.plus(SETTLE_AFTER_FAULT));
+      Instant whole = awaitWhole(fleet, fault, partitions);
+      log.note(
+          "whole again "
+              + Duration.between(at, whole).toMillis()
+              + " ms after "
+              + fault.label()
+              + " started");
+      next = later(at.plus(options.faultSpacing()), whole.plus(SETTLE_AFTER_FAULT));
     }
     return lastEnd;
+  }
+
+  /**
+   * Waits until the system is whole after {@code fault}: every partition is assigned to a running
+   * consumer and every running consumer has handled events (applied, skipped as duplicates or
+   * dead-lettered) since the fault ended. A killed member's partitions come back only when its
+   * session expires, a rebalance takes a moment after a scale-out, and the consumers' first
+   * transactions after a server restart are retried: the next fault waits for the effect instead of
+   * a fixed time long enough for the slowest of them. Returns when it was whole; at the deadline it
+   * notes the state and returns, leaving the verdict to the end-of-run checks.
+   */
+  private Instant awaitWhole(ConsumerFleet fleet, Fault fault, int partitions) {
+    // A consumer's counters arrive in reports; one sent before the fault ended may still be on its
+    // way. The second report after the end was sent after it: its figure is the baseline that
+    // later reports must exceed.
+    Map<String, Long> reportsAtEnd = new HashMap<>();
+    for (int slot : fleet.runningSlots()) {
+      ConsumerProcess p = fleet.running(slot);
+      if (p != null) {
+        reportsAtEnd.put(p.name(), p.statsReports());
+      }
+    }
+    Map<String, Long> baseline = new HashMap<>();
+    long deadline = System.nanoTime() + WHOLE_TIMEOUT.toNanos();
+    String state = "";
+    while (System.nanoTime() < deadline) {
+      fleet.reviveCrashed();
+      int assigned = 0;
+      List<String> idle = new ArrayList<>();
+      List<Integer> running = fleet.runningSlots();
+      for (int slot : running) {
+        ConsumerProcess p = fleet.running(slot);
+        if (p == null) {
+          continue;
+        }
+        assigned += p.assigned();
+        long reports = p.statsReports();
+        long handled = handled(p);
+        Long base = baseline.get(p.name());
+        if (base == null && reports >= reportsAtEnd.getOrDefault(p.name(), 0L) + 2) {
+          baseline.put(p.name(), handled);
+        }
+        if (base == null || handled <= base) {
+          idle.add(p.name());
+        }
+      }
+      if (assigned == partitions && idle.isEmpty() && !running.isEmpty()) {
+        return Instant.now();
+      }
+      state = assigned + " partitions assigned, not yet handling events: " + idle;
+      sleep(100);
+    }
+    log.note("not whole " + WHOLE_TIMEOUT.toSeconds() + " s after " + fault.label() + ": " + state);
+    return Instant.now();
+  }
+
+  private static long handled(ConsumerProcess p) {
+    return p.stat("processed") + p.stat("duplicates") + p.stat("dead-lettered");
   }
 
   /** Waits until {@code until}, restarting consumers that stopped on their own meanwhile. */

@@ -27,6 +27,8 @@ final class ConsumerProcess {
   private final CountDownLatch ready = new CountDownLatch(1);
   private final Map<String, Long> stats = new ConcurrentHashMap<>();
   private volatile int assigned;
+  // Written by the status thread only.
+  private volatile long statsReports;
   private volatile String halt;
   private volatile String failure;
 
@@ -116,6 +118,14 @@ final class ConsumerProcess {
     return stats.getOrDefault(key, 0L);
   }
 
+  /**
+   * How many counter reports arrived so far. The consumer sends one at most every 200 ms, and only
+   * when a counter changed, so the second report after a moment was sent after that moment.
+   */
+  long statsReports() {
+    return statsReports;
+  }
+
   /** The record after whose commit the process halted, or null. */
   String halt() {
     return halt;
@@ -196,6 +206,7 @@ final class ConsumerProcess {
             stats.put(parts[i].substring(0, eq), Long.parseLong(parts[i].substring(eq + 1)));
           }
         }
+        statsReports++;
       }
       case ChaosProtocol.HALT -> halt = parts.length > 1 ? parts[1] : "?";
       case ChaosProtocol.FAILED -> failure = line.substring(ChaosProtocol.FAILED.length()).trim();

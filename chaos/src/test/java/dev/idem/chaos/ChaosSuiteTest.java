@@ -47,10 +47,11 @@ class ChaosSuiteTest {
   };
 
   private static ChaosOptions.Builder options(String label) {
-    // The faults, ten seconds apart, set the length of a run (about 90 s for all eight); the
-    // duration is only the least time events are produced.
+    // The faults set the length of a run: each waits until the system is whole again after the
+    // previous one, and at least five seconds (about a minute for all eight); the duration is
+    // only the least time events are produced.
     return ChaosOptions.builder(label)
-        .duration(Duration.ofSeconds(30))
+        .duration(Duration.ofSeconds(20))
         .firstFault(Duration.ofSeconds(4))
         .rate(80);
   }
