@@ -8,16 +8,12 @@ import dev.idem.consumer.IdemConfigException;
 import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.OrderingKeys;
-import dev.idem.consumer.TransactionStateCheck;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
-import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
-import dev.idem.consumer.internal.dispatch.ConnectionAborter;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.GroupRunner;
 import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
-import dev.idem.consumer.internal.health.ServerCheck;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
@@ -26,17 +22,12 @@ import dev.idem.consumer.internal.poll.OrderingKeyValues;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.poll.PollSettings;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
-import dev.idem.consumer.internal.schema.ConsumerSchemas;
-import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.OffsetRows;
 import dev.idem.consumer.internal.store.ParkedKeys;
-import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
-import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
-import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.ConnectionFactory;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -105,17 +96,7 @@ public final class ConsumerRuntime<T> {
 
   private void open() {
     DataSource dataSource = dataSource();
-    if (parts.applySchema()) {
-      ConsumerSchemas.of(config).forEach(set -> set.migrate(dataSource));
-    } else {
-      SchemaVersionCheck.require(dataSource, config);
-    }
-    Transactions transactions =
-        Transactions.checking(
-            config.transactionStateCheck() == TransactionStateCheck.DRIVER
-                ? Transactions.StateCheck.DRIVER
-                : Transactions.StateCheck.QUERY);
-    int serverVersion = ServerCheck.run(name, dataSource, transactions);
+    Pipeline.Database database = Pipeline.prepare(parts, dataSource);
     probe =
         new DatabaseProbe(
             name, dataSource, true, Executors.newSingleThreadScheduledExecutor(threads("health")));
@@ -123,20 +104,9 @@ public final class ConsumerRuntime<T> {
     log.info("starting idem consumer {} with{}", name, config.describe());
     metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
-    watchdog =
-        new Watchdog(
-            name,
-            config.lockTimeout(),
-            config.handlerTimeout(),
-            config.maxAbandonedWorkers(),
-            ConnectionAborter.forPool(dataSource),
-            metrics);
-    metrics.registerStuckWorkers(watchdog::stuckWorkers);
-    deadLetters =
-        config.deadLetterTopic() == null
-            ? DeadLetterPublisher.NONE
-            : new KafkaDeadLetterPublisher(config);
-    dispatcher = dispatcher(dataSource, transactions, serverVersion);
+    watchdog = Pipeline.watchdog(config, dataSource, metrics);
+    deadLetters = Pipeline.deadLetters(config);
+    dispatcher = dispatcher(Pipeline.environment(parts, dataSource, database, metrics, watchdog));
     if (config.offsetStore() == OffsetStore.POSTGRESQL) {
       databaseOffsets =
           new DatabaseOffsets(
@@ -172,30 +142,8 @@ public final class ConsumerRuntime<T> {
    * The processing pipeline: the transaction per record (or batch, or group), and the lanes it runs
    * in.
    */
-  private Dispatcher dispatcher(
-      DataSource dataSource, Transactions transactions, int serverVersion) {
-    PostgresIdempotencyStore store =
-        new PostgresIdempotencyStore(
-            name,
-            config.schema(),
-            config.processedTable(),
-            config.deadLetterTable(),
-            new TransactionSettings(config.lockTimeout(), config.handlerTimeout(), serverVersion),
-            config.offsetStore());
-    EventHandler<T> recordHandler =
-        parts.batchMode() ? BatchOfOne.of(parts.batchHandler()) : parts.handler();
-    TxEnvironment env =
-        new TxEnvironment(
-            name,
-            config.lockNamespace(),
-            dataSource,
-            store,
-            parts.lockKeys(),
-            metrics,
-            parts.faults(),
-            transactions,
-            watchdog,
-            parts.transactionHook());
+  private Dispatcher dispatcher(TxEnvironment env) {
+    EventHandler<T> recordHandler = Pipeline.recordHandler(parts);
     RecordProcessor<T> processor =
         new RecordProcessor<>(
             env,

@@ -3,29 +3,19 @@ package dev.idem.consumer.internal.share;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.ConsumerState;
-import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.TransactionStateCheck;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
-import dev.idem.consumer.internal.deadletter.KafkaDeadLetterPublisher;
-import dev.idem.consumer.internal.dispatch.ConnectionAborter;
 import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
-import dev.idem.consumer.internal.health.ServerCheck;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
-import dev.idem.consumer.internal.runtime.BatchOfOne;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
-import dev.idem.consumer.internal.schema.ConsumerSchemas;
-import dev.idem.consumer.internal.schema.SchemaVersionCheck;
-import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
-import dev.idem.consumer.internal.store.TransactionSettings;
+import dev.idem.consumer.internal.runtime.Pipeline;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
-import dev.idem.internal.jdbc.Transactions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -126,18 +116,7 @@ public final class ShareRuntime<T> {
       ownedPool = new HikariDataSource(parts.ownedPoolSettings().get());
       dataSource = ownedPool;
     }
-    if (parts.applySchema()) {
-      DataSource target = dataSource;
-      ConsumerSchemas.of(config).forEach(set -> set.migrate(target));
-    } else {
-      SchemaVersionCheck.require(dataSource, config);
-    }
-    Transactions transactions =
-        Transactions.checking(
-            config.transactionStateCheck() == TransactionStateCheck.DRIVER
-                ? Transactions.StateCheck.DRIVER
-                : Transactions.StateCheck.QUERY);
-    int serverVersion = ServerCheck.run(name, dataSource, transactions);
+    Pipeline.Database database = Pipeline.prepare(parts, dataSource);
     probe =
         new DatabaseProbe(
             name, dataSource, true, Executors.newSingleThreadScheduledExecutor(threads("health")));
@@ -155,45 +134,17 @@ public final class ShareRuntime<T> {
     metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(inFlight::get);
     shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
-    watchdog =
-        new Watchdog(
-            name,
-            config.lockTimeout(),
-            config.handlerTimeout(),
-            config.maxAbandonedWorkers(),
-            ConnectionAborter.forPool(dataSource),
-            metrics);
-    metrics.registerStuckWorkers(watchdog::stuckWorkers);
-    deadLetters =
-        config.deadLetterTopic() == null
-            ? DeadLetterPublisher.NONE
-            : new KafkaDeadLetterPublisher(config);
-    PostgresIdempotencyStore store =
-        new PostgresIdempotencyStore(
-            name,
-            config.schema(),
-            config.processedTable(),
-            config.deadLetterTable(),
-            new TransactionSettings(config.lockTimeout(), config.handlerTimeout(), serverVersion),
-            config.offsetStore());
-    TxEnvironment env =
-        new TxEnvironment(
-            name,
-            config.lockNamespace(),
-            dataSource,
-            store,
-            parts.lockKeys(),
-            metrics,
-            parts.faults(),
-            transactions,
-            watchdog,
-            parts.transactionHook());
-    // A batch handler also serves single records: after a failed batch, and for unreadable ones.
-    EventHandler<T> recordHandler =
-        parts.batchMode() ? BatchOfOne.of(parts.batchHandler()) : parts.handler();
+    watchdog = Pipeline.watchdog(config, dataSource, metrics);
+    deadLetters = Pipeline.deadLetters(config);
+    TxEnvironment env = Pipeline.environment(parts, dataSource, database, metrics, watchdog);
     processor =
         new RecordProcessor<>(
-            env, parts.eventIds(), parts.payloads(), recordHandler, deadLetters, null);
+            env,
+            parts.eventIds(),
+            parts.payloads(),
+            Pipeline.recordHandler(parts),
+            deadLetters,
+            null);
     if (parts.batchMode()) {
       batches = new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
       chunk = config.batchSize();
