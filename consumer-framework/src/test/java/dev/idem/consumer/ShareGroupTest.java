@@ -245,6 +245,33 @@ class ShareGroupTest {
   }
 
   @Test
+  void aShareConsumerRunsTheRetentionJobOnItsExpiredMarks() throws Exception {
+    String name = TestInfrastructure.uniqueName("shareretention");
+    INFRA.createTopics(1, name);
+    try (HikariDataSource pool = pool(6);
+        IdempotentShareConsumer<String> c =
+            consumer(
+                config(name, name).set("consumer.retention.interval", "1s").build(),
+                pool,
+                (value, ctx) -> {})) {
+      c.start();
+      String insert =
+          "INSERT INTO idem.processed_events"
+              + " (consumer_name, event_id, topic, kafka_partition, kafka_offset, processed_at)"
+              + " SELECT '%s', '%s-' || g, 't', 0, g, now() - interval '%s'"
+              + " FROM generate_series(1, %d) g";
+      IdemTestSupport.sql(String.format(insert, name, "old", "16 days", 30));
+      IdemTestSupport.sql(String.format(insert, name, "new", "1 day", 20));
+      String marks = "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name;
+      awaitTrue(
+          Duration.ofSeconds(20),
+          "the marks older than the 15-day window deleted",
+          () -> rows(marks + "' AND event_id LIKE 'old-%'") == 0);
+      assertThat(count(marks + "' AND event_id LIKE 'new-%'")).isEqualTo(20);
+    }
+  }
+
+  @Test
   void settingsThatNeedAnOrderAreRefusedByName() {
     String name = TestInfrastructure.uniqueName("shareref");
     assertThatThrownBy(

@@ -226,13 +226,7 @@ public final class ConsumerRuntime<T> {
 
   /** Connections for session locks: the builder's, or new ones with the settings of the pool. */
   private ConnectionFactory dedicatedConnections() {
-    if (parts.lockConnections() != null) {
-      return parts.lockConnections();
-    }
-    if (parts.dataSource() instanceof HikariDataSource hikari) {
-      return ConnectionFactory.sameServerAs(hikari);
-    }
-    return ownedPool == null ? null : ConnectionFactory.sameServerAs(ownedPool);
+    return Pipeline.dedicatedConnections(parts, ownedPool);
   }
 
   /**

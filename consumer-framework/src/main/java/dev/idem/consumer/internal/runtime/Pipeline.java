@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.runtime;
 
+import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.TransactionStateCheck;
@@ -15,6 +16,7 @@ import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
+import dev.idem.lock.ConnectionFactory;
 import javax.sql.DataSource;
 
 /**
@@ -104,6 +106,23 @@ public final class Pipeline {
         database.transactions(),
         watchdog,
         parts.transactionHook());
+  }
+
+  /**
+   * Dedicated connections for session locks (the retention job's singleton lock, the static
+   * membership guard): the builder's, else opened like the HikariCP pool's own, else none.
+   *
+   * @param ownedPool the pool idem opened from {@code pg.*}, or null
+   */
+  public static ConnectionFactory dedicatedConnections(
+      ConsumerParts<?> parts, HikariDataSource ownedPool) {
+    if (parts.lockConnections() != null) {
+      return parts.lockConnections();
+    }
+    if (parts.dataSource() instanceof HikariDataSource hikari) {
+      return ConnectionFactory.sameServerAs(hikari);
+    }
+    return ownedPool == null ? null : ConnectionFactory.sameServerAs(ownedPool);
   }
 
   /**

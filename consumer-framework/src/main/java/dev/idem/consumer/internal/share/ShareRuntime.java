@@ -9,6 +9,7 @@ import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.Pipeline;
 import dev.idem.consumer.internal.tx.BatchProcessor;
@@ -57,6 +58,7 @@ public final class ShareRuntime<T> {
   private final Map<String, Object> clientProperties;
 
   private HikariDataSource ownedPool;
+  private RetentionSchedule retention;
   private DatabaseProbe probe;
   private ConsumerMetrics metrics;
   private ShareMetrics shareMetrics;
@@ -159,6 +161,17 @@ public final class ShareRuntime<T> {
         new ShareRecordTask(
             name, processor, policy, metrics, shareMetrics, () -> databaseDown = true);
     this.dataSource = dataSource;
+    // The processed marks' retention, as in the consumer-group mode: a share group can deliver a
+    // record for as long as its topic keeps it, so the same topic-retention check applies.
+    retention =
+        RetentionSchedule.start(
+            config,
+            dataSource,
+            Pipeline.dedicatedConnections(parts, ownedPool),
+            parts.meterRegistry(),
+            parts.clock(),
+            threads("retention"),
+            this::stopForTopicRetention);
     workers = Executors.newCachedThreadPool(threads("worker"));
     watchdogTimer = Executors.newSingleThreadScheduledExecutor(threads("watchdog"));
     watchdog.start(watchdogTimer, config.handlerTimeout());
@@ -510,7 +523,17 @@ public final class ShareRuntime<T> {
     state = ConsumerState.CLOSED;
   }
 
+  /** A background check found that a topic outlives the processed marks: stop, as FAILED. */
+  private void stopForTopicRetention(dev.idem.consumer.IdemConfigException refusal) {
+    log.error("idem share consumer {} stops: {}", name, refusal.getMessage());
+    state = ConsumerState.FAILED;
+    running = false;
+  }
+
   private void release() {
+    if (retention != null) {
+      retention.close();
+    }
     if (workers != null) {
       workers.shutdownNow();
     }
