@@ -272,6 +272,30 @@ class ShareGroupTest {
   }
 
   @Test
+  void aShareConsumersHealthIsLiveBeforeStartReadyWhileRunningAndNotReadyAfterClose()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("sharehealth");
+    INFRA.createTopics(1, name);
+    try (HikariDataSource pool = pool(4)) {
+      IdempotentShareConsumer<String> c = consumer(config(name, name).build(), pool, (v, x) -> {});
+      ConsumerHealth before = c.health();
+      assertThat(before.state()).isEqualTo(ConsumerState.CREATED);
+      assertThat(before.ready()).isFalse();
+      assertThat(before.live()).isTrue();
+      c.start();
+      awaitTrue(Duration.ofSeconds(20), "ready", () -> c.health().ready());
+      assertThat(c.health().databaseReachable()).isTrue();
+      assertThat(c.health().brokerReachable()).isTrue();
+      c.close();
+      ConsumerHealth after = c.health();
+      assertThat(after.state()).isEqualTo(ConsumerState.CLOSED);
+      assertThat(after.ready()).isFalse();
+      assertThat(after.live()).isTrue();
+      assertThatThrownBy(c::start).isInstanceOf(IllegalStateException.class);
+    }
+  }
+
+  @Test
   void settingsThatNeedAnOrderAreRefusedByName() {
     String name = TestInfrastructure.uniqueName("shareref");
     assertThatThrownBy(
