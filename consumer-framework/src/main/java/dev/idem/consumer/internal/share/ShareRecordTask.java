@@ -1,6 +1,5 @@
 package dev.idem.consumer.internal.share;
 
-import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.Outcome;
@@ -77,12 +76,7 @@ final class ShareRecordTask {
     int attempt = 1;
     int reruns = 0;
     while (true) {
-      Outcome outcome;
-      try {
-        outcome = processor.process(record, attempt, null);
-      } catch (FaultHook.SimulatedCrash crash) {
-        throw crash;
-      }
+      Outcome outcome = processor.process(record, attempt, null);
       switch (outcome.kind()) {
         case PROCESSED, DUPLICATE, DEAD_LETTERED, PARKED:
           return AcknowledgeType.ACCEPT;

@@ -12,6 +12,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.Pipeline;
+import dev.idem.consumer.internal.runtime.Threads;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.Read;
@@ -283,55 +284,13 @@ public final class ShareRuntime<T> {
     }
   }
 
-  private void processAndAcknowledge(
-      ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
-      throws InterruptedException {
-    if (chunk > 1) {
-      processInTransactionsOfMany(records, acquiredAt, lock);
-      commit();
-      return;
-    }
-    List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
-    List<Future<AcknowledgeType>> results = new ArrayList<>(records.count());
-    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(config.concurrency());
-    for (ConsumerRecord<byte[], byte[]> r : records) {
-      slots.acquire();
-      inFlight.incrementAndGet();
-      polled.add(r);
-      results.add(
-          workers.submit(
-              () -> {
-                try {
-                  return task.run(r, acquiredAt, lock, group.deliveryLimit());
-                } finally {
-                  inFlight.decrementAndGet();
-                  slots.release();
-                }
-              }));
-    }
-    for (int i = 0; i < polled.size(); i++) {
-      AcknowledgeType type;
-      try {
-        type = results.get(i).get();
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof Error err) {
-          throw err;
-        }
-        // Unexpected (the task catches what it can): let the broker redeliver it.
-        log.error("idem share consumer {}: a record's task failed", name, e.getCause());
-        type = AcknowledgeType.RELEASE;
-      }
-      client.acknowledge(polled.get(i), type);
-    }
-    commit();
-  }
-
   /**
-   * Batch and grouped mode: each partition's records of the poll in transactions of up to {@code
-   * chunk} records, on the workers; a record the transaction did not finish (it failed, or the
-   * whole transaction did) goes the single-record way, retries and dead letters included.
+   * Processes the poll's records on the workers and acknowledges each: one record per task, or in
+   * batch and grouped mode each partition's records in transactions of up to {@code chunk}, where a
+   * record the transaction did not finish (it failed, or the whole transaction did) goes the
+   * single-record way, retries and dead letters included.
    */
-  private void processInTransactionsOfMany(
+  private void processAndAcknowledge(
       ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
       throws InterruptedException {
     List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
@@ -388,6 +347,12 @@ public final class ShareRuntime<T> {
       int offset,
       long acquiredAt,
       Duration lock) {
+    if (batches == null && groups == null) {
+      for (int i = 0; i < chunkRecords.size(); i++) {
+        acks[offset + i] = task.run(chunkRecords.get(i), acquiredAt, lock, group.deliveryLimit());
+      }
+      return;
+    }
     List<Read<T>> reads = new ArrayList<>(chunkRecords.size());
     List<Integer> at = new ArrayList<>(chunkRecords.size());
     for (int i = 0; i < chunkRecords.size(); i++) {
@@ -426,17 +391,13 @@ public final class ShareRuntime<T> {
   }
 
   /**
-   * The poll's acknowledgements are now recorded on the client, which sends them with the next poll
-   * (one round trip fewer per poll than a {@code commitSync}); the broker's answer comes to {@link
-   * #acknowledged}.
+   * The broker's answer to acknowledgements, on the poll thread: the client sends a poll's
+   * acknowledgements with the next poll (one round trip fewer per poll than a {@code commitSync}),
+   * or at close.
    */
-  private void commit() {
-    lastCommit = Instant.now();
-  }
-
-  /** The broker's answer to acknowledgements, on the poll thread, during a poll or the close. */
   private void acknowledged(Map<TopicIdPartition, java.util.Set<Long>> offsets, Exception failure) {
     if (failure == null) {
+      lastCommit = Instant.now();
       return;
     }
     // Mostly a lock that expired while the handler ran: the record went to another consumer,
@@ -552,11 +513,6 @@ public final class ShareRuntime<T> {
   }
 
   private ThreadFactory threads(String role) {
-    AtomicInteger n = new AtomicInteger();
-    return r -> {
-      Thread t = new Thread(r, "idem-share-" + name + "-" + role + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    };
+    return Threads.of(name, "share-" + role);
   }
 }
