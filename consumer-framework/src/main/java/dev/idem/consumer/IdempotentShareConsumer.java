@@ -185,6 +185,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private boolean applySchema = true;
     private TransactionHook transactionHook = TransactionHook.NONE;
+    private FaultHook faults = FaultHook.NONE;
     private Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients =
         KafkaShareConsumer::new;
 
@@ -247,6 +248,11 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
       return this;
     }
 
+    Builder<T> faultHook(FaultHook faults) {
+      this.faults = faults;
+      return this;
+    }
+
     Builder<T> clients(Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients) {
       this.clients = clients;
       return this;
@@ -292,7 +298,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
               null,
               null,
               applySchema,
-              FaultHook.NONE,
+              faults,
               LockKeyFunction.V1,
               KafkaConsumer::new,
               () -> OwnedPool.settings(config),

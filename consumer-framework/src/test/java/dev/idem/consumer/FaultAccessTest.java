@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** The unsupported fault accessor the chaos tools use reaches the builder's fault hook. */
+/** The unsupported fault accessor the chaos tools use reaches the builders' fault hooks. */
 class FaultAccessTest {
   @RegisterExtension final Closer closer = new Closer();
 
@@ -31,6 +31,29 @@ class FaultAccessTest {
     assertThat(FaultAccess.afterDatabaseCommit(builder, r -> committed.add(r.offset())))
         .isSameAs(builder);
     IdempotentConsumer<String> consumer = closer.add(builder.build());
+    consumer.start();
+    send(List.of(record(name, 0, "k", "e1", "one"), record(name, 0, "k", "e2", "two")));
+
+    awaitTrue(Duration.ofSeconds(30), "both records committed", () -> committed.size() == 2);
+    assertThat(committed).containsExactlyInAnyOrder(0L, 1L);
+    assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(2);
+  }
+
+  @Test
+  void aShareConsumersAfterCommitActionRunsBeforeTheRecordIsAcknowledged() throws Exception {
+    String name = TestInfrastructure.uniqueName("faultaccess-share");
+    String effects = name.replace('-', '_');
+    INFRA.createTopics(1, name);
+    createEffectsTable(effects);
+    Set<Long> committed = ConcurrentHashMap.newKeySet();
+    IdempotentShareConsumer.Builder<String> builder =
+        IdempotentShareConsumer.builder(ShareGroupTest.config(name, name).build(), Payloads.utf8())
+            .dataSource(closer.add(pool(4)))
+            .eventIds(EventIds.header("webhook-id"))
+            .handler((value, ctx) -> insertEffect(effects, value, ctx));
+    assertThat(FaultAccess.afterDatabaseCommit(builder, r -> committed.add(r.offset())))
+        .isSameAs(builder);
+    IdempotentShareConsumer<String> consumer = closer.add(builder.build());
     consumer.start();
     send(List.of(record(name, 0, "k", "e1", "one"), record(name, 0, "k", "e2", "two")));
 

@@ -23,12 +23,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.AlterConfigOp;
-import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.config.ConfigResource;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,18 +42,8 @@ class ShareGroupTest {
         .retry(RetryPolicy.fixed(100, Duration.ofMillis(300)));
   }
 
-  static void groupConfig(String group, Map<String, String> values) throws Exception {
-    try (Admin admin =
-        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))) {
-      List<AlterConfigOp> ops = new ArrayList<>();
-      values.forEach(
-          (k, v) -> ops.add(new AlterConfigOp(new ConfigEntry(k, v), AlterConfigOp.OpType.SET)));
-      admin
-          .incrementalAlterConfigs(
-              Map.of(new ConfigResource(ConfigResource.Type.GROUP, group), ops))
-          .all()
-          .get();
-    }
+  static void groupConfig(String group, Map<String, String> values) {
+    TestInfrastructure.setGroupConfig(bootstrap(), group, values);
   }
 
   static long rows(String query) {

@@ -125,6 +125,37 @@ public final class TestInfrastructure {
   }
 
   /**
+   * Sets dynamic configs of a group on a broker ({@code share.record.lock.duration.ms} of a share
+   * group, say); the group need not exist yet.
+   */
+  public static void setGroupConfig(
+      String bootstrapServers, String group, Map<String, String> configs) {
+    try (Admin admin =
+        Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
+      List<org.apache.kafka.clients.admin.AlterConfigOp> ops = new java.util.ArrayList<>();
+      configs.forEach(
+          (k, v) ->
+              ops.add(
+                  new org.apache.kafka.clients.admin.AlterConfigOp(
+                      new org.apache.kafka.clients.admin.ConfigEntry(k, v),
+                      org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)));
+      admin
+          .incrementalAlterConfigs(
+              Map.of(
+                  new org.apache.kafka.common.config.ConfigResource(
+                      org.apache.kafka.common.config.ConfigResource.Type.GROUP, group),
+                  ops))
+          .all()
+          .get(30, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new TestkitException("cannot set " + configs + " on group " + group, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TestkitException("interrupted while setting group configs", e);
+    }
+  }
+
+  /**
    * Waits until the broker serves every new partition as leader. Producing to a partition whose
    * leader is not yet in place fails the first batch with NOT_LEADER_OR_FOLLOWER; an idempotent
    * producer whose later batches got through then retries that batch out of sequence forever.

@@ -1,6 +1,7 @@
 package dev.idem.consumer.internal.testing;
 
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.internal.FaultHook;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -12,12 +13,15 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * Fault injection for idem's own fault tests (the chaos module). <strong>Unsupported:</strong> not
  * part of idem's API, may change or go in any release, and must not be used by applications.
  *
- * <p>It reaches {@code IdempotentConsumer.Builder#faultHook}, which is package-private so that
- * fault injection never shows in the public API, through a private lookup within the framework's
- * own jar (and module): no class of another jar sits in the framework's package.
+ * <p>It reaches the builders' {@code faultHook} ({@code IdempotentConsumer.Builder} and {@code
+ * IdempotentShareConsumer.Builder}), which is package-private so that fault injection never shows
+ * in the public API, through a private lookup within the framework's own jar (and module): no class
+ * of another jar sits in the framework's package.
  */
 public final class FaultAccess {
-  private static final MethodHandle FAULT_HOOK = faultHookSetter();
+  private static final MethodHandle FAULT_HOOK = faultHookSetter(IdempotentConsumer.Builder.class);
+  private static final MethodHandle SHARE_FAULT_HOOK =
+      faultHookSetter(IdempotentShareConsumer.Builder.class);
 
   private FaultAccess() {}
 
@@ -29,6 +33,24 @@ public final class FaultAccess {
    */
   public static <T> IdempotentConsumer.Builder<T> afterDatabaseCommit(
       IdempotentConsumer.Builder<T> builder, Consumer<ConsumerRecord<byte[], byte[]>> action) {
+    set(FAULT_HOOK, builder, action);
+    return builder;
+  }
+
+  /**
+   * The same for a share consumer: {@code action} runs right after each record's database
+   * transaction committed, before the record is acknowledged to the broker.
+   *
+   * @return {@code builder}
+   */
+  public static <T> IdempotentShareConsumer.Builder<T> afterDatabaseCommit(
+      IdempotentShareConsumer.Builder<T> builder, Consumer<ConsumerRecord<byte[], byte[]>> action) {
+    set(SHARE_FAULT_HOOK, builder, action);
+    return builder;
+  }
+
+  private static void set(
+      MethodHandle setter, Object builder, Consumer<ConsumerRecord<byte[], byte[]>> action) {
     FaultHook hook =
         new FaultHook() {
           @Override
@@ -37,23 +59,22 @@ public final class FaultAccess {
           }
         };
     try {
-      FAULT_HOOK.invoke(builder, hook);
+      setter.invoke(builder, hook);
     } catch (RuntimeException | Error e) {
       throw e;
     } catch (Throwable e) {
       throw new IllegalStateException("cannot set the fault hook: " + e, e);
     }
-    return builder;
   }
 
-  private static MethodHandle faultHookSetter() {
+  private static MethodHandle faultHookSetter(Class<?> builderClass) {
     try {
       MethodHandles.Lookup lookup =
-          MethodHandles.privateLookupIn(IdempotentConsumer.Builder.class, MethodHandles.lookup());
-      return lookup.findVirtual(
-          IdempotentConsumer.Builder.class,
-          "faultHook",
-          MethodType.methodType(IdempotentConsumer.Builder.class, FaultHook.class));
+          MethodHandles.privateLookupIn(builderClass, MethodHandles.lookup());
+      return lookup
+          .findVirtual(
+              builderClass, "faultHook", MethodType.methodType(builderClass, FaultHook.class))
+          .asType(MethodType.methodType(void.class, Object.class, FaultHook.class));
     } catch (ReflectiveOperationException e) {
       // Only a change of the builder gets here; FaultAccessTest catches it in the build.
       throw new ExceptionInInitializerError(e);
