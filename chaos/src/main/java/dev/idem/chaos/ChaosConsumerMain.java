@@ -3,16 +3,21 @@ package dev.idem.chaos;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.IdemException;
+import dev.idem.consumer.BatchContext;
 import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.Payloads;
+import dev.idem.consumer.ProcessingContext;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.testing.FaultAccess;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -40,10 +45,12 @@ import org.slf4j.LoggerFactory;
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
  * record}, {@code batch} or {@code grouped}: per-record handler, 32 records per transaction),
  * {@code offset-store} ({@code kafka} or {@code postgresql}), {@code batch-delay-ms}, {@code
- * session-timeout-ms} (default 6000, short so that faults are noticed quickly), {@code
- * static-membership} ({@code true}: {@code group.instance.id} is the host name and the slot, {@code
- * <host>-c2} for every incarnation {@code c2.N}, so a restarted process takes over its
- * predecessor's membership and the three processes on one host never collide).
+ * session-timeout-ms} (default 6000, short so that faults are noticed quickly), {@code group-type}
+ * ({@code consumer}, the default, or {@code share}: an {@link IdempotentShareConsumer} in the share
+ * group named by {@code group}), {@code static-membership} ({@code true}: {@code group.instance.id}
+ * is the host name and the slot, {@code <host>-c2} for every incarnation {@code c2.N}, so a
+ * restarted process takes over its predecessor's membership and the three processes on one host
+ * never collide).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
@@ -63,7 +70,8 @@ public final class ChaosConsumerMain {
   private final AtomicLong swallowed = new AtomicLong();
   private volatile boolean stopping;
   private HikariDataSource pool;
-  private volatile IdempotentConsumer<ChaosEvent> consumer;
+  private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+  private volatile Running consumer;
 
   private ChaosConsumerMain(Map<String, String> args) {
     this.args = args;
@@ -102,8 +110,9 @@ public final class ChaosConsumerMain {
   /** Starts the consumer, trying again while the database or the broker is away. */
   private void startConsumer() {
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+    boolean share = args.getOrDefault("group-type", "consumer").equals("share");
     while (true) {
-      IdempotentConsumer<ChaosEvent> c = build();
+      Running c = share ? shareConsumer() : groupConsumer();
       try {
         c.start();
         consumer = c;
@@ -120,7 +129,7 @@ public final class ChaosConsumerMain {
     }
   }
 
-  private IdempotentConsumer<ChaosEvent> build() {
+  private IdemConfig.Builder config() {
     IdemConfig.Builder config =
         IdemConfig.builder(required("group"))
             .bootstrapServers(required("bootstrap"))
@@ -139,6 +148,18 @@ public final class ChaosConsumerMain {
             // The retention job's singleton lock runs too, so the end-of-run lock check covers
             // session locks as well as transaction locks.
             .set("consumer.retention.interval", "5s");
+    if (mode().equals("grouped")) {
+      config.transactionMaxRecords(32);
+    }
+    return config;
+  }
+
+  private String mode() {
+    return args.getOrDefault("mode", "record");
+  }
+
+  private Running groupConsumer() {
+    IdemConfig.Builder config = config();
     if (Boolean.parseBoolean(args.getOrDefault("static-membership", "false"))) {
       config.kafka("group.instance.id", staticInstanceId());
     }
@@ -146,33 +167,128 @@ public final class ChaosConsumerMain {
     if (!offsetStore.equals("kafka")) {
       config.set("consumer.offset-store", offsetStore);
     }
-    String mode = args.getOrDefault("mode", "record");
-    if (mode.equals("grouped")) {
-      config.transactionMaxRecords(32);
-    }
     IdempotentConsumer.Builder<ChaosEvent> builder =
         IdempotentConsumer.builder(config.build(), Payloads.json(ChaosEvent.class))
             .dataSource(pool)
+            .meterRegistry(meters)
             .eventIds(EventIds.header("webhook-id"));
-    if (mode.equals("batch")) {
-      long delay = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
-      builder.batchHandler(
-          (events, ctx) -> applyBatch(events, ctx.connection(), ctx.attempt(), delay));
+    if (mode().equals("batch")) {
+      builder.batchHandler(this::applyBatch);
     } else {
-      builder.handler(
-          (event, ctx) -> {
-            failIfPoison(event);
-            Ledger.write(
-                ctx.connection(),
-                List.of(
-                    new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
-            if (event.swallow() && ctx.attempt() == 1) {
-              swallow(ctx.connection());
-            }
-          });
+      builder.handler(this::apply);
     }
     FaultAccess.afterDatabaseCommit(builder, this::haltIfArmed);
-    return builder.build();
+    IdempotentConsumer<ChaosEvent> c = builder.build();
+    return new Running() {
+      @Override
+      public void start() {
+        c.start();
+      }
+
+      @Override
+      public ConsumerState state() {
+        return c.snapshot().state();
+      }
+
+      @Override
+      public int assigned() {
+        return c.snapshot().assigned().size();
+      }
+
+      @Override
+      public int inFlight() {
+        return c.snapshot().inFlight();
+      }
+
+      @Override
+      public Counters counters() {
+        ConsumerSnapshot s = c.snapshot();
+        return new Counters(
+            s.processed(),
+            s.duplicates(),
+            s.failures(),
+            s.retries(),
+            s.deadLettered(),
+            s.skipped(),
+            s.rebalances());
+      }
+
+      @Override
+      public void close() {
+        c.close();
+      }
+    };
+  }
+
+  /**
+   * A share-group consumer ({@code group-type=share}): every process reads every partition, so it
+   * reports no assignment; its counters come from its meters.
+   */
+  private Running shareConsumer() {
+    IdempotentShareConsumer.Builder<ChaosEvent> builder =
+        IdempotentShareConsumer.builder(config().build(), Payloads.json(ChaosEvent.class))
+            .dataSource(pool)
+            .meterRegistry(meters)
+            .eventIds(EventIds.header("webhook-id"));
+    if (mode().equals("batch")) {
+      builder.batchHandler(this::applyBatch);
+    } else {
+      builder.handler(this::apply);
+    }
+    FaultAccess.afterDatabaseCommit(builder, this::haltIfArmed);
+    IdempotentShareConsumer<ChaosEvent> c = builder.build();
+    return new Running() {
+      @Override
+      public void start() {
+        c.start();
+      }
+
+      @Override
+      public ConsumerState state() {
+        return c.health().state();
+      }
+
+      @Override
+      public int assigned() {
+        return 0;
+      }
+
+      @Override
+      public int inFlight() {
+        return c.health().inFlight();
+      }
+
+      @Override
+      public Counters counters() {
+        return new Counters(
+            count("idem.records.processed"),
+            count("idem.records.duplicates"),
+            count("idem.records.failures"),
+            count("idem.records.retries"),
+            count("idem.records.dead.lettered"),
+            0,
+            0);
+      }
+
+      @Override
+      public void close() {
+        c.close();
+      }
+    };
+  }
+
+  private long count(String meter) {
+    return (long) meters.find(meter).counters().stream().mapToDouble(Counter::count).sum();
+  }
+
+  private void apply(ChaosEvent event, ProcessingContext ctx) throws Exception {
+    failIfPoison(event);
+    Ledger.write(
+        ctx.connection(),
+        List.of(new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
+    if (event.swallow() && ctx.attempt() == 1) {
+      swallow(ctx.connection());
+    }
   }
 
   /** The host name and the slot of this process ({@code c2} of incarnation {@code c2.3}). */
@@ -190,15 +306,13 @@ public final class ChaosConsumerMain {
     return (host + "-" + slot).replaceAll("[^a-zA-Z0-9._-]", "_");
   }
 
-  private void applyBatch(
-      List<BatchEvent<ChaosEvent>> events,
-      java.sql.Connection connection,
-      int attempt,
-      long delayMillis)
-      throws Exception {
+  private void applyBatch(List<BatchEvent<ChaosEvent>> events, BatchContext ctx) throws Exception {
+    long delayMillis = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
     if (delayMillis > 0) {
       Thread.sleep(delayMillis);
     }
+    java.sql.Connection connection = ctx.connection();
+    int attempt = ctx.attempt();
     List<Ledger.Entry> entries = new ArrayList<>(events.size());
     for (BatchEvent<ChaosEvent> e : events) {
       failIfPoison(e.payload());
@@ -267,12 +381,13 @@ public final class ChaosConsumerMain {
     String lastStats = null;
     long lastLogged = 0;
     while (true) {
-      ConsumerSnapshot s = consumer.snapshot();
-      if (s.state() == ConsumerState.FAILED && !stopping) {
+      Running r = consumer;
+      Counters s = r.counters();
+      if (r.state() == ConsumerState.FAILED && !stopping) {
         emit(ChaosProtocol.FAILED + " the poll loop stopped");
         Runtime.getRuntime().halt(4);
       }
-      String assigned = ChaosProtocol.ASSIGNED + " " + s.assigned().size();
+      String assigned = ChaosProtocol.ASSIGNED + " " + r.assigned();
       if (!assigned.equals(lastAssigned)) {
         emit(assigned);
         lastAssigned = assigned;
@@ -299,7 +414,7 @@ public final class ChaosConsumerMain {
         emit(stats);
         lastStats = stats;
         if (System.nanoTime() - lastLogged > STATS_LOG_INTERVAL.toNanos()) {
-          log.info("{} assigned={} in-flight={}", stats, s.assigned().size(), s.inFlight());
+          log.info("{} assigned={} in-flight={}", stats, r.assigned(), r.inFlight());
           lastLogged = System.nanoTime();
         }
       }
@@ -330,7 +445,7 @@ public final class ChaosConsumerMain {
 
   private void stop() {
     stopping = true;
-    IdempotentConsumer<ChaosEvent> c = consumer;
+    Running c = consumer;
     if (c != null) {
       c.close();
     }
@@ -360,4 +475,30 @@ public final class ChaosConsumerMain {
       Thread.currentThread().interrupt();
     }
   }
+
+  /** A started consumer of either kind, as the watch loop sees it. */
+  private interface Running {
+    void start();
+
+    ConsumerState state();
+
+    /** Partitions assigned to this process (a share consumer has none to show). */
+    int assigned();
+
+    int inFlight();
+
+    Counters counters();
+
+    void close();
+  }
+
+  /** The figures a stats line reports. */
+  private record Counters(
+      long processed,
+      long duplicates,
+      long failures,
+      long retries,
+      long deadLettered,
+      long skipped,
+      long rebalances) {}
 }

@@ -17,6 +17,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param seed the seed of everything random
  * @param mode per-record, batch or grouped handler
  * @param offsetStore where consumers store offsets: {@code kafka} or {@code postgresql}
+ * @param share whether the consumers form a share group ({@code IdempotentShareConsumer}) instead
+ *     of a consumer group: no per-key order to check, and the end of the run waits for the share
+ *     group's start offsets instead of committed offsets
+ * @param lockDuration share groups: the group's acquisition lock ({@code
+ *     share.record.lock.duration.ms}), which is how long a killed or halted consumer's records wait
+ *     before another consumer gets them
  * @param duration how long events are produced at least; production goes on until every listed
  *     fault ran once and the consumers had a few seconds of load after the last one
  * @param rate unique events produced per second (their copies follow them at once)
@@ -40,6 +46,8 @@ public record ChaosOptions(
     long seed,
     Mode mode,
     String offsetStore,
+    boolean share,
+    Duration lockDuration,
     Duration duration,
     int rate,
     double duplicateFraction,
@@ -97,6 +105,10 @@ public record ChaosOptions(
       throw new IllegalArgumentException(
           "offset store '" + offsetStore + "' is not known; use kafka or postgresql");
     }
+    if (share && !offsetStore.equals("kafka")) {
+      throw new IllegalArgumentException(
+          "a share group keeps no offsets in PostgreSQL; use offset store kafka");
+    }
     if (rate < 1 || duration.toMillis() < 1000) {
       throw new IllegalArgumentException("rate must be at least 1/s and duration at least 1 s");
     }
@@ -126,8 +138,9 @@ public record ChaosOptions(
 
   /**
    * The options with {@code idem.chaos.*} system properties applied: {@code seed}, {@code
-   * duration}, {@code rate}, {@code mode}, {@code offset-store}, {@code faults} (labels, comma
-   * separated), {@code consumers}, {@code swallow-rate}.
+   * duration}, {@code rate}, {@code mode}, {@code group-type} ({@code consumer} or {@code share}),
+   * {@code offset-store}, {@code faults} (labels, comma separated), {@code consumers}, {@code
+   * swallow-rate}.
    */
   public ChaosOptions withOverrides(Map<String, String> properties) {
     Builder b = toBuilder();
@@ -146,6 +159,15 @@ public record ChaosOptions(
     String mode = properties.get("idem.chaos.mode");
     if (present(mode)) {
       b.mode(Mode.valueOf(mode.trim().toUpperCase(Locale.ROOT)));
+    }
+    String groupType = properties.get("idem.chaos.group-type");
+    if (present(groupType)) {
+      String type = groupType.trim().toLowerCase(Locale.ROOT);
+      if (!type.equals("share") && !type.equals("consumer")) {
+        throw new IllegalArgumentException(
+            "group type '" + groupType + "' is not known; use consumer or share");
+      }
+      b.share(type.equals("share"));
     }
     String store = properties.get("idem.chaos.offset-store");
     if (present(store)) {
@@ -183,6 +205,8 @@ public record ChaosOptions(
     b.seed = seed;
     b.mode = mode;
     b.offsetStore = offsetStore;
+    b.share = share;
+    b.lockDuration = lockDuration;
     b.duration = duration;
     b.rate = rate;
     b.duplicateFraction = duplicateFraction;
@@ -238,6 +262,8 @@ public record ChaosOptions(
     private long seed = ThreadLocalRandom.current().nextLong();
     private Mode mode = Mode.RECORD;
     private String offsetStore = "kafka";
+    private boolean share;
+    private Duration lockDuration = Duration.ofSeconds(3);
     private Duration duration = Duration.ofSeconds(90);
     private int rate = 100;
     private double duplicateFraction = 0.3;
@@ -270,6 +296,16 @@ public record ChaosOptions(
 
     public Builder offsetStore(String offsetStore) {
       this.offsetStore = offsetStore;
+      return this;
+    }
+
+    public Builder share(boolean share) {
+      this.share = share;
+      return this;
+    }
+
+    public Builder lockDuration(Duration lockDuration) {
+      this.lockDuration = lockDuration;
       return this;
     }
 
@@ -359,6 +395,8 @@ public record ChaosOptions(
           seed,
           mode,
           offsetStore,
+          share,
+          lockDuration,
           duration,
           rate,
           duplicateFraction,

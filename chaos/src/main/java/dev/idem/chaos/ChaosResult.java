@@ -11,7 +11,8 @@ import java.util.Locale;
  * @param label the scenario
  * @param seed the seed that replays the run
  * @param mode record, batch or grouped
- * @param offsetStore where offsets were stored
+ * @param offsetStore where offsets were stored ({@code share-group} for a share group, which keeps
+ *     none)
  * @param events unique events produced
  * @param records records produced (events plus copies)
  * @param duplicates extra copies produced

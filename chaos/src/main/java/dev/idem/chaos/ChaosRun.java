@@ -96,8 +96,9 @@ public final class ChaosRun {
             + options.seed()
             + ") mode="
             + options.mode().label()
-            + " offsets="
-            + options.offsetStore()
+            + (options.share()
+                ? " share group (lock " + options.lockDuration().toMillis() + " ms)"
+                : " offsets=" + options.offsetStore())
             + " rate="
             + options.rate()
             + "/s swallow-rate="
@@ -121,9 +122,20 @@ public final class ChaosRun {
       throw new ChaosException("cannot create the ledger", e);
     }
     Workload workload = new Workload(options, name, topicA, topicB);
+    if (options.share()) {
+      // Set before any consumer joins: a killed or halted consumer's records come back to the
+      // others after this lock, and the broker's default of 30 s would make each such fault wait
+      // that long.
+      TestInfrastructure.setGroupConfig(
+          cluster.broker().bootstrapServers(),
+          name,
+          Map.of(
+              "share.record.lock.duration.ms", String.valueOf(options.lockDuration().toMillis())));
+    }
     List<String> args =
         List.of(
             "group=" + name,
+            "group-type=" + (options.share() ? "share" : "consumer"),
             "bootstrap=" + cluster.broker().bootstrapServers(),
             "jdbc=" + cluster.consumerJdbcUrl(),
             "user=" + cluster.postgres().user(),
@@ -140,15 +152,25 @@ public final class ChaosRun {
             name,
             APPLICATION_NAME,
             partitions,
-            options.offsetStore().equals("postgresql"));
+            options.offsetStore().equals("postgresql"),
+            options.share());
     try (ConsumerFleet fleet =
             new ConsumerFleet(options.consumers(), slot -> args, directory, log);
         WorkloadProducer producer =
             new WorkloadProducer(cluster.broker().bootstrapServers(), workload, options.rate())) {
       fleet.startAll();
-      awaitAssigned(fleet, partitions.size());
+      if (!options.share()) {
+        awaitAssigned(fleet, partitions.size());
+      }
+      // A share consumer reports no partitions as its own: a scale-in has none to wait for.
       FaultInjector injector =
-          new FaultInjector(cluster, fleet, log, random, APPLICATION_NAME, partitions.size());
+          new FaultInjector(
+              cluster,
+              fleet,
+              log,
+              random,
+              APPLICATION_NAME,
+              options.share() ? 0 : partitions.size());
       Instant started = Instant.now();
       producer.start();
       Instant lastFault = injectFaults(injector, fleet, random, started, partitions.size());
@@ -182,7 +204,7 @@ public final class ChaosRun {
               options.label(),
               options.seed(),
               options.mode().label(),
-              options.offsetStore(),
+              options.share() ? "share-group" : options.offsetStore(),
               workload.events().size(),
               workload.records(),
               workload.copies(),
@@ -251,12 +273,13 @@ public final class ChaosRun {
 
   /**
    * Waits until the system is whole after {@code fault}: every partition is assigned to a running
-   * consumer and every running consumer has handled events (applied, skipped as duplicates or
-   * dead-lettered) since the fault ended. A killed member's partitions come back only when its
-   * session expires, a rebalance takes a moment after a scale-out, and the consumers' first
-   * transactions after a server restart are retried: the next fault waits for the effect instead of
-   * a fixed time long enough for the slowest of them. Returns when it was whole; at the deadline it
-   * notes the state and returns, leaving the verdict to the end-of-run checks.
+   * consumer (in a share group: nothing to wait for) and every running consumer has handled events
+   * (applied, skipped as duplicates or dead-lettered) since the fault ended. A killed member's
+   * partitions come back only when its session expires, a rebalance takes a moment after a
+   * scale-out, and the consumers' first transactions after a server restart are retried: the next
+   * fault waits for the effect instead of a fixed time long enough for the slowest of them. Returns
+   * when it was whole; at the deadline it notes the state and returns, leaving the verdict to the
+   * end-of-run checks.
    */
   private Instant awaitWhole(ConsumerFleet fleet, Fault fault, int partitions) {
     // A consumer's counters arrive in reports; one sent before the fault ended may still be on its
@@ -293,7 +316,9 @@ public final class ChaosRun {
           idle.add(p.name());
         }
       }
-      if (assigned == partitions && idle.isEmpty() && !running.isEmpty()) {
+      // A share group's members all read every partition and report none as theirs.
+      boolean allAssigned = options.share() || assigned == partitions;
+      if (allAssigned && idle.isEmpty() && !running.isEmpty()) {
         return Instant.now();
       }
       state = assigned + " partitions assigned, not yet handling events: " + idle;

@@ -33,7 +33,8 @@ final class FaultInjector {
 
   /**
    * @param applicationName the {@code application_name} of the consumers' database sessions
-   * @param partitions the partitions of all topics together
+   * @param partitions the partitions of all topics together, which the last consumer of a scale-in
+   *     must take (zero in a share group, whose members report none)
    */
   FaultInjector(
       ChaosCluster cluster,

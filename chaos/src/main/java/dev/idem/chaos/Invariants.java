@@ -15,8 +15,8 @@ import java.util.concurrent.TimeoutException;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -33,6 +33,7 @@ final class Invariants {
   private final String applicationName;
   private final List<TopicPartition> partitions;
   private final boolean offsetsInPostgresql;
+  private final boolean share;
 
   /** What the ledger and the dead letters say about the workload's events. */
   record Effects(
@@ -54,6 +55,8 @@ final class Invariants {
    * @param applicationName the {@code application_name} of the consumers' sessions
    * @param partitions every partition the consumers read
    * @param offsetsInPostgresql whether the consumers store offsets in PostgreSQL too
+   * @param share whether the consumers form a share group: no order to check, and positions are the
+   *     share group's start offsets
    */
   Invariants(
       DataSource database,
@@ -61,13 +64,15 @@ final class Invariants {
       String consumerName,
       String applicationName,
       List<TopicPartition> partitions,
-      boolean offsetsInPostgresql) {
+      boolean offsetsInPostgresql,
+      boolean share) {
     this.database = database;
     this.bootstrapServers = bootstrapServers;
     this.consumerName = consumerName;
     this.applicationName = applicationName;
     this.partitions = List.copyOf(partitions);
     this.offsetsInPostgresql = offsetsInPostgresql;
+    this.share = share;
   }
 
   /** Compares the ledger and the dead letters with the workload. */
@@ -84,31 +89,8 @@ final class Invariants {
           rows += rs.getInt(2);
         }
       }
-      int reordered = 0;
-      // Within one topic-partition a key's records are applied one at a time in offset order,
-      // and their sequence numbers never decrease there: the ledger must show them increasing.
-      try (ResultSet rs =
-          s.executeQuery(
-              "SELECT topic, kafka_partition, ordering_key, count(*) FROM (SELECT topic,"
-                  + " kafka_partition, ordering_key, seq, lag(seq) OVER (PARTITION BY topic,"
-                  + " kafka_partition, ordering_key ORDER BY id) AS previous FROM "
-                  + Ledger.TABLE
-                  + ") steps WHERE seq <= previous GROUP BY 1, 2, 3")) {
-        while (rs.next()) {
-          reordered++;
-          sample(
-              samples,
-              "reordered: "
-                  + rs.getString(1)
-                  + "-"
-                  + rs.getInt(2)
-                  + " key "
-                  + rs.getString(3)
-                  + " ("
-                  + rs.getLong(4)
-                  + " steps back)");
-        }
-      }
+      // A share group promises no order, so there is nothing to check.
+      int reordered = share ? 0 : reorderedGroups(s, samples);
       Map<String, Boolean> deadLetters = new HashMap<>();
       try (PreparedStatement ps =
           c.prepareStatement(
@@ -180,6 +162,38 @@ final class Invariants {
     }
   }
 
+  /**
+   * Ordering keys whose sequence numbers step back within a topic-partition in the ledger. Within
+   * one topic-partition a key's records are applied one at a time in offset order, and their
+   * sequence numbers never decrease there: the ledger must show them increasing.
+   */
+  private static int reorderedGroups(Statement s, List<String> samples) throws SQLException {
+    int reordered = 0;
+    try (ResultSet rs =
+        s.executeQuery(
+            "SELECT topic, kafka_partition, ordering_key, count(*) FROM (SELECT topic,"
+                + " kafka_partition, ordering_key, seq, lag(seq) OVER (PARTITION BY topic,"
+                + " kafka_partition, ordering_key ORDER BY id) AS previous FROM "
+                + Ledger.TABLE
+                + ") steps WHERE seq <= previous GROUP BY 1, 2, 3")) {
+      while (rs.next()) {
+        reordered++;
+        sample(
+            samples,
+            "reordered: "
+                + rs.getString(1)
+                + "-"
+                + rs.getInt(2)
+                + " key "
+                + rs.getString(3)
+                + " ("
+                + rs.getLong(4)
+                + " steps back)");
+      }
+    }
+    return reordered;
+  }
+
   /** Advisory locks held by anyone on the server. */
   int advisoryLocks() throws SQLException {
     return (int) count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", null);
@@ -193,7 +207,9 @@ final class Invariants {
 
   /**
    * Partitions whose committed position is not their end offset: Kafka's committed offset, and with
-   * offsets stored in PostgreSQL the stored position too.
+   * offsets stored in PostgreSQL the stored position too. In a share group the position is where
+   * the group has nothing left to deliver (see {@link #sharePositions}); a record the broker
+   * archived without a row in the ledger or the dead letters shows as lost in {@link #effects}.
    */
   List<String> partitionsNotAtEnd() {
     Map<String, Object> config =
@@ -210,16 +226,11 @@ final class Invariants {
           .all()
           .get(15, TimeUnit.SECONDS)
           .forEach((tp, info) -> ends.put(tp, info.offset()));
-      Map<TopicPartition, OffsetAndMetadata> committed =
-          admin
-              .listConsumerGroupOffsets(consumerName)
-              .partitionsToOffsetAndMetadata()
-              .get(15, TimeUnit.SECONDS);
+      Map<TopicPartition, Long> committed = share ? sharePositions(admin, ends) : committed(admin);
       Map<TopicPartition, Long> stored = offsetsInPostgresql ? storedPositions() : Map.of();
       List<String> behind = new ArrayList<>();
       for (TopicPartition tp : partitions) {
-        OffsetAndMetadata om = committed.get(tp);
-        long position = om == null ? -1 : om.offset();
+        long position = committed.getOrDefault(tp, -1L);
         if (position != ends.get(tp)) {
           behind.add(tp + " committed at " + position + " of " + ends.get(tp));
         }
@@ -236,6 +247,41 @@ final class Invariants {
       Thread.currentThread().interrupt();
       throw new ChaosException("interrupted", e);
     }
+  }
+
+  private Map<TopicPartition, Long> committed(Admin admin)
+      throws ExecutionException, InterruptedException, TimeoutException {
+    Map<TopicPartition, Long> result = new HashMap<>();
+    admin
+        .listConsumerGroupOffsets(consumerName)
+        .partitionsToOffsetAndMetadata()
+        .get(15, TimeUnit.SECONDS)
+        .forEach((tp, om) -> result.put(tp, om == null ? -1 : om.offset()));
+    return result;
+  }
+
+  /**
+   * How far a share group is done with each partition: the end offset less the group's lag (the
+   * records from its start offset on that are neither acknowledged nor archived). The start offset
+   * alone lags behind: the state the broker last persisted was written with the acknowledgements of
+   * the last records, before they moved it.
+   */
+  private Map<TopicPartition, Long> sharePositions(Admin admin, Map<TopicPartition, Long> ends)
+      throws ExecutionException, InterruptedException, TimeoutException {
+    Map<TopicPartition, Long> result = new HashMap<>();
+    admin
+        .listShareGroupOffsets(
+            Map.of(consumerName, new ListShareGroupOffsetsSpec().topicPartitions(partitions)))
+        .partitionsToOffsetInfo(consumerName)
+        .get(15, TimeUnit.SECONDS)
+        .forEach(
+            (tp, info) ->
+                result.put(
+                    tp,
+                    info == null
+                        ? -1
+                        : info.lag().map(lag -> ends.get(tp) - lag).orElse(info.startOffset())));
+    return result;
   }
 
   private Map<TopicPartition, Long> storedPositions() throws SQLException {

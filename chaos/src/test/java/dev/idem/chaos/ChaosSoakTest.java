@@ -9,8 +9,9 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 /**
  * The long run: every fault type, over and over, for {@code -Didem.chaos.duration} (default 10
  * minutes) at {@code -Didem.chaos.rate} events per second (default 150). Off unless {@code
- * -Didem.soak=true}; {@code -Didem.chaos.seed}, {@code -Didem.chaos.mode} and {@code
- * -Didem.chaos.offset-store} apply too.
+ * -Didem.soak=true}; {@code -Didem.chaos.seed}, {@code -Didem.chaos.mode}, {@code
+ * -Didem.chaos.offset-store} and {@code -Didem.chaos.group-type=share} (share-group consumers)
+ * apply too.
  */
 @EnabledIfSystemProperty(named = "idem.soak", matches = "true")
 class ChaosSoakTest {

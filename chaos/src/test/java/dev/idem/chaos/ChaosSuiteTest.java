@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Timeout;
  * offsets in PostgreSQL together: the batch path with database offsets exercises both the batch
  * transaction and the stored positions that kills and rebalances resume from. In every run a share
  * of the handlers swallow an SQL error on their first attempt ({@link
- * ChaosOptions#DEFAULT_SWALLOW_RATE}). A seed from {@code -Didem.chaos.seed} replays a run;
- * otherwise each run draws one and prints it.
+ * ChaosOptions#DEFAULT_SWALLOW_RATE}). A fourth run puts three share-group consumers on two
+ * single-partition topics under the faults that hit a share group's own moments. A seed from {@code
+ * -Didem.chaos.seed} replays a run; otherwise each run draws one and prints it.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
@@ -36,6 +37,24 @@ class ChaosSuiteTest {
   @Test
   void groupedTransactionsUnderFaultsLoseDoubleAndReorderNothing() {
     run(options("grouped").mode(ChaosOptions.Mode.GROUPED).faults(MODE_FAULTS));
+  }
+
+  @Test
+  void aShareGroupUnderFaultsLosesAndDoublesNothing() {
+    // Three share consumers on two single-partition topics: more consumers than partitions,
+    // which only a share group can use. The faults are those with a share group's own moment: a
+    // killed or halted consumer's acquired records come back after the acquisition lock (three
+    // seconds here), a PostgreSQL restart closes the gate that stops acquiring, and a dropped
+    // COMMIT reply leaves a record committed but not acknowledged. There is no order to check.
+    run(
+        options("share")
+            .share(true)
+            .partitions(1)
+            .faults(
+                Fault.KILL,
+                Fault.HALT_AFTER_COMMIT,
+                Fault.POSTGRES_RESTART,
+                Fault.AMBIGUOUS_COMMIT));
   }
 
   private static final Fault[] MODE_FAULTS = {

@@ -61,6 +61,7 @@ class InvariantsTest {
             CONSUMER,
             "nobody",
             List.of(new TopicPartition("a", 0)),
+            false,
             false);
   }
 
@@ -123,6 +124,23 @@ class InvariantsTest {
     assertThat(e.poisonDeadLettered()).isZero();
     assertThat(e.strayDeadLetters()).isEqualTo(1);
     assertThat(e.samples()).anyMatch(line -> line.contains(lost.event().id()));
+
+    // A share group promises no order: the same ledger has no reordering to count there, and
+    // loses and doubles the same events.
+    Invariants.Effects share =
+        new Invariants(
+                postgres.dataSource(),
+                "127.0.0.1:1",
+                CONSUMER,
+                "nobody",
+                List.of(new TopicPartition("a", 0)),
+                false,
+                true)
+            .effects(workload);
+    assertThat(share.reorderedGroups()).isZero();
+    assertThat(share.lost()).isEqualTo(1);
+    assertThat(share.doubled()).isEqualTo(1);
+    assertThat(share.strayDeadLetters()).isEqualTo(1);
   }
 
   @Test
