@@ -4,6 +4,7 @@ import dev.idem.IdemException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.health.PollStall;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
+import dev.idem.consumer.internal.metrics.HealthGauges;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.ConsumerRuntime;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
@@ -52,6 +53,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
 
   /** Serializes start() and close(): a close() during a start() waits for it, then stops it. */
   private final Object lifecycle = new Object();
+
+  private HealthGauges healthGauges;
 
   private volatile ConsumerRuntime<T> runtime;
 
@@ -133,6 +136,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       status.starting(name());
       try {
         runtime = ConsumerRuntime.start(parts, status);
+        healthGauges = HealthGauges.register(parts.meterRegistry(), name(), this::health);
       } catch (RuntimeException | Error e) {
         status.failed();
         throw e;
@@ -154,6 +158,9 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       ConsumerRuntime<T> r = runtime;
       if (r != null) {
         r.close();
+      }
+      if (healthGauges != null) {
+        healthGauges.close();
       }
       status.closed();
     }

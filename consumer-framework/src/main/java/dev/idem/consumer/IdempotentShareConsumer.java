@@ -1,6 +1,7 @@
 package dev.idem.consumer;
 
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.metrics.HealthGauges;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.share.ShareRuntime;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
@@ -48,6 +49,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
   private final ConsumerParts<T> parts;
   private final Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients;
   private final Object lifecycle = new Object();
+  private HealthGauges healthGauges;
   private volatile ShareRuntime<T> runtime;
   private volatile ConsumerState state = ConsumerState.CREATED;
 
@@ -136,6 +138,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
       try {
         runtime = ShareRuntime.start(parts, clients, ShareRuntime.clientProperties(parts.config()));
         state = ConsumerState.RUNNING;
+        healthGauges = HealthGauges.register(parts.meterRegistry(), name(), this::health);
       } catch (RuntimeException | Error e) {
         state = ConsumerState.FAILED;
         throw e;
@@ -157,6 +160,9 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
       ShareRuntime<T> r = runtime;
       if (r != null) {
         r.close();
+      }
+      if (healthGauges != null) {
+        healthGauges.close();
       }
       state = ConsumerState.CLOSED;
     }

@@ -2,6 +2,9 @@ package dev.idem.consumer.internal.deadletter;
 
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.internal.store.DeadLetter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -29,13 +32,18 @@ public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
   private final IdemConfig config;
   private final Producer<byte[], byte[]> producer;
   private final Duration timeout;
+  private final KafkaClientMetrics clientMetrics;
 
-  public KafkaDeadLetterPublisher(IdemConfig config) {
+  /** A publisher whose producer reports its client metrics to {@code registry}. */
+  public KafkaDeadLetterPublisher(IdemConfig config, MeterRegistry registry) {
     this.config = config;
     this.producer =
         new KafkaProducer<>(
             config.producerProperties(), new ByteArraySerializer(), new ByteArraySerializer());
     this.timeout = Duration.ofSeconds(30);
+    this.clientMetrics =
+        new KafkaClientMetrics(producer, Tags.of("consumer", config.consumerName()));
+    clientMetrics.bindTo(registry);
   }
 
   @Override
@@ -87,6 +95,7 @@ public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
 
   @Override
   public void close() {
+    clientMetrics.close();
     producer.close(Duration.ofSeconds(5));
   }
 }

@@ -29,6 +29,9 @@ import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.lock.ConnectionFactory;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,6 +40,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +74,8 @@ public final class ConsumerRuntime<T> {
   private RetentionSchedule retention;
   private ScheduledExecutorService watchdogTimer;
   private Thread pollThread;
+  // Set on the poll thread when it creates the client, closed by release().
+  private volatile KafkaClientMetrics clientMetrics;
 
   private ConsumerRuntime(ConsumerParts<T> parts, ConsumerStatus status) {
     this.parts = parts;
@@ -105,7 +111,7 @@ public final class ConsumerRuntime<T> {
     metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
     watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(config);
+    deadLetters = Pipeline.deadLetters(config, parts.meterRegistry());
     dispatcher = dispatcher(Pipeline.environment(parts, dataSource, database, metrics, watchdog));
     if (config.offsetStore() == OffsetStore.POSTGRESQL) {
       databaseOffsets =
@@ -118,8 +124,7 @@ public final class ConsumerRuntime<T> {
     // Batches and groups hold a partition's records in offset order, one per partition at a time.
     OrderingKey orderingKey =
         parts.batchMode() || parts.groupedMode() ? OrderingKeys.partition() : parts.orderingKey();
-    PollSettings polling =
-        PollSettings.of(config, parts.clientFactory(), orderingKey, parts.clock());
+    PollSettings polling = PollSettings.of(config, this::client, orderingKey, parts.clock());
     loop = new PollLoop(polling, dispatcher, metrics, status, databaseOffsets);
     retention =
         RetentionSchedule.start(
@@ -220,7 +225,7 @@ public final class ConsumerRuntime<T> {
       return parts.dataSource();
     }
     // ConsumerParts refused a missing pg.url already.
-    ownedPool = new HikariDataSource(parts.ownedPoolSettings().get());
+    ownedPool = Pipeline.ownedPool(parts);
     return ownedPool;
   }
 
@@ -291,9 +296,29 @@ public final class ConsumerRuntime<T> {
     }
   }
 
+  /**
+   * The Kafka consumer, with its client metrics ({@code kafka.consumer.*}, tagged with the
+   * consumer's name) bound to the consumer's registry. Micrometer's binder reads the client's
+   * metrics map from a scheduler thread of its own, which the client allows.
+   */
+  private Consumer<byte[], byte[]> client(Map<String, Object> properties) {
+    Consumer<byte[], byte[]> client = parts.clientFactory().apply(properties);
+    KafkaClientMetrics previous = clientMetrics;
+    if (previous != null) {
+      previous.close();
+    }
+    KafkaClientMetrics bound = new KafkaClientMetrics(client, Tags.of("consumer", name));
+    bound.bindTo(parts.meterRegistry());
+    clientMetrics = bound;
+    return client;
+  }
+
   private void release() {
     if (probe != null) {
       probe.close();
+    }
+    if (clientMetrics != null) {
+      clientMetrics.close();
     }
     if (watchdogTimer != null) {
       watchdogTimer.shutdownNow();

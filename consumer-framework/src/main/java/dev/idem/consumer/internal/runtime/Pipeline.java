@@ -70,11 +70,29 @@ public final class Pipeline {
     return watchdog;
   }
 
-  /** Where dead letters are published besides the table: the topic, when one is configured. */
-  public static DeadLetterPublisher deadLetters(IdemConfig config) {
+  /**
+   * Where dead letters are published besides the table: the topic, when one is configured. The
+   * producer's client metrics go to {@code registry} ({@code kafka.producer.*}).
+   */
+  public static DeadLetterPublisher deadLetters(
+      IdemConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
     return config.deadLetterTopic() == null
         ? DeadLetterPublisher.NONE
-        : new KafkaDeadLetterPublisher(config);
+        : new KafkaDeadLetterPublisher(config, registry);
+  }
+
+  /**
+   * The pool idem opens from {@code pg.*}, reporting Hikari's own meters ({@code hikaricp.*},
+   * tagged with the pool's name) to the consumer's registry.
+   */
+  public static com.zaxxer.hikari.HikariDataSource ownedPool(ConsumerParts<?> parts) {
+    com.zaxxer.hikari.HikariConfig settings = parts.ownedPoolSettings().get();
+    if (settings.getMetricsTrackerFactory() == null && settings.getMetricRegistry() == null) {
+      settings.setMetricsTrackerFactory(
+          new com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory(
+              parts.meterRegistry()));
+    }
+    return new com.zaxxer.hikari.HikariDataSource(settings);
   }
 
   /** What every processing transaction of the consumer shares. */

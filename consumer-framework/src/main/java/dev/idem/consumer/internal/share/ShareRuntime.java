@@ -116,7 +116,7 @@ public final class ShareRuntime<T> {
   private void open() {
     DataSource dataSource = parts.dataSource();
     if (dataSource == null) {
-      ownedPool = new HikariDataSource(parts.ownedPoolSettings().get());
+      ownedPool = Pipeline.ownedPool(parts);
       dataSource = ownedPool;
     }
     Pipeline.Database database = Pipeline.prepare(parts, dataSource);
@@ -138,7 +138,7 @@ public final class ShareRuntime<T> {
     metrics.registerInFlight(inFlight::get);
     shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
     watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(config);
+    deadLetters = Pipeline.deadLetters(config, parts.meterRegistry());
     TxEnvironment env = Pipeline.environment(parts, dataSource, database, metrics, watchdog);
     processor =
         new RecordProcessor<>(
