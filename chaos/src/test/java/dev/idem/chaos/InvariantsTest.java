@@ -54,15 +54,19 @@ class InvariantsTest {
       s.execute("TRUNCATE idem.dead_letters");
     }
     workload = new Workload(ChaosOptions.builder("unit").seed(7).build(), "e", "a", "b").draw(1200);
-    invariants =
-        new Invariants(
-            postgres.dataSource(),
-            "127.0.0.1:1",
-            CONSUMER,
-            "nobody",
-            List.of(new TopicPartition("a", 0)),
-            false,
-            false);
+    invariants = invariants(false);
+  }
+
+  /** Invariants over the test's tables, for a consumer group or ({@code share}) a share group. */
+  private Invariants invariants(boolean share) {
+    return new Invariants(
+        postgres.dataSource(),
+        "127.0.0.1:1",
+        CONSUMER,
+        "nobody",
+        List.of(new TopicPartition("a", 0)),
+        false,
+        share);
   }
 
   @Test
@@ -127,16 +131,7 @@ class InvariantsTest {
 
     // A share group promises no order: the same ledger has no reordering to count there, and
     // loses and doubles the same events.
-    Invariants.Effects share =
-        new Invariants(
-                postgres.dataSource(),
-                "127.0.0.1:1",
-                CONSUMER,
-                "nobody",
-                List.of(new TopicPartition("a", 0)),
-                false,
-                true)
-            .effects(workload);
+    Invariants.Effects share = invariants(true).effects(workload);
     assertThat(share.reorderedGroups()).isZero();
     assertThat(share.lost()).isEqualTo(1);
     assertThat(share.doubled()).isEqualTo(1);

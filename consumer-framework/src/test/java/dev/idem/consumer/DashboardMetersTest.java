@@ -52,27 +52,7 @@ class DashboardMetersTest {
               }
             });
     IdempotentConsumer<String> consumer =
-        closer.add(
-            IdempotentConsumer.builder(
-                    config(name, name)
-                        .database(
-                            INFRA.postgres().jdbcUrl(),
-                            INFRA.postgres().user(),
-                            INFRA.postgres().password(),
-                            4)
-                        .deadLetterTopic(deadLetters)
-                        .build(),
-                    Payloads.utf8())
-                .meterRegistry(registry)
-                .eventIds(EventIds.header("webhook-id"))
-                .handler(
-                    (value, ctx) -> {
-                      if (value.equals("poison")) {
-                        throw new NonRetryableException("poison");
-                      }
-                      insertEffect(effects, value, ctx);
-                    })
-                .build());
+        closer.add(meteredConsumer(name, effects, deadLetters, registry));
     consumer.start();
     send(List.of(record(name, 0, "k", "e1", "one"), record(name, 0, "k", "e2", "poison")));
     awaitTrue(
@@ -137,6 +117,35 @@ class DashboardMetersTest {
         () -> registry.find("idem.consumer.ready").tag("consumer", name).gauge().value() == 1.0);
     consumer.close();
     assertThat(registry.find("idem.consumer.ready").tag("consumer", name).gauge()).isNull();
+  }
+
+  /**
+   * A consumer that opens its own pool from {@code pg.*}, dead-letters to {@code deadLetters} and
+   * reports to {@code registry}: every kind of meter a dashboard reads. Its handler inserts into
+   * {@code effects} and throws {@link NonRetryableException} on the value {@code poison}.
+   */
+  static IdempotentConsumer<String> meteredConsumer(
+      String name, String effects, String deadLetters, MeterRegistry registry) {
+    return IdempotentConsumer.builder(
+            config(name, name)
+                .database(
+                    INFRA.postgres().jdbcUrl(),
+                    INFRA.postgres().user(),
+                    INFRA.postgres().password(),
+                    4)
+                .deadLetterTopic(deadLetters)
+                .build(),
+            Payloads.utf8())
+        .meterRegistry(registry)
+        .eventIds(EventIds.header("webhook-id"))
+        .handler(
+            (value, ctx) -> {
+              if (value.equals("poison")) {
+                throw new NonRetryableException("poison");
+              }
+              insertEffect(effects, value, ctx);
+            })
+        .build();
   }
 
   private static List<Meter> clientMeters(MeterRegistry registry, String prefix, String consumer) {

@@ -43,26 +43,7 @@ class OpsPackTest {
     createEffectsTable(effects);
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     try (IdempotentConsumer<String> consumer =
-        IdempotentConsumer.builder(
-                config(name, name)
-                    .database(
-                        INFRA.postgres().jdbcUrl(),
-                        INFRA.postgres().user(),
-                        INFRA.postgres().password(),
-                        4)
-                    .deadLetterTopic(deadLetters)
-                    .build(),
-                Payloads.utf8())
-            .meterRegistry(registry)
-            .eventIds(EventIds.header("webhook-id"))
-            .handler(
-                (value, ctx) -> {
-                  if (value.equals("poison")) {
-                    throw new NonRetryableException("poison");
-                  }
-                  insertEffect(effects, value, ctx);
-                })
-            .build()) {
+        DashboardMetersTest.meteredConsumer(name, effects, deadLetters, registry)) {
       consumer.start();
       send(
           List.of(
