@@ -68,6 +68,7 @@ public final class ChaosConsumerMain {
   private final String instance;
   private final AtomicBoolean haltArmed = new AtomicBoolean();
   private final AtomicLong swallowed = new AtomicLong();
+  private final long batchDelayMillis;
   private volatile boolean stopping;
   private HikariDataSource pool;
   private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
@@ -76,6 +77,7 @@ public final class ChaosConsumerMain {
   private ChaosConsumerMain(Map<String, String> args) {
     this.args = args;
     this.instance = required("instance");
+    this.batchDelayMillis = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
   }
 
   /** Runs the consumer until {@code stop}, a halt, or the end of standard input. */
@@ -307,9 +309,8 @@ public final class ChaosConsumerMain {
   }
 
   private void applyBatch(List<BatchEvent<ChaosEvent>> events, BatchContext ctx) throws Exception {
-    long delayMillis = Long.parseLong(args.getOrDefault("batch-delay-ms", "0"));
-    if (delayMillis > 0) {
-      Thread.sleep(delayMillis);
+    if (batchDelayMillis > 0) {
+      Thread.sleep(batchDelayMillis);
     }
     java.sql.Connection connection = ctx.connection();
     int attempt = ctx.attempt();

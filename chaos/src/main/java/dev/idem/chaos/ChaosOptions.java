@@ -18,8 +18,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param mode per-record, batch or grouped handler
  * @param offsetStore where consumers store offsets: {@code kafka} or {@code postgresql}
  * @param share whether the consumers form a share group ({@code IdempotentShareConsumer}) instead
- *     of a consumer group: no per-key order to check, and the end of the run waits for the share
- *     group's start offsets instead of committed offsets
+ *     of a consumer group: no per-key order to check, and the end of the run waits until the share
+ *     group has nothing left to deliver instead of for committed offsets
  * @param lockDuration share groups: the group's acquisition lock ({@code
  *     share.record.lock.duration.ms}), which is how long a killed or halted consumer's records wait
  *     before another consumer gets them

@@ -55,8 +55,8 @@ final class Invariants {
    * @param applicationName the {@code application_name} of the consumers' sessions
    * @param partitions every partition the consumers read
    * @param offsetsInPostgresql whether the consumers store offsets in PostgreSQL too
-   * @param share whether the consumers form a share group: no order to check, and positions are the
-   *     share group's start offsets
+   * @param share whether the consumers form a share group: no order to check, and a partition's
+   *     position is its end offset less the group's lag
    */
   Invariants(
       DataSource database,

@@ -6,6 +6,7 @@ import dev.idem.testkit.pg.PostgresServer;
 import dev.idem.testkit.pg.SharedPostgres;
 import dev.idem.testkit.pg.TestkitException;
 import dev.idem.testkit.pg.internal.InfraMode;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,7 +15,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.ConfigResource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -132,19 +136,12 @@ public final class TestInfrastructure {
       String bootstrapServers, String group, Map<String, String> configs) {
     try (Admin admin =
         Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
-      List<org.apache.kafka.clients.admin.AlterConfigOp> ops = new java.util.ArrayList<>();
+      List<AlterConfigOp> ops = new ArrayList<>();
       configs.forEach(
-          (k, v) ->
-              ops.add(
-                  new org.apache.kafka.clients.admin.AlterConfigOp(
-                      new org.apache.kafka.clients.admin.ConfigEntry(k, v),
-                      org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET)));
+          (k, v) -> ops.add(new AlterConfigOp(new ConfigEntry(k, v), AlterConfigOp.OpType.SET)));
       admin
           .incrementalAlterConfigs(
-              Map.of(
-                  new org.apache.kafka.common.config.ConfigResource(
-                      org.apache.kafka.common.config.ConfigResource.Type.GROUP, group),
-                  ops))
+              Map.of(new ConfigResource(ConfigResource.Type.GROUP, group), ops))
           .all()
           .get(30, TimeUnit.SECONDS);
     } catch (ExecutionException | TimeoutException e) {

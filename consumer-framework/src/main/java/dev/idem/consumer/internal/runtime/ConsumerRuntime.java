@@ -74,7 +74,7 @@ public final class ConsumerRuntime<T> {
   private RetentionSchedule retention;
   private ScheduledExecutorService watchdogTimer;
   private Thread pollThread;
-  // Set on the poll thread when it creates the client, closed by release().
+  // Set on the poll thread when it creates the client (once per run), closed by release().
   private volatile KafkaClientMetrics clientMetrics;
 
   private ConsumerRuntime(ConsumerParts<T> parts, ConsumerStatus status) {
@@ -303,10 +303,6 @@ public final class ConsumerRuntime<T> {
    */
   private Consumer<byte[], byte[]> client(Map<String, Object> properties) {
     Consumer<byte[], byte[]> client = parts.clientFactory().apply(properties);
-    KafkaClientMetrics previous = clientMetrics;
-    if (previous != null) {
-      previous.close();
-    }
     KafkaClientMetrics bound = new KafkaClientMetrics(client, Tags.of("consumer", name));
     bound.bindTo(parts.meterRegistry());
     clientMetrics = bound;

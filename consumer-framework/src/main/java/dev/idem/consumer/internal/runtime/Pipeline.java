@@ -1,6 +1,8 @@
 package dev.idem.consumer.internal.runtime;
 
+import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.TransactionStateCheck;
@@ -17,6 +19,7 @@ import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.ConnectionFactory;
+import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 
 /**
@@ -74,8 +77,7 @@ public final class Pipeline {
    * Where dead letters are published besides the table: the topic, when one is configured. The
    * producer's client metrics go to {@code registry} ({@code kafka.producer.*}).
    */
-  public static DeadLetterPublisher deadLetters(
-      IdemConfig config, io.micrometer.core.instrument.MeterRegistry registry) {
+  public static DeadLetterPublisher deadLetters(IdemConfig config, MeterRegistry registry) {
     return config.deadLetterTopic() == null
         ? DeadLetterPublisher.NONE
         : new KafkaDeadLetterPublisher(config, registry);
@@ -85,14 +87,12 @@ public final class Pipeline {
    * The pool idem opens from {@code pg.*}, reporting Hikari's own meters ({@code hikaricp.*},
    * tagged with the pool's name) to the consumer's registry.
    */
-  public static com.zaxxer.hikari.HikariDataSource ownedPool(ConsumerParts<?> parts) {
-    com.zaxxer.hikari.HikariConfig settings = parts.ownedPoolSettings().get();
+  public static HikariDataSource ownedPool(ConsumerParts<?> parts) {
+    HikariConfig settings = parts.ownedPoolSettings().get();
     if (settings.getMetricsTrackerFactory() == null && settings.getMetricRegistry() == null) {
-      settings.setMetricsTrackerFactory(
-          new com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory(
-              parts.meterRegistry()));
+      settings.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(parts.meterRegistry()));
     }
-    return new com.zaxxer.hikari.HikariDataSource(settings);
+    return new HikariDataSource(settings);
   }
 
   /** What every processing transaction of the consumer shares. */
