@@ -6,6 +6,7 @@ import dev.idem.consumer.internal.store.HeadersJson;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.observation.Traceparent;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.LockKey;
 import java.nio.charset.StandardCharsets;
@@ -22,6 +23,7 @@ import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.slf4j.Logger;
@@ -274,6 +276,20 @@ public final class DeadLetterReplayer implements AutoCloseable {
     return labels;
   }
 
+  /**
+   * A replay starts a new trace linked to the original one: the record's {@code traceparent} moves
+   * to {@value Traceparent#LINKED_HEADER} (its span links to it; see docs/operations.md), its
+   * {@code tracestate} goes. A replay of a replay keeps the first original.
+   */
+  static void relinkTrace(Headers headers) {
+    Header original = headers.lastHeader(Traceparent.HEADER);
+    headers.remove(Traceparent.HEADER);
+    headers.remove(Traceparent.STATE_HEADER);
+    if (original != null && headers.lastHeader(Traceparent.LINKED_HEADER) == null) {
+      headers.add(Traceparent.LINKED_HEADER, original.value());
+    }
+  }
+
   private static ProducerRecord<byte[], byte[]> toRecord(DeadLetterRows.Row row, UUID release) {
     Headers headers;
     try {
@@ -281,6 +297,7 @@ public final class DeadLetterReplayer implements AutoCloseable {
     } catch (java.io.IOException e) {
       throw new IdemException("dead letter " + row.label() + " has unreadable headers", e);
     }
+    relinkTrace(headers);
     if (release != null) {
       headers.remove(RecordProcessor.RELEASE_HEADER);
       headers.add(

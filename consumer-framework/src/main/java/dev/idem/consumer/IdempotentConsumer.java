@@ -11,6 +11,7 @@ import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
@@ -188,6 +189,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     private EventHandler<T> handler;
     private BatchHandler<T> batchHandler;
     private MeterRegistry meterRegistry;
+    private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
     private Clock clock = Clock.systemUTC();
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private OrderingKey orderingKey = OrderingKeys.recordKey();
@@ -239,6 +241,18 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
     /** Where the {@code idem.*} meters go; default a private {@link SimpleMeterRegistry}. */
     public Builder<T> meterRegistry(MeterRegistry meterRegistry) {
       this.meterRegistry = meterRegistry;
+      return this;
+    }
+
+    /**
+     * Where the observations of record, batch and grouped transactions go (see docs/operations.md,
+     * "Tracing"): register Micrometer Tracing's handlers on it, best through {@link
+     * dev.idem.consumer.observation.tracing.IdemTracing#register}, to get one span per transaction
+     * that continues the record's {@code traceparent}. Default {@link ObservationRegistry#NOOP}:
+     * nothing is observed and nothing is spent on it.
+     */
+    public Builder<T> observationRegistry(ObservationRegistry observationRegistry) {
+      this.observationRegistry = Objects.requireNonNull(observationRegistry, "observationRegistry");
       return this;
     }
 
@@ -345,7 +359,8 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
               lockKeys,
               clientFactory,
               () -> OwnedPool.settings(config),
-              transactionHook));
+              transactionHook,
+              observationRegistry));
     }
   }
 }

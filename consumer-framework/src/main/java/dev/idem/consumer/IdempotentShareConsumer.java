@@ -7,6 +7,7 @@ import dev.idem.consumer.internal.share.ShareRuntime;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
@@ -188,6 +189,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     private EventIdExtractor eventIds;
     private DataSource dataSource;
     private MeterRegistry meterRegistry;
+    private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
     private FailureClassifier classifier = FailureClassifier.retryAll();
     private boolean applySchema = true;
     private TransactionHook transactionHook = TransactionHook.NONE;
@@ -233,6 +235,18 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     /** Where the {@code idem.*} meters go; default a private registry. */
     public Builder<T> meterRegistry(MeterRegistry meterRegistry) {
       this.meterRegistry = meterRegistry;
+      return this;
+    }
+
+    /**
+     * Where the observations of record, batch and grouped transactions go (see docs/operations.md,
+     * "Tracing"): register Micrometer Tracing's handlers on it, best through {@link
+     * dev.idem.consumer.observation.tracing.IdemTracing#register}, to get one span per transaction
+     * that continues the record's {@code traceparent}. Default {@link ObservationRegistry#NOOP}:
+     * nothing is observed and nothing is spent on it.
+     */
+    public Builder<T> observationRegistry(ObservationRegistry observationRegistry) {
+      this.observationRegistry = Objects.requireNonNull(observationRegistry, "observationRegistry");
       return this;
     }
 
@@ -308,7 +322,8 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
               LockKeyFunction.V1,
               KafkaConsumer::new,
               () -> OwnedPool.settings(config),
-              transactionHook),
+              transactionHook,
+              observationRegistry),
           clients);
     }
   }

@@ -5,6 +5,9 @@ import dev.idem.consumer.internal.store.DeadLetter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import io.micrometer.observation.transport.SenderContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -13,6 +16,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
@@ -23,6 +27,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * least the source's plus {@value #HEADROOM_BYTES} bytes.
  */
 public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
+  /** The name of the observation of a dead letter's send. */
+  public static final String PUBLISH_OBSERVATION = "idem.dead-letter.publish";
+
   /** The longest value of one idem header. */
   public static final int MAX_HEADER_BYTES = 4096;
 
@@ -33,10 +40,16 @@ public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
   private final Producer<byte[], byte[]> producer;
   private final Duration timeout;
   private final KafkaClientMetrics clientMetrics;
+  private final ObservationRegistry observations;
 
-  /** A publisher whose producer reports its client metrics to {@code registry}. */
-  public KafkaDeadLetterPublisher(IdemConfig config, MeterRegistry registry) {
+  /**
+   * A publisher whose producer reports its client metrics to {@code registry} and whose sends are
+   * observed in {@code observations} (NOOP: not observed).
+   */
+  public KafkaDeadLetterPublisher(
+      IdemConfig config, MeterRegistry registry, ObservationRegistry observations) {
     this.config = config;
+    this.observations = observations;
     this.producer =
         new KafkaProducer<>(
             config.producerProperties(), new ByteArraySerializer(), new ByteArraySerializer());
@@ -65,6 +78,29 @@ public final class KafkaDeadLetterPublisher implements DeadLetterPublisher {
             ? ""
             : letter.exceptionClass() + ": " + letter.exceptionMessage());
     header(out, "idem.origin", letter.origin().toString());
+    if (observations.isNoop()) {
+      send(out); // the record's own traceparent, if any, is kept as it came
+      return;
+    }
+    // A child of the dead-letter transaction's span: the tracer's propagator writes its context
+    // into the record, replacing the copied traceparent (one header, never two).
+    SenderContext<Headers> context =
+        new SenderContext<>(
+            (headers, key, value) -> {
+              headers.remove(key);
+              headers.add(key, value.getBytes(StandardCharsets.UTF_8));
+            });
+    context.setCarrier(out.headers());
+    context.setRemoteServiceName("kafka");
+    Observation.createNotStarted(PUBLISH_OBSERVATION, () -> context, observations)
+        .contextualName("send " + topic)
+        .lowCardinalityKeyValue("idem.consumer", config.consumerName())
+        .lowCardinalityKeyValue("messaging.destination.name", topic)
+        .lowCardinalityKeyValue("messaging.system", "kafka")
+        .observeChecked(() -> send(out));
+  }
+
+  private void send(ProducerRecord<byte[], byte[]> out) throws Exception {
     producer.send(out).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 

@@ -3,9 +3,11 @@ package dev.idem.consumer.internal.dispatch;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.observation.Traceparent;
 import java.time.Duration;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -80,7 +82,31 @@ public final class RecordTask implements Function<Work, Step> {
       MDC.remove("idem.consumer");
       MDC.remove("idem.record");
       MDC.remove("idem.event_id");
+      Observations.clearMdc();
     }
+  }
+
+  /**
+   * The record of {@code work} as give-up and dead-letter lines name it, whatever the log layout:
+   * coordinates, event id and trace id.
+   */
+  static String describe(Work work) {
+    ConsumerRecord<byte[], byte[]> r = work.record;
+    String trace = Observations.traceIdForLog();
+    if ("none".equals(trace)) {
+      Traceparent t = Traceparent.fromHeaders(r.headers(), Traceparent.HEADER);
+      trace = t == null ? "none" : t.traceId();
+    }
+    return r.topic()
+        + "-"
+        + r.partition()
+        + "@"
+        + r.offset()
+        + " (event id "
+        + (work.eventId == null ? "none" : work.eventId)
+        + ", trace "
+        + trace
+        + ")";
   }
 
   private Step unreadable(Work work, Outcome outcome) {
@@ -103,7 +129,8 @@ public final class RecordTask implements Function<Work, Step> {
       return Step.retryAfter(d.delay());
     }
     log.warn(
-        "record unreadable ({}): {}; writing it to the dead letters",
+        "giving up on {}: unreadable ({}): {}; writing it to the dead letters",
+        describe(work),
         outcome.reason(),
         String.valueOf(outcome.failure()));
     return deadLetter(work, outcome.reason(), outcome.failure());
@@ -134,10 +161,13 @@ public final class RecordTask implements Function<Work, Step> {
       default -> {
         if (failure instanceof NonRetryableException) {
           log.warn(
-              "not retryable ({}); writing the record to the dead letters", failure.toString());
+              "giving up on {}: not retryable ({}); writing it to the dead letters",
+              describe(work),
+              failure.toString());
         } else {
           log.error(
-              "giving up after attempt {}; writing the record to the dead letters",
+              "giving up on {} after attempt {}; writing it to the dead letters",
+              describe(work),
               work.attempt,
               failure);
         }
@@ -173,7 +203,9 @@ public final class RecordTask implements Function<Work, Step> {
       return Step.retryAfter(d.delay());
     }
     log.error(
-        "giving up after attempt {} hung; writing the record to the dead letters", work.attempt);
+        "giving up on {} after attempt {} hung; writing it to the dead letters on its next run",
+        describe(work),
+        work.attempt);
     work.pendingDeadLetterReason = HANDLER_TIMEOUT;
     work.pendingDeadLetterFailure = failure;
     return Step.retryAfter(Duration.ZERO);
@@ -189,7 +221,10 @@ public final class RecordTask implements Function<Work, Step> {
       work.pendingDeadLetterFailure = failure;
       Duration delay = policy.outageDelay(work.attempt);
       log.error(
-          "writing the dead letter failed; retrying in {} ms", delay.toMillis(), written.failure());
+          "writing the dead letter of {} failed; retrying in {} ms",
+          describe(work),
+          delay.toMillis(),
+          written.failure());
       return Step.retryAfter(delay);
     }
     work.pendingDeadLetterReason = null;

@@ -16,6 +16,7 @@ import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.Executor;
@@ -48,6 +49,8 @@ import org.apache.kafka.clients.consumer.Consumer;
  * @param ownedPoolSettings the settings of the pool opened from {@code pg.*} when {@code
  *     dataSource} is null
  * @param transactionHook takes part in every handler's transaction
+ * @param observationRegistry where the record and batch observations go ({@link
+ *     ObservationRegistry#NOOP}: none)
  */
 public record ConsumerParts<T>(
     IdemConfig config,
@@ -67,7 +70,8 @@ public record ConsumerParts<T>(
     LockKeyFunction lockKeys,
     Function<Map<String, Object>, Consumer<byte[], byte[]>> clientFactory,
     Supplier<HikariConfig> ownedPoolSettings,
-    TransactionHook transactionHook) {
+    TransactionHook transactionHook,
+    ObservationRegistry observationRegistry) {
 
   /**
    * Checks that everything required is present and fits together.

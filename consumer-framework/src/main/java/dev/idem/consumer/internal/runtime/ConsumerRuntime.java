@@ -111,7 +111,7 @@ public final class ConsumerRuntime<T> {
     metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
     watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(config, parts.meterRegistry());
+    deadLetters = Pipeline.deadLetters(parts);
     dispatcher = dispatcher(Pipeline.environment(parts, dataSource, database, metrics, watchdog));
     if (config.offsetStore() == OffsetStore.POSTGRESQL) {
       databaseOffsets =

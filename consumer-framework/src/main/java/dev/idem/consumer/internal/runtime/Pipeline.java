@@ -12,6 +12,7 @@ import dev.idem.consumer.internal.dispatch.ConnectionAborter;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.ServerCheck;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
@@ -19,7 +20,6 @@ import dev.idem.consumer.internal.store.TransactionSettings;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.ConnectionFactory;
-import io.micrometer.core.instrument.MeterRegistry;
 import javax.sql.DataSource;
 
 /**
@@ -75,12 +75,14 @@ public final class Pipeline {
 
   /**
    * Where dead letters are published besides the table: the topic, when one is configured. The
-   * producer's client metrics go to {@code registry} ({@code kafka.producer.*}).
+   * producer's client metrics go to the consumer's meter registry ({@code kafka.producer.*}), its
+   * sends to the observation registry.
    */
-  public static DeadLetterPublisher deadLetters(IdemConfig config, MeterRegistry registry) {
+  public static DeadLetterPublisher deadLetters(ConsumerParts<?> parts) {
+    IdemConfig config = parts.config();
     return config.deadLetterTopic() == null
         ? DeadLetterPublisher.NONE
-        : new KafkaDeadLetterPublisher(config, registry);
+        : new KafkaDeadLetterPublisher(config, parts.meterRegistry(), parts.observationRegistry());
   }
 
   /**
@@ -123,7 +125,8 @@ public final class Pipeline {
         parts.faults(),
         database.transactions(),
         watchdog,
-        parts.transactionHook());
+        parts.transactionHook(),
+        new Observations(parts.observationRegistry(), name));
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.idem.consumer.internal.share;
 
 import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
@@ -65,6 +66,15 @@ final class ShareRecordTask {
    * lock}, in a group that delivers a record at most {@code deliveryLimit} times.
    */
   AcknowledgeType run(
+      ConsumerRecord<byte[], byte[]> record, long acquiredAt, Duration lock, int deliveryLimit) {
+    try {
+      return attempts(record, acquiredAt, lock, deliveryLimit);
+    } finally {
+      Observations.clearMdc();
+    }
+  }
+
+  private AcknowledgeType attempts(
       ConsumerRecord<byte[], byte[]> record, long acquiredAt, Duration lock, int deliveryLimit) {
     int delivery = record.deliveryCount().map(Short::intValue).orElse(1);
     if (delivery > 1) {
@@ -150,12 +160,14 @@ final class ShareRecordTask {
       Duration pause = Duration.ofMillis(200);
       if (!last || !fits(pause, budgetEnd)) {
         log.warn(
-            "consumer {}: the dead letter of {}-{}@{} could not be written ({}); released for"
-                + " redelivery",
+            "consumer {}: the dead letter of {}-{}@{} (event id {}, trace {}) could not be written"
+                + " ({}); released for redelivery",
             consumerName,
             record.topic(),
             record.partition(),
             record.offset(),
+            outcome.eventId() == null ? "none" : outcome.eventId(),
+            Observations.traceIdForLog(),
             String.valueOf(written.failure()));
         return AcknowledgeType.RELEASE;
       }
@@ -185,12 +197,15 @@ final class ShareRecordTask {
       }
     }
     log.error(
-        "consumer {}: {}-{}@{} failed on the share group's last delivery while the database was"
-            + " unreachable ({}); the broker archives it when its lock ends",
+        "consumer {}: giving up on {}-{}@{} (event id {}, trace {}): it failed on the share"
+            + " group's last delivery while the database was unreachable ({}); the broker archives"
+            + " it when its lock ends",
         consumerName,
         record.topic(),
         record.partition(),
         record.offset(),
+        outcome.eventId() == null ? "none" : outcome.eventId(),
+        Observations.traceIdForLog(),
         String.valueOf(last.failure()));
     return AcknowledgeType.RELEASE;
   }

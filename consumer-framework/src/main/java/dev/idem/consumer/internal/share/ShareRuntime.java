@@ -138,7 +138,7 @@ public final class ShareRuntime<T> {
     metrics.registerInFlight(inFlight::get);
     shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
     watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(config, parts.meterRegistry());
+    deadLetters = Pipeline.deadLetters(parts);
     TxEnvironment env = Pipeline.environment(parts, dataSource, database, metrics, watchdog);
     processor =
         new RecordProcessor<>(

@@ -7,6 +7,8 @@ import dev.idem.consumer.SqlWork;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.consumer.observation.BatchObservationContext;
+import dev.idem.consumer.observation.TransactionOutcome;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -69,7 +71,15 @@ public final class BatchProcessor<T> {
       for (Read<T> p : chunk) {
         records.addAll(covered.get(p.eventId()));
       }
-      Throwable failure = transact(chunk, records, attempt);
+      Throwable failure =
+          env.observations()
+              .observeBatch(
+                  records,
+                  BatchObservationContext.Unit.BATCH,
+                  attempt,
+                  () -> transact(chunk, records, attempt),
+                  t -> t == null ? TransactionOutcome.PROCESSED : TransactionOutcome.FAILED,
+                  t -> t);
       if (failure != null) {
         return new BatchRun(failure);
       }

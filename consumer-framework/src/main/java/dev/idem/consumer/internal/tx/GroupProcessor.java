@@ -2,8 +2,11 @@ package dev.idem.consumer.internal.tx;
 
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.consumer.observation.BatchObservationContext;
+import dev.idem.consumer.observation.TransactionOutcome;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashSet;
@@ -65,6 +68,27 @@ public final class GroupProcessor<T> {
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
   public GroupRun process(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
+    if (env.observations().off()) {
+      return unobserved(items, orderingKeys, attempt);
+    }
+    List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(items.size());
+    items.forEach(p -> records.add(p.record()));
+    return env.observations()
+        .observeBatch(
+            records,
+            BatchObservationContext.Unit.GROUP,
+            attempt,
+            () -> unobserved(items, orderingKeys, attempt),
+            run ->
+                !run.committed()
+                    ? TransactionOutcome.FAILED
+                    : run.unfinished().isEmpty()
+                        ? TransactionOutcome.PROCESSED
+                        : TransactionOutcome.PARTIAL,
+            run -> run.committed() ? run.firstFailure() : run.failure());
+  }
+
+  private GroupRun unobserved(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
     String topic = items.get(0).record().topic();
     items.forEach(p -> env.faults().transactionStarted(p.record()));
     Outcome.Kind[] kinds = new Outcome.Kind[items.size()];

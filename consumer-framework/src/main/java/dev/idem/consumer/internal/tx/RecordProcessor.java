@@ -7,16 +7,22 @@ import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
+import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.DeadLetter;
 import dev.idem.consumer.internal.store.HeadersJson;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.consumer.observation.RecordObservationContext;
+import dev.idem.consumer.observation.TransactionOutcome;
 import dev.idem.internal.jdbc.Transactions;
+import io.micrometer.observation.Observation;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on one
@@ -25,6 +31,7 @@ import org.apache.kafka.common.header.Header;
  * @param <T> the payload type
  */
 public final class RecordProcessor<T> {
+  private static final Logger log = LoggerFactory.getLogger(RecordProcessor.class);
   private static final int MAX_MESSAGE_CHARS = 4096;
 
   /** The dead-letter reason of a record queued behind its parked key. */
@@ -97,6 +104,44 @@ public final class RecordProcessor<T> {
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
   public Outcome process(
+      ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
+    if (env.observations().off()) {
+      Observations.toMdc(null, record);
+      return unobserved(record, attempt, scope);
+    }
+    Observation observation =
+        env.observations().record(record, RecordObservationContext.Operation.PROCESS, attempt);
+    try (Observation.Scope ignored = observation.openScope()) {
+      Observations.toMdc(observation, record);
+      Outcome outcome = unobserved(record, attempt, scope);
+      ended(observation, outcome);
+      return outcome;
+    } catch (RuntimeException | Error e) {
+      observation.error(e);
+      throw e;
+    } finally {
+      observation.stop();
+    }
+  }
+
+  /** Records {@code outcome} on {@code observation}, a record observation. */
+  private static void ended(Observation observation, Outcome outcome) {
+    RecordObservationContext context = (RecordObservationContext) observation.getContext();
+    context.setEventId(outcome.eventId());
+    context.setOutcome(
+        switch (outcome.kind()) {
+          case PROCESSED -> TransactionOutcome.PROCESSED;
+          case DUPLICATE -> TransactionOutcome.DUPLICATE;
+          case PARKED -> TransactionOutcome.PARKED;
+          case DEAD_LETTERED -> TransactionOutcome.DEAD_LETTERED;
+          case FAILED, UNREADABLE -> TransactionOutcome.FAILED;
+        });
+    if (outcome.failure() != null) {
+      observation.error(outcome.failure());
+    }
+  }
+
+  private Outcome unobserved(
       ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
     Read<T> read = read(record);
     if (read.failure() != null) {
@@ -236,6 +281,32 @@ public final class RecordProcessor<T> {
       int attempts,
       Throwable failure,
       ParkedKeys.Scope scope) {
+    if (env.observations().off()) {
+      Observations.toMdc(null, record);
+      return deadLetterUnobserved(record, eventId, reason, attempts, failure, scope);
+    }
+    Observation observation =
+        env.observations().record(record, RecordObservationContext.Operation.DEAD_LETTER, attempts);
+    try (Observation.Scope ignored = observation.openScope()) {
+      Observations.toMdc(observation, record);
+      Outcome outcome = deadLetterUnobserved(record, eventId, reason, attempts, failure, scope);
+      ended(observation, outcome);
+      return outcome;
+    } catch (RuntimeException | Error e) {
+      observation.error(e);
+      throw e;
+    } finally {
+      observation.stop();
+    }
+  }
+
+  private Outcome deadLetterUnobserved(
+      ConsumerRecord<byte[], byte[]> record,
+      String eventId,
+      String reason,
+      int attempts,
+      Throwable failure,
+      ParkedKeys.Scope scope) {
     DeadLetter letter = letter(record, eventId, reason, attempts, failure);
     ParkedKeys.Scope park = parkedKeys == null ? null : scope;
     env.faults().transactionStarted(record);
@@ -267,6 +338,16 @@ public final class RecordProcessor<T> {
                   });
       if (written) {
         env.metrics().deadLettered(record.topic());
+        log.warn(
+            "dead-lettered {}-{}@{} (event id {}, trace {}, reason {}, {} attempt(s)): {}",
+            record.topic(),
+            record.partition(),
+            record.offset(),
+            eventId == null ? "none" : eventId,
+            Observations.traceIdForLog(),
+            reason,
+            attempts,
+            failure == null ? "no error" : failure.toString());
         return Outcome.of(Outcome.Kind.DEAD_LETTERED, eventId);
       }
       env.metrics().duplicate(record.topic());

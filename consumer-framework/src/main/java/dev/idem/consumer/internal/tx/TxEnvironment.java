@@ -4,6 +4,7 @@ import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
  *     aborted
  * @param hook the transaction hook ({@link TransactionHook#NONE} unless a framework integration set
  *     one)
+ * @param observations the consumer's observations (off unless the builder was given a registry)
  */
 public record TxEnvironment(
     String consumerName,
@@ -38,7 +40,8 @@ public record TxEnvironment(
     FaultHook faults,
     Transactions transactions,
     AttemptConnections attempts,
-    TransactionHook hook) {
+    TransactionHook hook,
+    Observations observations) {
   private static final Logger log = LoggerFactory.getLogger(TxEnvironment.class);
 
   /** A call of the user's handler. */

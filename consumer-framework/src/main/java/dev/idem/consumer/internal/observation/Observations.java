@@ -1,0 +1,156 @@
+package dev.idem.consumer.internal.observation;
+
+import dev.idem.consumer.observation.BatchObservationContext;
+import dev.idem.consumer.observation.DefaultBatchObservationConvention;
+import dev.idem.consumer.observation.DefaultRecordObservationConvention;
+import dev.idem.consumer.observation.RecordObservationContext;
+import dev.idem.consumer.observation.Traceparent;
+import dev.idem.consumer.observation.TransactionOutcome;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import java.util.List;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.MDC;
+
+/**
+ * One consumer's observations. Off (the default, {@link ObservationRegistry#NOOP}) it creates
+ * nothing: {@link #off()} is checked before any context is built.
+ */
+public final class Observations {
+  /** The MDC key of the current record's trace id. */
+  public static final String MDC_TRACE_ID = "idem.trace_id";
+
+  /** The MDC key of the current observation's span id. */
+  public static final String MDC_SPAN_ID = "idem.span_id";
+
+  private static final DefaultRecordObservationConvention RECORD =
+      new DefaultRecordObservationConvention();
+  private static final DefaultBatchObservationConvention BATCH =
+      new DefaultBatchObservationConvention();
+
+  private final ObservationRegistry registry;
+  private final String consumerName;
+
+  /** Off. */
+  public static Observations none(String consumerName) {
+    return new Observations(ObservationRegistry.NOOP, consumerName);
+  }
+
+  /** Observations of consumer {@code consumerName} in {@code registry} (null: off). */
+  public Observations(ObservationRegistry registry, String consumerName) {
+    this.registry = registry == null ? ObservationRegistry.NOOP : registry;
+    this.consumerName = consumerName;
+  }
+
+  /** Whether nothing is observed. */
+  public boolean off() {
+    return registry.isNoop();
+  }
+
+  /** The registry (NOOP when off). */
+  public ObservationRegistry registry() {
+    return registry;
+  }
+
+  /**
+   * A started observation of {@code operation} on {@code record}; call only when not {@link
+   * #off()}.
+   */
+  public Observation record(
+      ConsumerRecord<byte[], byte[]> record,
+      RecordObservationContext.Operation operation,
+      int attempt) {
+    return Observation.createNotStarted(
+            null,
+            RECORD,
+            () -> new RecordObservationContext(consumerName, record, operation, attempt),
+            registry)
+        .start();
+  }
+
+  /** A started observation of a batch or group; call only when not {@link #off()}. */
+  public Observation batch(
+      List<ConsumerRecord<byte[], byte[]>> records,
+      BatchObservationContext.Unit unit,
+      int attempt) {
+    return Observation.createNotStarted(
+            null,
+            BATCH,
+            () -> new BatchObservationContext(consumerName, records, unit, attempt),
+            registry)
+        .start();
+  }
+
+  /** What a batch or group body returned, and how the transaction ended. */
+  public interface BatchBody<R> {
+    /** Runs the transaction. */
+    R run();
+  }
+
+  /**
+   * Runs {@code body}, one batch or grouped transaction of {@code records}, in an observation (when
+   * on) whose outcome {@code outcome} reads from the result; a result's failure, as {@code failure}
+   * reads it, is the observation's error.
+   */
+  public <R> R observeBatch(
+      List<ConsumerRecord<byte[], byte[]>> records,
+      BatchObservationContext.Unit unit,
+      int attempt,
+      BatchBody<R> body,
+      java.util.function.Function<R, TransactionOutcome> outcome,
+      java.util.function.Function<R, Throwable> failure) {
+    if (off()) {
+      return body.run();
+    }
+    Observation observation = batch(records, unit, attempt);
+    try (Observation.Scope ignored = observation.openScope()) {
+      R result = body.run();
+      ((BatchObservationContext) observation.getContext()).setOutcome(outcome.apply(result));
+      Throwable error = failure.apply(result);
+      if (error != null) {
+        observation.error(error);
+      }
+      return result;
+    } catch (RuntimeException | Error e) {
+      observation.error(e);
+      throw e;
+    } finally {
+      observation.stop();
+    }
+  }
+
+  /**
+   * Puts the trace and span ids of {@code observation} (null when off) into the MDC, or, without a
+   * tracer, the trace id of {@code record}'s {@code traceparent} header; removes them when there is
+   * neither. The caller removes them with {@link #clearMdc()} when its log lines are written.
+   */
+  public static void toMdc(Observation observation, ConsumerRecord<byte[], byte[]> record) {
+    String[] ids = observation == null ? null : TraceIds.of(observation);
+    if (ids == null && record != null) {
+      Traceparent t = Traceparent.fromHeaders(record.headers(), Traceparent.HEADER);
+      ids = t == null ? null : new String[] {t.traceId(), null};
+    }
+    if (ids == null) {
+      clearMdc();
+      return;
+    }
+    MDC.put(MDC_TRACE_ID, ids[0]);
+    if (ids[1] == null) {
+      MDC.remove(MDC_SPAN_ID);
+    } else {
+      MDC.put(MDC_SPAN_ID, ids[1]);
+    }
+  }
+
+  /** Removes what {@link #toMdc} put. */
+  public static void clearMdc() {
+    MDC.remove(MDC_TRACE_ID);
+    MDC.remove(MDC_SPAN_ID);
+  }
+
+  /** The trace id in the MDC, or {@code "none"}: for the text of give-up and dead-letter logs. */
+  public static String traceIdForLog() {
+    String id = MDC.get(MDC_TRACE_ID);
+    return id == null ? "none" : id;
+  }
+}
