@@ -33,12 +33,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.MDC;
@@ -276,28 +273,5 @@ class TracingTest {
         "spans exported",
         () -> spans.getFinishedSpanItems().stream().filter(which).count() >= atLeast);
     return spans.getFinishedSpanItems().stream().filter(which).toList();
-  }
-
-  private static ConsumerRecord<byte[], byte[]> readOne(String topic) {
-    try (KafkaConsumer<byte[], byte[]> c =
-        new KafkaConsumer<>(
-            Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrap(),
-                ConsumerConfig.GROUP_ID_CONFIG,
-                topic + "-reader",
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
-                "earliest"),
-            new ByteArrayDeserializer(),
-            new ByteArrayDeserializer())) {
-      c.subscribe(List.of(topic));
-      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (System.nanoTime() < end) {
-        for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-          return r;
-        }
-      }
-      throw new AssertionError("nothing on " + topic);
-    }
   }
 }

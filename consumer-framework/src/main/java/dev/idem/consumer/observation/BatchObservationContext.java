@@ -1,8 +1,9 @@
 package dev.idem.consumer.observation;
 
 import io.micrometer.observation.Observation;
-import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -81,17 +82,15 @@ public final class BatchObservationContext extends Observation.Context {
    * original), in offset order, each trace once.
    */
   public List<Traceparent> links() {
-    List<Traceparent> links = new ArrayList<>(records.size());
-    List<String> seen = new ArrayList<>(records.size());
+    Set<Traceparent> links = new LinkedHashSet<>();
     for (ConsumerRecord<byte[], byte[]> r : records) {
       for (String header : new String[] {Traceparent.HEADER, Traceparent.LINKED_HEADER}) {
         Traceparent t = Traceparent.fromHeaders(r.headers(), header);
-        if (t != null && !seen.contains(t.traceId() + t.spanId())) {
-          seen.add(t.traceId() + t.spanId());
+        if (t != null) {
           links.add(t);
         }
       }
     }
-    return links;
+    return List.copyOf(links);
   }
 }

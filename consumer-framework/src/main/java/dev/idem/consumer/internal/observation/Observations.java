@@ -9,6 +9,7 @@ import dev.idem.consumer.observation.TransactionOutcome;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import java.util.List;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.MDC;
 
@@ -97,8 +98,8 @@ public final class Observations {
       BatchObservationContext.Unit unit,
       int attempt,
       BatchBody<R> body,
-      java.util.function.Function<R, TransactionOutcome> outcome,
-      java.util.function.Function<R, Throwable> failure) {
+      Function<R, TransactionOutcome> outcome,
+      Function<R, Throwable> failure) {
     if (off()) {
       return body.run();
     }

@@ -19,6 +19,7 @@ import io.micrometer.observation.Observation;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
@@ -105,15 +106,30 @@ public final class RecordProcessor<T> {
    */
   public Outcome process(
       ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
+    return observed(
+        record,
+        RecordObservationContext.Operation.PROCESS,
+        attempt,
+        () -> unobserved(record, attempt, scope));
+  }
+
+  /**
+   * Runs {@code body}, {@code operation} on {@code record}, in a record observation when
+   * observations are on, with the trace ids in the MDC either way.
+   */
+  private Outcome observed(
+      ConsumerRecord<byte[], byte[]> record,
+      RecordObservationContext.Operation operation,
+      int attempt,
+      Supplier<Outcome> body) {
     if (env.observations().off()) {
       Observations.toMdc(null, record);
-      return unobserved(record, attempt, scope);
+      return body.get();
     }
-    Observation observation =
-        env.observations().record(record, RecordObservationContext.Operation.PROCESS, attempt);
+    Observation observation = env.observations().record(record, operation, attempt);
     try (Observation.Scope ignored = observation.openScope()) {
       Observations.toMdc(observation, record);
-      Outcome outcome = unobserved(record, attempt, scope);
+      Outcome outcome = body.get();
       ended(observation, outcome);
       return outcome;
     } catch (RuntimeException | Error e) {
@@ -281,23 +297,11 @@ public final class RecordProcessor<T> {
       int attempts,
       Throwable failure,
       ParkedKeys.Scope scope) {
-    if (env.observations().off()) {
-      Observations.toMdc(null, record);
-      return deadLetterUnobserved(record, eventId, reason, attempts, failure, scope);
-    }
-    Observation observation =
-        env.observations().record(record, RecordObservationContext.Operation.DEAD_LETTER, attempts);
-    try (Observation.Scope ignored = observation.openScope()) {
-      Observations.toMdc(observation, record);
-      Outcome outcome = deadLetterUnobserved(record, eventId, reason, attempts, failure, scope);
-      ended(observation, outcome);
-      return outcome;
-    } catch (RuntimeException | Error e) {
-      observation.error(e);
-      throw e;
-    } finally {
-      observation.stop();
-    }
+    return observed(
+        record,
+        RecordObservationContext.Operation.DEAD_LETTER,
+        attempts,
+        () -> deadLetterUnobserved(record, eventId, reason, attempts, failure, scope));
   }
 
   private Outcome deadLetterUnobserved(
