@@ -6,6 +6,10 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jetty.JettyServerThreadPoolMetrics;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
+import io.micrometer.observation.transport.Kind;
+import io.micrometer.observation.transport.ReceiverContext;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,10 +54,20 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every error answer is counted once in {@value #REJECTED}, tagged with a fixed {@code reason}
  * and the {@code status}.
+ *
+ * <p>Each webhook request is one {@value #OBSERVATION} observation (a server span {@code POST
+ * /webhooks} when tracing is set up) that continues the request's W3C {@code traceparent}; the
+ * record published to Kafka carries the trace on (see {@link KafkaPublisher}).
  */
 public final class IngestServer implements AutoCloseable {
   /** The meter of refused requests, tagged {@code reason} and {@code status}. */
   public static final String REJECTED = "webhook.requests.rejected";
+
+  /**
+   * The observation of one webhook request. Not {@code http.server.requests}: that is the timer of
+   * every request, recorded by the server itself.
+   */
+  public static final String OBSERVATION = "webhook.ingest";
 
   /** The most request-body bytes read and dropped before an answer that does not need them. */
   static final int DISCARD_LIMIT = 4 * 1024 * 1024;
@@ -72,6 +86,7 @@ public final class IngestServer implements AutoCloseable {
       WebhookVerifier verifier,
       KafkaPublisher publisher,
       PrometheusMeterRegistry registry,
+      ObservationRegistry observations,
       BooleanSupplier kafkaUp,
       Supplier<List<ConsumerHealth>> consumers) {
     QueuedThreadPool threads = new QueuedThreadPool(64, 8);
@@ -88,7 +103,8 @@ public final class IngestServer implements AutoCloseable {
             publisher,
             registry,
             new HealthEndpoints(kafkaUp, consumers),
-            registry));
+            registry,
+            observations));
     server.setErrorHandler(new CountingErrorHandler(registry));
     new JettyServerThreadPoolMetrics(threads, List.of()).bindTo(registry);
   }
@@ -116,6 +132,7 @@ public final class IngestServer implements AutoCloseable {
     private final PrometheusMeterRegistry prometheus;
     private final HealthEndpoints health;
     private final MeterRegistry registry;
+    private final ObservationRegistry observations;
 
     Routes(
         ExampleConfig config,
@@ -123,13 +140,15 @@ public final class IngestServer implements AutoCloseable {
         KafkaPublisher publisher,
         PrometheusMeterRegistry prometheus,
         HealthEndpoints health,
-        MeterRegistry registry) {
+        MeterRegistry registry,
+        ObservationRegistry observations) {
       this.config = config;
       this.verifier = verifier;
       this.publisher = publisher;
       this.prometheus = prometheus;
       this.health = health;
       this.registry = registry;
+      this.observations = observations;
     }
 
     @Override
@@ -167,9 +186,9 @@ public final class IngestServer implements AutoCloseable {
         throws Exception {
       switch (path) {
         case "/webhooks":
-          return webhook(config.primaryTopic(), request, response, callback);
+          return observed(path, config.primaryTopic(), request, response, callback);
         case "/replay/webhooks":
-          return webhook(config.replayTopic(), request, response, callback);
+          return observed(path, config.replayTopic(), request, response, callback);
         case "/health":
           return health(health.overview(), response, callback);
         case "/health/ready":
@@ -188,6 +207,37 @@ public final class IngestServer implements AutoCloseable {
           discardBody(request);
           rejected(registry, "unknown-path", 404);
           return send(response, callback, 404, "text/plain", "not found\n", Map.of());
+      }
+    }
+
+    /**
+     * {@link #webhook} inside the request's observation, whose scope is open while the record is
+     * published: the producer's observation is its child.
+     */
+    private int observed(
+        String path, String topic, Request request, Response response, Callback callback)
+        throws InterruptedException {
+      if (observations.isNoop()) {
+        return webhook(topic, request, response, callback);
+      }
+      ReceiverContext<Request> context =
+          new ReceiverContext<>((carrier, key) -> carrier.getHeaders().get(key), Kind.SERVER);
+      context.setCarrier(request);
+      Observation observation =
+          Observation.createNotStarted(OBSERVATION, () -> context, observations)
+              .contextualName(request.getMethod() + " " + path)
+              .lowCardinalityKeyValue("http.request.method", request.getMethod())
+              .lowCardinalityKeyValue("http.route", path)
+              .start();
+      try (Observation.Scope scope = observation.openScope()) {
+        int status = webhook(topic, request, response, callback);
+        observation.lowCardinalityKeyValue("http.response.status_code", Integer.toString(status));
+        return status;
+      } catch (InterruptedException | RuntimeException | LinkageError e) {
+        observation.error(e);
+        throw e;
+      } finally {
+        observation.stop();
       }
     }
 
@@ -211,7 +261,13 @@ public final class IngestServer implements AutoCloseable {
               400, "invalid-event-id", "webhook-id is not a usable event id: " + idProblem);
         }
         PaymentEvent event = PaymentEvent.parse(body);
-        publisher.publish(topic, event.account(), id, timestamp.trim(), body);
+        publisher.publish(
+            topic,
+            event.account(),
+            id,
+            timestamp.trim(),
+            body,
+            headers.get(KafkaPublisher.TRACEPARENT));
         return send(response, callback, 202, "text/plain", "accepted\n", Map.of());
       } catch (WebhookRejected e) {
         rejected(registry, e.reason(), e.status());

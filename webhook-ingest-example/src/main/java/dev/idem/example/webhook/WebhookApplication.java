@@ -10,6 +10,7 @@ import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.JdbcUrls;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.observation.ObservationRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
@@ -42,6 +43,7 @@ public final class WebhookApplication implements AutoCloseable {
   private final IntFunction<IdemConfig> instances;
   private final AtomicInteger started = new AtomicInteger();
   private final PrometheusMeterRegistry registry;
+  private final ObservationRegistry observations;
   private final Admin admin;
   private final KafkaPublisher publisher;
   private final IngestServer server;
@@ -51,11 +53,16 @@ public final class WebhookApplication implements AutoCloseable {
   private volatile boolean kafkaUp = true;
 
   private WebhookApplication(
-      ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
+      ExampleConfig config,
+      IdemConfig idem,
+      IntFunction<IdemConfig> instances,
+      ObservationRegistry observations,
+      Clock clock)
       throws Exception {
     this.config = config;
     this.idem = idem;
     this.instances = instances;
+    this.observations = observations;
     this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(registry);
     String bootstrap = idem.kafka().get("bootstrap.servers").toString();
@@ -75,7 +82,7 @@ public final class WebhookApplication implements AutoCloseable {
     Topics.ensure(admin, topics, config.partitions(), (short) 1, config.maxRecordBytes());
     this.ledgerPool = pool(idem, 2, "ledger-setup");
     LedgerHandler.createSchema(ledgerPool);
-    this.publisher = new KafkaPublisher(bootstrap, config.maxRecordBytes());
+    this.publisher = new KafkaPublisher(bootstrap, config.maxRecordBytes(), observations);
     // /health is probed often and with short timeouts: it reads what this probe found last (the
     // topics were just created, so Kafka starts out up) instead of asking the broker every time.
     this.kafkaProbe =
@@ -92,7 +99,13 @@ public final class WebhookApplication implements AutoCloseable {
         MILLISECONDS);
     this.server =
         new IngestServer(
-            config, config.verifier(clock), publisher, registry, () -> kafkaUp, this::health);
+            config,
+            config.verifier(clock),
+            publisher,
+            registry,
+            observations,
+            () -> kafkaUp,
+            this::health);
     server.start();
     log.info(
         "effective example settings: {}; Kafka {}, PostgreSQL {}",
@@ -117,7 +130,23 @@ public final class WebhookApplication implements AutoCloseable {
   public static WebhookApplication start(
       ExampleConfig config, IdemConfig idem, IntFunction<IdemConfig> instances, Clock clock)
       throws Exception {
-    return new WebhookApplication(config, idem, instances, clock);
+    return start(config, idem, instances, ObservationRegistry.NOOP, clock);
+  }
+
+  /**
+   * As {@link #start(ExampleConfig, IdemConfig, IntFunction, Clock)}, with the HTTP requests, the
+   * sends to Kafka and the consumers' transactions observed in {@code observations}: with tracing
+   * set up on it (see {@code IdemTracing.register}), one trace runs from the HTTP request through
+   * the Kafka record to the ledger transaction.
+   */
+  public static WebhookApplication start(
+      ExampleConfig config,
+      IdemConfig idem,
+      IntFunction<IdemConfig> instances,
+      ObservationRegistry observations,
+      Clock clock)
+      throws Exception {
+    return new WebhookApplication(config, idem, instances, observations, clock);
   }
 
   /** Starts one more consumer instance in the group, with a pool of its own. */
@@ -128,6 +157,7 @@ public final class WebhookApplication implements AutoCloseable {
             .eventIds(EventIds.header("webhook-id"))
             .handler(new LedgerHandler())
             .meterRegistry(registry)
+            .observationRegistry(observations)
             .build();
     consumer.start();
     consumers.add(consumer);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.ConsumerState;
 import dev.idem.testkit.TestInfrastructure;
+import io.micrometer.observation.ObservationRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.net.URI;
@@ -43,6 +44,7 @@ class HealthProbesHttpTest {
             config.verifier(Clock.systemUTC()),
             publisher,
             new PrometheusMeterRegistry(PrometheusConfig.DEFAULT),
+            ObservationRegistry.NOOP,
             () -> true,
             views::get);
     server.start();
