@@ -61,6 +61,8 @@ public final class BenchmarkMain {
           "idem-record",
           "idem-record-query-check",
           "idem-batch",
+          "idem-record-traced",
+          "idem-batch-traced",
           "idem-grouped",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",

@@ -310,6 +310,10 @@ public final class Report {
             + " `commitSync` after every poll, one consumer and one connection per thread;"
             + " **idem-record** idem's per-record mode; **idem-record-query-check** the same with"
             + " `consumer.transaction-state-check=query`; **idem-batch** idem's batch mode;"
+            + " **idem-record-traced**, **idem-batch-traced** the same with tracing on (Micrometer"
+            + " Tracing over the OpenTelemetry SDK, every span sampled, a batch span processor"
+            + " whose exporter drops the spans): against idem-record and idem-batch, whose"
+            + " observations are off, the cost of tracing;"
             + " **idem-grouped** the per-record handler with "
             + ScenarioMain.GROUPED_RECORDS
             + " records per transaction (`consumer.transaction.max-records="

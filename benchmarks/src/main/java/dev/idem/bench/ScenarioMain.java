@@ -63,19 +63,28 @@ public final class ScenarioMain {
    * 1).
    */
   record IdemMode(
-      boolean batch, OffsetStore offsets, TransactionStateCheck stateCheck, int maxRecords) {
+      boolean batch,
+      OffsetStore offsets,
+      TransactionStateCheck stateCheck,
+      int maxRecords,
+      boolean traced) {
     static final IdemMode RECORD =
-        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1);
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1, false);
     static final IdemMode RECORD_QUERY_CHECK =
-        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.QUERY, 1);
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.QUERY, 1, false);
     static final IdemMode BATCH =
-        new IdemMode(true, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1);
+        new IdemMode(true, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1, false);
     static final IdemMode GROUPED =
-        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, GROUPED_RECORDS);
+        new IdemMode(
+            false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, GROUPED_RECORDS, false);
     static final IdemMode RECORD_PG_OFFSETS =
-        new IdemMode(false, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1);
+        new IdemMode(false, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1, false);
     static final IdemMode BATCH_PG_OFFSETS =
-        new IdemMode(true, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1);
+        new IdemMode(true, OffsetStore.POSTGRESQL, TransactionStateCheck.DRIVER, 1, false);
+    static final IdemMode RECORD_TRACED =
+        new IdemMode(false, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1, true);
+    static final IdemMode BATCH_TRACED =
+        new IdemMode(true, OffsetStore.KAFKA, TransactionStateCheck.DRIVER, 1, true);
   }
 
   /**
@@ -99,6 +108,8 @@ public final class ScenarioMain {
         case "idem-record-query-check" ->
             idem(s, m, IdemMode.RECORD_QUERY_CHECK, null, breakdown, ledger(s));
         case "idem-batch" -> idem(s, m, IdemMode.BATCH, null, breakdown, ledger(s));
+        case "idem-record-traced" -> idem(s, m, IdemMode.RECORD_TRACED, null, breakdown, ledger(s));
+        case "idem-batch-traced" -> idem(s, m, IdemMode.BATCH_TRACED, null, breakdown, ledger(s));
         case "idem-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, ledger(s));
         case "idem-record-pg-offsets" ->
             idem(s, m, IdemMode.RECORD_PG_OFFSETS, null, breakdown, ledger(s));
@@ -371,6 +382,10 @@ public final class ScenarioMain {
       }
       SimpleMeterRegistry registry = new SimpleMeterRegistry();
       b.meterRegistry(registry);
+      TracedRegistry traced = mode.traced() ? new TracedRegistry() : null;
+      if (traced != null) {
+        b.observationRegistry(traced.registry());
+      }
       try (IdempotentConsumer<T> consumer = b.build()) {
         consumer.start();
         if (probe != null) {
@@ -390,6 +405,16 @@ public final class ScenarioMain {
           Thread.sleep(5);
         }
         m.end();
+      } finally {
+        if (traced != null) {
+          long spans = traced.exported();
+          traced.close();
+          System.out.printf("%d spans exported%n", spans);
+          if (spans < s.events() / (mode.batch() ? s.batchSize() * 2L : 1)) {
+            throw new IllegalStateException(
+                "tracing was not on: " + spans + " spans for " + s.events() + " records");
+          }
+        }
       }
       if (breakdown != null) {
         for (String timer :

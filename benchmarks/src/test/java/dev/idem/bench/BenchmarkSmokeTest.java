@@ -14,15 +14,17 @@ import org.junit.jupiter.api.Test;
 class BenchmarkSmokeTest {
 
   /**
-   * Every scenario but four: idem-record-query-check and webhook-grouped run the same harness code
-   * as idem-record and webhook-record with another mode constant, share-2 and share-4 the code of
-   * share-1 with more instances, and each child JVM costs about 3 s.
+   * Every scenario but five: idem-record-query-check, idem-batch-traced and webhook-grouped run the
+   * same harness code as idem-record, idem-record-traced and webhook-record with another mode
+   * constant, share-2 and share-4 the code of share-1 with more instances, and each child JVM costs
+   * about 3 s.
    */
   private static final List<String> SMOKE =
       BenchmarkMain.SCENARIOS.stream()
           .filter(
               s ->
                   !s.equals("idem-record-query-check")
+                      && !s.equals("idem-batch-traced")
                       && !s.equals("webhook-grouped")
                       && !s.equals("share-2")
                       && !s.equals("share-4"))
