@@ -17,6 +17,7 @@ import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.core.ResolvableType;
@@ -25,8 +26,9 @@ import org.springframework.util.ClassUtils;
 /**
  * Builds one consumer from its definition and the application's beans: the handler bean (its
  * payload type read from its generic type), the payload deserializer, the event-id extractor, the
- * ordering key, the application's {@code DataSource} and {@code MeterRegistry}, and the Spring
- * transaction hook. Every refusal names the property and the fix.
+ * ordering key, the application's {@code DataSource}, {@code MeterRegistry} and {@code
+ * ObservationRegistry}, and the Spring transaction hook. Every refusal names the property and the
+ * fix.
  */
 final class ConsumerAssembly {
   private static final String JACKSON_3 = "tools.jackson.databind.json.JsonMapper";
@@ -35,11 +37,13 @@ final class ConsumerAssembly {
   private final ConfigurableListableBeanFactory beans;
   private final DataSource dataSource;
   private final MeterRegistry meterRegistry;
+  private final ObservationRegistry observationRegistry;
   private final ConnectionFactory lockConnections;
   private final boolean applySchema;
 
   /**
    * @param meterRegistry the application's registry, or null for a private one
+   * @param observationRegistry the application's registry, or null for none (observations off)
    * @param lockConnections dedicated connections for session locks, or null to open them like the
    *     HikariCP pool's own
    */
@@ -47,11 +51,13 @@ final class ConsumerAssembly {
       ConfigurableListableBeanFactory beans,
       DataSource dataSource,
       MeterRegistry meterRegistry,
+      ObservationRegistry observationRegistry,
       ConnectionFactory lockConnections,
       boolean applySchema) {
     this.beans = beans;
     this.dataSource = dataSource;
     this.meterRegistry = meterRegistry;
+    this.observationRegistry = observationRegistry;
     this.lockConnections = lockConnections;
     this.applySchema = applySchema;
   }
@@ -98,6 +104,9 @@ final class ConsumerAssembly {
     if (meterRegistry != null) {
       builder.meterRegistry(meterRegistry);
     }
+    if (observationRegistry != null) {
+      builder.observationRegistry(observationRegistry);
+    }
     if (d.failureClassifier() != null) {
       builder.failureClassifier(
           bean(d, "failure-classifier", d.failureClassifier(), FailureClassifier.class));
@@ -126,6 +135,9 @@ final class ConsumerAssembly {
             .transactionHook(new SpringTransactionHook(dataSource));
     if (meterRegistry != null) {
       builder.meterRegistry(meterRegistry);
+    }
+    if (observationRegistry != null) {
+      builder.observationRegistry(observationRegistry);
     }
     if (lockConnections != null) {
       builder.lockConnections(lockConnections);

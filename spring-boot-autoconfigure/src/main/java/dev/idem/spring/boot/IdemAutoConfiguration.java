@@ -8,6 +8,7 @@ import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationRegistry;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,15 +45,17 @@ import org.springframework.core.type.AnnotationMetadata;
 /**
  * idem in a Spring Boot application: one {@link IdempotentConsumer} per {@code
  * idem.consumers.<name>} block, its handler a bean, on the application's {@code DataSource} and
- * {@code MeterRegistry}, with Spring's JDBC transactions joined to idem's; an {@link AdvisoryLocks}
- * bean and {@link ExclusiveJob} methods; health contributors for readiness and liveness. Off with
- * {@code idem.enabled=false}. See {@code docs/spring-boot.md}.
+ * {@code MeterRegistry} (and {@code ObservationRegistry}, when it has one: see {@link
+ * IdemTracingAutoConfiguration}), with Spring's JDBC transactions joined to idem's; an {@link
+ * AdvisoryLocks} bean and {@link ExclusiveJob} methods; health contributors for readiness and
+ * liveness. Off with {@code idem.enabled=false}. See {@code docs/spring-boot.md}.
  */
 @AutoConfiguration(
     afterName = {
       "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
       "org.springframework.boot.jdbc.autoconfigure.DataSourceTransactionManagerAutoConfiguration",
-      "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration"
+      "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration",
+      "org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration"
     })
 @ConditionalOnBooleanProperty(name = "idem.enabled", matchIfMissing = true)
 @Import(IdemAutoConfiguration.ExclusiveJobs.class)
@@ -63,6 +66,9 @@ public class IdemAutoConfiguration {
   /** The name of a bean that overrides the application's {@code MeterRegistry} for idem. */
   public static final String METER_REGISTRY_BEAN = "idemMeterRegistry";
 
+  /** The name of a bean that overrides the application's {@code ObservationRegistry} for idem. */
+  public static final String OBSERVATION_REGISTRY_BEAN = "idemObservationRegistry";
+
   /** Every configured, enabled consumer; started and stopped with the context. */
   @Bean
   IdemConsumers idemConsumers(
@@ -70,6 +76,7 @@ public class IdemAutoConfiguration {
       Environment environment,
       ObjectProvider<DataSource> dataSources,
       ObjectProvider<MeterRegistry> registries,
+      ObjectProvider<ObservationRegistry> observationRegistries,
       ObjectProvider<ConnectionFactory> lockConnections) {
     List<ConsumerDefinition> definitions = ConsumerDefinitions.read(environment);
     refuseUnclaimedHandlers(beans, definitions);
@@ -97,6 +104,9 @@ public class IdemAutoConfiguration {
             beans,
             dataSource,
             meterRegistry(beans, registries),
+            beans.containsBean(OBSERVATION_REGISTRY_BEAN)
+                ? beans.getBean(OBSERVATION_REGISTRY_BEAN, ObservationRegistry.class)
+                : observationRegistries.getIfUnique(),
             lockConnections.getIfUnique(),
             binder.bind("idem.apply-schema", Boolean.class).orElse(true));
     List<AutoCloseable> consumers = new ArrayList<>();
