@@ -1,21 +1,13 @@
 package dev.idem.bench;
 
 import dev.idem.consumer.observation.tracing.IdemTracing;
+import dev.idem.testkit.OtelTracing;
 import io.micrometer.observation.ObservationRegistry;
-import io.micrometer.tracing.otel.bridge.OtelBaggageManager;
-import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
-import io.micrometer.tracing.otel.bridge.OtelTracer;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.util.Collection;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -27,7 +19,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class TracedRegistry implements AutoCloseable {
   private final LongAdder exported = new LongAdder();
-  private final SdkTracerProvider provider;
+  private final OtelTracing tracing;
   private final ObservationRegistry registry;
 
   TracedRegistry() {
@@ -49,23 +41,9 @@ final class TracedRegistry implements AutoCloseable {
             return CompletableResultCode.ofSuccess();
           }
         };
-    this.provider =
-        SdkTracerProvider.builder()
-            .addSpanProcessor(BatchSpanProcessor.builder(counting).build())
-            .build();
-    OpenTelemetrySdk sdk =
-        OpenTelemetrySdk.builder()
-            .setTracerProvider(provider)
-            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
-            .build();
-    io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("idem-benchmark");
-    OtelCurrentTraceContext current = new OtelCurrentTraceContext();
-    OtelTracer tracer =
-        new OtelTracer(
-            otel, current, event -> {}, new OtelBaggageManager(current, List.of(), List.of()));
+    this.tracing = OtelTracing.start(BatchSpanProcessor.builder(counting).build());
     this.registry =
-        IdemTracing.register(
-            ObservationRegistry.create(), tracer, new OtelPropagator(sdk.getPropagators(), otel));
+        IdemTracing.register(ObservationRegistry.create(), tracing.tracer(), tracing.propagator());
   }
 
   ObservationRegistry registry() {
@@ -74,12 +52,12 @@ final class TracedRegistry implements AutoCloseable {
 
   /** Flushes the processor and answers the spans exported so far. */
   long exported() {
-    provider.forceFlush().join(10, TimeUnit.SECONDS);
+    tracing.provider().forceFlush().join(10, TimeUnit.SECONDS);
     return exported.sum();
   }
 
   @Override
   public void close() {
-    provider.close();
+    tracing.close();
   }
 }

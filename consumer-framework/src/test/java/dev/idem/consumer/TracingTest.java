@@ -6,20 +6,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.observation.Traceparent;
 import dev.idem.consumer.observation.tracing.IdemTracing;
+import dev.idem.testkit.OtelTracing;
 import dev.idem.testkit.TestInfrastructure;
 import io.micrometer.observation.ObservationRegistry;
-import io.micrometer.tracing.otel.bridge.OtelBaggageManager;
-import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
-import io.micrometer.tracing.otel.bridge.OtelTracer;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.LinkData;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
@@ -63,21 +56,9 @@ class TracingTest {
 
   /** An observation registry wired to the OpenTelemetry SDK, as an application would wire it. */
   private ObservationRegistry tracedRegistry() {
-    SdkTracerProvider provider =
-        SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(spans)).build();
-    closer.add(provider::close);
-    OpenTelemetrySdk sdk =
-        OpenTelemetrySdk.builder()
-            .setTracerProvider(provider)
-            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
-            .build();
-    io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("idem-test");
-    OtelCurrentTraceContext current = new OtelCurrentTraceContext();
-    OtelTracer tracer =
-        new OtelTracer(
-            otel, current, event -> {}, new OtelBaggageManager(current, List.of(), List.of()));
+    OtelTracing tracing = closer.add(OtelTracing.start(SimpleSpanProcessor.create(spans)));
     return IdemTracing.register(
-        ObservationRegistry.create(), tracer, new OtelPropagator(sdk.getPropagators(), otel));
+        ObservationRegistry.create(), tracing.tracer(), tracing.propagator());
   }
 
   @Test

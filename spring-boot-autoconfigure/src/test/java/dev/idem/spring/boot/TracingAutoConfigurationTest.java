@@ -6,18 +6,12 @@ import static org.awaitility.Awaitility.await;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.observation.Traceparent;
 import dev.idem.consumer.observation.tracing.RecordTracingObservationHandler;
+import dev.idem.testkit.OtelTracing;
 import dev.idem.testkit.TestInfrastructure;
-import io.micrometer.tracing.otel.bridge.OtelBaggageManager;
-import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
-import io.micrometer.tracing.otel.bridge.OtelTracer;
+import io.micrometer.tracing.Tracer;
 import io.micrometer.tracing.propagation.Propagator;
 import io.opentelemetry.api.common.AttributeKey;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.nio.charset.StandardCharsets;
@@ -132,29 +126,18 @@ class TracingAutoConfigurationTest {
   @EnableAutoConfiguration
   static class TracedApp {
     @Bean(destroyMethod = "close")
-    OpenTelemetrySdk openTelemetry() {
-      return OpenTelemetrySdk.builder()
-          .setTracerProvider(
-              SdkTracerProvider.builder()
-                  .addSpanProcessor(SimpleSpanProcessor.create(SPANS))
-                  .build())
-          .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
-          .build();
+    OtelTracing tracing() {
+      return OtelTracing.start(SimpleSpanProcessor.create(SPANS));
     }
 
     @Bean
-    OtelTracer tracer(OpenTelemetrySdk sdk) {
-      OtelCurrentTraceContext current = new OtelCurrentTraceContext();
-      return new OtelTracer(
-          sdk.getTracer("idem-spring-test"),
-          current,
-          event -> {},
-          new OtelBaggageManager(current, List.of(), List.of()));
+    Tracer tracer(OtelTracing tracing) {
+      return tracing.tracer();
     }
 
     @Bean
-    Propagator propagator(OpenTelemetrySdk sdk) {
-      return new OtelPropagator(sdk.getPropagators(), sdk.getTracer("idem-spring-test"));
+    Propagator propagator(OtelTracing tracing) {
+      return tracing.propagator();
     }
 
     @Bean

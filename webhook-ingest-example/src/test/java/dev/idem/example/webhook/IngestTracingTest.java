@@ -6,19 +6,12 @@ import static org.awaitility.Awaitility.await;
 
 import dev.idem.consumer.observation.Traceparent;
 import dev.idem.consumer.observation.tracing.IdemTracing;
+import dev.idem.testkit.OtelTracing;
 import dev.idem.testkit.TestInfrastructure;
 import io.micrometer.observation.ObservationRegistry;
-import io.micrometer.tracing.otel.bridge.OtelBaggageManager;
-import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
-import io.micrometer.tracing.otel.bridge.OtelTracer;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.SpanKind;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
-import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
-import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import java.nio.charset.StandardCharsets;
@@ -51,27 +44,15 @@ class IngestTracingTest {
       AttributeKey.stringKey("http.response.status_code");
 
   private static final InMemorySpanExporter SPANS = InMemorySpanExporter.create();
-  private static SdkTracerProvider provider;
+  private static OtelTracing tracing;
   private static ExampleConfig config;
   private static WebhookApplication app;
 
   @BeforeAll
   static void startApp() throws Exception {
-    provider =
-        SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(SPANS)).build();
-    OpenTelemetrySdk sdk =
-        OpenTelemetrySdk.builder()
-            .setTracerProvider(provider)
-            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
-            .build();
-    io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("idem-example-test");
-    OtelCurrentTraceContext current = new OtelCurrentTraceContext();
-    OtelTracer tracer =
-        new OtelTracer(
-            otel, current, event -> {}, new OtelBaggageManager(current, List.of(), List.of()));
+    tracing = OtelTracing.start(SimpleSpanProcessor.create(SPANS));
     ObservationRegistry observations =
-        IdemTracing.register(
-            ObservationRegistry.create(), tracer, new OtelPropagator(sdk.getPropagators(), otel));
+        IdemTracing.register(ObservationRegistry.create(), tracing.tracer(), tracing.propagator());
     config = config(TestInfrastructure.uniqueName("traced"));
     app =
         WebhookApplication.start(
@@ -88,8 +69,8 @@ class IngestTracingTest {
     if (app != null) {
       app.close();
     }
-    if (provider != null) {
-      provider.close();
+    if (tracing != null) {
+      tracing.close();
     }
   }
 
