@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The consumer framework's script sets: {@code core} (processed marks, dead letters, parked keys)
- * and {@code offsets} (the offset store). The lock library's set is {@link
+ * The consumer framework's script sets: {@code core} (processed marks, dead letters, parked keys),
+ * {@code offsets} (the offset store) and {@code outbox}. The lock library's set is {@link
  * SchemaMigrator#locks(String)}.
  */
 public final class ConsumerSchemas {
@@ -29,6 +29,9 @@ public final class ConsumerSchemas {
   private static final ScriptSet OFFSETS =
       new ScriptSet(
           "offsets", List.of(new Script(1, "consumer offsets", "V1__consumer_offsets.sql")));
+
+  private static final ScriptSet OUTBOX =
+      new ScriptSet("outbox", List.of(new Script(1, "outbox", "V1__outbox.sql")));
 
   private ConsumerSchemas() {}
 
@@ -55,6 +58,11 @@ public final class ConsumerSchemas {
         "core:" + processedTable + ":" + deadLetterTable,
         CORE,
         Map.of("processed", processedTable, "dead_letters", deadLetterTable));
+  }
+
+  /** The outbox table {@code table} in {@code schema} (identifiers already validated). */
+  public static SchemaMigrator outbox(String schema, String table) {
+    return new SchemaMigrator(schema, "outbox:" + table, OUTBOX, Map.of("outbox", table));
   }
 
   /** The offset store's tables ({@code consumer.offset-store=postgresql}) in {@code schema}. */

@@ -1,0 +1,237 @@
+package dev.idem.consumer.outbox;
+
+import dev.idem.consumer.BatchContext;
+import dev.idem.consumer.BatchEvent;
+import dev.idem.consumer.EventIds;
+import dev.idem.consumer.ProcessingContext;
+import dev.idem.consumer.internal.schema.ConsumerSchemas;
+import dev.idem.lock.LockKey;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+
+/**
+ * The transactional outbox: {@link #publish} writes a record to publish on the caller's connection,
+ * in the caller's transaction, so it commits or rolls back with the change it announces; {@link
+ * OutboxRelay} publishes committed records to Kafka, at least once, in commit order per key, each
+ * with its event id for downstream deduplication. See {@code docs/outbox.md}.
+ *
+ * <pre>{@code
+ * Outbox outbox = Outbox.builder().build();
+ * outbox.applySchema(dataSource);
+ * try (Connection c = dataSource.getConnection()) {
+ *   c.setAutoCommit(false);
+ *   applyPayment(c, payment);
+ *   outbox.publish(c, OutboxRecord.of("payment-applied:" + payment.id(), "payments.applied",
+ *       payment.account().getBytes(UTF_8), json));
+ *   c.commit();
+ * }
+ * }</pre>
+ *
+ * <p>Commit order per key: {@code publish} first takes a transaction-scoped advisory lock on the
+ * record's (topic, key) (namespace {@value #LOCK_NAMESPACE}), so a second transaction publishing
+ * for the same key waits until the first commits or rolls back, and the rows of one key take their
+ * ids in commit order. Keep such transactions short: the lock is held until commit.
+ */
+public final class Outbox {
+  /** The header that carries a published record's event id. */
+  public static final String EVENT_ID_HEADER = "idem-event-id";
+
+  /** The advisory-lock namespace of the per-key order. */
+  public static final String LOCK_NAMESPACE = "idem.outbox";
+
+  private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+
+  private final String schema;
+  private final String table;
+  private final String insert;
+
+  private Outbox(String schema, String table) {
+    this.schema = schema;
+    this.table = table;
+    // The lock is taken by the SELECT that produces the row, before the row takes its id.
+    this.insert =
+        "INSERT INTO "
+            + schema
+            + "."
+            + table
+            + " (event_id, topic, record_key, record_value, header_names, header_values)"
+            + " SELECT ?, ?, ?, ?, ?, ? FROM (SELECT CASE WHEN ? THEN pg_advisory_xact_lock(?, ?)"
+            + " END) AS order_lock";
+  }
+
+  /** An outbox in schema {@code idem}, table {@code outbox}. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The schema. */
+  public String schema() {
+    return schema;
+  }
+
+  /** The table. */
+  public String table() {
+    return table;
+  }
+
+  /** Creates or upgrades the outbox table (idempotent; serialized among instances). */
+  public void applySchema(DataSource dataSource) {
+    ConsumerSchemas.outbox(schema, table).migrate(dataSource);
+  }
+
+  /**
+   * Writes {@code record} on {@code transaction}: it is published once the transaction commits, and
+   * never if it rolls back.
+   *
+   * @throws IllegalStateException when {@code transaction} is in auto-commit mode: the record would
+   *     be committed on its own, and the per-key lock released before it
+   * @throws SQLException from the insert; a duplicate event id is a unique violation (SQLState
+   *     23505)
+   */
+  public void publish(Connection transaction, OutboxRecord record) throws SQLException {
+    if (transaction.getAutoCommit()) {
+      throw new IllegalStateException(
+          "Outbox.publish needs the caller's transaction: the connection is in auto-commit mode");
+    }
+    List<String> names = new ArrayList<>(record.headers().size());
+    List<byte[]> values = new ArrayList<>(record.headers().size());
+    for (Map.Entry<String, byte[]> h : record.headers().entrySet()) {
+      names.add(h.getKey());
+      values.add(h.getValue());
+    }
+    LockKey lock = orderLock(record.topic(), record.key());
+    try (PreparedStatement ps = transaction.prepareStatement(insert)) {
+      ps.setString(1, record.eventId());
+      ps.setString(2, record.topic());
+      ps.setBytes(3, record.key());
+      ps.setBytes(4, record.value());
+      ps.setArray(5, transaction.createArrayOf("text", names.toArray()));
+      ps.setArray(6, transaction.createArrayOf("bytea", values.toArray(new byte[0][])));
+      ps.setBoolean(7, lock != null);
+      ps.setInt(8, lock == null ? 0 : lock.classId());
+      ps.setInt(9, lock == null ? 0 : lock.objectId());
+      ps.executeUpdate();
+    }
+  }
+
+  /**
+   * From a handler: writes a record in the handler's transaction, its event id derived from the
+   * consumer, the source event and {@code name} (see {@link #derivedEventId}), so that a retry of
+   * the handler writes the same id and two consumers publishing for one source event do not
+   * collide. Give each publish of one handler call its own {@code name} ("applied", "notify"): a
+   * second publish with the same name is a unique violation.
+   */
+  public void publish(ProcessingContext ctx, String name, String topic, byte[] key, byte[] value)
+      throws SQLException {
+    publish(ctx, name, topic, key, value, Map.of());
+  }
+
+  /** As {@link #publish(ProcessingContext, String, String, byte[], byte[])}, with headers. */
+  public void publish(
+      ProcessingContext ctx,
+      String name,
+      String topic,
+      byte[] key,
+      byte[] value,
+      Map<String, byte[]> headers)
+      throws SQLException {
+    publish(
+        ctx.connection(),
+        new OutboxRecord(
+            derivedEventId(ctx.consumerName(), ctx.eventId(), name), topic, key, value, headers));
+  }
+
+  /**
+   * From a batch handler: as {@link #publish(ProcessingContext, String, String, byte[], byte[])},
+   * for the batch's event {@code source}.
+   */
+  public void publish(
+      BatchContext ctx, BatchEvent<?> source, String name, String topic, byte[] key, byte[] value)
+      throws SQLException {
+    publish(
+        ctx.connection(),
+        OutboxRecord.of(
+            derivedEventId(ctx.consumerName(), source.eventId(), name), topic, key, value));
+  }
+
+  /**
+   * The event id of a record published by consumer {@code consumer} for source event {@code
+   * sourceEventId} under {@code name}: {@code <consumer>/<source event id>/<name>}, or {@code
+   * sha256:<hex>} of that text when a part contains {@code /} or the text is too long for an event
+   * id.
+   */
+  public static String derivedEventId(String consumer, String sourceEventId, String name) {
+    if (name == null || name.isBlank()) {
+      throw new IllegalArgumentException("an outbox publish from a handler needs a name");
+    }
+    String id = consumer + "/" + sourceEventId + "/" + name;
+    boolean plain =
+        consumer.indexOf('/') < 0
+            && sourceEventId.indexOf('/') < 0
+            && name.indexOf('/') < 0
+            && EventIds.problem(id) == null;
+    return plain ? id : "sha256:" + HexFormat.of().formatHex(sha256(id));
+  }
+
+  private static byte[] sha256(String text) {
+    try {
+      return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
+    }
+  }
+
+  /** The lock of a key's order; null for a record without a key (no order is promised). */
+  static LockKey orderLock(String topic, byte[] key) {
+    return key == null
+        ? null
+        : LockKey.of(LOCK_NAMESPACE, topic + "\u0000" + HexFormat.of().formatHex(key));
+  }
+
+  /** Settings of an {@link Outbox}. */
+  public static final class Builder {
+    private String schema = "idem";
+    private String table = "outbox";
+
+    private Builder() {}
+
+    /** The schema of the outbox table (default {@code idem}). */
+    public Builder schema(String schema) {
+      this.schema = identifier("schema", schema);
+      return this;
+    }
+
+    /** The outbox table (default {@code outbox}); one table can serve many writers. */
+    public Builder table(String table) {
+      this.table = identifier("table", table);
+      return this;
+    }
+
+    public Outbox build() {
+      return new Outbox(schema, table);
+    }
+
+    private static String identifier(String what, String value) {
+      if (value == null || !IDENTIFIER.matcher(value).matches()) {
+        throw new IllegalArgumentException(
+            "outbox "
+                + what
+                + " '"
+                + value
+                + "' is not allowed: use a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most"
+                + " 63 characters)");
+      }
+      return value;
+    }
+  }
+}

@@ -1,0 +1,414 @@
+package dev.idem.consumer;
+
+import static dev.idem.consumer.IdemTestSupport.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.outbox.Outbox;
+import dev.idem.consumer.outbox.OutboxRecord;
+import dev.idem.consumer.outbox.OutboxRelay;
+import dev.idem.lock.AdvisoryLocks;
+import dev.idem.lock.ConnectionFactory;
+import dev.idem.testkit.TestInfrastructure;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The outbox against a real broker and database: a rolled-back publish sends nothing; a row whose
+ * transaction commits late with a lower id is not skipped; two transactions of one key commit in
+ * the order their rows are published; and end to end, a downstream idem consumer applies every
+ * published event once, in commit order per key.
+ */
+class OutboxTest {
+  @RegisterExtension final Closer closer = new Closer();
+
+  private Outbox outbox(String name) {
+    Outbox outbox = Outbox.builder().table(name.replace('-', '_')).build();
+    return outbox;
+  }
+
+  private OutboxRelay relay(Outbox outbox, HikariDataSource pool, String name) {
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    OutboxRelay relay =
+        closer.add(
+            OutboxRelay.builder(
+                    outbox,
+                    pool,
+                    locks,
+                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
+                .name(name)
+                .pollInterval(Duration.ofMillis(20))
+                .leaderPing(Duration.ofMillis(200))
+                .build());
+    relay.start();
+    return relay;
+  }
+
+  private static Connection transaction(HikariDataSource pool) throws SQLException {
+    Connection c = pool.getConnection();
+    c.setAutoCommit(false);
+    return c;
+  }
+
+  private static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void aRolledBackPublishSendsNothingAndACommittedOneArrivesOnceWithItsEventId() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-rollback");
+    INFRA.createTopics(1, name);
+    HikariDataSource pool = closer.add(pool(4));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    try (Connection c = transaction(pool)) {
+      outbox.publish(
+          c,
+          new OutboxRecord(
+              "rolled-back", name, utf8("k"), utf8("never"), Map.of("origin", utf8("test"))));
+      c.rollback();
+    }
+    try (Connection c = transaction(pool)) {
+      outbox.publish(
+          c,
+          new OutboxRecord(
+              "committed", name, utf8("k"), utf8("applied"), Map.of("origin", utf8("test"))));
+      c.commit();
+    }
+    assertThatThrownBy(
+            () -> {
+              try (Connection c = pool.getConnection()) {
+                c.setAutoCommit(true);
+                outbox.publish(c, OutboxRecord.of("auto", name, null, utf8("x")));
+              }
+            })
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("auto-commit");
+    OutboxRelay relay = relay(outbox, pool, name);
+
+    List<ConsumerRecord<byte[], byte[]>> records = readAll(name, 1);
+    assertThat(records).hasSize(1);
+    ConsumerRecord<byte[], byte[]> r = records.get(0);
+    assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo("applied");
+    assertThat(header(r, Outbox.EVENT_ID_HEADER)).isEqualTo("committed");
+    assertThat(header(r, "origin")).isEqualTo("test");
+    awaitTrue(
+        Duration.ofSeconds(10),
+        "the row marked sent",
+        () ->
+            countQuietly("SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL")
+                == 0);
+    long rounds = relay.rounds();
+    awaitTrue(Duration.ofSeconds(10), "more rounds", () -> relay.rounds() > rounds + 3);
+    assertThat(readAll(name, 1)).as("nothing sent twice").hasSize(1);
+  }
+
+  @Test
+  void aRowThatCommitsLateWithALowerIdIsNotSkippedAndOneKeysTransactionsKeepTheirOrder()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-order");
+    INFRA.createTopics(1, name);
+    HikariDataSource pool = closer.add(pool(6));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    OutboxRelay relay = relay(outbox, pool, name);
+
+    // A takes the lower id and stays open across several relay rounds; B commits first.
+    Connection a = closer.add(transaction(pool));
+    outbox.publish(a, OutboxRecord.of("late", name, utf8("key-a"), utf8("late")));
+    try (Connection b = transaction(pool)) {
+      outbox.publish(b, OutboxRecord.of("early", name, utf8("key-b"), utf8("early")));
+      b.commit();
+    }
+    assertThat(readAll(name, 1))
+        .extracting(r -> header(r, Outbox.EVENT_ID_HEADER))
+        .containsExactly("early");
+    long rounds = relay.rounds();
+    awaitTrue(Duration.ofSeconds(10), "rounds while A is open", () -> relay.rounds() > rounds + 3);
+    a.commit();
+    assertThat(readAll(name, 2))
+        .extracting(r -> header(r, Outbox.EVENT_ID_HEADER))
+        .containsExactly("early", "late");
+
+    // Two transactions of one key: the second's publish waits for the first to finish.
+    ExecutorService second = Executors.newSingleThreadExecutor();
+    closer.add(second::shutdownNow);
+    Connection first = closer.add(transaction(pool));
+    outbox.publish(first, OutboxRecord.of("k-1", name, utf8("key-c"), utf8("1")));
+    Connection other = closer.add(transaction(pool));
+    Future<?> blocked =
+        second.submit(
+            () -> {
+              outbox.publish(other, OutboxRecord.of("k-2", name, utf8("key-c"), utf8("2")));
+              other.commit();
+              return null;
+            });
+    stays(Duration.ofMillis(500), "the second publish of key-c waits", () -> !blocked.isDone());
+    first.commit();
+    blocked.get(10, TimeUnit.SECONDS);
+    assertThat(readAll(name, 4))
+        .extracting(r -> header(r, Outbox.EVENT_ID_HEADER))
+        .containsExactly("early", "late", "k-1", "k-2");
+  }
+
+  @Test
+  void aDownstreamIdemConsumerAppliesEveryPublishedEventOnceInCommitOrderPerKey() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-e2e");
+    String counters = name.replace('-', '_') + "_counters";
+    String applied = name.replace('-', '_') + "_applied";
+    INFRA.createTopics(2, name);
+    sql("CREATE TABLE " + counters + " (k text PRIMARY KEY, n int NOT NULL)");
+    sql("CREATE TABLE " + applied + " (k text, n int, event_id text, kafka_offset bigint)");
+    for (int k = 0; k < 5; k++) {
+      sql("INSERT INTO " + counters + " VALUES ('key-" + k + "', 0)");
+    }
+    HikariDataSource pool = closer.add(pool(16));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    relay(outbox, pool, name);
+    IdempotentConsumer<String> downstream =
+        closer.add(
+            IdempotentConsumer.builder(config(name + "-down", name).build(), Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header(Outbox.EVENT_ID_HEADER))
+                .handler(
+                    (value, ctx) -> {
+                      try (PreparedStatement ps =
+                          ctx.connection()
+                              .prepareStatement(
+                                  "INSERT INTO " + applied + " VALUES (?, ?, ?, ?)")) {
+                        String[] kn = value.split(":");
+                        ps.setString(1, kn[0]);
+                        ps.setInt(2, Integer.parseInt(kn[1]));
+                        ps.setString(3, ctx.eventId());
+                        ps.setLong(4, ctx.offset());
+                        ps.executeUpdate();
+                      }
+                    })
+                .build());
+    downstream.start();
+
+    // Four writers, 50 transactions each: the counter's row lock orders a key's transactions,
+    // and each publishes its new count.
+    int writers = 4;
+    int perWriter = 50;
+    ExecutorService pool4 = Executors.newFixedThreadPool(writers);
+    closer.add(pool4::shutdownNow);
+    List<CompletableFuture<Void>> done = new ArrayList<>();
+    for (int w = 0; w < writers; w++) {
+      int writer = w;
+      done.add(
+          CompletableFuture.runAsync(
+              () -> {
+                for (int i = 0; i < perWriter; i++) {
+                  String key = "key-" + ((writer + i) % 5);
+                  try (Connection c = transaction(pool)) {
+                    int n;
+                    try (PreparedStatement ps =
+                        c.prepareStatement(
+                            "UPDATE " + counters + " SET n = n + 1 WHERE k = ? RETURNING n")) {
+                      ps.setString(1, key);
+                      try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        n = rs.getInt(1);
+                      }
+                    }
+                    outbox.publish(
+                        c, OutboxRecord.of(key + "#" + n, name, utf8(key), utf8(key + ":" + n)));
+                    if (i % 10 == 9) {
+                      c.rollback(); // a rolled-back transaction publishes nothing
+                    } else {
+                      c.commit();
+                    }
+                  } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                  }
+                }
+              },
+              pool4));
+    }
+    CompletableFuture.allOf(done.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+    long committed = writers * perWriter - writers * (perWriter / 10);
+    assertThat(count("SELECT sum(n) FROM " + counters)).isEqualTo(committed);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "every committed event applied downstream",
+        () -> countQuietly("SELECT count(*) FROM " + applied) >= committed);
+    stays(
+        Duration.ofMillis(500),
+        "no event applied twice",
+        () -> countQuietly("SELECT count(*) FROM " + applied) == committed);
+    assertThat(count("SELECT count(DISTINCT event_id) FROM " + applied)).isEqualTo(committed);
+    // Per key, the counts 1..N arrive in offset order: commit order kept.
+    for (int k = 0; k < 5; k++) {
+      List<Integer> ns = new ArrayList<>();
+      try (Connection c = pool.getConnection();
+          PreparedStatement ps =
+              c.prepareStatement(
+                  "SELECT n FROM " + applied + " WHERE k = ? ORDER BY kafka_offset")) {
+        ps.setString(1, "key-" + k);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            ns.add(rs.getInt(1));
+          }
+        }
+      }
+      long expected = count("SELECT n FROM " + counters + " WHERE k = 'key-" + k + "'");
+      assertThat(ns).hasSize((int) expected).isSorted();
+      assertThat(ns).doesNotHaveDuplicates();
+    }
+  }
+
+  @Test
+  void aHandlerThatUpdatesAndPublishesIsAppliedDownstreamOncePerSourceEvent() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-handler");
+    String out = name + "-out";
+    String ledger = name.replace('-', '_') + "_ledger";
+    String applied = name.replace('-', '_') + "_applied";
+    INFRA.createTopics(1, name, out);
+    sql("CREATE TABLE " + ledger + " (event_id text PRIMARY KEY)");
+    sql("CREATE TABLE " + applied + " (event_id text, source text)");
+    HikariDataSource pool = closer.add(pool(12));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    relay(outbox, pool, name);
+    java.util.Set<String> failedOnce = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    IdempotentConsumer<String> upstream =
+        closer.add(
+            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header("webhook-id"))
+                .handler(
+                    (value, ctx) -> {
+                      try (PreparedStatement ps =
+                          ctx.connection()
+                              .prepareStatement("INSERT INTO " + ledger + " VALUES (?)")) {
+                        ps.setString(1, ctx.eventId());
+                        ps.executeUpdate();
+                      }
+                      outbox.publish(ctx, "applied", out, ctx.key(), utf8(ctx.eventId()));
+                      if (value.equals("poison")) {
+                        throw new NonRetryableException("published, then failed for good");
+                      }
+                      if (value.equals("flaky") && failedOnce.add(ctx.eventId())) {
+                        throw new IllegalStateException("published, then failed once");
+                      }
+                    })
+                .build());
+    IdempotentConsumer<String> downstream =
+        closer.add(
+            IdempotentConsumer.builder(config(name + "-down", out).build(), Payloads.utf8())
+                .dataSource(pool)
+                .eventIds(EventIds.header(Outbox.EVENT_ID_HEADER))
+                .handler(
+                    (value, ctx) -> {
+                      try (PreparedStatement ps =
+                          ctx.connection()
+                              .prepareStatement("INSERT INTO " + applied + " VALUES (?, ?)")) {
+                        ps.setString(1, ctx.eventId());
+                        ps.setString(2, value);
+                        ps.executeUpdate();
+                      }
+                    })
+                .build());
+    upstream.start();
+    downstream.start();
+    List<org.apache.kafka.clients.producer.ProducerRecord<byte[], byte[]>> records =
+        new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      String payload = i == 7 ? "poison" : i % 5 == 0 ? "flaky" : "ok";
+      records.add(record(name, 0, "k" + (i % 3), "e-" + i, payload));
+      if (i % 4 == 0) {
+        records.add(record(name, 0, "k" + (i % 3), "e-" + i, payload)); // a duplicate delivery
+      }
+    }
+    send(records);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "29 events applied downstream",
+        () -> countQuietly("SELECT count(*) FROM " + applied) >= 29);
+    stays(
+        Duration.ofMillis(500),
+        "nothing applied twice",
+        () -> countQuietly("SELECT count(*) FROM " + applied) == 29);
+    assertThat(count("SELECT count(*) FROM " + ledger)).isEqualTo(29);
+    assertThat(strings("SELECT source FROM " + applied))
+        .hasSize(29)
+        .doesNotContain("e-7")
+        .contains("e-0", "e-5", "e-29");
+    assertThat(strings("SELECT event_id FROM " + applied))
+        .contains(Outbox.derivedEventId(name, "e-0", "applied"));
+    assertThat(count("SELECT count(*) FROM idem." + outbox.table())).isEqualTo(29);
+  }
+
+  private static long countQuietly(String query) {
+    try {
+      return count(query);
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String header(ConsumerRecord<byte[], byte[]> r, String name) {
+    var h = r.headers().lastHeader(name);
+    return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+  }
+
+  /** Every committed record of {@code topic}, once at least {@code atLeast} are there. */
+  private static List<ConsumerRecord<byte[], byte[]>> readAll(String topic, int atLeast) {
+    Map<String, Object> settings = new HashMap<>();
+    settings.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap());
+    settings.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+    settings.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    try (KafkaConsumer<byte[], byte[]> reader =
+        new KafkaConsumer<>(settings, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+      List<TopicPartition> partitions =
+          reader.partitionsFor(topic).stream()
+              .map(p -> new TopicPartition(topic, p.partition()))
+              .toList();
+      reader.assign(partitions);
+      reader.seekToBeginning(partitions);
+      Map<TopicPartition, Long> ends = new LinkedHashMap<>();
+      List<ConsumerRecord<byte[], byte[]>> all = new ArrayList<>();
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (System.nanoTime() < deadline) {
+        reader.poll(Duration.ofMillis(100)).forEach(all::add);
+        if (all.size() >= atLeast) {
+          ends.putAll(reader.endOffsets(partitions));
+          boolean caughtUp = true;
+          for (TopicPartition tp : partitions) {
+            caughtUp &= reader.position(tp) >= ends.get(tp);
+          }
+          if (caughtUp) {
+            return all;
+          }
+        }
+      }
+      throw new AssertionError(
+          "only " + all.size() + " of at least " + atLeast + " records on " + topic);
+    }
+  }
+}
