@@ -364,6 +364,55 @@ class OutboxTest {
     assertThat(count("SELECT count(*) FROM idem." + outbox.table())).isEqualTo(29);
   }
 
+  @Test
+  void whenTheLeadersSessionIsTerminatedTheOtherRelayTakesOverAndNothingIsLostOrReordered()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-failover");
+    INFRA.createTopics(1, name);
+    HikariDataSource pool = closer.add(pool(8));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    OutboxRelay one = relay(outbox, pool, name);
+    OutboxRelay two = relay(outbox, pool, name);
+    awaitTrue(Duration.ofSeconds(10), "a leader", () -> one.isLeader() || two.isLeader());
+    OutboxRelay leader = one.isLeader() ? one : two;
+    OutboxRelay standby = leader == one ? two : one;
+    int events = 60;
+    for (int i = 0; i < events; i++) {
+      if (i == events / 2) {
+        // The leader's session goes; its relay steps down and the other one is elected.
+        sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND"
+                + " granted AND ((classid::bigint << 32) | objid::bigint) = "
+                + dev.idem.lock.LockKey.of(OutboxRelay.ROLE_NAMESPACE, name).value());
+      }
+      try (Connection c = transaction(pool)) {
+        outbox.publish(c, OutboxRecord.of("f-" + i, name, utf8("k" + (i % 3)), utf8("" + i)));
+        c.commit();
+      }
+      Thread.sleep(20);
+    }
+    awaitTrue(Duration.ofSeconds(30), "the standby leads", standby::isLeader);
+    List<ConsumerRecord<byte[], byte[]>> records = readAll(name, events);
+    Map<String, List<Integer>> firstSeenPerKey = new HashMap<>();
+    java.util.Set<String> seen = new java.util.HashSet<>();
+    for (ConsumerRecord<byte[], byte[]> r : records) {
+      if (seen.add(header(r, Outbox.EVENT_ID_HEADER))) {
+        firstSeenPerKey
+            .computeIfAbsent(new String(r.key(), StandardCharsets.UTF_8), k -> new ArrayList<>())
+            .add(Integer.parseInt(new String(r.value(), StandardCharsets.UTF_8)));
+      }
+    }
+    assertThat(seen).as("lost 0").hasSize(events);
+    firstSeenPerKey.values().forEach(ns -> assertThat(ns).as("order per key").isSorted());
+    awaitTrue(
+        Duration.ofSeconds(10),
+        "every row marked sent",
+        () ->
+            countQuietly("SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL")
+                == 0);
+  }
+
   private static long countQuietly(String query) {
     try {
       return count(query);
