@@ -50,7 +50,11 @@ class OutboxTest {
     return outbox;
   }
 
+  /** The meters of the relay built last. */
+  private io.micrometer.core.instrument.simple.SimpleMeterRegistry meters;
+
   private OutboxRelay relay(Outbox outbox, HikariDataSource pool, String name) {
+    meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
     OutboxRelay relay =
         closer.add(
@@ -62,6 +66,7 @@ class OutboxTest {
                 .name(name)
                 .pollInterval(Duration.ofMillis(20))
                 .leaderPing(Duration.ofMillis(200))
+                .meterRegistry(meters)
                 .build());
     relay.start();
     return relay;
@@ -124,6 +129,13 @@ class OutboxTest {
     long rounds = relay.rounds();
     awaitTrue(Duration.ofSeconds(10), "more rounds", () -> relay.rounds() > rounds + 3);
     assertThat(readAll(name, 1)).as("nothing sent twice").hasSize(1);
+    assertThat(meters.get("idem.outbox.published").counter().count()).isEqualTo(1.0);
+    assertThat(meters.get("idem.outbox.leader").gauge().value()).isEqualTo(1.0);
+    awaitTrue(
+        Duration.ofSeconds(5),
+        "nothing pending, as the relay counts",
+        () -> meters.get("idem.outbox.pending").gauge().value() == 0.0);
+    assertThat(meters.get("idem.outbox.oldest.pending.age").gauge().value()).isEqualTo(0.0);
   }
 
   @Test

@@ -6,6 +6,7 @@ import dev.idem.lock.LeaderElection;
 import dev.idem.lock.LeaderListener;
 import dev.idem.lock.StaleLeaderException;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -67,6 +68,9 @@ public final class OutboxRelay implements AutoCloseable {
   private final LeaderElection election;
   private final Counter published;
   private final AtomicLong rounds = new AtomicLong();
+  private volatile double pendingRows = Double.NaN;
+  private volatile double oldestPendingSeconds = Double.NaN;
+  private long lastMeasured;
   private final Thread thread;
   private volatile boolean running;
   private Producer<byte[], byte[]> producer;
@@ -96,6 +100,22 @@ public final class OutboxRelay implements AutoCloseable {
                 "Outbox records published to Kafka (a repeat after a failover counts again)")
             .tag("relay", name)
             .register(registry);
+    Gauge.builder("idem.outbox.pending", this, r -> r.isLeader() ? r.pendingRows : Double.NaN)
+        .description("Outbox rows not yet sent, as the leader relay last counted (NaN elsewhere)")
+        .tag("relay", name)
+        .register(registry);
+    Gauge.builder(
+            "idem.outbox.oldest.pending.age",
+            this,
+            r -> r.isLeader() ? r.oldestPendingSeconds : Double.NaN)
+        .description("Seconds since the oldest unsent outbox row was written (leader relay only)")
+        .baseUnit("seconds")
+        .tag("relay", name)
+        .register(registry);
+    Gauge.builder("idem.outbox.leader", this, r -> r.isLeader() ? 1 : 0)
+        .description("1 on the instance whose relay publishes now")
+        .tag("relay", name)
+        .register(registry);
     this.election =
         b.locks.leaderElection(
             ROLE_NAMESPACE,
@@ -186,6 +206,7 @@ public final class OutboxRelay implements AutoCloseable {
 
   /** One round: read pending rows, send them in one Kafka transaction, mark them. */
   int round(FencingToken token) throws SQLException {
+    measure();
     List<Row> rows = pending();
     if (rows.isEmpty()) {
       retain();
@@ -239,6 +260,31 @@ public final class OutboxRelay implements AutoCloseable {
       }
     }
     return rows;
+  }
+
+  /** Counts the pending rows and the oldest one's age, at most once a second. */
+  private void measure() throws SQLException {
+    long now = System.currentTimeMillis();
+    if (now - lastMeasured < 1000) {
+      return;
+    }
+    lastMeasured = now;
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) FROM "
+                    + outbox.schema()
+                    + "."
+                    + outbox.table()
+                    + " WHERE sent_at IS NULL")) {
+      rs.next();
+      pendingRows = rs.getLong(1);
+      oldestPendingSeconds = rs.getDouble(2);
+      if (!c.getAutoCommit()) {
+        c.commit();
+      }
+    }
   }
 
   private static Object array(Array a) throws SQLException {
