@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * the new leader's epoch is committed.
  *
  * <p>Latency: an idle relay polls every {@code pollInterval} (default 100 ms, one indexed query on
- * the pending rows); a full round goes on at once.
+ * the pending rows); after a round that found rows the next one starts at once.
  */
 public final class OutboxRelay implements AutoCloseable {
   /** The leader-election namespace of relays. */
@@ -179,7 +179,7 @@ public final class OutboxRelay implements AutoCloseable {
         }
         int sent = round(token);
         rounds.incrementAndGet();
-        if (sent < batchSize) {
+        if (sent == 0) {
           sleep(pollInterval);
         }
       } catch (InterruptedException e) {
