@@ -6,6 +6,7 @@ import dev.idem.testkit.TestInfrastructure;
 import dev.idem.testkit.pg.EmbeddedPostgresServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -109,6 +110,12 @@ public final class BenchmarkMain {
       System.out.println(
           "profiled run: its figures carry the profilers' cost, " + o.out + " left as it was");
     } else if (o.writeDocs) {
+      // The documented --out target/benchmarks.md is relative to the repository root, which has no
+      // target folder of its own.
+      Path parent = o.out.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
       Files.writeString(o.out, report.markdown(o, String.join(" ", args)));
       System.out.println("written to " + o.out);
     }

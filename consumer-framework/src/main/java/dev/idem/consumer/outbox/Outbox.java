@@ -5,12 +5,12 @@ import dev.idem.consumer.BatchEvent;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.ProcessingContext;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
+import dev.idem.consumer.internal.store.OutboxRows;
 import dev.idem.lock.LockKey;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -53,20 +53,17 @@ public final class Outbox {
 
   private final String schema;
   private final String table;
-  private final String insert;
+  private final OutboxRows rows;
 
   private Outbox(String schema, String table) {
     this.schema = schema;
     this.table = table;
-    // The lock is taken by the SELECT that produces the row, before the row takes its id.
-    this.insert =
-        "INSERT INTO "
-            + schema
-            + "."
-            + table
-            + " (event_id, topic, record_key, record_value, header_names, header_values)"
-            + " SELECT ?, ?, ?, ?, ?, ? FROM (SELECT CASE WHEN ? THEN pg_advisory_xact_lock(?, ?)"
-            + " END) AS order_lock";
+    this.rows = new OutboxRows(schema, table);
+  }
+
+  /** The table's statements. */
+  OutboxRows rows() {
+    return rows;
   }
 
   /** An outbox in schema {@code idem}, table {@code outbox}. */
@@ -110,18 +107,17 @@ public final class Outbox {
       values.add(h.getValue());
     }
     LockKey lock = orderLock(record.topic(), record.key());
-    try (PreparedStatement ps = transaction.prepareStatement(insert)) {
-      ps.setString(1, record.eventId());
-      ps.setString(2, record.topic());
-      ps.setBytes(3, record.key());
-      ps.setBytes(4, record.value());
-      ps.setArray(5, transaction.createArrayOf("text", names.toArray()));
-      ps.setArray(6, transaction.createArrayOf("bytea", values.toArray(new byte[0][])));
-      ps.setBoolean(7, lock != null);
-      ps.setInt(8, lock == null ? 0 : lock.classId());
-      ps.setInt(9, lock == null ? 0 : lock.objectId());
-      ps.executeUpdate();
-    }
+    rows.insert(
+        transaction,
+        record.eventId(),
+        record.topic(),
+        record.key(),
+        record.value(),
+        names.toArray(String[]::new),
+        values.toArray(new byte[0][]),
+        lock != null,
+        lock == null ? 0 : lock.classId(),
+        lock == null ? 0 : lock.objectId());
   }
 
   /**

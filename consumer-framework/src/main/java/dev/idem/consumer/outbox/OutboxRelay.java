@@ -1,5 +1,7 @@
 package dev.idem.consumer.outbox;
 
+import dev.idem.consumer.internal.store.OutboxRows;
+import dev.idem.consumer.internal.store.OutboxRows.Row;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.FencingToken;
 import dev.idem.lock.LeaderElection;
@@ -10,14 +12,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
-import java.sql.Array;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -216,7 +213,7 @@ public final class OutboxRelay implements AutoCloseable {
     p.beginTransaction();
     try {
       for (Row r : rows) {
-        p.send(r.toRecord());
+        p.send(toRecord(r));
       }
       p.commitTransaction();
     } catch (ProducerFencedException e) {
@@ -231,35 +228,13 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   private List<Row> pending() throws SQLException {
-    List<Row> rows = new ArrayList<>();
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps =
-            c.prepareStatement(
-                "SELECT id, event_id, topic, record_key, record_value, header_names, header_values"
-                    + " FROM "
-                    + outbox.schema()
-                    + "."
-                    + outbox.table()
-                    + " WHERE sent_at IS NULL ORDER BY id LIMIT ?")) {
-      ps.setInt(1, batchSize);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          rows.add(
-              new Row(
-                  rs.getLong(1),
-                  rs.getString(2),
-                  rs.getString(3),
-                  rs.getBytes(4),
-                  rs.getBytes(5),
-                  (String[]) array(rs.getArray(6)),
-                  (byte[][]) array(rs.getArray(7))));
-        }
-      }
+    try (Connection c = dataSource.getConnection()) {
+      List<Row> rows = outbox.rows().unsent(c, batchSize);
       if (!c.getAutoCommit()) {
         c.commit();
       }
+      return rows;
     }
-    return rows;
   }
 
   /** Counts the pending rows and the oldest one's age, at most once a second. */
@@ -269,26 +244,14 @@ public final class OutboxRelay implements AutoCloseable {
       return;
     }
     lastMeasured = now;
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) FROM "
-                    + outbox.schema()
-                    + "."
-                    + outbox.table()
-                    + " WHERE sent_at IS NULL")) {
-      rs.next();
-      pendingRows = rs.getLong(1);
-      oldestPendingSeconds = rs.getDouble(2);
+    try (Connection c = dataSource.getConnection()) {
+      OutboxRows.Pending pending = outbox.rows().pending(c);
+      pendingRows = pending.rows();
+      oldestPendingSeconds = pending.oldestSeconds();
       if (!c.getAutoCommit()) {
         c.commit();
       }
     }
-  }
-
-  private static Object array(Array a) throws SQLException {
-    return a.getArray();
   }
 
   private void mark(FencingToken token, List<Row> rows) throws SQLException {
@@ -298,16 +261,7 @@ public final class OutboxRelay implements AutoCloseable {
       c.setAutoCommit(false);
       try {
         token.check(c);
-        try (PreparedStatement ps =
-            c.prepareStatement(
-                "UPDATE "
-                    + outbox.schema()
-                    + "."
-                    + outbox.table()
-                    + " SET sent_at = now() WHERE id = ANY(?) AND sent_at IS NULL")) {
-          ps.setArray(1, c.createArrayOf("bigint", ids));
-          ps.executeUpdate();
-        }
+        outbox.rows().markSent(c, ids);
         c.commit();
       } catch (SQLException | RuntimeException e) {
         c.rollback();
@@ -325,16 +279,8 @@ public final class OutboxRelay implements AutoCloseable {
       return;
     }
     lastRetention = now;
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement()) {
-      s.executeUpdate(
-          "DELETE FROM "
-              + outbox.schema()
-              + "."
-              + outbox.table()
-              + " WHERE sent_at < now() - interval '"
-              + retention.toMillis()
-              + " milliseconds'");
+    try (Connection c = dataSource.getConnection()) {
+      outbox.rows().deleteSentBefore(c, retention.toMillis());
       if (!c.getAutoCommit()) {
         c.commit();
       }
@@ -394,22 +340,13 @@ public final class OutboxRelay implements AutoCloseable {
     election.close();
   }
 
-  private record Row(
-      long id,
-      String eventId,
-      String topic,
-      byte[] key,
-      byte[] value,
-      String[] headerNames,
-      byte[][] headerValues) {
-    ProducerRecord<byte[], byte[]> toRecord() {
-      ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, key, value);
-      for (int i = 0; i < headerNames.length; i++) {
-        r.headers().add(headerNames[i], headerValues[i]);
-      }
-      r.headers().add(Outbox.EVENT_ID_HEADER, eventId.getBytes(StandardCharsets.UTF_8));
-      return r;
+  private static ProducerRecord<byte[], byte[]> toRecord(Row row) {
+    ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(row.topic(), row.key(), row.value());
+    for (int i = 0; i < row.headerNames().length; i++) {
+      r.headers().add(row.headerNames()[i], row.headerValues()[i]);
     }
+    r.headers().add(Outbox.EVENT_ID_HEADER, row.eventId().getBytes(StandardCharsets.UTF_8));
+    return r;
   }
 
   /** Settings of an {@link OutboxRelay}. */
