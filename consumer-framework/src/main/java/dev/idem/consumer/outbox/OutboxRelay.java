@@ -2,6 +2,7 @@ package dev.idem.consumer.outbox;
 
 import dev.idem.consumer.internal.store.OutboxRows;
 import dev.idem.consumer.internal.store.OutboxRows.Row;
+import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.FencingToken;
 import dev.idem.lock.LeaderElection;
@@ -12,8 +13,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -62,6 +61,7 @@ public final class OutboxRelay implements AutoCloseable {
   private final Duration pollInterval;
   private final int batchSize;
   private final Duration retention;
+  private final Transactions transactions = Transactions.standard();
   private final LeaderElection election;
   private final Counter published;
   private final AtomicLong rounds = new AtomicLong();
@@ -188,7 +188,7 @@ public final class OutboxRelay implements AutoCloseable {
       } catch (ProducerFencedException e) {
         log.warn("outbox relay {}: fenced by a newer relay's producer", name);
         closeProducer();
-      } catch (SQLException | RuntimeException e) {
+      } catch (Exception e) {
         log.warn("outbox relay {}: round failed, nothing marked; retrying: {}", name, e.toString());
         closeProducer();
         try {
@@ -202,7 +202,7 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   /** One round: read pending rows, send them in one Kafka transaction, mark them. */
-  int round(FencingToken token) throws SQLException {
+  private int round(FencingToken token) throws Exception {
     measure();
     List<Row> rows = pending();
     if (rows.isEmpty()) {
@@ -227,64 +227,42 @@ public final class OutboxRelay implements AutoCloseable {
     return rows.size();
   }
 
-  private List<Row> pending() throws SQLException {
-    try (Connection c = dataSource.getConnection()) {
-      List<Row> rows = outbox.rows().unsent(c, batchSize);
-      if (!c.getAutoCommit()) {
-        c.commit();
-      }
-      return rows;
-    }
+  private List<Row> pending() throws Exception {
+    return transactions.run(dataSource, c -> outbox.rows().unsent(c, batchSize));
   }
 
   /** Counts the pending rows and the oldest one's age, at most once a second. */
-  private void measure() throws SQLException {
+  private void measure() throws Exception {
     long now = System.currentTimeMillis();
     if (now - lastMeasured < 1000) {
       return;
     }
     lastMeasured = now;
-    try (Connection c = dataSource.getConnection()) {
-      OutboxRows.Pending pending = outbox.rows().pending(c);
-      pendingRows = pending.rows();
-      oldestPendingSeconds = pending.oldestSeconds();
-      if (!c.getAutoCommit()) {
-        c.commit();
-      }
-    }
+    OutboxRows.Pending pending = transactions.run(dataSource, outbox.rows()::pending);
+    pendingRows = pending.rows();
+    oldestPendingSeconds = pending.oldestSeconds();
   }
 
-  private void mark(FencingToken token, List<Row> rows) throws SQLException {
+  /** Marks the round's rows sent, in a transaction fenced by the leadership's epoch. */
+  private void mark(FencingToken token, List<Row> rows) throws Exception {
     Long[] ids = rows.stream().map(Row::id).toArray(Long[]::new);
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        token.check(c);
-        outbox.rows().markSent(c, ids);
-        c.commit();
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
-    }
+    transactions.run(
+        dataSource,
+        c -> {
+          token.check(c);
+          outbox.rows().markSent(c, ids);
+          return null;
+        });
   }
 
   /** Deletes rows sent longer than the retention ago, at most once a minute. */
-  private void retain() throws SQLException {
+  private void retain() throws Exception {
     long now = System.currentTimeMillis();
     if (retention == null || now - lastRetention < 60_000) {
       return;
     }
     lastRetention = now;
-    try (Connection c = dataSource.getConnection()) {
-      outbox.rows().deleteSentBefore(c, retention.toMillis());
-      if (!c.getAutoCommit()) {
-        c.commit();
-      }
-    }
+    transactions.run(dataSource, c -> outbox.rows().deleteSentBefore(c, retention.toMillis()));
   }
 
   private Producer<byte[], byte[]> producer() {

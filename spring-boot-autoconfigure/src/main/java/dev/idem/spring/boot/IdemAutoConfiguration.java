@@ -104,9 +104,8 @@ public class IdemAutoConfiguration {
             beans,
             dataSource,
             meterRegistry(beans, registries),
-            beans.containsBean(OBSERVATION_REGISTRY_BEAN)
-                ? beans.getBean(OBSERVATION_REGISTRY_BEAN, ObservationRegistry.class)
-                : observationRegistries.getIfUnique(),
+            namedOrUnique(
+                beans, OBSERVATION_REGISTRY_BEAN, ObservationRegistry.class, observationRegistries),
             lockConnections.getIfUnique(),
             binder.bind("idem.apply-schema", Boolean.class).orElse(true));
     List<AutoCloseable> consumers = new ArrayList<>();
@@ -180,10 +179,16 @@ public class IdemAutoConfiguration {
 
   private static MeterRegistry meterRegistry(
       ConfigurableListableBeanFactory beans, ObjectProvider<MeterRegistry> registries) {
-    if (beans.containsBean(METER_REGISTRY_BEAN)) {
-      return beans.getBean(METER_REGISTRY_BEAN, MeterRegistry.class);
-    }
-    return registries.getIfUnique();
+    return namedOrUnique(beans, METER_REGISTRY_BEAN, MeterRegistry.class, registries);
+  }
+
+  /** The bean named {@code name} when there is one, else the application's only one, or null. */
+  private static <T> T namedOrUnique(
+      ConfigurableListableBeanFactory beans,
+      String name,
+      Class<T> type,
+      ObjectProvider<T> candidates) {
+    return beans.containsBean(name) ? beans.getBean(name, type) : candidates.getIfUnique();
   }
 
   /** A handler bean that no consumer block names would silently consume nothing. */
