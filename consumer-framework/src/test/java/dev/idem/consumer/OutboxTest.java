@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.internal.testing.FaultAccess;
 import dev.idem.consumer.outbox.Outbox;
 import dev.idem.consumer.outbox.OutboxRecord;
 import dev.idem.consumer.outbox.OutboxRelay;
@@ -23,10 +24,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,6 +38,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The outbox against a real broker and database: a rolled-back publish sends nothing; a row whose
@@ -54,22 +59,66 @@ class OutboxTest {
   private io.micrometer.core.instrument.simple.SimpleMeterRegistry meters;
 
   private OutboxRelay relay(Outbox outbox, HikariDataSource pool, String name) {
+    return relay(outbox, pool, name, null);
+  }
+
+  /** A started relay; {@code afterSend}, when given, runs after each Kafka commit. */
+  private OutboxRelay relay(
+      Outbox outbox, HikariDataSource pool, String name, IntConsumer afterSend) {
     meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
-    OutboxRelay relay =
-        closer.add(
-            OutboxRelay.builder(
-                    outbox,
-                    pool,
-                    locks,
-                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
-                .name(name)
-                .pollInterval(Duration.ofMillis(20))
-                .leaderPing(Duration.ofMillis(200))
-                .meterRegistry(meters)
-                .build());
+    OutboxRelay.Builder builder =
+        OutboxRelay.builder(
+                outbox, pool, locks, Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
+            .name(name)
+            .pollInterval(Duration.ofMillis(20))
+            .leaderPing(Duration.ofMillis(200))
+            .meterRegistry(meters);
+    if (afterSend != null) {
+      FaultAccess.afterOutboxSend(builder, afterSend);
+    }
+    OutboxRelay relay = closer.add(builder.build());
     relay.start();
     return relay;
+  }
+
+  /** A handler's writes: its effect, then {@code publish}, then its failures. */
+  @FunctionalInterface
+  private interface EffectThenPublish {
+    void run(Connection connection, String eventId, String value, SqlAction publish)
+        throws Exception;
+  }
+
+  @FunctionalInterface
+  private interface SqlAction {
+    void run() throws SQLException;
+  }
+
+  /** Holds a relay's first round between its Kafka commit and its mark until released. */
+  private static final class HeldRound implements IntConsumer {
+    private final CountDownLatch sent = new CountDownLatch(1);
+    private final CountDownLatch released = new CountDownLatch(1);
+
+    @Override
+    public void accept(int rows) {
+      if (sent.getCount() == 0) {
+        return;
+      }
+      sent.countDown();
+      try {
+        released.await(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    void awaitSent() throws InterruptedException {
+      assertThat(sent.await(30, TimeUnit.SECONDS)).as("the relay sent a round").isTrue();
+    }
+
+    void release() {
+      released.countDown();
+    }
   }
 
   private static Connection transaction(HikariDataSource pool) throws SQLException {
@@ -294,9 +343,15 @@ class OutboxTest {
     }
   }
 
-  @Test
-  void aHandlerThatUpdatesAndPublishesIsAppliedDownstreamOncePerSourceEvent() throws Exception {
-    String name = TestInfrastructure.uniqueName("outbox-handler");
+  /**
+   * Per record, grouped (each record in a savepoint: a failing record's row rolls back with it, its
+   * neighbours' rows commit) and in batches (a failed batch's rows roll back whole).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"record", "grouped", "batch"})
+  void aHandlerThatUpdatesAndPublishesIsAppliedDownstreamOncePerSourceEvent(String mode)
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-" + mode);
     String out = name + "-out";
     String ledger = name.replace('-', '_') + "_ledger";
     String applied = name.replace('-', '_') + "_applied";
@@ -308,28 +363,51 @@ class OutboxTest {
     outbox.applySchema(pool);
     relay(outbox, pool, name);
     java.util.Set<String> failedOnce = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    IdempotentConsumer<String> upstream =
-        closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .handler(
-                    (value, ctx) -> {
-                      try (PreparedStatement ps =
-                          ctx.connection()
-                              .prepareStatement("INSERT INTO " + ledger + " VALUES (?)")) {
-                        ps.setString(1, ctx.eventId());
-                        ps.executeUpdate();
-                      }
-                      outbox.publish(ctx, "applied", out, ctx.key(), utf8(ctx.eventId()));
-                      if (value.equals("poison")) {
-                        throw new NonRetryableException("published, then failed for good");
-                      }
-                      if (value.equals("flaky") && failedOnce.add(ctx.eventId())) {
-                        throw new IllegalStateException("published, then failed once");
-                      }
-                    })
-                .build());
+    // The ledger row and the outbox row, then the failures: both rows roll back with the attempt.
+    EffectThenPublish apply =
+        (connection, eventId, value, publish) -> {
+          try (PreparedStatement ps =
+              connection.prepareStatement("INSERT INTO " + ledger + " VALUES (?)")) {
+            ps.setString(1, eventId);
+            ps.executeUpdate();
+          }
+          publish.run();
+          if (value.equals("poison")) {
+            throw new NonRetryableException("published, then failed for good");
+          }
+          if (value.equals("flaky") && failedOnce.add(eventId)) {
+            throw new IllegalStateException("published, then failed once");
+          }
+        };
+    IdemConfig.Builder config = config(name, name);
+    if (mode.equals("grouped")) {
+      config.transactionMaxRecords(32);
+    }
+    IdempotentConsumer.Builder<String> builder =
+        IdempotentConsumer.builder(config.build(), Payloads.utf8())
+            .dataSource(pool)
+            .eventIds(EventIds.header("webhook-id"));
+    if (mode.equals("batch")) {
+      builder.batchHandler(
+          (events, ctx) -> {
+            for (BatchEvent<String> e : events) {
+              apply.run(
+                  ctx.connection(),
+                  e.eventId(),
+                  e.payload(),
+                  () -> outbox.publish(ctx, e, "applied", out, e.key(), utf8(e.eventId())));
+            }
+          });
+    } else {
+      builder.handler(
+          (value, ctx) ->
+              apply.run(
+                  ctx.connection(),
+                  ctx.eventId(),
+                  value,
+                  () -> outbox.publish(ctx, "applied", out, ctx.key(), utf8(ctx.eventId()))));
+    }
+    IdempotentConsumer<String> upstream = closer.add(builder.build());
     IdempotentConsumer<String> downstream =
         closer.add(
             IdempotentConsumer.builder(config(name + "-down", out).build(), Payloads.utf8())
@@ -423,6 +501,51 @@ class OutboxTest {
         () ->
             countQuietly("SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL")
                 == 0);
+  }
+
+  @Test
+  void aStaleRelayCannotMarkWhatItSentOnceANewLeaderTookOver() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-stale");
+    INFRA.createTopics(1, name);
+    HikariDataSource pool = closer.add(pool(8));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    String unsent = "SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL";
+    HeldRound oneHeld = new HeldRound();
+    OutboxRelay one = relay(outbox, pool, name, oneHeld);
+    var oneMeters = meters;
+    awaitTrue(Duration.ofSeconds(10), "the first relay leads", one::isLeader);
+    try (Connection c = transaction(pool)) {
+      outbox.publish(c, OutboxRecord.of("s-1", name, utf8("k"), utf8("one")));
+      c.commit();
+    }
+    // The first relay's Kafka transaction committed; it stops before marking the row.
+    oneHeld.awaitSent();
+    sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND"
+            + " granted AND ((classid::bigint << 32) | objid::bigint) = "
+            + dev.idem.lock.LockKey.of(OutboxRelay.ROLE_NAMESPACE, name).value());
+    awaitTrue(Duration.ofSeconds(10), "the first relay stepped down", () -> !one.isLeader());
+    HeldRound twoHeld = new HeldRound();
+    OutboxRelay two = relay(outbox, pool, name, twoHeld);
+    awaitTrue(Duration.ofSeconds(10), "the second relay leads", two::isLeader);
+    // The new leader sends the unmarked row again and stops before its own mark.
+    twoHeld.awaitSent();
+    oneHeld.release();
+    awaitTrue(
+        Duration.ofSeconds(10),
+        "the stale relay's mark refused",
+        () -> oneMeters.get("idem.outbox.fenced").counter().count() == 1.0);
+    assertThat(count(unsent)).as("rows the stale relay marked").isEqualTo(1);
+    twoHeld.release();
+    awaitTrue(
+        Duration.ofSeconds(10), "the new leader marked the row", () -> countQuietly(unsent) == 0);
+    assertThat(meters.get("idem.outbox.fenced").counter().count()).isZero();
+    List<ConsumerRecord<byte[], byte[]>> records = readAll(name, 2);
+    assertThat(records)
+        .as("sent by both relays, with one event id for a downstream consumer to deduplicate on")
+        .hasSize(2)
+        .allSatisfy(r -> assertThat(header(r, Outbox.EVENT_ID_HEADER)).isEqualTo("s-1"));
   }
 
   private static long countQuietly(String query) {

@@ -21,6 +21,12 @@ public interface FaultHook {
   /** Called on the worker thread right after a record's database transaction committed. */
   default void afterDatabaseCommit(ConsumerRecord<byte[], byte[]> record) {}
 
+  /**
+   * Called on an outbox relay's thread after a round's Kafka transaction committed, before its
+   * {@code rows} are marked sent.
+   */
+  default void afterOutboxSend(int rows) {}
+
   /** Thrown by a hook to simulate the death of the consumer's process. */
   final class SimulatedCrash extends Error {
     private static final long serialVersionUID = 1L;

@@ -1,5 +1,6 @@
 package dev.idem.consumer.outbox;
 
+import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.OutboxRows;
 import dev.idem.consumer.internal.store.OutboxRows.Row;
 import dev.idem.internal.jdbc.Transactions;
@@ -64,6 +65,8 @@ public final class OutboxRelay implements AutoCloseable {
   private final Transactions transactions = Transactions.standard();
   private final LeaderElection election;
   private final Counter published;
+  private final Counter fenced;
+  private final FaultHook faults;
   private final AtomicLong rounds = new AtomicLong();
   private volatile double pendingRows = Double.NaN;
   private volatile double oldestPendingSeconds = Double.NaN;
@@ -80,6 +83,7 @@ public final class OutboxRelay implements AutoCloseable {
     this.pollInterval = b.pollInterval;
     this.batchSize = b.batchSize;
     this.retention = b.retention;
+    this.faults = b.faults;
     Map<String, Object> settings = new HashMap<>(b.kafka);
     settings.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     settings.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -95,6 +99,12 @@ public final class OutboxRelay implements AutoCloseable {
         Counter.builder("idem.outbox.published")
             .description(
                 "Outbox records published to Kafka (a repeat after a failover counts again)")
+            .tag("relay", name)
+            .register(registry);
+    this.fenced =
+        Counter.builder("idem.outbox.fenced")
+            .description(
+                "Rounds this relay sent but could not mark: a newer leader's epoch refused the mark")
             .tag("relay", name)
             .register(registry);
     Gauge.builder("idem.outbox.pending", this, r -> r.isLeader() ? r.pendingRows : Double.NaN)
@@ -223,6 +233,7 @@ public final class OutboxRelay implements AutoCloseable {
       throw e;
     }
     published.increment(rows.size());
+    faults.afterOutboxSend(rows.size());
     mark(token, rows);
     return rows.size();
   }
@@ -246,13 +257,19 @@ public final class OutboxRelay implements AutoCloseable {
   /** Marks the round's rows sent, in a transaction fenced by the leadership's epoch. */
   private void mark(FencingToken token, List<Row> rows) throws Exception {
     Long[] ids = rows.stream().map(Row::id).toArray(Long[]::new);
-    transactions.run(
-        dataSource,
-        c -> {
-          token.check(c);
-          outbox.rows().markSent(c, ids);
-          return null;
-        });
+    try {
+      transactions.run(
+          dataSource,
+          c -> {
+            token.check(c);
+            outbox.rows().markSent(c, ids);
+            return null;
+          });
+    } catch (StaleLeaderException e) {
+      // The rows stay unsent; the new leader sends them again (same event ids) and marks them.
+      fenced.increment();
+      throw e;
+    }
   }
 
   /** Deletes rows sent longer than the retention ago, at most once a minute. */
@@ -339,6 +356,7 @@ public final class OutboxRelay implements AutoCloseable {
     private int batchSize = 500;
     private Duration retention = Duration.ofHours(24);
     private MeterRegistry registry;
+    private FaultHook faults = FaultHook.NONE;
 
     private Builder(
         Outbox outbox, DataSource dataSource, AdvisoryLocks locks, Map<String, Object> kafka) {
@@ -395,6 +413,12 @@ public final class OutboxRelay implements AutoCloseable {
     /** Where the relay's meters go (default a private registry). */
     public Builder meterRegistry(MeterRegistry registry) {
       this.registry = registry;
+      return this;
+    }
+
+    /** Fault injection for idem's own tests, reached through {@code FaultAccess} only. */
+    Builder faultHook(FaultHook hook) {
+      this.faults = Objects.requireNonNull(hook, "hook");
       return this;
     }
 

@@ -3,18 +3,20 @@ package dev.idem.consumer.internal.testing;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.outbox.OutboxRelay;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
  * Fault injection for idem's own fault tests (the chaos module). <strong>Unsupported:</strong> not
  * part of idem's API, may change or go in any release, and must not be used by applications.
  *
- * <p>It reaches the builders' {@code faultHook} ({@code IdempotentConsumer.Builder} and {@code
- * IdempotentShareConsumer.Builder}), which is package-private so that fault injection never shows
+ * <p>It reaches the builders' {@code faultHook} ({@code IdempotentConsumer.Builder}, {@code
+ * IdempotentShareConsumer.Builder} and {@code OutboxRelay.Builder}), which is package-private so that fault injection never shows
  * in the public API, through a private lookup within the framework's own jar (and module): no class
  * of another jar sits in the framework's package.
  */
@@ -22,6 +24,7 @@ public final class FaultAccess {
   private static final MethodHandle FAULT_HOOK = faultHookSetter(IdempotentConsumer.Builder.class);
   private static final MethodHandle SHARE_FAULT_HOOK =
       faultHookSetter(IdempotentShareConsumer.Builder.class);
+  private static final MethodHandle RELAY_FAULT_HOOK = faultHookSetter(OutboxRelay.Builder.class);
 
   private FaultAccess() {}
 
@@ -49,15 +52,41 @@ public final class FaultAccess {
     return builder;
   }
 
+  /**
+   * Makes {@code action} run on an outbox relay's thread after each round's Kafka transaction
+   * committed, before the round's rows are marked sent; it gets the number of rows. Replaces an
+   * earlier fault hook.
+   *
+   * @return {@code builder}
+   */
+  public static OutboxRelay.Builder afterOutboxSend(
+      OutboxRelay.Builder builder, IntConsumer action) {
+    set(
+        RELAY_FAULT_HOOK,
+        builder,
+        new FaultHook() {
+          @Override
+          public void afterOutboxSend(int rows) {
+            action.accept(rows);
+          }
+        });
+    return builder;
+  }
+
   private static void set(
       MethodHandle setter, Object builder, Consumer<ConsumerRecord<byte[], byte[]>> action) {
-    FaultHook hook =
+    set(
+        setter,
+        builder,
         new FaultHook() {
           @Override
           public void afterDatabaseCommit(ConsumerRecord<byte[], byte[]> record) {
             action.accept(record);
           }
-        };
+        });
+  }
+
+  private static void set(MethodHandle setter, Object builder, FaultHook hook) {
     try {
       setter.invoke(builder, hook);
     } catch (RuntimeException | Error e) {
