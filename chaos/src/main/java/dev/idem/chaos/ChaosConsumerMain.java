@@ -16,6 +16,10 @@ import dev.idem.consumer.Payloads;
 import dev.idem.consumer.ProcessingContext;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.testing.FaultAccess;
+import dev.idem.consumer.outbox.Outbox;
+import dev.idem.consumer.outbox.OutboxRelay;
+import dev.idem.lock.AdvisoryLocks;
+import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
@@ -50,13 +54,18 @@ import org.slf4j.LoggerFactory;
  * group named by {@code group}), {@code static-membership} ({@code true}: {@code group.instance.id}
  * is the host name and the slot, {@code <host>-c2} for every incarnation {@code c2.N}, so a
  * restarted process takes over its predecessor's membership and the three processes on one host
- * never collide).
+ * never collide), {@code outbox-table} and {@code outbox-topic} (the outbox scenario: after its
+ * ledger row the handler numbers the event in its key's commit order ({@link Ledger#nextInKey}) and
+ * publishes {@code <event id>|<key>|<number>} through the outbox table to that topic, and the
+ * process runs an {@link OutboxRelay} named after the group, which one process at a time leads).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
- * commit of a new event, before its offset reaches Kafka. At the end of standard input (the parent
- * went away) the process halts, so no consumer outlives its orchestrator. Standard output carries
- * only machine-readable lines ({@link ChaosProtocol}); logs go to standard error.
+ * commit of a new event, before its offset reaches Kafka; {@code halt-relay-after-send} makes it
+ * halt right after its relay's next Kafka commit, before the rows are marked sent, and {@code
+ * disarm-relay-halt} takes that back. At the end of standard input (the parent went away) the
+ * process halts, so no consumer outlives its orchestrator. Standard output carries only
+ * machine-readable lines ({@link ChaosProtocol}); logs go to standard error.
  */
 public final class ChaosConsumerMain {
   private static final Logger log = LoggerFactory.getLogger(ChaosConsumerMain.class);
@@ -67,6 +76,10 @@ public final class ChaosConsumerMain {
   private final Map<String, String> args;
   private final String instance;
   private final AtomicBoolean haltArmed = new AtomicBoolean();
+  private final AtomicBoolean relayHaltArmed = new AtomicBoolean();
+  private Outbox outbox;
+  private String outboxTopic;
+  private volatile OutboxRelay relay;
   private final AtomicLong swallowed = new AtomicLong();
   private final long batchDelayMillis;
   private volatile boolean stopping;
@@ -99,6 +112,11 @@ public final class ChaosConsumerMain {
     commands.setDaemon(true);
     commands.start();
     pool = pool();
+    if (args.containsKey("outbox-table")) {
+      outbox = Outbox.builder().table(required("outbox-table")).build();
+      outboxTopic = required("outbox-topic");
+      startRelay();
+    }
     startConsumer();
     log.info(
         "consumer {} ready {} ms after the JVM started",
@@ -129,6 +147,56 @@ public final class ChaosConsumerMain {
         sleep(500);
       }
     }
+  }
+
+  /** Starts the outbox relay; its leader election retries on its own while the database is away. */
+  private void startRelay() {
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    OutboxRelay.Builder builder =
+        OutboxRelay.builder(
+                outbox,
+                pool,
+                locks,
+                Map.of(
+                    "bootstrap.servers",
+                    required("bootstrap"),
+                    "client.id",
+                    "idem-chaos-relay-" + instance))
+            .name(required("group"))
+            .meterRegistry(meters);
+    FaultAccess.afterOutboxSend(builder, this::haltRelayIfArmed);
+    OutboxRelay r = builder.build();
+    r.start();
+    relay = r;
+  }
+
+  private void haltRelayIfArmed(int rows) {
+    if (relayHaltArmed.compareAndSet(true, false)) {
+      emit(ChaosProtocol.HALT + " relay-sent-" + rows + "-rows");
+      Runtime.getRuntime().halt(ChaosProtocol.HALT_EXIT_CODE);
+    }
+  }
+
+  /**
+   * Outbox runs: numbers the event in its key's commit order and publishes it, on the handler's
+   * transaction.
+   */
+  private void publish(java.sql.Connection c, ChaosEvent event, OutboxPublish publish)
+      throws java.sql.SQLException {
+    if (outbox == null) {
+      return;
+    }
+    int place = Ledger.nextInKey(c, event.key());
+    publish.publish(
+        outboxTopic,
+        event.key().getBytes(StandardCharsets.UTF_8),
+        (event.id() + "|" + event.key() + "|" + place).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** One of the outbox's publish calls, for the handler's context. */
+  @FunctionalInterface
+  private interface OutboxPublish {
+    void publish(String topic, byte[] key, byte[] value) throws java.sql.SQLException;
   }
 
   private IdemConfig.Builder config() {
@@ -288,6 +356,10 @@ public final class ChaosConsumerMain {
     Ledger.write(
         ctx.connection(),
         List.of(new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
+    publish(
+        ctx.connection(),
+        event,
+        (topic, key, value) -> outbox.publish(ctx, "applied", topic, key, value));
     if (event.swallow() && ctx.attempt() == 1) {
       swallow(ctx.connection());
     }
@@ -320,6 +392,17 @@ public final class ChaosConsumerMain {
       entries.add(new Ledger.Entry(e.payload(), e.topic(), e.partition(), e.offset(), instance));
     }
     Ledger.write(connection, entries);
+    // Publishes in key order (stable, so one key's events keep theirs): every publish holds its
+    // key's locks until commit, and two batches that took two keys in opposite orders would
+    // deadlock.
+    List<BatchEvent<ChaosEvent>> byKey = new ArrayList<>(events);
+    byKey.sort(java.util.Comparator.comparing(e -> e.payload().key()));
+    for (BatchEvent<ChaosEvent> e : byKey) {
+      publish(
+          connection,
+          e.payload(),
+          (topic, key, value) -> outbox.publish(ctx, e, "applied", topic, key, value));
+    }
     if (attempt == 1 && events.stream().anyMatch(e -> e.payload().swallow())) {
       swallow(connection);
     }
@@ -410,7 +493,9 @@ public final class ChaosConsumerMain {
               + " rebalances="
               + s.rebalances()
               + " swallowed="
-              + swallowed.get();
+              + swallowed.get()
+              + " relay-leader="
+              + (relay != null && relay.isLeader() ? 1 : 0);
       if (!stats.equals(lastStats)) {
         emit(stats);
         lastStats = stats;
@@ -434,6 +519,11 @@ public final class ChaosConsumerMain {
             haltArmed.set(true);
             log.warn("armed: halting after the next database commit");
           }
+          case ChaosProtocol.CMD_HALT_RELAY_AFTER_SEND -> {
+            relayHaltArmed.set(true);
+            log.warn("armed: halting after the relay's next Kafka commit");
+          }
+          case ChaosProtocol.CMD_DISARM_RELAY_HALT -> relayHaltArmed.set(false);
           default -> log.warn("unknown command '{}'", line);
         }
       }
@@ -449,6 +539,10 @@ public final class ChaosConsumerMain {
     Running c = consumer;
     if (c != null) {
       c.close();
+    }
+    OutboxRelay r = relay;
+    if (r != null) {
+      r.close();
     }
     pool.close();
     emit(ChaosProtocol.STOPPED);

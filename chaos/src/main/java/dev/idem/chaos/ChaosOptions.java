@@ -40,6 +40,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param faultSpacing the least time between the starts of two faults
  * @param drainTimeout how long the end of the run waits for every partition to be committed
  * @param batchDelay batch mode: how long the handler sleeps in every batch (zero: not at all)
+ * @param outbox whether the handlers also publish an outbox record per event (in the transaction of
+ *     its ledger row, numbered in commit order per key) that each process's {@code OutboxRelay}
+ *     sends to a third topic; the run then checks that topic too: every applied event once after
+ *     deduplication on its event id, no gap and no step back in a key's numbers
  */
 public record ChaosOptions(
     String label,
@@ -62,7 +66,8 @@ public record ChaosOptions(
     Duration firstFault,
     Duration faultSpacing,
     Duration drainTimeout,
-    Duration batchDelay) {
+    Duration batchDelay,
+    boolean outbox) {
 
   /**
    * The share of events whose handler swallows an SQL error on its first attempt, unless a run sets
@@ -122,6 +127,10 @@ public record ChaosOptions(
     if (consumers < 1 || partitions < 1 || keys < 1) {
       throw new IllegalArgumentException("consumers, partitions and keys must be positive");
     }
+    if (faults.contains(Fault.RELAY_HALT) && !outbox) {
+      throw new IllegalArgumentException(
+          "fault relay-halt needs the outbox scenario (idem.chaos.outbox=true)");
+    }
     if (faults.size() > 1 && faultSpacing.compareTo(MIN_FAULT_SPACING) < 0) {
       throw new IllegalArgumentException(
           "fault spacing " + faultSpacing + " is below the minimum of " + MIN_FAULT_SPACING);
@@ -129,7 +138,7 @@ public record ChaosOptions(
   }
 
   /**
-   * Defaults: per-record mode, offsets in Kafka, every fault, a random seed, {@value
+   * Defaults: per-record mode, offsets in Kafka, every fault that applies, a random seed, {@value
    * #DEFAULT_SWALLOW_RATE} of the events swallowing an SQL error once.
    */
   public static Builder builder(String label) {
@@ -140,7 +149,8 @@ public record ChaosOptions(
    * The options with {@code idem.chaos.*} system properties applied: {@code seed}, {@code
    * duration}, {@code rate}, {@code mode}, {@code group-type} ({@code consumer} or {@code share}),
    * {@code offset-store}, {@code faults} (labels, comma separated), {@code consumers}, {@code
-   * swallow-rate}.
+   * swallow-rate}, {@code outbox} ({@code true}: the outbox scenario; with the default faults it
+   * adds {@link Fault#RELAY_HALT}).
    */
   public ChaosOptions withOverrides(Map<String, String> properties) {
     Builder b = toBuilder();
@@ -172,6 +182,14 @@ public record ChaosOptions(
     String store = properties.get("idem.chaos.offset-store");
     if (present(store)) {
       b.offsetStore(store.trim());
+    }
+    String outbox = properties.get("idem.chaos.outbox");
+    if (present(outbox)) {
+      boolean on = Boolean.parseBoolean(outbox.trim());
+      if (b.faults.equals(Fault.defaults(b.outbox))) {
+        b.faults(Fault.defaults(on));
+      }
+      b.outbox(on);
     }
     String faults = properties.get("idem.chaos.faults");
     if (present(faults)) {
@@ -222,6 +240,7 @@ public record ChaosOptions(
     b.faultSpacing = faultSpacing;
     b.drainTimeout = drainTimeout;
     b.batchDelay = batchDelay;
+    b.outbox = outbox;
     return b;
   }
 
@@ -274,11 +293,12 @@ public record ChaosOptions(
     private int keys = 300;
     private int partitions = 6;
     private int consumers = 3;
-    private List<Fault> faults = List.of(Fault.values());
+    private List<Fault> faults;
     private Duration firstFault = Duration.ofSeconds(6);
     private Duration faultSpacing = MIN_FAULT_SPACING;
     private Duration drainTimeout = Duration.ofSeconds(180);
     private Duration batchDelay = Duration.ZERO;
+    private boolean outbox;
 
     private Builder(String label) {
       this.label = label;
@@ -355,6 +375,13 @@ public record ChaosOptions(
       return this;
     }
 
+    /** Turns the outbox scenario on or off (see {@link ChaosOptions#outbox()}). */
+    public Builder outbox(boolean on) {
+      this.outbox = on;
+      return this;
+    }
+
+    /** The faults to inject (default: {@link Fault#defaults} for the run). */
     public Builder faults(List<Fault> faults) {
       this.faults = faults;
       return this;
@@ -407,11 +434,12 @@ public record ChaosOptions(
           keys,
           partitions,
           consumers,
-          faults,
+          faults == null ? Fault.defaults(outbox) : faults,
           firstFault,
           faultSpacing,
           drainTimeout,
-          batchDelay);
+          batchDelay,
+          outbox);
     }
   }
 }

@@ -14,7 +14,10 @@ final class ChaosProtocol {
   /** {@code STATS key=value ...}: the consumer's counters changed. */
   static final String STATS = "STATS";
 
-  /** {@code HALT <topic>-<partition>@<offset>}: halting right after that record's commit. */
+  /**
+   * {@code HALT <topic>-<partition>@<offset>}: halting right after that record's commit; {@code
+   * HALT relay-sent-<n>-rows}: halting right after the relay's Kafka commit of {@code n} rows.
+   */
   static final String HALT = "HALT";
 
   /** The consumer closed gracefully; the process exits with 0. */
@@ -28,6 +31,12 @@ final class ChaosProtocol {
 
   /** Command: halt right after the next database commit of a new event. */
   static final String CMD_HALT_AFTER_COMMIT = "halt-after-commit";
+
+  /** Command: halt right after the outbox relay's next Kafka commit, before it marks the rows. */
+  static final String CMD_HALT_RELAY_AFTER_SEND = "halt-relay-after-send";
+
+  /** Command: take back {@link #CMD_HALT_RELAY_AFTER_SEND}. */
+  static final String CMD_DISARM_RELAY_HALT = "disarm-relay-halt";
 
   /** The exit code of a process halted by the fault point. */
   static final int HALT_EXIT_CODE = 77;

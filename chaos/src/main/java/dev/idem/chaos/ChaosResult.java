@@ -38,6 +38,8 @@ import java.util.Locale;
  * @param swallowed handler attempts that swallowed an SQL error (consumers' counters; a killed
  *     consumer's last fraction of a second is missing)
  * @param seconds how long the run took, from the first record produced to the last check
+ * @param relayHalts outbox runs: processes halted between their relay's Kafka commit and its mark
+ * @param outbox outbox runs: what the published topic says; null when the scenario was off
  */
 public record ChaosResult(
     String label,
@@ -67,7 +69,9 @@ public record ChaosResult(
     long skipped,
     long retries,
     long swallowed,
-    double seconds) {
+    double seconds,
+    int relayHalts,
+    Invariants.OutboxEffects outbox) {
 
   public ChaosResult {
     faults = List.copyOf(faults);
@@ -133,6 +137,9 @@ public record ChaosResult(
     if (!unexpectedExits.isEmpty()) {
       v.add("consumers stopped on their own: " + unexpectedExits);
     }
+    if (outbox != null) {
+      v.addAll(outbox.violations());
+    }
     return v;
   }
 
@@ -144,7 +151,7 @@ public record ChaosResult(
             + " swallow-events=%d faults=%d kills=%d halts=%d restarts=%d rebalances=%d"
             + " terminated-sessions=%d ambiguous-commits=%d retries=%d swallowed=%d lost=%d"
             + " doubled=%d reordered=%d dead-lettered=%d locks-after=%d committed-at-end=%d/%d"
-            + " duration=%.0fs%s",
+            + " duration=%.0fs%s%s",
         label,
         seed,
         mode,
@@ -171,6 +178,20 @@ public record ChaosResult(
         partitions - partitionsNotAtEnd.size(),
         partitions,
         seconds,
+        outbox == null
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                " outbox-records=%d outbox-events=%d outbox-repeats=%d relay-halts=%d"
+                    + " outbox-lost=%d outbox-unknown=%d outbox-gaps=%d outbox-reordered=%d",
+                outbox.records(),
+                outbox.events(),
+                outbox.repeats(),
+                relayHalts,
+                outbox.lost(),
+                outbox.unknown(),
+                outbox.gaps(),
+                outbox.reorderedKeys()),
         violations().isEmpty() ? "" : " VIOLATED");
   }
 

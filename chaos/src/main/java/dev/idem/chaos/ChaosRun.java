@@ -104,7 +104,8 @@ public final class ChaosRun {
             + "/s swallow-rate="
             + options.swallowRate()
             + " faults="
-            + options.faults().stream().map(Fault::label).toList());
+            + options.faults().stream().map(Fault::label).toList()
+            + (options.outbox() ? " outbox" : ""));
     String topicA = name + "_a";
     String topicB = name + "_b";
     TestInfrastructure.createTopics(
@@ -122,6 +123,16 @@ public final class ChaosRun {
       throw new ChaosException("cannot create the ledger", e);
     }
     Workload workload = new Workload(options, name, topicA, topicB);
+    String outboxTopic = name + "_out";
+    String outboxTable = "outbox_" + name.toLowerCase(java.util.Locale.ROOT);
+    if (options.outbox()) {
+      TestInfrastructure.createTopics(
+          cluster.broker().bootstrapServers(), options.partitions(), Map.of(), outboxTopic);
+      dev.idem.consumer.outbox.Outbox.builder()
+          .table(outboxTable)
+          .build()
+          .applySchema(cluster.postgres().dataSource());
+    }
     if (options.share()) {
       // Set before any consumer joins: a killed or halted consumer's records come back to the
       // others after this lock, and the broker's default of 30 s would make each such fault wait
@@ -132,7 +143,12 @@ public final class ChaosRun {
           Map.of(
               "share.record.lock.duration.ms", String.valueOf(options.lockDuration().toMillis())));
     }
-    List<String> args =
+    List<String> args = new ArrayList<>();
+    if (options.outbox()) {
+      args.add("outbox-table=" + outboxTable);
+      args.add("outbox-topic=" + outboxTopic);
+    }
+    args.addAll(
         List.of(
             "group=" + name,
             "group-type=" + (options.share() ? "share" : "consumer"),
@@ -143,7 +159,7 @@ public final class ChaosRun {
             "topics=" + topicA + "," + topicB,
             "mode=" + options.mode().label(),
             "offset-store=" + options.offsetStore(),
-            "batch-delay-ms=" + options.batchDelay().toMillis());
+            "batch-delay-ms=" + options.batchDelay().toMillis()));
     Random random = new Random(options.seed() ^ 0x5DEECE66DL);
     Invariants invariants =
         new Invariants(
@@ -190,11 +206,14 @@ public final class ChaosRun {
               + ", "
               + workload.swallowIds().size()
               + " swallowing an SQL error once), all acknowledged");
-      List<String> behind = drain(fleet, invariants);
+      List<String> behind =
+          drain(fleet, invariants, options.outbox() ? "idem." + outboxTable : null);
       fleet.stopEverything();
       int sessions = awaitSessionsGone(invariants);
       int locks = invariants.advisoryLocks();
       Invariants.Effects effects = invariants.effects(workload);
+      Invariants.OutboxEffects outbox =
+          options.outbox() ? invariants.outboxEffects(outboxTopic, "idem." + outboxTable) : null;
       if (behind.isEmpty()) {
         behind = invariants.partitionsNotAtEnd();
       }
@@ -228,7 +247,9 @@ public final class ChaosRun {
               fleet.total("duplicates"),
               fleet.total("retries"),
               fleet.total("swallowed"),
-              seconds);
+              seconds,
+              fleet.relayHalts(),
+              outbox);
       report(result);
       return result;
     } catch (SQLException e) {
@@ -345,21 +366,38 @@ public final class ChaosRun {
   }
 
   /**
-   * Waits until every partition's committed position is its end offset, restarting consumers that
-   * stopped on their own; returns the partitions still behind at the deadline.
+   * Waits until every partition's committed position is its end offset and, in outbox runs, every
+   * outbox row of {@code outboxTable} is marked sent, restarting consumers that stopped on their
+   * own; returns what is still behind at the deadline.
    */
-  private List<String> drain(ConsumerFleet fleet, Invariants invariants) {
+  private List<String> drain(ConsumerFleet fleet, Invariants invariants, String outboxTable) {
     long deadline = System.nanoTime() + options.drainTimeout().toNanos();
-    List<String> behind = invariants.partitionsNotAtEnd();
+    List<String> behind = behind(invariants, outboxTable);
     while (!behind.isEmpty() && System.nanoTime() < deadline) {
       fleet.reviveCrashed();
       sleep(500);
-      behind = invariants.partitionsNotAtEnd();
+      behind = behind(invariants, outboxTable);
     }
     log.note(
         behind.isEmpty()
             ? "every partition consumed and committed"
+                + (outboxTable == null ? "" : ", every outbox row sent")
             : "drain timeout " + options.drainTimeout() + ": " + behind);
+    return behind;
+  }
+
+  private static List<String> behind(Invariants invariants, String outboxTable) {
+    List<String> behind = new ArrayList<>(invariants.partitionsNotAtEnd());
+    if (outboxTable != null && behind.isEmpty()) {
+      try {
+        long unsent = invariants.outboxUnsent(outboxTable);
+        if (unsent > 0) {
+          behind.add(outboxTable + ": " + unsent + " rows not yet sent");
+        }
+      } catch (SQLException e) {
+        behind.add(outboxTable + " unreadable: " + e);
+      }
+    }
     return behind;
   }
 

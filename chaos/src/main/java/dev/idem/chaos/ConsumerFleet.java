@@ -13,6 +13,7 @@ import java.util.function.IntFunction;
  */
 final class ConsumerFleet implements AutoCloseable {
   static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+  private static final Duration RELAY_HALT_ATTEMPT = Duration.ofSeconds(3);
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
 
   private final IntFunction<List<String>> args;
@@ -23,6 +24,7 @@ final class ConsumerFleet implements AutoCloseable {
   private final List<ConsumerProcess> all = new ArrayList<>();
   private int kills;
   private int halts;
+  private int relayHalts;
   private int gracefulStops;
   private int restarts;
   private final List<String> unexpectedExits = new ArrayList<>();
@@ -157,6 +159,68 @@ final class ConsumerFleet implements AutoCloseable {
       }
       return p.halt();
     }
+    killArmed(p, code);
+    return null;
+  }
+
+  /**
+   * Outbox runs: arms the halt after the next Kafka commit of the relay that leads, as its process
+   * reports, and waits for the halt. Leadership can move meanwhile (a new leader is elected a
+   * second after a fault): a process that has not halted within a few seconds is disarmed and the
+   * leader asked again.
+   *
+   * @return the process that halted, or null when none halted within {@code timeout}
+   */
+  RelayHalt haltRelayAfterSend(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      Integer slot = relayLeaderSlot();
+      if (slot == null) {
+        sleep(100);
+        continue;
+      }
+      ConsumerProcess p = running(slot);
+      if (p == null) {
+        continue;
+      }
+      p.send(ChaosProtocol.CMD_HALT_RELAY_AFTER_SEND);
+      Integer code = p.awaitExit(RELAY_HALT_ATTEMPT);
+      if (code == null) {
+        p.send(ChaosProtocol.CMD_DISARM_RELAY_HALT);
+        // A halt already under way when the disarm arrived still counts.
+        code = p.awaitExit(Duration.ofMillis(300));
+      }
+      if (code != null && code == ChaosProtocol.HALT_EXIT_CODE) {
+        synchronized (this) {
+          if (slots[slot] == p) {
+            slots[slot] = null;
+          }
+          relayHalts++;
+        }
+        return new RelayHalt(slot, p.toString(), p.halt());
+      }
+      if (code != null) {
+        // Exited otherwise: left in its slot, where reviveCrashed records and restarts it.
+        return null;
+      }
+    }
+    return null;
+  }
+
+  /** A process halted between its relay's Kafka commit and its mark: its slot and what it said. */
+  record RelayHalt(int slot, String process, String at) {}
+
+  /** The slot whose running process last reported that its relay leads, or null. */
+  private synchronized Integer relayLeaderSlot() {
+    for (int i = 0; i < slots.length; i++) {
+      if (slots[i] != null && slots[i].alive() && slots[i].stat("relay-leader") == 1) {
+        return i;
+      }
+    }
+    return null;
+  }
+
+  private void killArmed(ConsumerProcess p, Integer code) {
     p.kill();
     synchronized (this) {
       if (code == null) {
@@ -165,7 +229,6 @@ final class ConsumerFleet implements AutoCloseable {
         unexpectedExits.add(p.name() + ": exited with " + code + " while armed");
       }
     }
-    return null;
   }
 
   /**
@@ -217,6 +280,11 @@ final class ConsumerFleet implements AutoCloseable {
     return halts;
   }
 
+  /** Outbox runs: processes halted between their relay's Kafka commit and its mark. */
+  synchronized int relayHalts() {
+    return relayHalts;
+  }
+
   synchronized int gracefulStops() {
     return gracefulStops;
   }
@@ -246,6 +314,15 @@ final class ConsumerFleet implements AutoCloseable {
       if (p.alive()) {
         p.kill();
       }
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ChaosException("interrupted", e);
     }
   }
 

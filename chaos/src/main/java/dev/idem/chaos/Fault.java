@@ -24,7 +24,13 @@ public enum Fault {
    */
   HALT_AFTER_COMMIT("halt"),
   /** The proxy in front of PostgreSQL drops the replies to the next few COMMITs. */
-  AMBIGUOUS_COMMIT("ambiguous-commit");
+  AMBIGUOUS_COMMIT("ambiguous-commit"),
+  /**
+   * Outbox runs only: the process whose outbox relay leads halts ({@code Runtime.halt}, as {@code
+   * kill -9}) right after a round's Kafka transaction committed, before the round's rows are marked
+   * sent; it is restarted a second later.
+   */
+  RELAY_HALT("relay-halt");
 
   private final String label;
 
@@ -35,6 +41,11 @@ public enum Fault {
   /** The name used in logs, reports and the {@code idem.chaos.faults} property. */
   public String label() {
     return label;
+  }
+
+  /** Every fault that applies to a run: all but {@link #RELAY_HALT} unless the outbox is on. */
+  public static java.util.List<Fault> defaults(boolean outbox) {
+    return Arrays.stream(values()).filter(f -> outbox || f != RELAY_HALT).toList();
   }
 
   /**

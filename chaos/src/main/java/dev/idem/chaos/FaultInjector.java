@@ -64,6 +64,7 @@ final class FaultInjector {
           case BROKER_RESTART -> restartBroker();
           case HALT_AFTER_COMMIT -> haltAfterCommit();
           case AMBIGUOUS_COMMIT -> ambiguousCommit();
+          case RELAY_HALT -> haltRelayAfterSend();
         };
     log.fault(fault, at, detail);
   }
@@ -175,6 +176,23 @@ final class FaultInjector {
             ? victim + " committed nothing within " + HALT_TIMEOUT + "; killed instead"
             : victim + " halted after the database commit of " + at)
         + ", restarted as "
+        + next.name()
+        + " after "
+        + down
+        + " ms";
+  }
+
+  private String haltRelayAfterSend() {
+    ConsumerFleet.RelayHalt halted = fleet.haltRelayAfterSend(HALT_TIMEOUT);
+    if (halted == null) {
+      return "no relay halted after a Kafka commit within " + HALT_TIMEOUT;
+    }
+    long down = pause(1000, 1000);
+    ConsumerProcess next = fleet.start(halted.slot());
+    return halted.process()
+        + " halted after its relay's Kafka commit ("
+        + halted.at()
+        + "), before the mark; restarted as "
         + next.name()
         + " after "
         + down

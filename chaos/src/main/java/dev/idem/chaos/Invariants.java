@@ -1,5 +1,6 @@
 package dev.idem.chaos;
 
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -73,6 +74,202 @@ final class Invariants {
     this.partitions = List.copyOf(partitions);
     this.offsetsInPostgresql = offsetsInPostgresql;
     this.share = share;
+  }
+
+  /**
+   * What the outbox scenario's third topic says, against the ledger and the per-key commit counts.
+   *
+   * @param records records on the topic (read committed), a relay's repeats included
+   * @param events distinct event ids among them
+   * @param repeats records beyond the first of their event id: sends again after a failover or a
+   *     halt between the Kafka commit and the mark, which a downstream consumer skips
+   * @param lost events applied in the ledger that never arrived
+   * @param unknown events that arrived without a ledger row (a rolled-back attempt's publish)
+   * @param gaps places in a key's commit order (1 up to the key's count) that never arrived, or
+   *     arrived for two different events
+   * @param reorderedKeys keys whose places, first copies taken in offset order, did not strictly
+   *     increase
+   * @param unsent outbox rows not marked sent at the end
+   */
+  record OutboxEffects(
+      long records,
+      int events,
+      long repeats,
+      int lost,
+      int unknown,
+      int gaps,
+      int reorderedKeys,
+      long unsent,
+      List<String> samples) {
+
+    /** The broken promises, in words. */
+    List<String> violations() {
+      List<String> v = new ArrayList<>();
+      if (lost > 0) {
+        v.add("outbox: " + lost + " applied events never published");
+      }
+      if (unknown > 0) {
+        v.add("outbox: " + unknown + " published events without a ledger row");
+      }
+      if (gaps > 0) {
+        v.add("outbox: " + gaps + " places in a key's commit order missing or taken twice");
+      }
+      if (reorderedKeys > 0) {
+        v.add("outbox: " + reorderedKeys + " keys published out of commit order");
+      }
+      if (unsent > 0) {
+        v.add("outbox: " + unsent + " rows not marked sent");
+      }
+      return v;
+    }
+  }
+
+  /** Outbox rows not yet marked sent in {@code table} (schema-qualified). */
+  long outboxUnsent(String table) throws SQLException {
+    return count("SELECT count(*) FROM " + table + " WHERE sent_at IS NULL", null);
+  }
+
+  /**
+   * Reads the outbox scenario's topic to its end, as a {@code read_committed} consumer (idem's
+   * consumers read so), and checks it: after deduplication on the event id header, which is what a
+   * downstream idem consumer does, every event applied in the ledger arrived once; per key the
+   * places in commit order arrive as 1, 2, 3 ... up to the key's committed count, none missing,
+   * none twice, none back.
+   */
+  OutboxEffects outboxEffects(String topic, String table) throws SQLException {
+    Map<String, Object> settings = new HashMap<>();
+    settings.put("bootstrap.servers", bootstrapServers);
+    settings.put("isolation.level", "read_committed");
+    settings.put("enable.auto.commit", false);
+    long records = 0;
+    Map<String, String> firstValue = new HashMap<>();
+    Map<String, List<Integer>> placesPerKey = new HashMap<>();
+    Map<String, Map<Integer, String>> eventAtPlace = new HashMap<>();
+    List<String> samples = new ArrayList<>();
+    int gaps = 0;
+    try (var reader =
+        new org.apache.kafka.clients.consumer.KafkaConsumer<String, String>(
+            settings,
+            new org.apache.kafka.common.serialization.StringDeserializer(),
+            new org.apache.kafka.common.serialization.StringDeserializer())) {
+      List<TopicPartition> tps =
+          reader.partitionsFor(topic).stream()
+              .map(p -> new TopicPartition(topic, p.partition()))
+              .toList();
+      reader.assign(tps);
+      reader.seekToBeginning(tps);
+      Map<TopicPartition, Long> ends = reader.endOffsets(tps);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (tps.stream().anyMatch(tp -> reader.position(tp) < ends.get(tp))) {
+        if (System.nanoTime() > deadline) {
+          throw new ChaosException("cannot read " + topic + " to its end " + ends);
+        }
+        for (var r : reader.poll(java.time.Duration.ofMillis(200))) {
+          records++;
+          var header = r.headers().lastHeader(dev.idem.consumer.outbox.Outbox.EVENT_ID_HEADER);
+          String id = header == null ? "" : new String(header.value(), StandardCharsets.UTF_8);
+          String previous = firstValue.putIfAbsent(id, r.value());
+          if (previous != null) {
+            if (!previous.equals(r.value())) {
+              gaps++;
+              sample(
+                  samples,
+                  "outbox: event " + id + " published as " + previous + " and " + r.value());
+            }
+            continue;
+          }
+          String[] parts = r.value().split("\\|");
+          int place = Integer.parseInt(parts[2]);
+          placesPerKey.computeIfAbsent(parts[1], k -> new ArrayList<>()).add(place);
+          String other =
+              eventAtPlace.computeIfAbsent(parts[1], k -> new HashMap<>()).put(place, parts[0]);
+          if (other != null) {
+            gaps++;
+            sample(
+                samples,
+                "outbox: key "
+                    + parts[1]
+                    + " place "
+                    + place
+                    + " taken by "
+                    + other
+                    + " and "
+                    + parts[0]);
+          }
+        }
+      }
+    }
+    java.util.Set<String> published = new java.util.HashSet<>();
+    firstValue.values().forEach(v -> published.add(v.split("\\|")[0]));
+    java.util.Set<String> applied = new java.util.HashSet<>();
+    Map<String, Integer> committedPerKey = new HashMap<>();
+    try (Connection c = database.getConnection();
+        Statement st = c.createStatement()) {
+      try (ResultSet rs = st.executeQuery("SELECT DISTINCT event_id FROM " + Ledger.TABLE)) {
+        while (rs.next()) {
+          applied.add(rs.getString(1));
+        }
+      }
+      try (ResultSet rs =
+          st.executeQuery("SELECT ordering_key, committed FROM " + Ledger.KEY_ORDER)) {
+        while (rs.next()) {
+          committedPerKey.put(rs.getString(1), rs.getInt(2));
+        }
+      }
+    }
+    int lost = 0;
+    for (String id : applied) {
+      if (!published.contains(id)) {
+        lost++;
+        sample(samples, "outbox: applied, never published: " + id);
+      }
+    }
+    int unknown = 0;
+    for (String id : published) {
+      if (!applied.contains(id)) {
+        unknown++;
+        sample(samples, "outbox: published without a ledger row: " + id);
+      }
+    }
+    int reordered = 0;
+    for (Map.Entry<String, Integer> e : committedPerKey.entrySet()) {
+      List<Integer> places = placesPerKey.getOrDefault(e.getKey(), List.of());
+      for (int place = 1; place <= e.getValue(); place++) {
+        if (!eventAtPlace.getOrDefault(e.getKey(), Map.of()).containsKey(place)) {
+          gaps++;
+          sample(samples, "outbox: key " + e.getKey() + " place " + place + " never published");
+        }
+      }
+      for (int place : eventAtPlace.getOrDefault(e.getKey(), Map.of()).keySet()) {
+        if (place > e.getValue()) {
+          gaps++;
+          sample(samples, "outbox: key " + e.getKey() + " place " + place + " never committed");
+        }
+      }
+      for (int i = 1; i < places.size(); i++) {
+        if (places.get(i) <= places.get(i - 1)) {
+          reordered++;
+          sample(samples, "outbox: key " + e.getKey() + " published in order " + places);
+          break;
+        }
+      }
+    }
+    for (String key : placesPerKey.keySet()) {
+      if (!committedPerKey.containsKey(key)) {
+        gaps++;
+        sample(samples, "outbox: key " + key + " published but never committed");
+      }
+    }
+    return new OutboxEffects(
+        records,
+        firstValue.size(),
+        records - firstValue.size(),
+        lost,
+        unknown,
+        gaps,
+        reordered,
+        outboxUnsent(table),
+        samples);
   }
 
   /** Compares the ledger and the dead letters with the workload. */

@@ -13,6 +13,13 @@ public final class Ledger {
   /** The ledger table. */
   public static final String TABLE = "chaos.applied";
 
+  /**
+   * Outbox runs: per ordering key, how many transactions that published for it committed. The
+   * handler's increment takes the key's row lock until commit, so the number it reads is the
+   * transaction's place in the key's commit order (a rolled-back attempt's number is taken again).
+   */
+  public static final String KEY_ORDER = "chaos.key_order";
+
   private static final String INSERT =
       "INSERT INTO "
           + TABLE
@@ -33,6 +40,30 @@ public final class Ledger {
               + " kafka_offset bigint NOT NULL, consumer text NOT NULL,"
               + " applied_at timestamptz NOT NULL DEFAULT clock_timestamp())");
       s.execute("TRUNCATE " + TABLE);
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS "
+              + KEY_ORDER
+              + " (ordering_key text PRIMARY KEY, committed int NOT NULL)");
+      s.execute("TRUNCATE " + KEY_ORDER);
+    }
+  }
+
+  /**
+   * Counts one more transaction of {@code key} on the handler's connection and returns its place in
+   * the key's commit order, from 1.
+   */
+  public static int nextInKey(Connection c, String key) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO "
+                + KEY_ORDER
+                + " AS k (ordering_key, committed) VALUES (?, 1) ON CONFLICT (ordering_key)"
+                + " DO UPDATE SET committed = k.committed + 1 RETURNING committed")) {
+      ps.setString(1, key);
+      try (var rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
     }
   }
 

@@ -25,6 +25,20 @@ final class ChaosAssertions {
     assertThat(r.consumerSessions()).as("consumer sessions after shutdown").isZero();
     assertThat(r.partitionsNotAtEnd()).as("partitions not committed to their end").isEmpty();
     assertThat(r.unexpectedExits()).as("consumers that stopped on their own").isEmpty();
+    if (r.outbox() != null) {
+      Invariants.OutboxEffects o = r.outbox();
+      String samples = "seed " + r.seed() + ": " + o.samples();
+      assertThat(o.events())
+          .as("events published through the outbox")
+          .isEqualTo(r.events() - r.poison());
+      assertThat(o.lost()).as("applied events never published, " + samples).isZero();
+      assertThat(o.unknown()).as("published events without a ledger row, " + samples).isZero();
+      assertThat(o.gaps())
+          .as("places in a key's commit order missing or doubled, " + samples)
+          .isZero();
+      assertThat(o.reorderedKeys()).as("keys published out of commit order, " + samples).isZero();
+      assertThat(o.unsent()).as("outbox rows not marked sent").isZero();
+    }
     assertThat(r.violations()).isEmpty();
   }
 
@@ -66,6 +80,13 @@ final class ChaosAssertions {
       assertThat(r.retries() - r.swallowed())
           .as("transactions broken by the faults and retried")
           .isPositive();
+    }
+    if (faults.contains(Fault.RELAY_HALT)) {
+      assertThat(r.relayHalts())
+          .as("relays halted between their Kafka commit and their mark, one per relay-halt fault")
+          .isEqualTo(r.count(Fault.RELAY_HALT));
+      // The halted round was never marked: the next leader sent it again.
+      assertThat(r.outbox().repeats()).as("records the relays sent again").isPositive();
     }
     if (faults.contains(Fault.TERMINATE_SESSIONS)) {
       assertThat(r.terminatedSessions()).as("terminated sessions").isPositive();

@@ -16,9 +16,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * part of idem's API, may change or go in any release, and must not be used by applications.
  *
  * <p>It reaches the builders' {@code faultHook} ({@code IdempotentConsumer.Builder}, {@code
- * IdempotentShareConsumer.Builder} and {@code OutboxRelay.Builder}), which is package-private so that fault injection never shows
- * in the public API, through a private lookup within the framework's own jar (and module): no class
- * of another jar sits in the framework's package.
+ * IdempotentShareConsumer.Builder} and {@code OutboxRelay.Builder}), which is package-private so
+ * that fault injection never shows in the public API, through a private lookup within the
+ * framework's own jar (and module): no class of another jar sits in the framework's package.
  */
 public final class FaultAccess {
   private static final MethodHandle FAULT_HOOK = faultHookSetter(IdempotentConsumer.Builder.class);
