@@ -137,16 +137,19 @@ final class Invariants {
    * none twice, none back.
    */
   OutboxEffects outboxEffects(String topic, String table) throws SQLException {
+    return outboxEffects(readToEnd(topic), outboxUnsent(table));
+  }
+
+  /** A record of the outbox topic: its event id header and its value. */
+  record Published(String eventId, String value) {}
+
+  /** The records of {@code topic}, read committed, partition after partition in offset order. */
+  private List<Published> readToEnd(String topic) {
     Map<String, Object> settings = new HashMap<>();
     settings.put("bootstrap.servers", bootstrapServers);
     settings.put("isolation.level", "read_committed");
     settings.put("enable.auto.commit", false);
-    long records = 0;
-    Map<String, String> firstValue = new HashMap<>();
-    Map<String, List<Integer>> placesPerKey = new HashMap<>();
-    Map<String, Map<Integer, String>> eventAtPlace = new HashMap<>();
-    List<String> samples = new ArrayList<>();
-    int gaps = 0;
+    Map<Integer, List<Published>> perPartition = new java.util.TreeMap<>();
     try (var reader =
         new org.apache.kafka.clients.consumer.KafkaConsumer<String, String>(
             settings,
@@ -165,38 +168,59 @@ final class Invariants {
           throw new ChaosException("cannot read " + topic + " to its end " + ends);
         }
         for (var r : reader.poll(java.time.Duration.ofMillis(200))) {
-          records++;
           var header = r.headers().lastHeader(dev.idem.consumer.outbox.Outbox.EVENT_ID_HEADER);
-          String id = header == null ? "" : new String(header.value(), StandardCharsets.UTF_8);
-          String previous = firstValue.putIfAbsent(id, r.value());
-          if (previous != null) {
-            if (!previous.equals(r.value())) {
-              gaps++;
-              sample(
-                  samples,
-                  "outbox: event " + id + " published as " + previous + " and " + r.value());
-            }
-            continue;
-          }
-          String[] parts = r.value().split("\\|");
-          int place = Integer.parseInt(parts[2]);
-          placesPerKey.computeIfAbsent(parts[1], k -> new ArrayList<>()).add(place);
-          String other =
-              eventAtPlace.computeIfAbsent(parts[1], k -> new HashMap<>()).put(place, parts[0]);
-          if (other != null) {
-            gaps++;
-            sample(
-                samples,
-                "outbox: key "
-                    + parts[1]
-                    + " place "
-                    + place
-                    + " taken by "
-                    + other
-                    + " and "
-                    + parts[0]);
-          }
+          perPartition
+              .computeIfAbsent(r.partition(), p -> new ArrayList<>())
+              .add(
+                  new Published(
+                      header == null ? "" : new String(header.value(), StandardCharsets.UTF_8),
+                      r.value()));
         }
+      }
+    }
+    List<Published> all = new ArrayList<>();
+    perPartition.values().forEach(all::addAll);
+    return all;
+  }
+
+  /**
+   * Checks {@code records} (each partition's in offset order) against the ledger and the per-key
+   * commit counts; {@code unsent} is the outbox rows not marked sent.
+   */
+  OutboxEffects outboxEffects(List<Published> records, long unsent) throws SQLException {
+    Map<String, String> firstValue = new HashMap<>();
+    Map<String, List<Integer>> placesPerKey = new HashMap<>();
+    Map<String, Map<Integer, String>> eventAtPlace = new HashMap<>();
+    List<String> samples = new ArrayList<>();
+    int gaps = 0;
+    for (Published r : records) {
+      String id = r.eventId();
+      String previous = firstValue.putIfAbsent(id, r.value());
+      if (previous != null) {
+        if (!previous.equals(r.value())) {
+          gaps++;
+          sample(
+              samples, "outbox: event " + id + " published as " + previous + " and " + r.value());
+        }
+        continue;
+      }
+      String[] parts = r.value().split("\\|");
+      int place = Integer.parseInt(parts[2]);
+      placesPerKey.computeIfAbsent(parts[1], k -> new ArrayList<>()).add(place);
+      String other =
+          eventAtPlace.computeIfAbsent(parts[1], k -> new HashMap<>()).put(place, parts[0]);
+      if (other != null) {
+        gaps++;
+        sample(
+            samples,
+            "outbox: key "
+                + parts[1]
+                + " place "
+                + place
+                + " taken by "
+                + other
+                + " and "
+                + parts[0]);
       }
     }
     java.util.Set<String> published = new java.util.HashSet<>();
@@ -261,14 +285,14 @@ final class Invariants {
       }
     }
     return new OutboxEffects(
-        records,
+        records.size(),
         firstValue.size(),
-        records - firstValue.size(),
+        records.size() - firstValue.size(),
         lost,
         unknown,
         gaps,
         reordered,
-        outboxUnsent(table),
+        unsent,
         samples);
   }
 

@@ -86,6 +86,60 @@ class InvariantsTest {
   }
 
   @Test
+  void theOutboxChecksPassACleanTopicAndCountEachDefectOfABrokenOne() throws SQLException {
+    // Four events of key A and two of key B applied and counted in their keys' commit order.
+    try (Connection c = postgres.dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      for (String id : List.of("a1", "a2", "a3", "a4", "b1", "b2")) {
+        s.execute(
+            "INSERT INTO "
+                + Ledger.TABLE
+                + " (event_id, ordering_key, seq, topic, kafka_partition, kafka_offset, consumer)"
+                + " VALUES ('"
+                + id
+                + "', 'k', 1, 'a', 0, 0, 'c')");
+      }
+      s.execute("INSERT INTO " + Ledger.KEY_ORDER + " VALUES ('A', 4), ('B', 2)");
+    }
+    List<Invariants.Published> clean =
+        List.of(
+            published("a1", "A", 1),
+            published("a2", "A", 2),
+            published("a2", "A", 2), // sent again after a failover
+            published("a3", "A", 3),
+            published("a4", "A", 4),
+            published("b1", "B", 1),
+            published("b2", "B", 2));
+    Invariants.OutboxEffects ok = invariants.outboxEffects(clean, 0);
+    assertThat(ok.violations()).isEmpty();
+    assertThat(ok.events()).isEqualTo(6);
+    assertThat(ok.repeats()).isEqualTo(1);
+
+    List<Invariants.Published> broken =
+        List.of(
+            published("a1", "A", 1),
+            published("a3", "A", 3), // ahead of a2: out of commit order
+            published("a2", "A", 2),
+            published("x9", "A", 4), // a rolled-back attempt's publish: no ledger row, a4's place
+            published("a4", "A", 4),
+            published("b1", "B", 1), // b2 never published
+            published("b1", "B", 2)); // a repeat that is not the same publish
+    Invariants.OutboxEffects bad = invariants.outboxEffects(broken, 3);
+    assertThat(bad.lost()).as("applied, never published").isEqualTo(1);
+    assertThat(bad.unknown()).as("published without a ledger row").isEqualTo(1);
+    assertThat(bad.reorderedKeys()).as("keys out of order").isEqualTo(1);
+    // A's place 4 taken twice, b1 published with two contents, B's place 2 never published.
+    assertThat(bad.gaps()).as("places missing or taken twice").isEqualTo(3);
+    assertThat(bad.unsent()).isEqualTo(3);
+    assertThat(bad.violations()).hasSize(5);
+  }
+
+  private static Invariants.Published published(String source, String key, int place) {
+    return new Invariants.Published(
+        "checker/" + source + "/applied", source + "|" + key + "|" + place);
+  }
+
+  @Test
   void lostDoubledReorderedAndMisplacedEffectsAreEachCounted() throws SQLException {
     List<Workload.Planned> healthy =
         workload.events().stream().filter(p -> !p.event().poison()).toList();
