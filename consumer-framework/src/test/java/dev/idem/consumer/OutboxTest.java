@@ -9,6 +9,7 @@ import dev.idem.consumer.internal.testing.FaultAccess;
 import dev.idem.consumer.outbox.Outbox;
 import dev.idem.consumer.outbox.OutboxRecord;
 import dev.idem.consumer.outbox.OutboxRelay;
+import dev.idem.consumer.outbox.OutboxRelayHealth;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import dev.idem.testkit.TestInfrastructure;
@@ -185,6 +186,57 @@ class OutboxTest {
         "nothing pending, as the relay counts",
         () -> meters.get("idem.outbox.pending").gauge().value() == 0.0);
     assertThat(meters.get("idem.outbox.oldest.pending.age").gauge().value()).isEqualTo(0.0);
+    OutboxRelayHealth health = relay.health();
+    assertThat(health.healthy()).isTrue();
+    assertThat(health.leader()).isTrue();
+    assertThat(health.epoch()).isPositive();
+    assertThat(health.lastRound()).isNotNull();
+    assertThat(health.failedRounds()).isZero();
+    assertThat(health.pendingRows()).isZero();
+    assertThat(health.oldestPending()).isEqualTo(Duration.ZERO);
+    relay.close();
+    assertThat(relay.health().running()).isFalse();
+    assertThat(relay.health().healthy()).isFalse();
+  }
+
+  @Test
+  void aLeaderThatCannotReachTheBrokerReportsUnhealthyAndMarksNothing() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-nobroker");
+    HikariDataSource pool = closer.add(pool(4));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    try (Connection c = transaction(pool)) {
+      outbox.publish(c, OutboxRecord.of("n-1", name, utf8("k"), utf8("waits")));
+      c.commit();
+    }
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    OutboxRelay relay =
+        closer.add(
+            OutboxRelay.builder(
+                    outbox,
+                    pool,
+                    locks,
+                    Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        "127.0.0.1:1",
+                        ProducerConfig.MAX_BLOCK_MS_CONFIG,
+                        300))
+                .name(name)
+                .leaderPing(Duration.ofMillis(200))
+                .build());
+    relay.start();
+    awaitTrue(
+        Duration.ofSeconds(20),
+        "two failed rounds",
+        () -> relay.health().leader() && relay.health().failedRounds() >= 2);
+    OutboxRelayHealth health = relay.health();
+    assertThat(health.healthy()).isFalse();
+    assertThat(health.running()).isTrue();
+    assertThat(health.lastFailure()).isNotBlank();
+    assertThat(health.pendingRows()).isEqualTo(1);
+    assertThat(count("SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL"))
+        .as("rows marked sent")
+        .isEqualTo(1);
   }
 
   @Test
@@ -467,6 +519,9 @@ class OutboxTest {
     awaitTrue(Duration.ofSeconds(10), "a leader", () -> one.isLeader() || two.isLeader());
     OutboxRelay leader = one.isLeader() ? one : two;
     OutboxRelay standby = leader == one ? two : one;
+    assertThat(standby.health().leader()).isFalse();
+    assertThat(standby.health().healthy()).as("a standby is healthy").isTrue();
+    assertThat(standby.health().pendingRows()).isEqualTo(-1);
     int events = 60;
     for (int i = 0; i < events; i++) {
       if (i == events / 2) {

@@ -15,6 +15,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,6 +69,10 @@ public final class OutboxRelay implements AutoCloseable {
   private final Counter fenced;
   private final FaultHook faults;
   private final AtomicLong rounds = new AtomicLong();
+  private volatile Instant lastRound;
+  private volatile int failedRounds;
+  private volatile String lastFailure;
+  private volatile boolean closed;
   private volatile double pendingRows = Double.NaN;
   private volatile double oldestPendingSeconds = Double.NaN;
   private long lastMeasured;
@@ -170,6 +175,24 @@ public final class OutboxRelay implements AutoCloseable {
     return election.isLeader();
   }
 
+  /** This instance's relay as a health endpoint shows it; see {@link OutboxRelayHealth}. */
+  public OutboxRelayHealth health() {
+    FencingToken token = election.isLeader() ? election.token().orElse(null) : null;
+    boolean leader = token != null;
+    double pending = pendingRows;
+    double oldest = oldestPendingSeconds;
+    return new OutboxRelayHealth(
+        name,
+        running && !closed && thread.isAlive(),
+        leader,
+        leader ? token.epoch() : -1,
+        lastRound,
+        failedRounds,
+        lastFailure,
+        leader && !Double.isNaN(pending) ? (long) pending : -1,
+        leader && !Double.isNaN(oldest) ? Duration.ofMillis((long) (oldest * 1000)) : null);
+  }
+
   /** Rounds this instance ran as leader (a round reads pending rows, empty or not). */
   public long rounds() {
     return rounds.get();
@@ -186,6 +209,9 @@ public final class OutboxRelay implements AutoCloseable {
         }
         int sent = round(token);
         rounds.incrementAndGet();
+        lastRound = Instant.now();
+        failedRounds = 0;
+        lastFailure = null;
         if (sent == 0) {
           sleep(pollInterval);
         }
@@ -200,6 +226,8 @@ public final class OutboxRelay implements AutoCloseable {
         closeProducer();
       } catch (Exception e) {
         log.warn("outbox relay {}: round failed, nothing marked; retrying: {}", name, e.toString());
+        failedRounds++;
+        lastFailure = e.toString();
         closeProducer();
         try {
           sleep(Duration.ofMillis(Math.max(500, pollInterval.toMillis())));
@@ -324,6 +352,7 @@ public final class OutboxRelay implements AutoCloseable {
   /** Stops publishing (finishing the round under way) and hands the leadership over. */
   @Override
   public void close() {
+    closed = true;
     running = false;
     thread.interrupt();
     try {
