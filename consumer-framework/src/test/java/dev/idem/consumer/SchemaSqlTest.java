@@ -98,6 +98,36 @@ class SchemaSqlTest {
   }
 
   @Test
+  void theOutboxSetPrintsATableTheOutboxWritesTo() throws Exception {
+    String schema = TestInfrastructure.uniqueName("printed_outbox");
+    Printed printed =
+        schemaSql("--schema", schema, "--set", "outbox", "--outbox-table", "payments_outbox");
+    assertThat(printed.code()).isZero();
+    assertThat(printed.out()).contains("outbox:payments_outbox (version 1)").doesNotContain("${");
+
+    sql(printed.out());
+
+    assertThatCode(
+            () ->
+                SchemaVersionCheck.require(
+                    INFRA.postgres().dataSource(),
+                    List.of(ConsumerSchemas.outbox(schema, "payments_outbox"))))
+        .doesNotThrowAnyException();
+    var outbox =
+        dev.idem.consumer.outbox.Outbox.builder().schema(schema).table("payments_outbox").build();
+    try (var c = INFRA.postgres().dataSource().getConnection()) {
+      c.setAutoCommit(false);
+      outbox.publish(c, dev.idem.consumer.outbox.OutboxRecord.of("p-1", "t", null, new byte[] {1}));
+      c.commit();
+    }
+    assertThat(count("SELECT count(*) FROM " + schema + ".payments_outbox")).isEqualTo(1);
+
+    Printed refused = schemaSql("--set", "outbox", "--outbox-table", "Outbox; DROP");
+    assertThat(refused.code()).isEqualTo(2);
+    assertThat(refused.err()).contains("--outbox-table").contains("lower-case SQL identifier");
+  }
+
+  @Test
   void aSchemaNameThatIsNotAnIdentifierIsRefusedNamingTheSetting() {
     Printed printed = schemaSql("--schema", "Idem; DROP TABLE x");
 

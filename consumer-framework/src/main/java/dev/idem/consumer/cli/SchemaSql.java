@@ -21,16 +21,19 @@ import java.util.Set;
  *
  * <pre>
  * SchemaSql [--config FILE] [--schema NAME] [--processed-table NAME] [--dead-letter-table NAME]
- *           [--set core|offsets|locks]... [--after VERSION] [--output FILE]
+ *           [--set core|offsets|locks|outbox]... [--outbox-table NAME] [--after VERSION]
+ *           [--output FILE]
  * </pre>
  *
  * <p>The names come from the configuration file ({@code consumer.schema}, {@code
  * consumer.processed-table}, {@code consumer.dead-letter-table}, with its environment overrides) or
  * the options, which win; without either, idem's defaults. The sets printed are those the
  * configured consumer uses ({@code core}, and {@code offsets} with {@code
- * consumer.offset-store=postgresql}) unless {@code --set} names them. {@code --after N} prints only
- * the scripts above version N of each set: the upgrade of a schema at version N. The output starts
- * with {@code CREATE SCHEMA IF NOT EXISTS}; every script records its version in {@code
+ * consumer.offset-store=postgresql}) unless {@code --set} names them; {@code --set outbox} prints
+ * the transactional outbox's table ({@code --outbox-table}, default {@code outbox}, in the same
+ * schema; see {@code dev.idem.consumer.outbox.Outbox}). {@code --after N} prints only the scripts
+ * above version N of each set: the upgrade of a schema at version N. The output starts with {@code
+ * CREATE SCHEMA IF NOT EXISTS}; every script records its version in {@code
  * <schema>.idem_schema_version}, which the consumer's start-up check reads. Exit codes: 0 printed,
  * 2 bad arguments or configuration.
  */
@@ -49,6 +52,7 @@ public final class SchemaSql {
     String schema = null;
     String processed = null;
     String deadLetters = null;
+    String outboxTable = "outbox";
     Set<String> sets = new LinkedHashSet<>();
     int after = 0;
     Path output = null;
@@ -62,12 +66,13 @@ public final class SchemaSql {
           case "--dead-letter-table" -> deadLetters = Args.value(args, ++i, arg);
           case "--set" -> {
             String set = Args.value(args, ++i, arg);
-            if (!List.of("core", "offsets", "locks").contains(set)) {
+            if (!List.of("core", "offsets", "locks", "outbox").contains(set)) {
               throw new IllegalArgumentException(
-                  "--set " + set + " is not a script set; use core, offsets or locks");
+                  "--set " + set + " is not a script set; use core, offsets, locks or outbox");
             }
             sets.add(set);
           }
+          case "--outbox-table" -> outboxTable = Args.value(args, ++i, arg);
           case "--after" -> after = version(Args.value(args, ++i, arg));
           case "--output" -> output = Path.of(Args.value(args, ++i, arg));
           case "--help", "-h" -> {
@@ -103,6 +108,18 @@ public final class SchemaSql {
       err.println("error: " + e.getMessage());
       return 2;
     }
+    String outboxName = outboxTable;
+    java.util.function.Supplier<SchemaMigrator> outbox =
+        () -> ConsumerSchemas.outbox(settings.schema(), outboxName);
+    if (sets.contains("outbox")) {
+      try {
+        // The outbox's own check of the name, with its message.
+        dev.idem.consumer.outbox.Outbox.builder().table(outboxTable);
+      } catch (IllegalArgumentException e) {
+        err.println("error: --outbox-table: " + e.getMessage());
+        return 2;
+      }
+    }
     List<SchemaMigrator> chosen = new ArrayList<>();
     if (sets.isEmpty()) {
       chosen.addAll(ConsumerSchemas.of(settings));
@@ -114,6 +131,7 @@ public final class SchemaSql {
                 ConsumerSchemas.core(
                     settings.schema(), settings.processedTable(), settings.deadLetterTable());
             case "offsets" -> ConsumerSchemas.offsets(settings.schema());
+            case "outbox" -> outbox.get();
             default -> SchemaMigrator.locks(settings.schema());
           });
     }
@@ -158,7 +176,7 @@ public final class SchemaSql {
   private static void usage(PrintStream s) {
     s.println(
         "usage: SchemaSql [--config FILE] [--schema NAME] [--processed-table NAME]"
-            + " [--dead-letter-table NAME] [--set core|offsets|locks]... [--after VERSION]"
-            + " [--output FILE]");
+            + " [--dead-letter-table NAME] [--set core|offsets|locks|outbox]..."
+            + " [--outbox-table NAME] [--after VERSION] [--output FILE]");
   }
 }
