@@ -2,6 +2,10 @@ package dev.idem.bench;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.idem.consumer.EventIds;
+import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.IdempotentConsumer;
+import dev.idem.consumer.Payloads;
 import dev.idem.consumer.outbox.Outbox;
 import dev.idem.consumer.outbox.OutboxRecord;
 import dev.idem.consumer.outbox.OutboxRelay;
@@ -42,9 +46,20 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * the last record received, latency is from the record's value being made (after the commit for the
  * baseline, just before it for the outbox) to the record received.
  *
+ * <p>{@code --paced RATE} adds the latency at a steady load: one writer commits {@code RATE}
+ * transactions a second for {@code --paced-seconds} (default 15) and a downstream {@link
+ * IdempotentConsumer} applies each record (an insert, deduplicated on the event id header); latency
+ * is from the commit (the stamp is taken just before it) to the downstream transaction that applied
+ * the record, for publishing after the commit and for the relay polling every 100 ms (its default)
+ * and every 20 ms. {@code --idle SECONDS} measures what an idle relay's polling costs the database:
+ * PostgreSQL's CPU time over that many seconds with no relay, and with an idle relay polling every
+ * 100 ms and every 20 ms.
+ *
  * <pre>
  * mvn -B -q -Pbench -pl benchmarks -am -DskipTests package \
  *     -Dbench.main=dev.idem.bench.OutboxBenchMain -Dbench.args="--events 20000 --writers 4"
+ * mvn -B -q -Pbench -pl benchmarks -am -DskipTests package \
+ *     -Dbench.main=dev.idem.bench.OutboxBenchMain -Dbench.args="--events 0 --paced 200 --idle 20"
  * </pre>
  */
 public final class OutboxBenchMain {
@@ -53,10 +68,16 @@ public final class OutboxBenchMain {
   public static void main(String[] args) throws Exception {
     int events = 20_000;
     int writers = 4;
+    int paced = 0;
+    int pacedSeconds = 15;
+    int idle = 0;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--events" -> events = Integer.parseInt(args[++i]);
         case "--writers" -> writers = Integer.parseInt(args[++i]);
+        case "--paced" -> paced = Integer.parseInt(args[++i]);
+        case "--paced-seconds" -> pacedSeconds = Integer.parseInt(args[++i]);
+        case "--idle" -> idle = Integer.parseInt(args[++i]);
         case "--quick" -> events = 10_000;
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
@@ -78,8 +99,14 @@ public final class OutboxBenchMain {
       outbox.applySchema(pool);
       String bootstrap = infra.kafka().bootstrapServers();
       List<String> rows = new ArrayList<>();
+      if (idle > 0) {
+        idleCost(pool, outbox, bootstrap, name, idle, infra.postgres().jdbcUrl());
+      }
+      if (paced > 0) {
+        pacedLatency(pool, outbox, bootstrap, name, paced, pacedSeconds);
+      }
       // Interleaved, twice each: the second round of each is the one reported.
-      for (int round = 1; round <= 2; round++) {
+      for (int round = 1; round <= 2 && events > 0; round++) {
         Result direct = direct(pool, bootstrap, name, events, writers, round);
         Result relayed = outbox(pool, outbox, bootstrap, name, events, writers, round);
         if (round == 2) {
@@ -99,6 +126,172 @@ public final class OutboxBenchMain {
       }
     }
     System.exit(0);
+  }
+
+  /** PostgreSQL's CPU time with no relay and with an idle relay at two poll intervals. */
+  private static void idleCost(
+      HikariDataSource pool,
+      Outbox outbox,
+      String bootstrap,
+      String name,
+      int seconds,
+      String jdbcUrl)
+      throws Exception {
+    java.util.regex.Matcher port = java.util.regex.Pattern.compile(":(\\d+)/").matcher(jdbcUrl);
+    ServerCpu cpu =
+        ServerCpu.of(ServerCpu.scope(port.find() ? Integer.parseInt(port.group(1)) : 0, null));
+    System.out.printf(
+        "%nidle, %d s each: PostgreSQL CPU%n| relay | CPU ms per second | relay rounds per second |%n"
+            + "|---|---:|---:|%n",
+        seconds);
+    for (Duration poll : new Duration[] {null, Duration.ofMillis(100), Duration.ofMillis(20)}) {
+      OutboxRelay relay = null;
+      if (poll != null) {
+        relay = relay(pool, outbox, bootstrap, name + "-idle-" + poll.toMillis(), poll);
+        relay.start();
+        while (!relay.isLeader()) {
+          Thread.sleep(50);
+        }
+        Thread.sleep(1000);
+      }
+      long rounds = relay == null ? 0 : relay.rounds();
+      long from = cpu.ticks();
+      Thread.sleep(seconds * 1000L);
+      double used = ServerCpu.seconds(from, cpu.ticks());
+      long ran = relay == null ? 0 : relay.rounds() - rounds;
+      if (relay != null) {
+        relay.close();
+      }
+      System.out.printf(
+          "| %s | %.1f | %.1f |%n",
+          poll == null ? "none" : "idle, polling every " + poll.toMillis() + " ms",
+          used * 1000 / seconds,
+          ran / (double) seconds);
+    }
+  }
+
+  private static OutboxRelay relay(
+      HikariDataSource pool, Outbox outbox, String bootstrap, String name, Duration poll) {
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    return OutboxRelay.builder(
+            outbox, pool, locks, Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))
+        .name(name)
+        .pollInterval(poll)
+        .build();
+  }
+
+  /**
+   * Commit to downstream apply at a steady {@code rate}: after the commit, and through the relay at
+   * its default poll interval and at 20 ms.
+   */
+  private static void pacedLatency(
+      HikariDataSource pool, Outbox outbox, String bootstrap, String name, int rate, int seconds)
+      throws Exception {
+    String applied = name.replace('-', '_') + "_applied";
+    try (Connection c = pool.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE " + applied + " (event_id text PRIMARY KEY)");
+    }
+    System.out.printf(
+        "%n%d transactions/s for %d s, one writer; commit to downstream apply%n"
+            + "| mode | applied | latency p50 ms | p99 ms | max ms |%n|---|---:|---:|---:|---:|%n",
+        rate, seconds);
+    String[] modes = {"publish after commit", "outbox, poll 100 ms", "outbox, poll 20 ms"};
+    for (int m = 0; m < modes.length; m++) {
+      String topic = name + "-paced-" + m;
+      TestInfrastructure.createTopics(bootstrap, 4, Map.of(), topic);
+      java.util.concurrent.ConcurrentLinkedQueue<Long> latencies =
+          new java.util.concurrent.ConcurrentLinkedQueue<>();
+      IdempotentConsumer<byte[]> downstream =
+          IdempotentConsumer.builder(
+                  IdemConfig.builder(name + "-down-" + m)
+                      .bootstrapServers(bootstrap)
+                      .topics(topic)
+                      .build(),
+                  Payloads.bytes())
+              .dataSource(pool)
+              .eventIds(EventIds.header(Outbox.EVENT_ID_HEADER))
+              .handler(
+                  (value, ctx) -> {
+                    try (PreparedStatement ps =
+                        ctx.connection()
+                            .prepareStatement("INSERT INTO " + applied + " VALUES (?)")) {
+                      ps.setString(1, ctx.eventId());
+                      ps.executeUpdate();
+                    }
+                    latencies.add(System.nanoTime() / 1000 - ByteBuffer.wrap(value).getLong());
+                  })
+              .build();
+      downstream.start();
+      OutboxRelay relay =
+          m == 0
+              ? null
+              : relay(pool, outbox, bootstrap, topic, Duration.ofMillis(m == 1 ? 100 : 20));
+      KafkaProducer<byte[], byte[]> producer = m == 0 ? producer(bootstrap) : null;
+      if (relay != null) {
+        relay.start();
+      }
+      // Let the consumer join and the relay lead before the clock runs.
+      Thread.sleep(3000);
+      int total = rate * seconds;
+      long start = System.nanoTime();
+      for (int i = 0; i < total; i++) {
+        long due = start + i * 1_000_000_000L / rate;
+        long wait = due - System.nanoTime();
+        if (wait > 0) {
+          Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+        }
+        String id = topic + "-" + i;
+        byte[] key = ("k" + (i % 100)).getBytes(StandardCharsets.UTF_8);
+        try (Connection c = pool.getConnection()) {
+          c.setAutoCommit(false);
+          if (producer == null) {
+            outbox.publish(c, OutboxRecord.of(id, topic, key, stamp()));
+            c.commit();
+          } else {
+            c.commit();
+            ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, key, stamp());
+            r.headers().add(Outbox.EVENT_ID_HEADER, id.getBytes(StandardCharsets.UTF_8));
+            producer.send(r).get();
+          }
+        }
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (latencies.size() < total && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      downstream.close();
+      if (relay != null) {
+        relay.close();
+      }
+      if (producer != null) {
+        producer.close();
+      }
+      long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
+      System.out.printf(
+          "| %s | %d of %d | %.1f | %.1f | %.1f |%n",
+          modes[m],
+          sorted.length,
+          total,
+          sorted[sorted.length / 2] / 1000.0,
+          sorted[(int) (sorted.length * 0.99)] / 1000.0,
+          sorted[sorted.length - 1] / 1000.0);
+    }
+  }
+
+  private static KafkaProducer<byte[], byte[]> producer(String bootstrap) {
+    return new KafkaProducer<>(
+        Map.of(
+            ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+            bootstrap,
+            ProducerConfig.ACKS_CONFIG,
+            "all",
+            ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+            true,
+            ProducerConfig.LINGER_MS_CONFIG,
+            5),
+        new ByteArraySerializer(),
+        new ByteArraySerializer());
   }
 
   private record Result(double seconds, int events, long[] latencyMicros) {
@@ -123,19 +316,7 @@ public final class OutboxBenchMain {
       HikariDataSource pool, String bootstrap, String name, int events, int writers, int round)
       throws Exception {
     String topic = name + "-direct";
-    try (KafkaProducer<byte[], byte[]> producer =
-        new KafkaProducer<>(
-            Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
-                bootstrap,
-                ProducerConfig.ACKS_CONFIG,
-                "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
-                true,
-                ProducerConfig.LINGER_MS_CONFIG,
-                5),
-            new ByteArraySerializer(),
-            new ByteArraySerializer())) {
+    try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
       return measure(
           pool,
           bootstrap,
@@ -165,12 +346,7 @@ public final class OutboxBenchMain {
       int round)
       throws Exception {
     String topic = name + "-outbox";
-    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
-    try (OutboxRelay relay =
-        OutboxRelay.builder(
-                outbox, pool, locks, Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))
-            .name(name)
-            .build()) {
+    try (OutboxRelay relay = relay(pool, outbox, bootstrap, name, Duration.ofMillis(100))) {
       relay.start();
       return measure(
           pool,

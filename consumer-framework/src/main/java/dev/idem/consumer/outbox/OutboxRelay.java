@@ -241,13 +241,17 @@ public final class OutboxRelay implements AutoCloseable {
 
   /** One round: read pending rows, send them in one Kafka transaction, mark them. */
   private int round(FencingToken token) throws Exception {
+    // Counted first, so that a leader that cannot reach the broker still shows its pending rows.
     measure();
+    // The producer is made at the first round of a leadership, not at the first row: its
+    // initTransactions (which also aborts what a dead predecessor left open) takes hundreds of
+    // milliseconds that the first rows after an election would otherwise wait.
+    Producer<byte[], byte[]> p = producer();
     List<Row> rows = pending();
     if (rows.isEmpty()) {
       retain();
       return 0;
     }
-    Producer<byte[], byte[]> p = producer();
     p.beginTransaction();
     try {
       for (Row r : rows) {
