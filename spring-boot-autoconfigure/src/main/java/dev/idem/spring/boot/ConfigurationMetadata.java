@@ -113,6 +113,7 @@ final class ConfigurationMetadata {
         "Kafka consumer properties (over spring.kafka.bootstrap-servers, security.protocol and"
             + " the connection keys of spring.kafka.properties).",
         null);
+    outbox(groups, properties);
     for (SettingInfo s : IdemConfig.settings()) {
       if (!s.key().startsWith("consumer.") || s.key().equals("consumer.name")) {
         continue; // pg.*: the application's DataSource; the name: the block's key
@@ -134,6 +135,63 @@ final class ConfigurationMetadata {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** The transactional outbox's keys (IdemOutboxConfiguration). */
+  private static void outbox(ArrayNode groups, ArrayNode properties) {
+    group(groups, "idem.outbox", "The transactional outbox and its relay (docs/outbox.md).");
+    property(
+        properties,
+        "idem.outbox.enabled",
+        "java.lang.Boolean",
+        "Whether the application gets an Outbox bean and an OutboxRelay.",
+        false);
+    property(
+        properties,
+        "idem.outbox.schema",
+        "java.lang.String",
+        "The schema of the outbox table.",
+        "idem");
+    property(properties, "idem.outbox.table", "java.lang.String", "The outbox table.", "outbox");
+    property(
+        properties,
+        "idem.outbox.relay.enabled",
+        "java.lang.Boolean",
+        "Whether this instance runs a relay (one instance of all publishes at a time); off on"
+            + " instances that only write the outbox.",
+        true);
+    property(
+        properties,
+        "idem.outbox.relay.name",
+        "java.lang.String",
+        "The relay's name: its leader role and its producer's transactional id. Default:"
+            + " spring.application.name, else default.",
+        null);
+    property(
+        properties,
+        "idem.outbox.relay.poll-interval",
+        "java.time.Duration",
+        "How often an idle relay looks for new rows (at least 10 ms).",
+        "100ms");
+    property(
+        properties,
+        "idem.outbox.relay.batch-size",
+        "java.lang.Integer",
+        "Rows per relay round, one Kafka transaction each.",
+        500);
+    property(
+        properties,
+        "idem.outbox.relay.retention",
+        "java.time.Duration",
+        "How long sent rows are kept.",
+        "24h");
+    property(
+        properties,
+        "idem.outbox.relay.kafka",
+        "java.util.Map<java.lang.String,java.lang.String>",
+        "Kafka producer properties of the relay (over spring.kafka.bootstrap-servers,"
+            + " security.protocol and the connection keys of spring.kafka.properties).",
+        null);
   }
 
   private static void group(ArrayNode groups, String name, String description) {

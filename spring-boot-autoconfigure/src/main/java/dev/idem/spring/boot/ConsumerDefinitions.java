@@ -178,7 +178,7 @@ final class ConsumerDefinitions {
     return out;
   }
 
-  private static Map<String, String> springKafka(Binder binder) {
+  static Map<String, String> springKafka(Binder binder) {
     Map<String, String> kafka = new LinkedHashMap<>();
     binder
         .bind("spring.kafka.bootstrap-servers", Bindable.listOf(String.class))

@@ -48,7 +48,8 @@ import org.springframework.core.type.AnnotationMetadata;
  * {@code MeterRegistry} (and {@code ObservationRegistry}, when it has one: see {@link
  * IdemTracingAutoConfiguration}), with Spring's JDBC transactions joined to idem's; an {@link
  * AdvisoryLocks} bean and {@link ExclusiveJob} methods; health contributors for readiness and
- * liveness. Off with {@code idem.enabled=false}. See {@code docs/spring-boot.md}.
+ * liveness; the transactional outbox and its relay with {@code idem.outbox.enabled=true} ({@link
+ * IdemOutboxConfiguration}). Off with {@code idem.enabled=false}. See {@code docs/spring-boot.md}.
  */
 @AutoConfiguration(
     afterName = {
@@ -58,7 +59,7 @@ import org.springframework.core.type.AnnotationMetadata;
       "org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration"
     })
 @ConditionalOnBooleanProperty(name = "idem.enabled", matchIfMissing = true)
-@Import(IdemAutoConfiguration.ExclusiveJobs.class)
+@Import({IdemAutoConfiguration.ExclusiveJobs.class, IdemOutboxConfiguration.class})
 public class IdemAutoConfiguration {
   /** The name of a bean that overrides the application's {@code DataSource} for idem. */
   public static final String DATA_SOURCE_BEAN = "idemDataSource";
@@ -183,7 +184,7 @@ public class IdemAutoConfiguration {
   }
 
   /** The bean named {@code name} when there is one, else the application's only one, or null. */
-  private static <T> T namedOrUnique(
+  static <T> T namedOrUnique(
       ConfigurableListableBeanFactory beans,
       String name,
       Class<T> type,
