@@ -8,6 +8,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.internal.testing.FaultAccess;
 import dev.idem.consumer.outbox.Outbox;
 import dev.idem.consumer.outbox.OutboxRecord;
+import dev.idem.consumer.outbox.OutboxRecordTooLargeException;
 import dev.idem.consumer.outbox.OutboxRelay;
 import dev.idem.consumer.outbox.OutboxRelayHealth;
 import dev.idem.lock.AdvisoryLocks;
@@ -601,6 +602,72 @@ class OutboxTest {
         .as("sent by both relays, with one event id for a downstream consumer to deduplicate on")
         .hasSize(2)
         .allSatisfy(r -> assertThat(header(r, Outbox.EVENT_ID_HEADER)).isEqualTo("s-1"));
+  }
+
+  @Test
+  void aRoundTheBrokerRefusesIsAbortedWholeAndSentAgainInOrderOnceItIsAccepted() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-refused");
+    // The topic refuses batches over 2,000 bytes: the third record alone is 5,000.
+    TestInfrastructure.createTopics(bootstrap(), 1, Map.of("max.message.bytes", "2000"), name);
+    HikariDataSource pool = closer.add(pool(4));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    for (int i = 1; i <= 5; i++) {
+      try (Connection c = transaction(pool)) {
+        byte[] value = i == 3 ? new byte[5000] : utf8("" + i);
+        outbox.publish(c, OutboxRecord.of("x-" + i, name, utf8("k"), value));
+        c.commit();
+      }
+    }
+    OutboxRelay relay = relay(outbox, pool, name);
+    awaitTrue(Duration.ofSeconds(30), "failed rounds", () -> relay.health().failedRounds() >= 2);
+    assertThat(relay.health().healthy()).isFalse();
+    assertThat(count("SELECT count(*) FROM idem." + outbox.table() + " WHERE sent_at IS NULL"))
+        .as("rows of the refused round marked sent")
+        .isEqualTo(5);
+    assertThat(readAll(name, 0))
+        .as("records of the aborted rounds a read_committed reader sees")
+        .isEmpty();
+
+    try (var admin =
+        org.apache.kafka.clients.admin.Admin.create(Map.of("bootstrap.servers", bootstrap()))) {
+      var topic =
+          new org.apache.kafka.common.config.ConfigResource(
+              org.apache.kafka.common.config.ConfigResource.Type.TOPIC, name);
+      var op =
+          new org.apache.kafka.clients.admin.AlterConfigOp(
+              new org.apache.kafka.clients.admin.ConfigEntry("max.message.bytes", "100000"),
+              org.apache.kafka.clients.admin.AlterConfigOp.OpType.SET);
+      admin.incrementalAlterConfigs(Map.of(topic, List.of(op))).all().get(30, TimeUnit.SECONDS);
+    }
+    List<ConsumerRecord<byte[], byte[]>> records = readAll(name, 5);
+    assertThat(records.stream().map(r -> header(r, Outbox.EVENT_ID_HEADER)))
+        .as("the round sent again whole, in order, once")
+        .containsExactly("x-1", "x-2", "x-3", "x-4", "x-5");
+    awaitTrue(Duration.ofSeconds(10), "healthy again", () -> relay.health().healthy());
+  }
+
+  @Test
+  void aRecordOverTheLimitIsRefusedAtPublishAndNothingIsWritten() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-large");
+    HikariDataSource pool = closer.add(pool(2));
+    Outbox outbox = Outbox.builder().table(name.replace('-', '_')).maxRecordBytes(100).build();
+    outbox.applySchema(pool);
+    try (Connection c = transaction(pool)) {
+      assertThatThrownBy(
+              () ->
+                  outbox.publish(
+                      c,
+                      new OutboxRecord(
+                          "big", name, utf8("k"), new byte[60], Map.of("h", new byte[30]))))
+          .isInstanceOf(OutboxRecordTooLargeException.class)
+          .isInstanceOf(NonRetryableException.class)
+          .hasMessageContaining("over the outbox's limit of 100")
+          .hasMessageContaining("maxRecordBytes");
+      outbox.publish(c, OutboxRecord.of("small", name, utf8("k"), new byte[40]));
+      c.commit();
+    }
+    assertThat(strings("SELECT event_id FROM idem." + outbox.table())).containsExactly("small");
   }
 
   private static long countQuietly(String query) {

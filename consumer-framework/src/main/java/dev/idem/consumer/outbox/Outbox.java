@@ -49,15 +49,20 @@ public final class Outbox {
   /** The advisory-lock namespace of the per-key order. */
   public static final String LOCK_NAMESPACE = "idem.outbox";
 
+  /** The default of {@link Builder#maxRecordBytes}. */
+  public static final int DEFAULT_MAX_RECORD_BYTES = 1_000_000;
+
   private static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
   private final String schema;
   private final String table;
+  private final int maxRecordBytes;
   private final OutboxRows rows;
 
-  private Outbox(String schema, String table) {
+  private Outbox(String schema, String table, int maxRecordBytes) {
     this.schema = schema;
     this.table = table;
+    this.maxRecordBytes = maxRecordBytes;
     this.rows = new OutboxRows(schema, table);
   }
 
@@ -92,6 +97,8 @@ public final class Outbox {
    *
    * @throws IllegalStateException when {@code transaction} is in auto-commit mode: the record would
    *     be committed on its own, and the per-key lock released before it
+   * @throws OutboxRecordTooLargeException when the record is larger than {@code maxRecordBytes}
+   *     (nothing is written)
    * @throws SQLException from the insert; a duplicate event id is a unique violation (SQLState
    *     23505)
    */
@@ -99,6 +106,10 @@ public final class Outbox {
     if (transaction.getAutoCommit()) {
       throw new IllegalStateException(
           "Outbox.publish needs the caller's transaction: the connection is in auto-commit mode");
+    }
+    long size = size(record);
+    if (size > maxRecordBytes) {
+      throw new OutboxRecordTooLargeException(record.eventId(), size, maxRecordBytes);
     }
     List<String> names = new ArrayList<>(record.headers().size());
     List<byte[]> values = new ArrayList<>(record.headers().size());
@@ -118,6 +129,21 @@ public final class Outbox {
         lock != null,
         lock == null ? 0 : lock.classId(),
         lock == null ? 0 : lock.objectId());
+  }
+
+  /** The record as the relay sends it: key, value, headers and the event id header, in bytes. */
+  private static long size(OutboxRecord record) {
+    long size = length(record.key()) + length(record.value());
+    for (Map.Entry<String, byte[]> h : record.headers().entrySet()) {
+      size += h.getKey().getBytes(StandardCharsets.UTF_8).length + length(h.getValue());
+    }
+    return size
+        + EVENT_ID_HEADER.length()
+        + record.eventId().getBytes(StandardCharsets.UTF_8).length;
+  }
+
+  private static int length(byte[] bytes) {
+    return bytes == null ? 0 : bytes.length;
   }
 
   /**
@@ -198,8 +224,25 @@ public final class Outbox {
   public static final class Builder {
     private String schema = "idem";
     private String table = "outbox";
+    private int maxRecordBytes = Outbox.DEFAULT_MAX_RECORD_BYTES;
 
     private Builder() {}
+
+    /**
+     * The largest record {@code publish} accepts, key, value and headers together (default {@value
+     * Outbox#DEFAULT_MAX_RECORD_BYTES}, under the producer's default {@code max.request.size} of 1
+     * MiB and the broker's default {@code message.max.bytes}). A larger one is refused at publish
+     * time ({@link OutboxRecordTooLargeException}), not found by the relay when the broker refuses
+     * it and everything behind it waits. Lower it to the topics' {@code max.message.bytes} when
+     * they are smaller.
+     */
+    public Builder maxRecordBytes(int bytes) {
+      if (bytes < 1) {
+        throw new IllegalArgumentException("outbox maxRecordBytes must be positive");
+      }
+      this.maxRecordBytes = bytes;
+      return this;
+    }
 
     /** The schema of the outbox table (default {@code idem}). */
     public Builder schema(String schema) {
@@ -214,7 +257,7 @@ public final class Outbox {
     }
 
     public Outbox build() {
-      return new Outbox(schema, table);
+      return new Outbox(schema, table, maxRecordBytes);
     }
 
     private static String identifier(String what, String value) {
