@@ -670,6 +670,47 @@ class OutboxTest {
     assertThat(strings("SELECT event_id FROM idem." + outbox.table())).containsExactly("small");
   }
 
+  @Test
+  void sentRowsPastTheRetentionAreDeletedWhileTheRelayIsStillBusy() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-retention");
+    INFRA.createTopics(1, name);
+    HikariDataSource pool = closer.add(pool(4));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    int rows = 400;
+    try (Connection c = transaction(pool)) {
+      for (int i = 0; i < rows; i++) {
+        outbox.publish(c, OutboxRecord.of("r-" + i, name, utf8("k" + (i % 4)), utf8("" + i)));
+      }
+      c.commit();
+    }
+    // One row a round: the relay is busy for hundreds of rounds and never finds the table empty.
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    OutboxRelay relay =
+        closer.add(
+            OutboxRelay.builder(
+                    outbox,
+                    pool,
+                    locks,
+                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
+                .name(name)
+                .leaderPing(Duration.ofMillis(200))
+                .batchSize(1)
+                .retention(Duration.ofSeconds(1))
+                .build());
+    relay.start();
+    String table = "idem." + outbox.table();
+    awaitTrue(
+        Duration.ofSeconds(20),
+        "sent rows deleted while rows are still unsent",
+        () ->
+            countQuietly("SELECT count(*) FROM " + table) < rows
+                && countQuietly("SELECT count(*) FROM " + table + " WHERE sent_at IS NULL") > 0);
+    assertThat(count("SELECT count(*) FROM " + table + " WHERE sent_at < now() - interval '3 s'"))
+        .as("rows sent more than the retention ago, with a margin")
+        .isZero();
+  }
+
   private static long countQuietly(String query) {
     try {
       return count(query);

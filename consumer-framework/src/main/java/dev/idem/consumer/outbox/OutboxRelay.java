@@ -55,6 +55,8 @@ public final class OutboxRelay implements AutoCloseable {
   public static final String ROLE_NAMESPACE = "idem.outbox-relay";
 
   private static final Logger log = LoggerFactory.getLogger(OutboxRelay.class);
+  private static final int RETENTION_CHUNK = 5_000;
+  private static final int RETENTION_CHUNKS = 20;
 
   private final Outbox outbox;
   private final DataSource dataSource;
@@ -243,13 +245,13 @@ public final class OutboxRelay implements AutoCloseable {
   private int round(FencingToken token) throws Exception {
     // Counted first, so that a leader that cannot reach the broker still shows its pending rows.
     measure();
+    retain();
     // The producer is made at the first round of a leadership, not at the first row: its
     // initTransactions (which also aborts what a dead predecessor left open) takes hundreds of
     // milliseconds that the first rows after an election would otherwise wait.
     Producer<byte[], byte[]> p = producer();
     List<Row> rows = pending();
     if (rows.isEmpty()) {
-      retain();
       return 0;
     }
     p.beginTransaction();
@@ -304,14 +306,28 @@ public final class OutboxRelay implements AutoCloseable {
     }
   }
 
-  /** Deletes rows sent longer than the retention ago, at most once a minute. */
+  /**
+   * Deletes rows sent longer than the retention ago, every tenth of the retention but at least once
+   * a minute, busy or idle: in chunks of {@value #RETENTION_CHUNK} rows, each its own transaction,
+   * at most {@value #RETENTION_CHUNKS} chunks at a time, so that a backlog of old rows delays the
+   * next round by a bounded time and the rest waits for the next time.
+   */
   private void retain() throws Exception {
     long now = System.currentTimeMillis();
-    if (retention == null || now - lastRetention < 60_000) {
+    if (retention == null
+        || now - lastRetention < Math.min(60_000, Math.max(100, retention.toMillis() / 10))) {
       return;
     }
     lastRetention = now;
-    transactions.run(dataSource, c -> outbox.rows().deleteSentBefore(c, retention.toMillis()));
+    for (int i = 0; i < RETENTION_CHUNKS; i++) {
+      int deleted =
+          transactions.run(
+              dataSource,
+              c -> outbox.rows().deleteSentBefore(c, retention.toMillis(), RETENTION_CHUNK));
+      if (deleted < RETENTION_CHUNK) {
+        return;
+      }
+    }
   }
 
   private Producer<byte[], byte[]> producer() {

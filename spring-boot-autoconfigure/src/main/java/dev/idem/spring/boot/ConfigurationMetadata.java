@@ -155,6 +155,13 @@ final class ConfigurationMetadata {
     property(properties, "idem.outbox.table", "java.lang.String", "The outbox table.", "outbox");
     property(
         properties,
+        "idem.outbox.max-record-bytes",
+        "java.lang.Integer",
+        "The largest record (key, value and headers) publish accepts; larger ones are refused at"
+            + " publish time.",
+        1_000_000);
+    property(
+        properties,
         "idem.outbox.relay.enabled",
         "java.lang.Boolean",
         "Whether this instance runs a relay (one instance of all publishes at a time); off on"

@@ -60,6 +60,7 @@ class IdemOutboxConfiguration {
         }
       }
     }
+    binder.bind("idem.outbox.max-record-bytes", Integer.class).ifBound(builder::maxRecordBytes);
     Outbox outbox = builder.build();
     if (binder.bind("idem.apply-schema", Boolean.class).orElse(true)) {
       outbox.applySchema(IdemAutoConfiguration.dataSource(beans, dataSources));

@@ -120,14 +120,18 @@ public final class OutboxRows {
     }
   }
 
-  /** Deletes rows sent more than {@code retentionMillis} ago. */
-  public int deleteSentBefore(Connection c, long retentionMillis) throws SQLException {
+  /** Deletes up to {@code limit} rows sent more than {@code retentionMillis} ago, oldest first. */
+  public int deleteSentBefore(Connection c, long retentionMillis, int limit) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
             "DELETE FROM "
                 + table
-                + " WHERE sent_at < now() - make_interval(secs => ?::double precision / 1000)")) {
+                + " WHERE id IN (SELECT id FROM "
+                + table
+                + " WHERE sent_at < now() - make_interval(secs => ?::double precision / 1000)"
+                + " ORDER BY sent_at LIMIT ?)")) {
       ps.setLong(1, retentionMillis);
+      ps.setInt(2, limit);
       return ps.executeUpdate();
     }
   }
