@@ -648,7 +648,8 @@ class OutboxTest {
   }
 
   @Test
-  void aRecordOverTheLimitIsRefusedAtPublishAndNothingIsWritten() throws Exception {
+  void aRecordOverTheLimitIsRefusedAtPublishAndNothingIsWrittenAndARelayNeedsAName()
+      throws Exception {
     String name = TestInfrastructure.uniqueName("outbox-large");
     HikariDataSource pool = closer.add(pool(2));
     Outbox outbox = Outbox.builder().table(name.replace('-', '_')).maxRecordBytes(100).build();
@@ -668,6 +669,18 @@ class OutboxTest {
       c.commit();
     }
     assertThat(strings("SELECT event_id FROM idem." + outbox.table())).containsExactly("small");
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    assertThatThrownBy(
+            () ->
+                OutboxRelay.builder(
+                        outbox,
+                        pool,
+                        locks,
+                        Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
+                    .build())
+        .as("a relay without a name of its own")
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("transactional.id");
   }
 
   @Test

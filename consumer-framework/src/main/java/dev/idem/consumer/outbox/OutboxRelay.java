@@ -399,7 +399,7 @@ public final class OutboxRelay implements AutoCloseable {
     private final DataSource dataSource;
     private final AdvisoryLocks locks;
     private final Map<String, Object> kafka;
-    private String name = "default";
+    private String name;
     private Duration pollInterval = Duration.ofMillis(100);
     private Duration leaderPing = Duration.ofSeconds(1);
     private int batchSize = 500;
@@ -419,7 +419,10 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * The relay's name: its leader role and its producer's transactional id (default "default").
+     * The relay's name, required: its leader role ({@code idem.outbox-relay/<name>}) and its
+     * producer's {@code transactional.id} ({@code idem-outbox-relay-<name>}). Every instance of one
+     * relay shares it, and no other relay on the same Kafka cluster or database may use it: two
+     * relays of one name would fence each other's producers, or one of them would never publish.
      */
     public Builder name(String name) {
       if (name == null || name.isBlank()) {
@@ -471,7 +474,18 @@ public final class OutboxRelay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The relay.
+     *
+     * @throws IllegalStateException when no {@link #name(String)} was given
+     */
     public OutboxRelay build() {
+      if (name == null) {
+        throw new IllegalStateException(
+            "outbox relay needs a name of its own (Builder.name): it is the leader role and the"
+                + " producer's transactional.id, shared by the relay's instances and by no other"
+                + " relay");
+      }
       return new OutboxRelay(this);
     }
   }

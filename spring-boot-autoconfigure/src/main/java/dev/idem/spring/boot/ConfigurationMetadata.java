@@ -171,8 +171,9 @@ final class ConfigurationMetadata {
         properties,
         "idem.outbox.relay.name",
         "java.lang.String",
-        "The relay's name: its leader role and its producer's transactional id. Default:"
-            + " spring.application.name, else default.",
+        "The relay's name: its leader role and its producer's transactional id, shared by the"
+            + " application's instances and by no other relay. Default: spring.application.name"
+            + " (one of the two is required).",
         null);
     property(
         properties,

@@ -93,8 +93,15 @@ class IdemOutboxConfiguration {
     String name =
         binder
             .bind("idem.outbox.relay.name", String.class)
-            .orElseGet(
-                () -> binder.bind("spring.application.name", String.class).orElse("default"));
+            .orElseGet(() -> binder.bind("spring.application.name", String.class).orElse(null));
+    if (name == null || name.isBlank()) {
+      throw new InvalidIdemPropertyException(
+          "idem.outbox.relay.name",
+          "the outbox relay needs a name of its own (its leader role and its producer's"
+              + " transactional.id, shared by this application's instances and by no other relay),"
+              + " and neither it nor spring.application.name is set",
+          "set spring.application.name or idem.outbox.relay.name");
+    }
     OutboxRelay.Builder builder =
         OutboxRelay.builder(
                 outbox, IdemAutoConfiguration.dataSource(beans, dataSources), locks, kafka)

@@ -108,7 +108,7 @@ class OutboxAutoConfigurationTest {
   }
 
   @Test
-  void aRelayWithoutABrokerAndABadTableNameAreRefusedByProperty() {
+  void aRelayWithoutABrokerOrANameAndABadTableNameAreRefusedByProperty() {
     ApplicationContextRunner runner =
         new ApplicationContextRunner()
             .withConfiguration(
@@ -125,6 +125,14 @@ class OutboxAutoConfigurationTest {
                 .getFailure()
                 .hasStackTraceContaining("spring.kafka.bootstrap-servers")
                 .hasStackTraceContaining("idem.outbox.relay.enabled=false"));
+    runner
+        .withPropertyValues("spring.kafka.bootstrap-servers=127.0.0.1:1")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining("idem.outbox.relay.name")
+                    .hasStackTraceContaining("set spring.application.name"));
     runner
         .withPropertyValues("idem.outbox.relay.enabled=false")
         .run(
