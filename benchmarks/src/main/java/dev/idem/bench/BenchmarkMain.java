@@ -64,6 +64,8 @@ public final class BenchmarkMain {
           "idem-batch",
           "idem-record-traced",
           "idem-batch-traced",
+          "idem-record-outbox",
+          "idem-batch-outbox",
           "idem-grouped",
           "idem-record-pg-offsets",
           "idem-batch-pg-offsets",

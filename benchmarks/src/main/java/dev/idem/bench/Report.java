@@ -314,6 +314,10 @@ public final class Report {
             + " Tracing over the OpenTelemetry SDK, every span sampled, a batch span processor"
             + " whose exporter drops the spans): against idem-record and idem-batch, whose"
             + " observations are off, the cost of tracing;"
+            + " **idem-record-outbox**, **idem-batch-outbox** the same ledger handlers, each event"
+            + " also published through the transactional outbox (an outbox row after a per-key"
+            + " transaction lock) with the relay sending them in the same JVM: the cost of"
+            + " consume, update, produce;"
             + " **idem-grouped** the per-record handler with "
             + ScenarioMain.GROUPED_RECORDS
             + " records per transaction (`consumer.transaction.max-records="

@@ -15,9 +15,14 @@ import dev.idem.consumer.OffsetStore;
 import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.TransactionStateCheck;
+import dev.idem.consumer.outbox.Outbox;
+import dev.idem.consumer.outbox.OutboxRelay;
 import dev.idem.example.webhook.LedgerHandler;
 import dev.idem.example.webhook.PaymentEvent;
+import dev.idem.lock.AdvisoryLocks;
+import dev.idem.lock.ConnectionFactory;
 import dev.idem.lock.LockKey;
+import dev.idem.testkit.TestInfrastructure;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -111,6 +116,8 @@ public final class ScenarioMain {
         case "idem-record-traced" -> idem(s, m, IdemMode.RECORD_TRACED, null, breakdown, ledger(s));
         case "idem-batch-traced" -> idem(s, m, IdemMode.BATCH_TRACED, null, breakdown, ledger(s));
         case "idem-grouped" -> idem(s, m, IdemMode.GROUPED, null, breakdown, ledger(s));
+        case "idem-record-outbox" -> withOutbox(s, m, IdemMode.RECORD, breakdown);
+        case "idem-batch-outbox" -> withOutbox(s, m, IdemMode.BATCH, breakdown);
         case "idem-record-pg-offsets" ->
             idem(s, m, IdemMode.RECORD_PG_OFFSETS, null, breakdown, ledger(s));
         case "idem-batch-pg-offsets" ->
@@ -307,6 +314,72 @@ public final class ScenarioMain {
             ps.executeBatch();
           }
         });
+  }
+
+  /**
+   * The ledger handlers, each event also published through the outbox (consume, update, produce),
+   * with the relay sending to the topic {@code <consumer name>_out} in this JVM on a pool of its
+   * own; the scenario ends when the consumer is done, and checks that every event's outbox row was
+   * written.
+   */
+  private static void withOutbox(Settings s, Measure m, IdemMode mode, ObjectNode breakdown)
+      throws Exception {
+    String out = s.consumerName() + "_out";
+    TestInfrastructure.createTopics(s.bootstrap(), s.partitions(), Map.of(), out);
+    Outbox outbox = Outbox.builder().table(s.consumerName() + "_outbox").build();
+    HikariConfig c = new HikariConfig();
+    c.setJdbcUrl(s.pgUrl());
+    c.setUsername(s.pgUser());
+    c.setPassword(s.pgPassword());
+    c.setMaximumPoolSize(3);
+    c.setPoolName("bench-relay");
+    try (HikariDataSource relayPool = new HikariDataSource(c)) {
+      outbox.applySchema(relayPool);
+      AdvisoryLocks locks =
+          AdvisoryLocks.builder(ConnectionFactory.sameServerAs(relayPool)).build();
+      try (OutboxRelay relay =
+          OutboxRelay.builder(outbox, relayPool, locks, Map.of("bootstrap.servers", s.bootstrap()))
+              .name(s.consumerName())
+              .build()) {
+        relay.start();
+        Handlers<String> ledger = ledger(s);
+        byte[] none = new byte[0];
+        idem(
+            s,
+            m,
+            mode,
+            null,
+            breakdown,
+            new Handlers<>(
+                ledger.payloads(),
+                (payload, ctx) -> {
+                  ledger.perRecord().handle(payload, ctx);
+                  outbox.publish(ctx, "applied", out, ctx.key(), none);
+                },
+                (events, ctx) -> {
+                  ledger.batch().handle(events, ctx);
+                  for (BatchEvent<String> e : events) {
+                    outbox.publish(ctx, e, "applied", out, e.key(), none);
+                  }
+                }));
+      }
+      try (Connection db = relayPool.getConnection();
+          Statement st = db.createStatement();
+          ResultSet rs =
+              st.executeQuery(
+                  "SELECT (SELECT count(*) FROM idem."
+                      + outbox.table()
+                      + "), (SELECT count(*) FROM "
+                      + s.ledger()
+                      + ")")) {
+        rs.next();
+        System.out.printf("%d outbox rows for %d ledger rows%n", rs.getLong(1), rs.getLong(2));
+        if (rs.getLong(1) != rs.getLong(2)) {
+          throw new IllegalStateException(
+              rs.getLong(1) + " outbox rows for " + rs.getLong(2) + " ledger rows");
+        }
+      }
+    }
   }
 
   /**

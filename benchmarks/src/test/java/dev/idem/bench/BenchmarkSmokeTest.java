@@ -14,10 +14,10 @@ import org.junit.jupiter.api.Test;
 class BenchmarkSmokeTest {
 
   /**
-   * Every scenario but five: idem-record-query-check, idem-batch-traced and webhook-grouped run the
-   * same harness code as idem-record, idem-record-traced and webhook-record with another mode
-   * constant, share-2 and share-4 the code of share-1 with more instances, and each child JVM costs
-   * about 3 s.
+   * Every scenario but six: idem-record-query-check, idem-batch-traced, idem-batch-outbox and
+   * webhook-grouped run the same harness code as idem-record, idem-record-traced,
+   * idem-record-outbox and webhook-record with another mode constant, share-2 and share-4 the code
+   * of share-1 with more instances, and each child JVM costs about 3 s.
    */
   private static final List<String> SMOKE =
       BenchmarkMain.SCENARIOS.stream()
@@ -25,6 +25,7 @@ class BenchmarkSmokeTest {
               s ->
                   !s.equals("idem-record-query-check")
                       && !s.equals("idem-batch-traced")
+                      && !s.equals("idem-batch-outbox")
                       && !s.equals("webhook-grouped")
                       && !s.equals("share-2")
                       && !s.equals("share-4"))
