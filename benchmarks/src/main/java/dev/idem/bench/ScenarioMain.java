@@ -16,6 +16,7 @@ import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.TransactionStateCheck;
 import dev.idem.consumer.outbox.Outbox;
+import dev.idem.consumer.outbox.OutboxRecord;
 import dev.idem.consumer.outbox.OutboxRelay;
 import dev.idem.example.webhook.LedgerHandler;
 import dev.idem.example.webhook.PaymentEvent;
@@ -358,9 +359,13 @@ public final class ScenarioMain {
                 },
                 (events, ctx) -> {
                   ledger.batch().handle(events, ctx);
+                  // publishAll takes the keys' locks in one order: batches that share keys
+                  // (records land on random partitions here) would otherwise deadlock.
+                  List<OutboxRecord> records = new ArrayList<>(events.size());
                   for (BatchEvent<String> e : events) {
-                    outbox.publish(ctx, e, "applied", out, e.key(), none);
+                    records.add(Outbox.record(ctx, e, "applied", out, e.key(), none));
                   }
+                  outbox.publishAll(ctx.connection(), records);
                 }));
       }
       try (Connection db = relayPool.getConnection();

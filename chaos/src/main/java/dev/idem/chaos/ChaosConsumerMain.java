@@ -181,22 +181,24 @@ public final class ChaosConsumerMain {
    * Outbox runs: numbers the event in its key's commit order and publishes it, on the handler's
    * transaction.
    */
-  private void publish(java.sql.Connection c, ChaosEvent event, OutboxPublish publish)
-      throws java.sql.SQLException {
-    if (outbox == null) {
-      return;
+  private void publish(ProcessingContext ctx, ChaosEvent event) throws java.sql.SQLException {
+    if (outbox != null) {
+      outbox.publish(ctx, "applied", outboxTopic, key(event), value(ctx.connection(), event));
     }
-    int place = Ledger.nextInKey(c, event.key());
-    publish.publish(
-        outboxTopic,
-        event.key().getBytes(StandardCharsets.UTF_8),
-        (event.id() + "|" + event.key() + "|" + place).getBytes(StandardCharsets.UTF_8));
   }
 
-  /** One of the outbox's publish calls, for the handler's context. */
-  @FunctionalInterface
-  private interface OutboxPublish {
-    void publish(String topic, byte[] key, byte[] value) throws java.sql.SQLException;
+  private static byte[] key(ChaosEvent event) {
+    return event.key().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * {@code <event id>|<key>|<place>}, the place taken in the key's commit order ({@link
+   * Ledger#nextInKey}) on the handler's transaction.
+   */
+  private static byte[] value(java.sql.Connection c, ChaosEvent event)
+      throws java.sql.SQLException {
+    int place = Ledger.nextInKey(c, event.key());
+    return (event.id() + "|" + event.key() + "|" + place).getBytes(StandardCharsets.UTF_8);
   }
 
   private IdemConfig.Builder config() {
@@ -356,10 +358,7 @@ public final class ChaosConsumerMain {
     Ledger.write(
         ctx.connection(),
         List.of(new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
-    publish(
-        ctx.connection(),
-        event,
-        (topic, key, value) -> outbox.publish(ctx, "applied", topic, key, value));
+    publish(ctx, event);
     if (event.swallow() && ctx.attempt() == 1) {
       swallow(ctx.connection());
     }
@@ -392,16 +391,20 @@ public final class ChaosConsumerMain {
       entries.add(new Ledger.Entry(e.payload(), e.topic(), e.partition(), e.offset(), instance));
     }
     Ledger.write(connection, entries);
-    // Publishes in key order (stable, so one key's events keep theirs): every publish holds its
-    // key's locks until commit, and two batches that took two keys in opposite orders would
-    // deadlock.
-    List<BatchEvent<ChaosEvent>> byKey = new ArrayList<>(events);
-    byKey.sort(java.util.Comparator.comparing(e -> e.payload().key()));
-    for (BatchEvent<ChaosEvent> e : byKey) {
-      publish(
-          connection,
-          e.payload(),
-          (topic, key, value) -> outbox.publish(ctx, e, "applied", topic, key, value));
+    if (outbox != null) {
+      // publishAll takes the keys' locks in one order: two batches that share keys would
+      // otherwise deadlock.
+      // The places in commit order are row locks too: taken in key order (stable, so one key's
+      // events keep theirs), all before the first outbox lock.
+      List<BatchEvent<ChaosEvent>> byKey = new ArrayList<>(events);
+      byKey.sort(java.util.Comparator.comparing(e -> e.payload().key()));
+      List<dev.idem.consumer.outbox.OutboxRecord> records = new ArrayList<>(events.size());
+      for (BatchEvent<ChaosEvent> e : byKey) {
+        records.add(
+            Outbox.record(
+                ctx, e, "applied", outboxTopic, key(e.payload()), value(connection, e.payload())));
+      }
+      outbox.publishAll(connection, records);
     }
     if (attempt == 1 && events.stream().anyMatch(e -> e.payload().swallow())) {
       swallow(connection);

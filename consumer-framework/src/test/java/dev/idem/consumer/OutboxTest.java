@@ -724,6 +724,71 @@ class OutboxTest {
         .isZero();
   }
 
+  @Test
+  void publishAllTakesItsKeysLocksInOneOrderWhateverTheOrderOfTheList() throws Exception {
+    String name = TestInfrastructure.uniqueName("outbox-all");
+    HikariDataSource pool = closer.add(pool(6));
+    Outbox outbox = outbox(name);
+    outbox.applySchema(pool);
+    byte[] a = utf8("a");
+    byte[] b = utf8("b");
+    boolean aFirst = orderLock(name, a) < orderLock(name, b);
+    byte[] low = aFirst ? a : b;
+    byte[] high = aFirst ? b : a;
+    ExecutorService threads = Executors.newSingleThreadExecutor();
+    closer.add(threads::shutdownNow);
+    try (Connection one = transaction(pool)) {
+      outbox.publish(one, OutboxRecord.of("one-low", name, low, utf8("1")));
+      // The list names the higher key first: publishAll still waits for the lower one first,
+      // holding nothing, where publishing in the list's order would hold the higher one.
+      Future<?> two =
+          threads.submit(
+              () -> {
+                try (Connection c = transaction(pool)) {
+                  outbox.publishAll(
+                      c,
+                      List.of(
+                          OutboxRecord.of("two-high", name, high, utf8("2")),
+                          OutboxRecord.of("two-low", name, low, utf8("2"))));
+                  c.commit();
+                }
+                return null;
+              });
+      awaitTrue(
+          Duration.ofSeconds(10),
+          "the second transaction waiting for a lock",
+          () ->
+              countQuietly(
+                      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                  == 1);
+      try (Connection three = transaction(pool)) {
+        try (var s = three.createStatement()) {
+          s.execute("SET LOCAL lock_timeout = '2s'");
+        }
+        outbox.publish(three, OutboxRecord.of("three-high", name, high, utf8("3")));
+        three.commit();
+      }
+      one.commit();
+      two.get(10, TimeUnit.SECONDS);
+    }
+    List<String> inIdOrder = new ArrayList<>();
+    try (Connection c = pool.getConnection();
+        var s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery("SELECT event_id FROM idem." + outbox.table() + " ORDER BY id")) {
+      while (rs.next()) {
+        inIdOrder.add(rs.getString(1));
+      }
+    }
+    assertThat(inIdOrder).containsExactly("one-low", "three-high", "two-low", "two-high");
+  }
+
+  private static long orderLock(String topic, byte[] key) {
+    return dev.idem.lock.LockKey.of(
+            Outbox.LOCK_NAMESPACE, topic + "\u0000" + java.util.HexFormat.of().formatHex(key))
+        .value();
+  }
+
   private static long countQuietly(String query) {
     try {
       return count(query);

@@ -131,6 +131,49 @@ public final class Outbox {
         lock == null ? 0 : lock.objectId());
   }
 
+  /**
+   * Writes several records on {@code transaction}, taking their keys' order locks in one order that
+   * every {@code publishAll} uses (the lock keys' order) instead of the list's: two transactions
+   * that publish for the same keys in different orders would otherwise each hold a lock the other
+   * waits for, and PostgreSQL ends one of them with a deadlock error after {@code
+   * deadlock_timeout}. Records of one key keep their order in the list. For a batch handler that
+   * publishes for many keys, this is the call to use; it protects only transactions that take their
+   * outbox locks through one {@code publishAll} (a {@code publish} before it can still take a lock
+   * out of order).
+   *
+   * @throws OutboxRecordTooLargeException when a record is larger than {@code maxRecordBytes}
+   *     (nothing of the list is written)
+   * @throws SQLException from the inserts
+   */
+  public void publishAll(Connection transaction, List<OutboxRecord> records) throws SQLException {
+    for (OutboxRecord r : records) {
+      long size = size(r);
+      if (size > maxRecordBytes) {
+        throw new OutboxRecordTooLargeException(r.eventId(), size, maxRecordBytes);
+      }
+    }
+    List<OutboxRecord> ordered = new ArrayList<>(records);
+    // Stable: one key's records keep their order. Unkeyed records take no lock; they go last.
+    ordered.sort(
+        java.util.Comparator.comparing(
+            (OutboxRecord r) -> orderLock(r.topic(), r.key()),
+            java.util.Comparator.nullsLast(java.util.Comparator.comparingLong(LockKey::value))));
+    for (OutboxRecord r : ordered) {
+      publish(transaction, r);
+    }
+  }
+
+  /**
+   * From a batch handler: the record to publish for the batch's event {@code source}, its event id
+   * derived as {@link #publish(BatchContext, BatchEvent, String, String, byte[], byte[])} derives
+   * it; for {@link #publishAll}.
+   */
+  public static OutboxRecord record(
+      BatchContext ctx, BatchEvent<?> source, String name, String topic, byte[] key, byte[] value) {
+    return OutboxRecord.of(
+        derivedEventId(ctx.consumerName(), source.eventId(), name), topic, key, value);
+  }
+
   /** The record as the relay sends it: key, value, headers and the event id header, in bytes. */
   private static long size(OutboxRecord record) {
     long size = length(record.key()) + length(record.value());
@@ -180,10 +223,7 @@ public final class Outbox {
   public void publish(
       BatchContext ctx, BatchEvent<?> source, String name, String topic, byte[] key, byte[] value)
       throws SQLException {
-    publish(
-        ctx.connection(),
-        OutboxRecord.of(
-            derivedEventId(ctx.consumerName(), source.eventId(), name), topic, key, value));
+    publish(ctx.connection(), record(ctx, source, name, topic, key, value));
   }
 
   /**
