@@ -107,10 +107,7 @@ public final class Outbox {
       throw new IllegalStateException(
           "Outbox.publish needs the caller's transaction: the connection is in auto-commit mode");
     }
-    long size = size(record);
-    if (size > maxRecordBytes) {
-      throw new OutboxRecordTooLargeException(record.eventId(), size, maxRecordBytes);
-    }
+    refuseTooLarge(record);
     List<String> names = new ArrayList<>(record.headers().size());
     List<byte[]> values = new ArrayList<>(record.headers().size());
     for (Map.Entry<String, byte[]> h : record.headers().entrySet()) {
@@ -147,10 +144,7 @@ public final class Outbox {
    */
   public void publishAll(Connection transaction, List<OutboxRecord> records) throws SQLException {
     for (OutboxRecord r : records) {
-      long size = size(r);
-      if (size > maxRecordBytes) {
-        throw new OutboxRecordTooLargeException(r.eventId(), size, maxRecordBytes);
-      }
+      refuseTooLarge(r);
     }
     List<OutboxRecord> ordered = new ArrayList<>(records);
     // Stable: one key's records keep their order. Unkeyed records take no lock; they go last.
@@ -172,6 +166,13 @@ public final class Outbox {
       BatchContext ctx, BatchEvent<?> source, String name, String topic, byte[] key, byte[] value) {
     return OutboxRecord.of(
         derivedEventId(ctx.consumerName(), source.eventId(), name), topic, key, value);
+  }
+
+  private void refuseTooLarge(OutboxRecord record) {
+    long size = size(record);
+    if (size > maxRecordBytes) {
+      throw new OutboxRecordTooLargeException(record.eventId(), size, maxRecordBytes);
+    }
   }
 
   /** The record as the relay sends it: key, value, headers and the event id header, in bytes. */

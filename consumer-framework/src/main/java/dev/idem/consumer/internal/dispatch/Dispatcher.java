@@ -316,10 +316,12 @@ public final class Dispatcher {
   private void settle(Lane lane, List<Work> group, Step step) {
     if (step.done()) {
       for (Work w : group) {
-        release(w);
+        // The completion first: release wakes a poll thread waiting in awaitRelease, which must
+        // find it (woken before it, the thread went back to a poll that returned nothing).
         if (current(w)) {
           completions.add(new Completion(w.partition, w.epoch, w.record.offset()));
         }
+        release(w);
       }
       lane.group.clear();
       finishRun(lane);
