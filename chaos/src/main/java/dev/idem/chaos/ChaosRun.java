@@ -343,7 +343,7 @@ public final class ChaosRun {
         return Instant.now();
       }
       state = assigned + " partitions assigned, not yet handling events: " + idle;
-      sleep(100);
+      Sleep.millis(100);
     }
     log.note("not whole " + WHOLE_TIMEOUT.toSeconds() + " s after " + fault.label() + ": " + state);
     return Instant.now();
@@ -357,7 +357,7 @@ public final class ChaosRun {
   private static void waitReviving(ConsumerFleet fleet, Instant until) {
     while (Instant.now().isBefore(until)) {
       fleet.reviveCrashed();
-      sleep(100);
+      Sleep.millis(100);
     }
   }
 
@@ -375,7 +375,7 @@ public final class ChaosRun {
     List<String> behind = behind(invariants, outboxTable);
     while (!behind.isEmpty() && System.nanoTime() < deadline) {
       fleet.reviveCrashed();
-      sleep(500);
+      Sleep.millis(500);
       behind = behind(invariants, outboxTable);
     }
     log.note(
@@ -412,7 +412,7 @@ public final class ChaosRun {
       if (assigned == partitions) {
         return;
       }
-      sleep(100);
+      Sleep.millis(100);
     }
     throw new ChaosException(
         "the consumers did not own all partitions within " + ASSIGNMENT_TIMEOUT);
@@ -423,7 +423,7 @@ public final class ChaosRun {
     long deadline = System.nanoTime() + SESSIONS_GONE_TIMEOUT.toNanos();
     int sessions = invariants.consumerSessions();
     while (sessions > 0 && System.nanoTime() < deadline) {
-      sleep(100);
+      Sleep.millis(100);
       sessions = invariants.consumerSessions();
     }
     return sessions;
@@ -452,15 +452,6 @@ public final class ChaosRun {
           StandardOpenOption.APPEND);
     } catch (IOException e) {
       log.note("cannot write the summary: " + e);
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ChaosException("interrupted", e);
     }
   }
 }

@@ -176,7 +176,7 @@ final class ConsumerFleet implements AutoCloseable {
     while (System.nanoTime() < deadline) {
       Integer slot = relayLeaderSlot();
       if (slot == null) {
-        sleep(100);
+        Sleep.millis(100);
         continue;
       }
       ConsumerProcess p = running(slot);
@@ -314,15 +314,6 @@ final class ConsumerFleet implements AutoCloseable {
       if (p.alive()) {
         p.kill();
       }
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ChaosException("interrupted", e);
     }
   }
 

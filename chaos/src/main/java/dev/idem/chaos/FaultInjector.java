@@ -205,12 +205,12 @@ final class FaultInjector {
     proxy.dropCommitReplies(COMMIT_REPLIES_DROPPED);
     long deadline = System.nanoTime() + COMMIT_DROP_TIMEOUT.toNanos();
     while (proxy.armedCommitDrops() > 0 && System.nanoTime() < deadline) {
-      sleep(50);
+      Sleep.millis(50);
     }
     int unused = proxy.armedCommitDrops();
     proxy.dropCommitReplies(0);
     // A drop is claimed when its COMMIT is forwarded and counted when the server's reply arrived.
-    sleep(500);
+    Sleep.millis(500);
     long dropped = proxy.droppedCommitReplies() - before;
     ambiguousCommits += dropped;
     return "dropped the replies to "
@@ -236,23 +236,14 @@ final class FaultInjector {
       if (p != null && p.assigned() == count) {
         return true;
       }
-      sleep(100);
+      Sleep.millis(100);
     }
     return false;
   }
 
   private long pause(int minMillis, int maxMillis) {
     long millis = minMillis + (maxMillis > minMillis ? random.nextInt(maxMillis - minMillis) : 0);
-    sleep(millis);
+    Sleep.millis(millis);
     return millis;
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ChaosException("interrupted", e);
-    }
   }
 }

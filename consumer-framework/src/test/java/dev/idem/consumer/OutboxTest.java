@@ -68,20 +68,29 @@ class OutboxTest {
   private OutboxRelay relay(
       Outbox outbox, HikariDataSource pool, String name, IntConsumer afterSend) {
     meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
-    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
     OutboxRelay.Builder builder =
-        OutboxRelay.builder(
-                outbox, pool, locks, Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
-            .name(name)
-            .pollInterval(Duration.ofMillis(20))
-            .leaderPing(Duration.ofMillis(200))
-            .meterRegistry(meters);
+        relayBuilder(outbox, pool, name).pollInterval(Duration.ofMillis(20)).meterRegistry(meters);
     if (afterSend != null) {
       FaultAccess.afterOutboxSend(builder, afterSend);
     }
     OutboxRelay relay = closer.add(builder.build());
     relay.start();
     return relay;
+  }
+
+  /** A relay of {@code name} on the test's broker, electing quickly; not started. */
+  private static OutboxRelay.Builder relayBuilder(
+      Outbox outbox, HikariDataSource pool, String name) {
+    return relayBuilder(
+        outbox, pool, name, Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()));
+  }
+
+  private static OutboxRelay.Builder relayBuilder(
+      Outbox outbox, HikariDataSource pool, String name, Map<String, Object> kafka) {
+    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    return OutboxRelay.builder(outbox, pool, locks, kafka)
+        .name(name)
+        .leaderPing(Duration.ofMillis(200));
   }
 
   /** A handler's writes: its effect, then {@code publish}, then its failures. */
@@ -210,20 +219,18 @@ class OutboxTest {
       outbox.publish(c, OutboxRecord.of("n-1", name, utf8("k"), utf8("waits")));
       c.commit();
     }
-    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
+    // No broker listens on port 1; the producer gives up after 300 ms each round.
     OutboxRelay relay =
         closer.add(
-            OutboxRelay.builder(
+            relayBuilder(
                     outbox,
                     pool,
-                    locks,
+                    name,
                     Map.of(
                         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
                         "127.0.0.1:1",
                         ProducerConfig.MAX_BLOCK_MS_CONFIG,
                         300))
-                .name(name)
-                .leaderPing(Duration.ofMillis(200))
                 .build());
     relay.start();
     awaitTrue(
@@ -698,19 +705,9 @@ class OutboxTest {
       c.commit();
     }
     // One row a round: the relay is busy for hundreds of rounds and never finds the table empty.
-    AdvisoryLocks locks = AdvisoryLocks.builder(ConnectionFactory.sameServerAs(pool)).build();
     OutboxRelay relay =
         closer.add(
-            OutboxRelay.builder(
-                    outbox,
-                    pool,
-                    locks,
-                    Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap()))
-                .name(name)
-                .leaderPing(Duration.ofMillis(200))
-                .batchSize(1)
-                .retention(Duration.ofSeconds(1))
-                .build());
+            relayBuilder(outbox, pool, name).batchSize(1).retention(Duration.ofSeconds(1)).build());
     relay.start();
     String table = "idem." + outbox.table();
     awaitTrue(
