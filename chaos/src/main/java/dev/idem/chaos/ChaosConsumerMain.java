@@ -183,7 +183,7 @@ public final class ChaosConsumerMain {
    */
   private void publish(ProcessingContext ctx, ChaosEvent event) throws java.sql.SQLException {
     if (outbox != null) {
-      outbox.publish(ctx, "applied", outboxTopic, key(event), value(ctx.connection(), event));
+      outbox.publish(ctx, "applied", outboxTopic, key(event), numbered(ctx.connection(), event));
     }
   }
 
@@ -192,10 +192,10 @@ public final class ChaosConsumerMain {
   }
 
   /**
-   * {@code <event id>|<key>|<place>}, the place taken in the key's commit order ({@link
-   * Ledger#nextInKey}) on the handler's transaction.
+   * Takes the event's place in its key's commit order ({@link Ledger#nextInKey}, a write on the
+   * handler's transaction) and returns the record value {@code <event id>|<key>|<place>}.
    */
-  private static byte[] value(java.sql.Connection c, ChaosEvent event)
+  private static byte[] numbered(java.sql.Connection c, ChaosEvent event)
       throws java.sql.SQLException {
     int place = Ledger.nextInKey(c, event.key());
     return (event.id() + "|" + event.key() + "|" + place).getBytes(StandardCharsets.UTF_8);
@@ -402,7 +402,12 @@ public final class ChaosConsumerMain {
       for (BatchEvent<ChaosEvent> e : byKey) {
         records.add(
             Outbox.record(
-                ctx, e, "applied", outboxTopic, key(e.payload()), value(connection, e.payload())));
+                ctx,
+                e,
+                "applied",
+                outboxTopic,
+                key(e.payload()),
+                numbered(connection, e.payload())));
       }
       outbox.publishAll(connection, records);
     }

@@ -108,9 +108,6 @@ public final class SchemaSql {
       err.println("error: " + e.getMessage());
       return 2;
     }
-    String outboxName = outboxTable;
-    java.util.function.Supplier<SchemaMigrator> outbox =
-        () -> ConsumerSchemas.outbox(settings.schema(), outboxName);
     if (sets.contains("outbox")) {
       try {
         // The outbox's own check of the name, with its message.
@@ -120,6 +117,7 @@ public final class SchemaSql {
         return 2;
       }
     }
+    String outbox = outboxTable;
     List<SchemaMigrator> chosen = new ArrayList<>();
     if (sets.isEmpty()) {
       chosen.addAll(ConsumerSchemas.of(settings));
@@ -131,7 +129,7 @@ public final class SchemaSql {
                 ConsumerSchemas.core(
                     settings.schema(), settings.processedTable(), settings.deadLetterTable());
             case "offsets" -> ConsumerSchemas.offsets(settings.schema());
-            case "outbox" -> outbox.get();
+            case "outbox" -> ConsumerSchemas.outbox(settings.schema(), outbox);
             default -> SchemaMigrator.locks(settings.schema());
           });
     }

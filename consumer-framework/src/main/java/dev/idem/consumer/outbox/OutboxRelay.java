@@ -74,7 +74,6 @@ public final class OutboxRelay implements AutoCloseable {
   private volatile Instant lastRound;
   private volatile int failedRounds;
   private volatile String lastFailure;
-  private volatile boolean closed;
   private volatile double pendingRows = Double.NaN;
   private volatile double oldestPendingSeconds = Double.NaN;
   private long lastMeasured;
@@ -185,7 +184,7 @@ public final class OutboxRelay implements AutoCloseable {
     double oldest = oldestPendingSeconds;
     return new OutboxRelayHealth(
         name,
-        running && !closed && thread.isAlive(),
+        running && thread.isAlive(),
         leader,
         leader ? token.epoch() : -1,
         lastRound,
@@ -372,7 +371,6 @@ public final class OutboxRelay implements AutoCloseable {
   /** Stops publishing (finishing the round under way) and hands the leadership over. */
   @Override
   public void close() {
-    closed = true;
     running = false;
     thread.interrupt();
     try {

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -45,27 +46,29 @@ class IdemOutboxConfiguration {
       ObjectProvider<DataSource> dataSources) {
     Binder binder = Binder.get(environment);
     Outbox.Builder builder = Outbox.builder();
-    for (String key : new String[] {"schema", "table"}) {
-      String value = binder.bind("idem.outbox." + key, String.class).orElse(null);
-      if (value != null) {
-        try {
-          if (key.equals("schema")) {
-            builder.schema(value);
-          } else {
-            builder.table(value);
-          }
-        } catch (IllegalArgumentException e) {
-          throw new InvalidIdemPropertyException(
-              "idem.outbox." + key, e.getMessage(), "use a lower-case SQL identifier");
-        }
-      }
-    }
+    identifier(binder, "idem.outbox.schema", builder::schema);
+    identifier(binder, "idem.outbox.table", builder::table);
     binder.bind("idem.outbox.max-record-bytes", Integer.class).ifBound(builder::maxRecordBytes);
     Outbox outbox = builder.build();
     if (binder.bind("idem.apply-schema", Boolean.class).orElse(true)) {
       outbox.applySchema(IdemAutoConfiguration.dataSource(beans, dataSources));
     }
     return outbox;
+  }
+
+  /** Hands a bound {@code property} to {@code setter}, whose refusal names the property. */
+  private static void identifier(Binder binder, String property, Consumer<String> setter) {
+    binder
+        .bind(property, String.class)
+        .ifBound(
+            value -> {
+              try {
+                setter.accept(value);
+              } catch (IllegalArgumentException e) {
+                throw new InvalidIdemPropertyException(
+                    property, e.getMessage(), "use a lower-case SQL identifier");
+              }
+            });
   }
 
   @Bean
