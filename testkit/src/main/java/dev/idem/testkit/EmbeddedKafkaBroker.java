@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,10 +33,17 @@ import org.slf4j.LoggerFactory;
  * kill the broker like a crashed server. It exits on its own when the test JVM goes away. Stopping
  * and starting again keeps the port, the cluster id and the data, so committed offsets and topics
  * survive a restart.
+ *
+ * <p>The system property {@value #CHILD_JVM_OPTIONS} adds options to the broker's JVM, separated by
+ * spaces; idem's build passes its test JVMs' options this way (C1 only, which halves the CPU the
+ * brokers spend starting and serving the tests).
  */
 public final class EmbeddedKafkaBroker implements KafkaServer {
   private static final Logger log = LoggerFactory.getLogger(EmbeddedKafkaBroker.class);
   private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(90);
+
+  /** The system property whose value, split at spaces, is added to the broker JVM's options. */
+  public static final String CHILD_JVM_OPTIONS = "idem.testkit.child-jvm-options";
 
   private final Path directory;
   private final Path properties;
@@ -179,6 +187,7 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     command.add(heap);
     command.add("-XX:+UseG1GC");
     command.add("-XX:MaxGCPauseMillis=20");
+    command.addAll(childJvmOptions());
     command.add("-Djava.awt.headless=true");
     command.add("-Dlogback.configurationFile=idem-testkit-broker-logback.xml");
     command.add("-Dlog4j2.configurationFile=classpath:idem-testkit-broker-log4j2.xml");
@@ -199,6 +208,12 @@ public final class EmbeddedKafkaBroker implements KafkaServer {
     }
     awaitReady(logFile);
     log.info("Kafka broker listening on {} (log dir {})", bootstrapServers(), directory);
+  }
+
+  private static List<String> childJvmOptions() {
+    return Arrays.stream(System.getProperty(CHILD_JVM_OPTIONS, "").trim().split("\\s+"))
+        .filter(option -> !option.isEmpty())
+        .toList();
   }
 
   /**
