@@ -28,10 +28,20 @@ public final class DatabaseProbe implements AutoCloseable {
   private final String consumerName;
   private final DataSource dataSource;
   private final ScheduledExecutorService thread;
-  private volatile boolean reachable;
 
-  /** When the probe running now began ({@link System#nanoTime()}), or 0 when none runs. */
-  private volatile long runningSince;
+  /**
+   * The last answer and the probe running now, published together: a reader never sees a probe's
+   * end without its answer (read apart, the answer from before an outage showed for a moment after
+   * the probe that found the database down had ended).
+   */
+  private volatile State state;
+
+  /**
+   * @param reachable the last probe's answer
+   * @param runningSince when the probe running now began ({@link System#nanoTime()}), or 0 when
+   *     none runs
+   */
+  private record State(boolean reachable, long runningSince) {}
 
   /**
    * @param reachable the answer until the first probe runs (true right after a start-up check that
@@ -45,7 +55,7 @@ public final class DatabaseProbe implements AutoCloseable {
       ScheduledExecutorService thread) {
     this.consumerName = consumerName;
     this.dataSource = dataSource;
-    this.reachable = reachable;
+    this.state = new State(reachable, 0);
     this.thread = thread;
     thread.scheduleWithFixedDelay(
         this::probe, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
@@ -56,27 +66,27 @@ public final class DatabaseProbe implements AutoCloseable {
    * out nothing, a server that does not answer): such a probe may never return.
    */
   public boolean reachable() {
-    long since = runningSince;
-    if (since != 0 && System.nanoTime() - since > TimeUnit.SECONDS.toNanos(VALID_SECONDS + 1)) {
+    State s = state;
+    if (s.runningSince() != 0
+        && System.nanoTime() - s.runningSince() > TimeUnit.SECONDS.toNanos(VALID_SECONDS + 1)) {
       return false;
     }
-    return reachable;
+    return s.reachable();
   }
 
   private void probe() {
+    boolean before = state.reachable();
+    state = new State(before, System.nanoTime());
     boolean now;
-    runningSince = System.nanoTime();
     try (Connection c = dataSource.getConnection()) {
       now = c.isValid(VALID_SECONDS);
     } catch (SQLException | RuntimeException e) {
       now = false;
-    } finally {
-      runningSince = 0;
     }
-    if (now != reachable) {
+    state = new State(now, 0);
+    if (now != before) {
       log.info("consumer {}: database {}", consumerName, now ? "reachable again" : "not reachable");
     }
-    reachable = now;
   }
 
   @Override
