@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 public final class SharedPostgres {
   private static final Logger log = LoggerFactory.getLogger(SharedPostgres.class);
   private static final AtomicLong NAMES = new AtomicLong();
+  private static final String PROCESS = Long.toString(ProcessHandle.current().pid(), 36);
   private static volatile PostgresServer shared;
 
   private SharedPostgres() {}
@@ -68,14 +69,18 @@ public final class SharedPostgres {
   }
 
   /**
-   * A name unique in this JVM and across runs against the same servers, safe as a Kafka topic name,
-   * a consumer group id and a SQL identifier: lower-case letters, digits and underscores.
+   * A name unique in this JVM, among the test JVMs of one build (they run side by side and may
+   * share servers from the environment) and across runs against the same servers, safe as a Kafka
+   * topic name, a consumer group id and a SQL identifier: lower-case letters, digits and
+   * underscores.
    */
   public static String uniqueName(String prefix) {
     String clean = prefix.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
     return clean
         + "_"
         + Long.toString(System.currentTimeMillis() % 100_000_000L, 36)
+        + "_"
+        + PROCESS
         + "_"
         + NAMES.incrementAndGet();
   }
