@@ -4,9 +4,10 @@ import dev.idem.consumer.internal.config.ConfigFiles;
 import dev.idem.consumer.internal.config.DeadLetterTopics;
 import dev.idem.consumer.internal.config.KafkaClientProperties;
 import dev.idem.consumer.internal.config.Kind;
-import dev.idem.consumer.internal.config.Rules;
+import dev.idem.consumer.internal.config.RawValue;
 import dev.idem.consumer.internal.config.Setting;
 import dev.idem.consumer.internal.config.Settings;
+import dev.idem.consumer.internal.config.Validation;
 import dev.idem.consumer.internal.config.Values;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,9 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
-// Over 400 lines because this file is public API only: a record of 32 documented components and a
-// builder of 25 documented typed setters, each one line of logic. The settings' definitions, their
-// parsing and checks, the rules between them and the Kafka client properties live in
+// Over 400 lines because this file is public API only: an accessor and a typed setter for each of
+// 33 settings, each documented, each one line of logic. The settings' definitions, their parsing
+// and checks, the rules between them and the Kafka client properties live in
 // dev.idem.consumer.internal.config.
 
 /**
@@ -26,147 +27,249 @@ import java.util.Objects;
  *
  * <p>Build it in code with {@link #builder(String)}, or load it from a properties or YAML file with
  * {@link #load(Path)} (keys documented in {@code config/idem.properties}). {@link Builder#build()}
- * checks everything and throws {@link IdemConfigException} naming the key and the fix; nothing is
- * quietly replaced. The canonical constructor checks the same, so no instance holds a value that
- * the builder would refuse. Every {@code consumer.*} and {@code pg.*} key is defined once, in
- * {@link Settings}.
- *
- * @param consumerName the consumer's name: processed marks are kept per (consumer name, event id)
- * @param topics the topics to consume
- * @param kafka the Kafka consumer properties idem uses (with its own settings applied)
- * @param lockNamespace the namespace of advisory-lock keys (default: the consumer name)
- * @param schema the PostgreSQL schema of idem's tables
- * @param processedTable the table of processed event ids
- * @param deadLetterTable the table of dead letters
- * @param deadLetterTopic the dead-letter topic template ({@code {topic}} is replaced by the source
- *     topic), or null when dead letters go to the table only
- * @param lockTimeout how long a copy waits for the lock held by another copy of its event
- * @param handlerTimeout the longest a transaction may run a statement or stay idle
- * @param commitInterval how often done offsets are committed to Kafka
- * @param drainTimeout how long a revoke or close waits for in-flight records
- * @param pollTimeout the longest one {@code poll} blocks
- * @param concurrency how many records are processed at once
- * @param maxAbandonedWorkers how many worker threads abandoned by the watchdog (their transaction
- *     outlived lock-timeout + handler-timeout) may still be alive; past that a hung worker keeps
- *     its slot and the consumer reports itself unhealthy
- * @param maxInFlight the most records handed to workers and not yet done
- * @param maxInFlightBytes the most bytes (keys and values) of such records
- * @param maxInFlightPerPartition a partition holding this many records in flight is paused alone
- * @param maxUncommittedPerPartition a partition holding this many records above its committable
- *     offset (done or not, behind a record that is not done) is paused alone
- * @param retry the retry policy for failed records
- * @param batchSize batch mode: the most records of one partition in one batch
- * @param batchMaxLocks batch mode: the most advisory locks (distinct event ids) in one transaction
- * @param transactionMaxRecords per-record handlers: the most records of one partition applied in
- *     one transaction, each in a savepoint of its own (1: one transaction per record)
- * @param retentionWindow how long processed marks are kept, or null when retention is off
- * @param retentionInterval how often the retention job runs
- * @param retentionBatchSize marks deleted per retention transaction
- * @param retentionAllowShorterThanTopic whether a consumer with offsets in Kafka starts although a
- *     topic can deliver records for longer than the retention window (only a warning then)
- * @param retentionTopicCheckTimeout how long {@code start()} waits for the brokers to report the
- *     topics' retention settings before it starts unchecked and asks again in the background
- * @param offsetStore where the authoritative record of done offsets is kept
- * @param readRetryTimeout how long a record whose deserializer or event-id extractor fails with a
- *     retryable failure (by default: a network failure) is retried before it is dead-lettered
- * @param transactionStateCheck how a transaction left aborted or ended by its handler is detected
- * @param deadLetterMode whether a dead letter lets the later records of its key through or parks
- *     the key
- * @param database optional connection settings, when idem opens its own pool
+ * checks everything and throws one {@link IdemConfigException} that names every refused key and its
+ * fix; nothing is quietly replaced. Every {@code consumer.*} and {@code pg.*} key is defined once,
+ * in the settings table of {@code dev.idem.consumer.internal.config}; this class reads the
+ * validated values by accessors. {@link #toBuilder()} starts a changed copy.
  */
-public record IdemConfig(
-    String consumerName,
-    List<String> topics,
-    Map<String, Object> kafka,
-    String lockNamespace,
-    String schema,
-    String processedTable,
-    String deadLetterTable,
-    String deadLetterTopic,
-    Duration lockTimeout,
-    Duration handlerTimeout,
-    Duration commitInterval,
-    Duration drainTimeout,
-    Duration pollTimeout,
-    int concurrency,
-    int maxAbandonedWorkers,
-    int maxInFlight,
-    long maxInFlightBytes,
-    int maxInFlightPerPartition,
-    int maxUncommittedPerPartition,
-    RetryPolicy retry,
-    int batchSize,
-    int batchMaxLocks,
-    int transactionMaxRecords,
-    Duration retentionWindow,
-    Duration retentionInterval,
-    int retentionBatchSize,
-    boolean retentionAllowShorterThanTopic,
-    Duration retentionTopicCheckTimeout,
-    OffsetStore offsetStore,
-    Duration readRetryTimeout,
-    TransactionStateCheck transactionStateCheck,
-    DeadLetterMode deadLetterMode,
-    DatabaseSettings database) {
+public final class IdemConfig {
+  // Every consumer.* and pg.* setting's value by key (null where a setting is off or absent).
+  private final Map<String, Object> values;
+  private final Map<String, Object> kafka;
+  private final RetryPolicy retry;
+  private final DatabaseSettings database;
+  // The builder's own entries, for toBuilder(): what was set, not what was derived.
+  private final Builder source;
+
+  private IdemConfig(
+      Map<String, Object> values,
+      Map<String, Object> kafka,
+      RetryPolicy retry,
+      DatabaseSettings database,
+      Builder source) {
+    this.values = values;
+    this.kafka = kafka;
+    this.retry = retry;
+    this.database = database;
+    this.source = source;
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T get(Setting<T> setting) {
+    return (T) values.get(setting.key());
+  }
+
+  /** The consumer's name: processed marks are kept per (consumer name, event id). */
+  public String consumerName() {
+    return get(Settings.NAME);
+  }
+
+  /** The topics to consume. */
+  public List<String> topics() {
+    return get(Settings.TOPICS);
+  }
+
+  /** The Kafka consumer properties idem uses (with its own settings applied). */
+  public Map<String, Object> kafka() {
+    return kafka;
+  }
+
+  /** The namespace of advisory-lock keys (default: the consumer name). */
+  public String lockNamespace() {
+    return get(Settings.LOCK_NAMESPACE);
+  }
+
+  /** The PostgreSQL schema of idem's tables. */
+  public String schema() {
+    return get(Settings.SCHEMA);
+  }
+
+  /** The table of processed event ids. */
+  public String processedTable() {
+    return get(Settings.PROCESSED_TABLE);
+  }
+
+  /** The table of dead letters. */
+  public String deadLetterTable() {
+    return get(Settings.DEAD_LETTER_TABLE);
+  }
 
   /**
-   * Checks every value as {@link Builder#build()} does, and completes the Kafka properties with the
-   * settings idem owns.
-   *
-   * @throws IdemConfigException naming the first refused key and the fix
+   * The dead-letter topic template ({@code {topic}} is replaced by the source topic), or null when
+   * dead letters go to the table only.
    */
-  public IdemConfig {
-    consumerName = Settings.NAME.check(consumerName);
-    topics = List.copyOf(Settings.TOPICS.check(topics));
-    if (kafka == null) {
-      throw new IdemConfigException("kafka", "is null; give the Kafka consumer properties");
-    }
-    KafkaClientProperties.Consumer client = KafkaClientProperties.consumer(consumerName, kafka);
-    kafka = client.properties();
-    Settings.LOCK_NAMESPACE.check(lockNamespace);
-    Settings.SCHEMA.check(schema);
-    Settings.PROCESSED_TABLE.check(processedTable);
-    Settings.DEAD_LETTER_TABLE.check(deadLetterTable);
-    Rules.tablesDiffer(processedTable, deadLetterTable);
-    Settings.DEAD_LETTER_TOPIC.check(deadLetterTopic);
-    DeadLetterTopics.checkFor(deadLetterTopic, topics);
-    Settings.LOCK_TIMEOUT.check(lockTimeout);
-    Settings.HANDLER_TIMEOUT.check(handlerTimeout);
-    Rules.timeouts(lockTimeout, handlerTimeout);
-    Settings.COMMIT_INTERVAL.check(commitInterval);
-    Settings.DRAIN_TIMEOUT.check(drainTimeout);
-    Settings.POLL_TIMEOUT.check(pollTimeout);
-    Settings.CONCURRENCY.check(concurrency);
-    Settings.MAX_ABANDONED_WORKERS.check(maxAbandonedWorkers);
-    if (retry == null) {
-      throw new IdemConfigException("consumer.retry", "is null; give a RetryPolicy");
-    }
-    Settings.RETRY_MAX_ATTEMPTS.check(retry.maxAttempts());
-    Settings.RETRY_INITIAL_BACKOFF.check(retry.initialBackoff());
-    Settings.RETRY_MAX_BACKOFF.check(retry.maxBackoff());
-    Rules.drainWithinPollInterval(drainTimeout, client.maxPollIntervalMs());
-    Settings.MAX_IN_FLIGHT.check(maxInFlight);
-    Settings.MAX_IN_FLIGHT_BYTES.check(maxInFlightBytes);
-    Settings.MAX_IN_FLIGHT_PER_PARTITION.check(maxInFlightPerPartition);
-    Rules.inFlight(maxInFlight, maxInFlightPerPartition, client.maxPollRecords());
-    Settings.MAX_UNCOMMITTED_PER_PARTITION.check(maxUncommittedPerPartition);
-    if (database != null) {
-      Settings.PG_URL.check(database.url());
-      Settings.PG_POOL_SIZE.check(database.poolSize());
-      Rules.poolHoldsConcurrency(database.poolSize(), concurrency);
-    }
-    Settings.RETENTION_WINDOW.check(retentionWindow);
-    Settings.RETENTION_INTERVAL.check(retentionInterval);
-    Settings.RETENTION_BATCH_SIZE.check(retentionBatchSize);
-    Settings.RETENTION_TOPIC_CHECK_TIMEOUT.check(retentionTopicCheckTimeout);
-    Settings.BATCH_SIZE.check(batchSize);
-    Settings.BATCH_MAX_LOCKS.check(batchMaxLocks);
-    Settings.TRANSACTION_MAX_RECORDS.check(transactionMaxRecords);
-    Rules.transactionMaxRecords(transactionMaxRecords);
-    Settings.OFFSET_STORE.check(offsetStore);
-    Settings.READ_RETRY_TIMEOUT.check(readRetryTimeout);
-    Settings.TRANSACTION_STATE_CHECK.check(transactionStateCheck);
-    Settings.DEAD_LETTER_MODE.check(deadLetterMode);
+  public String deadLetterTopic() {
+    return get(Settings.DEAD_LETTER_TOPIC);
+  }
+
+  /** How long a copy waits for the lock held by another copy of its event. */
+  public Duration lockTimeout() {
+    return get(Settings.LOCK_TIMEOUT);
+  }
+
+  /** The longest a transaction may run a statement or stay idle. */
+  public Duration handlerTimeout() {
+    return get(Settings.HANDLER_TIMEOUT);
+  }
+
+  /** How often done offsets are committed to Kafka. */
+  public Duration commitInterval() {
+    return get(Settings.COMMIT_INTERVAL);
+  }
+
+  /** How long a revoke or close waits for in-flight records. */
+  public Duration drainTimeout() {
+    return get(Settings.DRAIN_TIMEOUT);
+  }
+
+  /** The longest one {@code poll} blocks. */
+  public Duration pollTimeout() {
+    return get(Settings.POLL_TIMEOUT);
+  }
+
+  /** How many records are processed at once. */
+  public int concurrency() {
+    return get(Settings.CONCURRENCY);
+  }
+
+  /**
+   * How many worker threads abandoned by the watchdog (their transaction outlived lock-timeout +
+   * handler-timeout) may still be alive; past that a hung worker keeps its slot and the consumer
+   * reports itself unhealthy.
+   */
+  public int maxAbandonedWorkers() {
+    return get(Settings.MAX_ABANDONED_WORKERS);
+  }
+
+  /** The most records handed to workers and not yet done. */
+  public int maxInFlight() {
+    return get(Settings.MAX_IN_FLIGHT);
+  }
+
+  /** The most bytes (keys and values) of records in flight. */
+  public long maxInFlightBytes() {
+    return get(Settings.MAX_IN_FLIGHT_BYTES);
+  }
+
+  /** A partition holding this many records in flight is paused alone. */
+  public int maxInFlightPerPartition() {
+    return get(Settings.MAX_IN_FLIGHT_PER_PARTITION);
+  }
+
+  /**
+   * A partition holding this many records above its committable offset (done or not, behind a
+   * record that is not done) is paused alone.
+   */
+  public int maxUncommittedPerPartition() {
+    return get(Settings.MAX_UNCOMMITTED_PER_PARTITION);
+  }
+
+  /** The retry policy for failed records. */
+  public RetryPolicy retry() {
+    return retry;
+  }
+
+  /** Batch mode: the most records of one partition in one batch. */
+  public int batchSize() {
+    return get(Settings.BATCH_SIZE);
+  }
+
+  /** Batch mode: the most advisory locks (distinct event ids) in one transaction. */
+  public int batchMaxLocks() {
+    return get(Settings.BATCH_MAX_LOCKS);
+  }
+
+  /**
+   * Per-record handlers: the most records of one partition applied in one transaction, each in a
+   * savepoint of its own (1: one transaction per record).
+   */
+  public int transactionMaxRecords() {
+    return get(Settings.TRANSACTION_MAX_RECORDS);
+  }
+
+  /** How long processed marks are kept, or null when retention is off. */
+  public Duration retentionWindow() {
+    return get(Settings.RETENTION_WINDOW);
+  }
+
+  /** How often the retention job runs. */
+  public Duration retentionInterval() {
+    return get(Settings.RETENTION_INTERVAL);
+  }
+
+  /** Marks deleted per retention transaction. */
+  public int retentionBatchSize() {
+    return get(Settings.RETENTION_BATCH_SIZE);
+  }
+
+  /**
+   * Whether a consumer with offsets in Kafka starts although a topic can deliver records for longer
+   * than the retention window (only a warning then).
+   */
+  public boolean retentionAllowShorterThanTopic() {
+    return get(Settings.RETENTION_ALLOW_SHORTER_THAN_TOPIC);
+  }
+
+  /**
+   * How long {@code start()} waits for the brokers to report the topics' retention settings before
+   * it starts unchecked and asks again in the background.
+   */
+  public Duration retentionTopicCheckTimeout() {
+    return get(Settings.RETENTION_TOPIC_CHECK_TIMEOUT);
+  }
+
+  /** Where the authoritative record of done offsets is kept. */
+  public OffsetStore offsetStore() {
+    return get(Settings.OFFSET_STORE);
+  }
+
+  /**
+   * How long a record whose deserializer or event-id extractor fails with a retryable failure (by
+   * default: a network failure) is retried before it is dead-lettered.
+   */
+  public Duration readRetryTimeout() {
+    return get(Settings.READ_RETRY_TIMEOUT);
+  }
+
+  /** How a transaction left aborted or ended by its handler is detected. */
+  public TransactionStateCheck transactionStateCheck() {
+    return get(Settings.TRANSACTION_STATE_CHECK);
+  }
+
+  /** Whether a dead letter lets the later records of its key through or parks the key. */
+  public DeadLetterMode deadLetterMode() {
+    return get(Settings.DEAD_LETTER_MODE);
+  }
+
+  /** The connection settings of the pool idem opens itself, or null when it is given one. */
+  public DatabaseSettings database() {
+    return database;
+  }
+
+  /**
+   * A builder holding what built this configuration (the values set, not the defaults derived from
+   * them), to change some and build a new one.
+   */
+  public Builder toBuilder() {
+    return source.copy();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof IdemConfig other
+        && values.equals(other.values)
+        && kafka.equals(other.kafka);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(values, kafka);
+  }
+
+  /** The effective settings, secrets masked, as {@link #describe()} gives them. */
+  @Override
+  public String toString() {
+    return "IdemConfig[" + describe().strip().replace("\n  ", ", ") + "]";
   }
 
   /** A builder for the consumer named {@code consumerName}. */
@@ -224,7 +327,7 @@ public record IdemConfig(
    * secrets masked.
    */
   public String describe() {
-    Map<String, String> lines = Settings.describe(this);
+    Map<String, String> lines = Settings.describe(values);
     kafka.forEach((k, v) -> lines.put("kafka." + k, String.valueOf(Values.maskIfSecret(k, v))));
     StringBuilder sb = new StringBuilder();
     lines.forEach((k, v) -> sb.append("\n  ").append(k).append('=').append(v));
@@ -233,7 +336,7 @@ public record IdemConfig(
 
   /** The dead-letter topic for records of {@code sourceTopic}, or null when off. */
   public String deadLetterTopicFor(String sourceTopic) {
-    return DeadLetterTopics.forSource(deadLetterTopic, sourceTopic);
+    return DeadLetterTopics.forSource(deadLetterTopic(), sourceTopic);
   }
 
   /**
@@ -241,7 +344,7 @@ public record IdemConfig(
    * settings, for dead letters and replays.
    */
   public Map<String, Object> producerProperties() {
-    return KafkaClientProperties.producer(consumerName, kafka);
+    return KafkaClientProperties.producer(consumerName(), kafka);
   }
 
   /**
@@ -270,10 +373,8 @@ public record IdemConfig(
     private final String consumerName;
     private final List<String> topics = new ArrayList<>();
     private final Map<String, String> kafka = new LinkedHashMap<>();
-    // By key: a Raw text from a file or set(), or a typed value from a typed setter.
+    // By key: a RawValue (text from a file or set()), or a typed value from a typed setter.
     private final Map<String, Object> values = new LinkedHashMap<>();
-
-    private record Raw(String text) {}
 
     private Builder(String consumerName) {
       this.consumerName = consumerName;
@@ -317,27 +418,27 @@ public record IdemConfig(
 
     /** The lock wait bound; default 30 s. */
     public Builder lockTimeout(Duration timeout) {
-      return put("consumer.lock-timeout", timeout);
+      return put(Settings.LOCK_TIMEOUT, timeout);
     }
 
     /** The handler bound (statement and idle-in-transaction timeouts); default 60 s. */
     public Builder handlerTimeout(Duration timeout) {
-      return put("consumer.handler-timeout", timeout);
+      return put(Settings.HANDLER_TIMEOUT, timeout);
     }
 
     /** How often offsets are committed; default 1 s. */
     public Builder commitInterval(Duration interval) {
-      return put("consumer.commit-interval", interval);
+      return put(Settings.COMMIT_INTERVAL, interval);
     }
 
     /** How long revoke and close wait for in-flight work; default 10 s. */
     public Builder drainTimeout(Duration timeout) {
-      return put("consumer.drain-timeout", timeout);
+      return put(Settings.DRAIN_TIMEOUT, timeout);
     }
 
     /** How many records run at once; default 1. */
     public Builder concurrency(int concurrency) {
-      return put("consumer.concurrency", concurrency);
+      return put(Settings.CONCURRENCY, concurrency);
     }
 
     /**
@@ -348,12 +449,12 @@ public record IdemConfig(
      * health()} reports the consumer unhealthy.
      */
     public Builder maxAbandonedWorkers(int workers) {
-      return put("consumer.max-abandoned-workers", workers);
+      return put(Settings.MAX_ABANDONED_WORKERS, workers);
     }
 
     /** The most records in flight (handed to workers, not done); default 2000. */
     public Builder maxInFlight(int records) {
-      return put("consumer.max-in-flight", records);
+      return put(Settings.MAX_IN_FLIGHT, records);
     }
 
     /**
@@ -362,7 +463,7 @@ public record IdemConfig(
      * that is lower.
      */
     public Builder maxInFlightPerPartition(int records) {
-      return put("consumer.max-in-flight-per-partition", records);
+      return put(Settings.MAX_IN_FLIGHT_PER_PARTITION, records);
     }
 
     /**
@@ -372,12 +473,12 @@ public record IdemConfig(
      * is redelivered after a crash.
      */
     public Builder maxUncommittedPerPartition(int records) {
-      return put("consumer.max-uncommitted-per-partition", records);
+      return put(Settings.MAX_UNCOMMITTED_PER_PARTITION, records);
     }
 
     /** The most bytes of records in flight; default 64 MiB. */
     public Builder maxInFlightBytes(long bytes) {
-      return put("consumer.max-in-flight-bytes", bytes);
+      return put(Settings.MAX_IN_FLIGHT_BYTES, bytes);
     }
 
     /**
@@ -395,7 +496,7 @@ public record IdemConfig(
      * when compacted) plus the providers' retry window, or a replay re-applies events.
      */
     public Builder retentionWindow(Duration window) {
-      return put("consumer.retention.window", window);
+      return put(Settings.RETENTION_WINDOW, window);
     }
 
     /**
@@ -405,7 +506,7 @@ public record IdemConfig(
      * than the window then applies them again.
      */
     public Builder retentionAllowShorterThanTopic(boolean allow) {
-      return put("consumer.retention.allow-shorter-than-topic", allow);
+      return put(Settings.RETENTION_ALLOW_SHORTER_THAN_TOPIC, allow);
     }
 
     /**
@@ -414,12 +515,12 @@ public record IdemConfig(
      * in the background; a refusal found then stops it.
      */
     public Builder retentionTopicCheckTimeout(Duration timeout) {
-      return put("consumer.retention.topic-check-timeout", timeout);
+      return put(Settings.RETENTION_TOPIC_CHECK_TIMEOUT, timeout);
     }
 
     /** Batch mode: the most records of one partition handed to one batch; default 500. */
     public Builder batchSize(int records) {
-      return put("consumer.batch.size", records);
+      return put(Settings.BATCH_SIZE, records);
     }
 
     /**
@@ -429,7 +530,7 @@ public record IdemConfig(
      * with defaults), which every session of the server shares.
      */
     public Builder batchMaxLocks(int locks) {
-      return put("consumer.batch.max-locks", locks);
+      return put(Settings.BATCH_MAX_LOCKS, locks);
     }
 
     /**
@@ -441,7 +542,7 @@ public record IdemConfig(
      * with {@code consumer.dead-letter.on-failure=park-key}.
      */
     public Builder transactionMaxRecords(int records) {
-      return put("consumer.transaction.max-records", records);
+      return put(Settings.TRANSACTION_MAX_RECORDS, records);
     }
 
     /**
@@ -449,7 +550,7 @@ public record IdemConfig(
      * OffsetStore#POSTGRESQL}, in the same transaction as each record's effects.
      */
     public Builder offsetStore(OffsetStore store) {
-      return put("consumer.offset-store", Objects.requireNonNull(store, "store"));
+      return put(Settings.OFFSET_STORE, Objects.requireNonNull(store, "store"));
     }
 
     /**
@@ -458,7 +559,7 @@ public record IdemConfig(
      * dead-lettered; default 5 minutes. Later records of its ordering key wait meanwhile.
      */
     public Builder readRetryTimeout(Duration timeout) {
-      return put("consumer.read-retry-timeout", timeout);
+      return put(Settings.READ_RETRY_TIMEOUT, timeout);
     }
 
     /**
@@ -466,21 +567,21 @@ public record IdemConfig(
      * DeadLetterMode#SKIP} (default) or {@link DeadLetterMode#PARK_KEY}.
      */
     public Builder deadLetterMode(DeadLetterMode mode) {
-      return put("consumer.dead-letter.on-failure", Objects.requireNonNull(mode, "mode"));
+      return put(Settings.DEAD_LETTER_MODE, Objects.requireNonNull(mode, "mode"));
     }
 
     /** How a transaction left aborted or ended by its handler is detected; default DRIVER. */
     public Builder transactionStateCheck(TransactionStateCheck check) {
-      return put("consumer.transaction-state-check", Objects.requireNonNull(check, "check"));
+      return put(Settings.TRANSACTION_STATE_CHECK, Objects.requireNonNull(check, "check"));
     }
 
     /** The retry policy; default {@link RetryPolicy#defaults()}. */
     public Builder retry(RetryPolicy policy) {
-      put("consumer.retry.max-attempts", policy.maxAttempts());
-      put("consumer.retry.initial-backoff", policy.initialBackoff());
-      put("consumer.retry.max-backoff", policy.maxBackoff());
-      put("consumer.retry.multiplier", policy.multiplier());
-      return put("consumer.retry.jitter", policy.jitter());
+      put(Settings.RETRY_MAX_ATTEMPTS, policy.maxAttempts());
+      put(Settings.RETRY_INITIAL_BACKOFF, policy.initialBackoff());
+      put(Settings.RETRY_MAX_BACKOFF, policy.maxBackoff());
+      put(Settings.RETRY_MULTIPLIER, policy.multiplier());
+      return put(Settings.RETRY_JITTER, policy.jitter());
     }
 
     /** Connection settings for a pool idem opens itself. */
@@ -488,7 +589,7 @@ public record IdemConfig(
       set("pg.url", url);
       set("pg.user", user);
       set("pg.password", password);
-      return put("pg.pool-size", poolSize);
+      return put(Settings.PG_POOL_SIZE, poolSize);
     }
 
     /**
@@ -513,104 +614,57 @@ public record IdemConfig(
       }
       // The name is the builder's own (from builder(name) or the file's consumer.name).
       if (!key.equals("consumer.name")) {
-        values.put(key, new Raw(value));
+        values.put(key, new RawValue(value));
       }
       return this;
     }
 
     /** A typed value; null only where it means something (retention off). */
-    private Builder put(String key, Object value) {
-      if (value == null && !Settings.byKey(key).kind().optional()) {
-        throw new IdemConfigException(key, Kind.NO_VALUE);
+    private <T> Builder put(Setting<T> setting, T value) {
+      if (value == null && !setting.kind().optional()) {
+        throw new IdemConfigException(setting.key(), Kind.NO_VALUE);
       }
-      values.put(key, value);
+      values.put(setting.key(), value);
       return this;
+    }
+
+    /** A builder with this one's entries, changed independently of it. */
+    private Builder copy() {
+      Builder copy = new Builder(consumerName);
+      copy.topics.addAll(topics);
+      copy.kafka.putAll(kafka);
+      copy.values.putAll(values);
+      return copy;
     }
 
     /**
      * Validates every setting and returns the configuration.
      *
-     * @throws IdemConfigException naming the first refused key and the fix
+     * @throws IdemConfigException naming every refused key and its fix ({@link
+     *     IdemConfigException#key()} is the first of them, in the order of {@code
+     *     config/idem.properties})
      */
     public IdemConfig build() {
-      String name = Settings.NAME.check(consumerName == null ? null : consumerName.trim());
-      Settings.TOPICS.check(topics);
-      KafkaClientProperties.refuseDeserializers(kafka);
-      value(Settings.TRANSACTION_ISOLATION, null); // no component: read only to refuse
-      int concurrency = value(Settings.CONCURRENCY, null);
-      int maxInFlight = value(Settings.MAX_IN_FLIGHT, null);
-      // Two batches per partition by default: the next batch is polled and queued while one
-      // commits, so a partition's lane does not wait for a poll after each commit.
-      int perPartitionDefault =
-          Math.min(Math.max(500, 2 * value(Settings.BATCH_SIZE, null)), maxInFlight);
-      return new IdemConfig(
-          name,
-          topics,
-          new LinkedHashMap<>(kafka),
-          value(Settings.LOCK_NAMESPACE, name),
-          value(Settings.SCHEMA, null),
-          value(Settings.PROCESSED_TABLE, null),
-          value(Settings.DEAD_LETTER_TABLE, null),
-          value(Settings.DEAD_LETTER_TOPIC, null),
-          value(Settings.LOCK_TIMEOUT, null),
-          value(Settings.HANDLER_TIMEOUT, null),
-          value(Settings.COMMIT_INTERVAL, null),
-          value(Settings.DRAIN_TIMEOUT, null),
-          value(Settings.POLL_TIMEOUT, null),
-          concurrency,
-          value(Settings.MAX_ABANDONED_WORKERS, concurrency),
-          maxInFlight,
-          value(Settings.MAX_IN_FLIGHT_BYTES, null),
-          value(Settings.MAX_IN_FLIGHT_PER_PARTITION, perPartitionDefault),
-          value(Settings.MAX_UNCOMMITTED_PER_PARTITION, null),
-          retry(),
-          value(Settings.BATCH_SIZE, null),
-          value(Settings.BATCH_MAX_LOCKS, null),
-          value(Settings.TRANSACTION_MAX_RECORDS, null),
-          value(Settings.RETENTION_WINDOW, null),
-          value(Settings.RETENTION_INTERVAL, null),
-          value(Settings.RETENTION_BATCH_SIZE, null),
-          value(Settings.RETENTION_ALLOW_SHORTER_THAN_TOPIC, null),
-          value(Settings.RETENTION_TOPIC_CHECK_TIMEOUT, null),
-          value(Settings.OFFSET_STORE, null),
-          value(Settings.READ_RETRY_TIMEOUT, null),
-          value(Settings.TRANSACTION_STATE_CHECK, null),
-          value(Settings.DEAD_LETTER_MODE, null),
-          database(concurrency));
+      Map<String, Object> entries = new LinkedHashMap<>(values);
+      entries.put(Settings.NAME.key(), consumerName == null ? null : new RawValue(consumerName));
+      entries.put(Settings.TOPICS.key(), List.copyOf(topics));
+      boolean ownPool = databaseConfigured();
+      Validation.Result valid = Validation.run(entries, kafka, ownPool);
+      Map<String, Object> settled = valid.values();
+      DatabaseSettings database =
+          ownPool
+              ? new DatabaseSettings(
+                  (String) settled.get(Settings.PG_URL.key()),
+                  (String) settled.get(Settings.PG_USER.key()),
+                  (String) settled.get(Settings.PG_PASSWORD.key()),
+                  (Integer) settled.get(Settings.PG_POOL_SIZE.key()))
+              : null;
+      return new IdemConfig(settled, valid.kafka(), valid.retry(), database, copy());
     }
 
-    private RetryPolicy retry() {
-      return new RetryPolicy(
-          value(Settings.RETRY_MAX_ATTEMPTS, null),
-          value(Settings.RETRY_INITIAL_BACKOFF, null),
-          value(Settings.RETRY_MAX_BACKOFF, null),
-          value(Settings.RETRY_MULTIPLIER, null),
-          value(Settings.RETRY_JITTER, null));
-    }
-
-    private DatabaseSettings database(int concurrency) {
-      // A blank URL means "no pool of idem's own", whatever else pg.* says.
-      if (!(values.get("pg.url") instanceof Raw url) || url.text().isBlank()) {
-        return null;
-      }
-      return new DatabaseSettings(
-          value(Settings.PG_URL, null),
-          value(Settings.PG_USER, null),
-          value(Settings.PG_PASSWORD, null),
-          value(Settings.PG_POOL_SIZE, concurrency + 2));
-    }
-
-    /**
-     * The value set for {@code setting} (text read and checked, typed values as given: the
-     * constructor checks them), else {@code derived}, else the setting's default.
-     */
-    @SuppressWarnings("unchecked")
-    private <T> T value(Setting<T> setting, T derived) {
-      if (!values.containsKey(setting.key())) {
-        return derived != null ? derived : setting.defaultValue();
-      }
-      Object value = values.get(setting.key());
-      return value instanceof Raw raw ? setting.parse(raw.text()) : (T) value;
+    /** Whether {@code pg.url} is set: a blank URL means "no pool of idem's own". */
+    private boolean databaseConfigured() {
+      return values.get(Settings.PG_URL.key()) instanceof RawValue url && !url.text().isBlank();
     }
   }
 

@@ -1,7 +1,6 @@
 package dev.idem.consumer.internal.config;
 
 import dev.idem.consumer.DeadLetterMode;
-import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemConfigException;
 import dev.idem.consumer.JdbcUrls;
 import dev.idem.consumer.OffsetStore;
@@ -12,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 // Over 400 lines because it is the table itself: 39 definitions of about ten formatted lines each.
@@ -41,8 +41,7 @@ public final class Settings {
               Function.identity()),
           null,
           "required",
-          "Processed marks are kept per (consumer name, event id)",
-          IdemConfig::consumerName);
+          "Processed marks are kept per (consumer name, event id)");
 
   /** The topics to consume. */
   public static final Setting<List<String>> TOPICS =
@@ -57,8 +56,7 @@ public final class Settings {
               }),
           null,
           "required",
-          "Comma-separated topics to consume",
-          IdemConfig::topics);
+          "Comma-separated topics to consume");
 
   public static final Setting<String> LOCK_NAMESPACE =
       define(
@@ -66,25 +64,18 @@ public final class Settings {
           Kind.plainText(),
           null,
           "the consumer name",
-          "Advisory-lock namespace",
-          IdemConfig::lockNamespace);
+          "Advisory-lock namespace");
   public static final Setting<String> SCHEMA =
-      define(
-          "consumer.schema", Kind.identifier(), "idem", "Schema of idem's tables", c -> c.schema());
+      define("consumer.schema", Kind.identifier(), "idem", "Schema of idem's tables");
   public static final Setting<String> PROCESSED_TABLE =
       define(
           "consumer.processed-table",
           Kind.identifier(),
           "processed_events",
-          "Table of processed marks",
-          IdemConfig::processedTable);
+          "Table of processed marks");
   public static final Setting<String> DEAD_LETTER_TABLE =
       define(
-          "consumer.dead-letter-table",
-          Kind.identifier(),
-          "dead_letters",
-          "Table of dead letters",
-          IdemConfig::deadLetterTable);
+          "consumer.dead-letter-table", Kind.identifier(), "dead_letters", "Table of dead letters");
   public static final Setting<String> DEAD_LETTER_TOPIC =
       define(
           DeadLetterTopics.KEY,
@@ -98,8 +89,7 @@ public final class Settings {
               .orOff(),
           null,
           "off",
-          "Dead letters also go to this topic ({topic} is the source topic; on = {topic}.DLT)",
-          IdemConfig::deadLetterTopic);
+          "Dead letters also go to this topic ({topic} is the source topic; on = {topic}.DLT)");
   public static final Setting<String> TRANSACTION_ISOLATION =
       define(
           "consumer.transaction-isolation",
@@ -120,163 +110,128 @@ public final class Settings {
               },
               Function.identity()),
           "read_committed",
-          "Isolation of processing transactions (only read_committed)",
-          c -> "read_committed");
+          "Isolation of processing transactions (only read_committed)");
   public static final Setting<Duration> LOCK_TIMEOUT =
-      duration("consumer.lock-timeout", 30_000, "Wait for a copy's lock", IdemConfig::lockTimeout);
+      duration("consumer.lock-timeout", 30_000, "Wait for a copy's lock");
   public static final Setting<Duration> HANDLER_TIMEOUT =
       duration(
-          "consumer.handler-timeout",
-          60_000,
-          "Bound of statements and idle time in a transaction",
-          IdemConfig::handlerTimeout);
+          "consumer.handler-timeout", 60_000, "Bound of statements and idle time in a transaction");
   public static final Setting<Duration> COMMIT_INTERVAL =
-      duration(
-          "consumer.commit-interval", 1_000, "Offset commit interval", IdemConfig::commitInterval);
+      duration("consumer.commit-interval", 1_000, "Offset commit interval");
   public static final Setting<Duration> DRAIN_TIMEOUT =
-      duration(
-          "consumer.drain-timeout",
-          10_000,
-          "Wait for in-flight records at revoke and close",
-          IdemConfig::drainTimeout);
+      duration("consumer.drain-timeout", 10_000, "Wait for in-flight records at revoke and close");
   public static final Setting<Duration> POLL_TIMEOUT =
-      duration("consumer.poll-timeout", 100, "Longest single poll", IdemConfig::pollTimeout);
+      duration("consumer.poll-timeout", 100, "Longest single poll");
   public static final Setting<Integer> CONCURRENCY =
-      define(
-          "consumer.concurrency",
-          Kind.integer(1, 10_000),
-          1,
-          "Records processed at once",
-          IdemConfig::concurrency);
+      define("consumer.concurrency", Kind.integer(1, 10_000), 1, "Records processed at once");
   public static final Setting<Integer> MAX_ABANDONED_WORKERS =
       define(
           "consumer.max-abandoned-workers",
           Kind.integer(0, 10_000),
           null,
           "the concurrency",
-          "Hung worker threads abandoned by the watchdog that may still be alive",
-          IdemConfig::maxAbandonedWorkers);
+          "Hung worker threads abandoned by the watchdog that may still be alive");
   public static final Setting<Integer> MAX_IN_FLIGHT =
       define(
           "consumer.max-in-flight",
           Kind.integer(1, 10_000_000),
           2000,
-          "Records in flight before every partition is paused",
-          IdemConfig::maxInFlight);
+          "Records in flight before every partition is paused");
   public static final Setting<Long> MAX_IN_FLIGHT_BYTES =
       define(
           "consumer.max-in-flight-bytes",
           Kind.longInteger(1024, Integer.MAX_VALUE),
           64L * 1024 * 1024,
-          "Bytes in flight before every partition is paused",
-          IdemConfig::maxInFlightBytes);
+          "Bytes in flight before every partition is paused");
   public static final Setting<Integer> MAX_IN_FLIGHT_PER_PARTITION =
       define(
           "consumer.max-in-flight-per-partition",
           Kind.integer(1, 10_000_000),
           null,
           "2 x batch.size (1000), at least 500, at most max-in-flight",
-          "Records in flight before one partition is paused alone",
-          IdemConfig::maxInFlightPerPartition);
+          "Records in flight before one partition is paused alone");
   public static final Setting<Integer> MAX_UNCOMMITTED_PER_PARTITION =
       define(
           "consumer.max-uncommitted-per-partition",
           Kind.integer(1, 100_000_000),
           10_000,
-          "Records above the committable offset before one partition is paused alone",
-          IdemConfig::maxUncommittedPerPartition);
+          "Records above the committable offset before one partition is paused alone");
   public static final Setting<Integer> RETRY_MAX_ATTEMPTS =
       define(
           "consumer.retry.max-attempts",
           Kind.integer(1, 1_000_000),
           RETRY.maxAttempts(),
-          "Attempts of a failed record before it is dead-lettered",
-          c -> c.retry().maxAttempts());
+          "Attempts of a failed record before it is dead-lettered");
   public static final Setting<Duration> RETRY_INITIAL_BACKOFF =
       define(
           "consumer.retry.initial-backoff",
           Kind.duration(true),
           RETRY.initialBackoff(),
-          "Delay before the second attempt",
-          c -> c.retry().initialBackoff());
+          "Delay before the second attempt");
   public static final Setting<Duration> RETRY_MAX_BACKOFF =
       define(
           "consumer.retry.max-backoff",
           Kind.duration(false),
           RETRY.maxBackoff(),
-          "Longest delay between attempts",
-          c -> c.retry().maxBackoff());
+          "Longest delay between attempts");
   public static final Setting<Double> RETRY_MULTIPLIER =
       define(
           "consumer.retry.multiplier",
           Kind.decimal(),
           RETRY.multiplier(),
-          "Growth of the delay per attempt (at least 1)",
-          c -> c.retry().multiplier());
+          "Growth of the delay per attempt (at least 1)");
   public static final Setting<Double> RETRY_JITTER =
       define(
           "consumer.retry.jitter",
           Kind.decimal(),
           RETRY.jitter(),
-          "Random fraction of each delay (0 to 1)",
-          c -> c.retry().jitter());
+          "Random fraction of each delay (0 to 1)");
   public static final Setting<Integer> BATCH_SIZE =
       define(
           "consumer.batch.size",
           Kind.integer(1, 100_000),
           500,
-          "Batch mode: the most records of one partition in one batch",
-          IdemConfig::batchSize);
+          "Batch mode: the most records of one partition in one batch");
   public static final Setting<Integer> BATCH_MAX_LOCKS =
       define(
           "consumer.batch.max-locks",
           Kind.integer(1, 100_000),
           1000,
-          "Batch mode: the most advisory locks in one transaction",
-          IdemConfig::batchMaxLocks);
+          "Batch mode: the most advisory locks in one transaction");
   public static final Setting<Integer> TRANSACTION_MAX_RECORDS =
       define(
           "consumer.transaction.max-records",
           Kind.integer(1, Integer.MAX_VALUE),
           1,
           "Per-record handlers: the most records of one partition applied in one transaction"
-              + " (1 = one each; recommended 32; at most 64)",
-          IdemConfig::transactionMaxRecords);
+              + " (1 = one each; recommended 32; at most 64)");
   public static final Setting<Duration> RETENTION_WINDOW =
       define(
           "consumer.retention.window",
           Kind.duration(false).orOff(),
           Duration.ofDays(15),
-          "How long processed marks are kept (off keeps them forever)",
-          IdemConfig::retentionWindow);
+          "How long processed marks are kept (off keeps them forever)");
   public static final Setting<Duration> RETENTION_INTERVAL =
-      duration(
-          "consumer.retention.interval",
-          3_600_000,
-          "How often the retention job runs",
-          IdemConfig::retentionInterval);
+      duration("consumer.retention.interval", 3_600_000, "How often the retention job runs");
   public static final Setting<Integer> RETENTION_BATCH_SIZE =
       define(
           "consumer.retention.batch-size",
           Kind.integer(1, 1_000_000),
           5000,
-          "Marks deleted per retention transaction",
-          IdemConfig::retentionBatchSize);
+          "Marks deleted per retention transaction");
   public static final Setting<Boolean> RETENTION_ALLOW_SHORTER_THAN_TOPIC =
       define(
           "consumer.retention.allow-shorter-than-topic",
           Kind.bool(),
           false,
-          "Start although a topic can deliver records for longer than the window",
-          IdemConfig::retentionAllowShorterThanTopic);
+          "Start although a topic can deliver records for longer than the window");
   public static final Setting<Duration> RETENTION_TOPIC_CHECK_TIMEOUT =
       define(
           "consumer.retention.topic-check-timeout",
           Kind.durationAtMost(
               Duration.ofMinutes(10), "start() waits this long for an unreachable broker"),
           Duration.ofSeconds(10),
-          "How long start() waits for the topics' retention settings",
-          IdemConfig::retentionTopicCheckTimeout);
+          "How long start() waits for the topics' retention settings");
   public static final Setting<OffsetStore> OFFSET_STORE =
       define(
           "consumer.offset-store",
@@ -286,14 +241,12 @@ public final class Settings {
               "an offset store",
               "use kafka (default) or postgresql"),
           OffsetStore.KAFKA,
-          "Where done offsets are authoritative",
-          IdemConfig::offsetStore);
+          "Where done offsets are authoritative");
   public static final Setting<Duration> READ_RETRY_TIMEOUT =
       duration(
           "consumer.read-retry-timeout",
           300_000,
-          "Retry time of a record that cannot be read for a retryable reason",
-          IdemConfig::readRetryTimeout);
+          "Retry time of a record that cannot be read for a retryable reason");
   public static final Setting<TransactionStateCheck> TRANSACTION_STATE_CHECK =
       define(
           "consumer.transaction-state-check",
@@ -302,8 +255,7 @@ public final class Settings {
               "a state check",
               "use driver (default) or query"),
           TransactionStateCheck.DRIVER,
-          "How a transaction left aborted by its handler is detected",
-          IdemConfig::transactionStateCheck);
+          "How a transaction left aborted by its handler is detected");
   public static final Setting<DeadLetterMode> DEAD_LETTER_MODE =
       define(
           "consumer.dead-letter.on-failure",
@@ -313,8 +265,7 @@ public final class Settings {
               "use skip (default: later records of the key go on) or park-key (they are"
                   + " dead-lettered behind it, in order, until a replay)"),
           DeadLetterMode.SKIP,
-          "What a dead letter means for the later records of its key",
-          IdemConfig::deadLetterMode);
+          "What a dead letter means for the later records of its key");
   public static final Setting<String> PG_URL =
       define(
           "pg.url",
@@ -333,30 +284,22 @@ public final class Settings {
               .orAbsent(),
           null,
           "none",
-          "PostgreSQL JDBC URL, when idem opens its own pool",
-          c -> c.database() == null ? null : c.database().url());
+          "PostgreSQL JDBC URL, when idem opens its own pool");
   public static final Setting<String> PG_USER =
-      define(
-          "pg.user",
-          Kind.anyText().orAbsent(),
-          "postgres",
-          "PostgreSQL user",
-          c -> c.database() == null ? null : c.database().user());
+      define("pg.user", Kind.anyText().orAbsent(), "postgres", "PostgreSQL user");
   public static final Setting<String> PG_PASSWORD =
       define(
           "pg.password",
           Kind.anyText().orAbsent().printedAs(p -> p == null ? null : "****"),
           "",
-          "PostgreSQL password (never logged)",
-          c -> c.database() == null ? null : c.database().password());
+          "PostgreSQL password (never logged)");
   public static final Setting<Integer> PG_POOL_SIZE =
       define(
           "pg.pool-size",
           Kind.integer(1, 10_000).orAbsent(),
           null,
           "concurrency + 2",
-          "Size of the pool idem opens (at least concurrency + 2)",
-          c -> c.database() == null ? null : c.database().poolSize());
+          "Size of the pool idem opens (at least concurrency + 2)");
 
   /** Every setting, in the order of {@code config/idem.properties}. */
   public static final List<Setting<?>> ALL =
@@ -415,17 +358,61 @@ public final class Settings {
     return BY_KEY.get(key);
   }
 
-  /** The effective settings as sorted {@code key=value} lines, secrets masked. */
-  public static Map<String, String> describe(IdemConfig config) {
-    Map<String, String> lines = new java.util.TreeMap<>();
+  /**
+   * The effective settings as sorted {@code key=value} lines, secrets masked.
+   *
+   * @param values every setting's value by key
+   */
+  public static Map<String, String> describe(Map<String, Object> values) {
+    Map<String, String> lines = new TreeMap<>();
     for (Setting<?> s : ALL) {
-      String value = s.describe(config);
+      String value = s.print(values.get(s.key()));
       if (value != null) {
         lines.put(s.key(), value);
       }
     }
     return lines;
   }
+
+  /**
+   * Whether {@code setting}'s default depends on other settings (its table default is null then):
+   * the lock namespace is the consumer name, the abandoned workers and the pool size follow the
+   * concurrency, the per-partition bound follows the batch size and the whole bound.
+   */
+  static boolean isDerived(Setting<?> setting) {
+    return DERIVED.containsKey(setting.key());
+  }
+
+  /** Whether every setting {@code setting}'s default is derived from has a valid value. */
+  static boolean canDerive(Setting<?> setting, Map<String, Object> values) {
+    return DERIVED.get(setting.key()).from().stream().allMatch(s -> values.containsKey(s.key()));
+  }
+
+  /** {@code setting}'s default, derived from the other settings' valid {@code values}. */
+  static Object derive(Setting<?> setting, Map<String, Object> values) {
+    return DERIVED.get(setting.key()).rule().apply(values);
+  }
+
+  /** A default derived from other settings: the settings it reads and how. */
+  private record Derivation(List<Setting<?>> from, Function<Map<String, Object>, Object> rule) {}
+
+  private static final Map<String, Derivation> DERIVED =
+      Map.of(
+          LOCK_NAMESPACE.key(),
+          new Derivation(List.of(NAME), v -> v.get(NAME.key())),
+          MAX_ABANDONED_WORKERS.key(),
+          new Derivation(List.of(CONCURRENCY), v -> v.get(CONCURRENCY.key())),
+          // Two batches per partition by default: the next batch is polled and queued while one
+          // commits, so a partition's lane does not wait for a poll after each commit.
+          MAX_IN_FLIGHT_PER_PARTITION.key(),
+          new Derivation(
+              List.of(BATCH_SIZE, MAX_IN_FLIGHT),
+              v ->
+                  Math.min(
+                      Math.max(500, 2 * (Integer) v.get(BATCH_SIZE.key())),
+                      (Integer) v.get(MAX_IN_FLIGHT.key()))),
+          PG_POOL_SIZE.key(),
+          new Derivation(List.of(CONCURRENCY), v -> (Integer) v.get(CONCURRENCY.key()) + 2));
 
   /** The reference of every setting: one Markdown table row each (key, type, default, env, doc). */
   public static String reference() {
@@ -468,28 +455,21 @@ public final class Settings {
     }
   }
 
-  private static Setting<Duration> duration(
-      String key, long defaultMillis, String doc, Function<IdemConfig, Duration> reader) {
-    return define(key, Kind.duration(false), Duration.ofMillis(defaultMillis), doc, reader);
+  private static Setting<Duration> duration(String key, long defaultMillis, String doc) {
+    return define(key, Kind.duration(false), Duration.ofMillis(defaultMillis), doc);
   }
 
-  private static <T> Setting<T> define(
-      String key, Kind<T> kind, T defaultValue, String doc, Function<IdemConfig, T> reader) {
+  private static <T> Setting<T> define(String key, Kind<T> kind, T defaultValue, String doc) {
     String text = kind.printer().apply(defaultValue);
     if (defaultValue instanceof Duration d) {
       text = shortly(d);
     }
-    return new Setting<>(key, kind, defaultValue, text, doc, reader);
+    return new Setting<>(key, kind, defaultValue, text, doc);
   }
 
   private static <T> Setting<T> define(
-      String key,
-      Kind<T> kind,
-      T defaultValue,
-      String defaultText,
-      String doc,
-      Function<IdemConfig, T> reader) {
-    return new Setting<>(key, kind, defaultValue, defaultText, doc, reader);
+      String key, Kind<T> kind, T defaultValue, String defaultText, String doc) {
+    return new Setting<>(key, kind, defaultValue, defaultText, doc);
   }
 
   /** A default as the file writes it: 15d, 1h, 30s, 100ms. */
