@@ -98,19 +98,18 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   public ConsumerHealth health() {
     ConsumerSnapshot s = status.snapshot();
     ConsumerRuntime<T> r = runtime;
-    return new ConsumerHealth(
-        name(),
-        s.state(),
-        s.assigned(),
-        s.lastCommit(),
-        r != null && r.databaseReachable(),
-        s.inFlight(),
-        r == null ? 0 : r.stuckWorkers(),
-        config().maxAbandonedWorkers(),
-        s.brokerReachable(),
-        status.lastPoll(),
-        status.sinceLastPoll(),
-        PollStall.timeout(config()));
+    return ConsumerHealth.builder(name(), s.state())
+        .assigned(s.assigned())
+        .lastCommit(s.lastCommit())
+        .databaseReachable(r != null && r.databaseReachable())
+        .inFlight(s.inFlight())
+        .stuckWorkers(r == null ? 0 : r.stuckWorkers())
+        .maxAbandonedWorkers(config().maxAbandonedWorkers())
+        .brokerReachable(s.brokerReachable())
+        .lastPoll(status.lastPoll())
+        .sinceLastPoll(status.sinceLastPoll())
+        .pollStallTimeout(PollStall.timeout(config()))
+        .build();
   }
 
   /** The meter registry the consumer's {@code idem.*} meters are registered in. */

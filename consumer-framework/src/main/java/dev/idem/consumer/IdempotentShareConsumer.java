@@ -88,38 +88,28 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
   public ConsumerHealth health() {
     ShareRuntime<T> r = runtime;
     if (r == null) {
-      return new ConsumerHealth(
-          name(),
-          state,
-          java.util.Set.of(),
-          null,
-          false,
-          0,
-          0,
-          parts.config().maxAbandonedWorkers(),
-          false,
-          null,
-          java.time.Duration.ZERO,
-          java.time.Duration.ofDays(1));
+      return ConsumerHealth.builder(name(), state)
+          .maxAbandonedWorkers(parts.config().maxAbandonedWorkers())
+          .pollStallTimeout(java.time.Duration.ofDays(1))
+          .build();
     }
     ConsumerHealth h = r.health(name(), parts.config().maxAbandonedWorkers());
     return state == ConsumerState.RUNNING ? h : withState(h, state);
   }
 
   private static ConsumerHealth withState(ConsumerHealth h, ConsumerState state) {
-    return new ConsumerHealth(
-        h.consumer(),
-        state,
-        h.assigned(),
-        h.lastCommit(),
-        h.databaseReachable(),
-        h.inFlight(),
-        h.stuckWorkers(),
-        h.maxAbandonedWorkers(),
-        h.brokerReachable(),
-        h.lastPoll(),
-        h.sinceLastPoll(),
-        h.pollStallTimeout());
+    return ConsumerHealth.builder(h.consumer(), state)
+        .assigned(h.assigned())
+        .lastCommit(h.lastCommit())
+        .databaseReachable(h.databaseReachable())
+        .inFlight(h.inFlight())
+        .stuckWorkers(h.stuckWorkers())
+        .maxAbandonedWorkers(h.maxAbandonedWorkers())
+        .brokerReachable(h.brokerReachable())
+        .lastPoll(h.lastPoll())
+        .sinceLastPoll(h.sinceLastPoll())
+        .pollStallTimeout(h.pollStallTimeout())
+        .build();
   }
 
   /**

@@ -79,18 +79,14 @@ class ConsumerHealthTest {
 
   private static ConsumerHealth health(
       ConsumerState state, boolean database, boolean broker, int stuck, Duration sinceLastPoll) {
-    return new ConsumerHealth(
-        "c",
-        state,
-        Set.of(),
-        null,
-        database,
-        0,
-        stuck,
-        2,
-        broker,
-        Instant.parse("2026-12-02T00:00:00Z"),
-        sinceLastPoll,
-        STALL);
+    return ConsumerHealth.builder("c", state)
+        .databaseReachable(database)
+        .stuckWorkers(stuck)
+        .maxAbandonedWorkers(2)
+        .brokerReachable(broker)
+        .lastPoll(Instant.parse("2026-12-02T00:00:00Z"))
+        .sinceLastPoll(sinceLastPoll)
+        .pollStallTimeout(STALL)
+        .build();
   }
 }

@@ -182,16 +182,17 @@ public final class OutboxRelay implements AutoCloseable {
     boolean leader = token != null;
     double pending = pendingRows;
     double oldest = oldestPendingSeconds;
-    return new OutboxRelayHealth(
-        name,
-        running && thread.isAlive(),
-        leader,
-        leader ? token.epoch() : -1,
-        lastRound,
-        failedRounds,
-        lastFailure,
-        leader && !Double.isNaN(pending) ? (long) pending : -1,
-        leader && !Double.isNaN(oldest) ? Duration.ofMillis((long) (oldest * 1000)) : null);
+    return OutboxRelayHealth.builder(name)
+        .running(running && thread.isAlive())
+        .leader(leader)
+        .epoch(leader ? token.epoch() : -1)
+        .lastRound(lastRound)
+        .failedRounds(failedRounds)
+        .lastFailure(lastFailure)
+        .pendingRows(leader && !Double.isNaN(pending) ? (long) pending : -1)
+        .oldestPending(
+            leader && !Double.isNaN(oldest) ? Duration.ofMillis((long) (oldest * 1000)) : null)
+        .build();
   }
 
   /** Rounds this instance ran as leader (a round reads pending rows, empty or not). */

@@ -16,7 +16,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
@@ -135,19 +134,14 @@ class HealthProbesHttpTest {
   }
 
   private static ConsumerHealth health(String name, ConsumerState state, boolean database) {
-    return new ConsumerHealth(
-        name,
-        state,
-        Set.of(),
-        null,
-        database,
-        0,
-        0,
-        1,
-        true,
-        Instant.now(),
-        Duration.ofMillis(50),
-        Duration.ofSeconds(41));
+    return ConsumerHealth.builder(name, state)
+        .databaseReachable(database)
+        .maxAbandonedWorkers(1)
+        .brokerReachable(true)
+        .lastPoll(Instant.now())
+        .sinceLastPoll(Duration.ofMillis(50))
+        .pollStallTimeout(Duration.ofSeconds(41))
+        .build();
   }
 
   private static HttpResponse<String> get(String path) throws Exception {

@@ -4,8 +4,6 @@ import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -34,11 +32,7 @@ public final class ConsumerStatus {
 
   /** A holder in state {@code CREATED}, with an empty snapshot taken {@code at}. */
   public ConsumerStatus(Instant at) {
-    this.snapshot =
-        new AtomicReference<>(
-            new ConsumerSnapshot(
-                state, Set.of(), Set.of(), Map.of(), Map.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null,
-                false, at));
+    this.snapshot = new AtomicReference<>(ConsumerSnapshot.builder(state, at).build());
   }
 
   /** The current state. */
@@ -130,24 +124,6 @@ public final class ConsumerStatus {
     if (s.state() == state) {
       return s;
     }
-    return new ConsumerSnapshot(
-        state,
-        s.assigned(),
-        s.paused(),
-        s.uncommitted(),
-        s.committed(),
-        s.inFlight(),
-        s.inFlightBytes(),
-        s.processed(),
-        s.duplicates(),
-        s.failures(),
-        s.retries(),
-        s.deadLettered(),
-        s.skipped(),
-        s.rebalances(),
-        s.stuckWorkers(),
-        s.lastCommit(),
-        s.brokerReachable(),
-        s.at());
+    return s.toBuilder().state(state).build();
   }
 }

@@ -437,25 +437,24 @@ public final class PollLoop implements Runnable {
     Map<TopicPartition, Long> committed = new java.util.HashMap<>(previous.committed());
     committed.putAll(confirmed);
     status.publish(
-        new ConsumerSnapshot(
-            status.state(),
-            assigned,
-            paused,
-            tracker.uncommitted(),
-            committed,
-            dispatcher.inFlight(),
-            dispatcher.inFlightBytes(),
-            metrics.processed(),
-            metrics.duplicates(),
-            metrics.failures(),
-            metrics.retries(),
-            metrics.deadLettered(),
-            metrics.skipped(),
-            rebalances,
-            dispatcher.stuckWorkers(),
-            lastCommit,
-            brokerReachable,
-            clock.instant()));
+        ConsumerSnapshot.builder(status.state(), clock.instant())
+            .assigned(assigned)
+            .paused(paused)
+            .uncommitted(tracker.uncommitted())
+            .committed(committed)
+            .inFlight(dispatcher.inFlight())
+            .inFlightBytes(dispatcher.inFlightBytes())
+            .processed(metrics.processed())
+            .duplicates(metrics.duplicates())
+            .failures(metrics.failures())
+            .retries(metrics.retries())
+            .deadLettered(metrics.deadLettered())
+            .skipped(metrics.skipped())
+            .rebalances(rebalances)
+            .stuckWorkers(dispatcher.stuckWorkers())
+            .lastCommit(lastCommit)
+            .brokerReachable(brokerReachable)
+            .build());
   }
 
   private static void sleepQuietly(long millis) {

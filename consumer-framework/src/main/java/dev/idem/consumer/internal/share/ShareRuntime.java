@@ -23,7 +23,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -427,19 +426,17 @@ public final class ShareRuntime<T> {
             .plus(config.pollTimeout().multipliedBy(10))
             .plusSeconds(30)
             .plus(group == null ? Duration.ZERO : group.lockDuration());
-    return new ConsumerHealth(
-        consumerName,
-        state,
-        Set.of(),
-        lastCommit,
-        probe != null && probe.reachable() && !databaseDown,
-        inFlight.get(),
-        watchdog == null ? 0 : watchdog.stuckWorkers(),
-        maxAbandonedWorkers,
-        brokerReachable(),
-        Instant.now().minus(since),
-        since,
-        stall);
+    return ConsumerHealth.builder(consumerName, state)
+        .lastCommit(lastCommit)
+        .databaseReachable(probe != null && probe.reachable() && !databaseDown)
+        .inFlight(inFlight.get())
+        .stuckWorkers(watchdog == null ? 0 : watchdog.stuckWorkers())
+        .maxAbandonedWorkers(maxAbandonedWorkers)
+        .brokerReachable(brokerReachable())
+        .lastPoll(Instant.now().minus(since))
+        .sinceLastPoll(since)
+        .pollStallTimeout(stall)
+        .build();
   }
 
   /**
