@@ -3,12 +3,15 @@ package dev.idem.consumer.internal.dispatch;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.Failures;
-import dev.idem.consumer.internal.tx.GroupProcessor;
+import dev.idem.consumer.internal.tx.GroupRun;
+import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,15 +31,20 @@ public final class BatchTask<T> implements GroupRunner {
 
   private final RecordProcessor<T> records;
   private final GroupTransaction<T> batches;
+  private final Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys;
   private final String unit;
   private final RecordTask recordTask;
   private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final Runnable onCrash;
 
+  /**
+   * @param orderingKeys a record's ordering key within its group (null: unordered); must not throw
+   */
   BatchTask(
       RecordProcessor<T> records,
       GroupTransaction<T> batches,
+      Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
       String unit,
       RecordTask recordTask,
       FailurePolicy policy,
@@ -44,6 +52,7 @@ public final class BatchTask<T> implements GroupRunner {
       Runnable onCrash) {
     this.records = records;
     this.batches = batches;
+    this.orderingKeys = orderingKeys;
     this.unit = unit;
     this.recordTask = recordTask;
     this.policy = policy;
@@ -89,9 +98,13 @@ public final class BatchTask<T> implements GroupRunner {
       return Step.DONE;
     }
     Work head = group.get(0);
-    GroupProcessor.GroupRun result;
+    List<Object> keys = new ArrayList<>(batchWorks.size());
+    for (Work w : batchWorks) {
+      keys.add(orderingKeys.apply(w.record));
+    }
+    GroupRun result;
     try {
-      result = batches.run(batch, batchWorks, head.attempt);
+      result = batches.run(batch, keys, head.attempt);
     } catch (FaultHook.SimulatedCrash crash) {
       onCrash.run();
       return Step.retryAfter(Duration.ofDays(1));

@@ -176,15 +176,11 @@ public final class RecordTask implements Function<Work, Step> {
     }
   }
 
-  /** Where the record's key would be parked in park-key mode; null when it has no key. */
+  /** Where the record's key would be parked in park-key mode; null in skip mode or without key. */
   private ParkedKeys.Scope parkScope(Work work) {
-    if (!processor.parksKeys()
-        || work.orderingKey == null
-        || work.orderingKey == Work.UNREADABLE_ORDERING_KEY) {
-      return null;
-    }
-    return new ParkedKeys.Scope(
-        work.record.topic(), work.record.partition(), ParkedKeys.keyBytes(work.orderingKey));
+    return work.orderingKey == Work.UNREADABLE_ORDERING_KEY
+        ? null
+        : processor.parkScope(work.record, work.orderingKey);
   }
 
   /**

@@ -7,8 +7,6 @@ import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -65,12 +63,8 @@ public final class Tasks {
       Runnable onCrash) {
     FailurePolicy policy = policy(processor, failures);
     RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
-    GroupTransaction<T> batch =
-        (reads, works, attempt) -> {
-          BatchProcessor.BatchRun run = batches.process(reads, attempt);
-          return new GroupProcessor.GroupRun(run.failure(), new BitSet(), null);
-        };
-    return new BatchTask<>(processor, batch, "batch", task, policy, metrics, onCrash);
+    return new BatchTask<>(
+        processor, batches, record -> null, "batch", task, policy, metrics, onCrash);
   }
 
   /**
@@ -90,15 +84,8 @@ public final class Tasks {
       Runnable onCrash) {
     FailurePolicy policy = policy(processor, failures);
     RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
-    GroupTransaction<T> group =
-        (reads, works, attempt) -> {
-          List<Object> keys = new ArrayList<>(works.size());
-          for (Work w : works) {
-            keys.add(orderingKeys.apply(w.record));
-          }
-          return groups.process(reads, keys, attempt);
-        };
-    return new BatchTask<>(processor, group, "group", task, policy, metrics, onCrash);
+    return new BatchTask<>(
+        processor, groups, orderingKeys, "group", task, policy, metrics, onCrash);
   }
 
   private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {

@@ -5,11 +5,9 @@ import dev.idem.consumer.observation.DefaultBatchObservationConvention;
 import dev.idem.consumer.observation.DefaultRecordObservationConvention;
 import dev.idem.consumer.observation.RecordObservationContext;
 import dev.idem.consumer.observation.Traceparent;
-import dev.idem.consumer.observation.TransactionOutcome;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import java.util.List;
-import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.MDC;
 
@@ -80,44 +78,6 @@ public final class Observations {
             () -> new BatchObservationContext(consumerName, records, unit, attempt),
             registry)
         .start();
-  }
-
-  /** What a batch or group body returned, and how the transaction ended. */
-  public interface BatchBody<R> {
-    /** Runs the transaction. */
-    R run();
-  }
-
-  /**
-   * Runs {@code body}, one batch or grouped transaction of {@code records}, in an observation (when
-   * on) whose outcome {@code outcome} reads from the result; a result's failure, as {@code failure}
-   * reads it, is the observation's error.
-   */
-  public <R> R observeBatch(
-      List<ConsumerRecord<byte[], byte[]>> records,
-      BatchObservationContext.Unit unit,
-      int attempt,
-      BatchBody<R> body,
-      Function<R, TransactionOutcome> outcome,
-      Function<R, Throwable> failure) {
-    if (off()) {
-      return body.run();
-    }
-    Observation observation = batch(records, unit, attempt);
-    try (Observation.Scope ignored = observation.openScope()) {
-      R result = body.run();
-      ((BatchObservationContext) observation.getContext()).setOutcome(outcome.apply(result));
-      Throwable error = failure.apply(result);
-      if (error != null) {
-        observation.error(error);
-      }
-      return result;
-    } catch (RuntimeException | Error e) {
-      observation.error(e);
-      throw e;
-    } finally {
-      observation.stop();
-    }
   }
 
   /**

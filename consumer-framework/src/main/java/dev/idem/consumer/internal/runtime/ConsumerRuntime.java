@@ -22,6 +22,7 @@ import dev.idem.consumer.internal.poll.OrderingKeyValues;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.poll.PollSettings;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
+import dev.idem.consumer.internal.store.KeyParking;
 import dev.idem.consumer.internal.store.OffsetRows;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.tx.BatchProcessor;
@@ -158,7 +159,7 @@ public final class ConsumerRuntime<T> {
             deadLetters,
             config.deadLetterMode() == DeadLetterMode.PARK_KEY
                 ? new ParkedKeys(name, config.schema(), config.deadLetterTable())
-                : null);
+                : KeyParking.SKIP);
     retryScheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
     Tasks.FailureSettings failures =
         new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());

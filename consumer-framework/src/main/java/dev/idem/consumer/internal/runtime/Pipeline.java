@@ -17,6 +17,7 @@ import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.consumer.internal.schema.SchemaVersionCheck;
 import dev.idem.consumer.internal.store.PostgresIdempotencyStore;
 import dev.idem.consumer.internal.store.TransactionSettings;
+import dev.idem.consumer.internal.tx.TransactionRunner;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.ConnectionFactory;
@@ -118,12 +119,11 @@ public final class Pipeline {
     return new TxEnvironment(
         name,
         config.lockNamespace(),
-        dataSource,
+        TransactionRunner.jdbc(dataSource, database.transactions()),
         store,
         parts.lockKeys(),
         metrics,
         parts.faults(),
-        database.transactions(),
         watchdog,
         parts.transactionHook(),
         new Observations(parts.observationRegistry(), name));

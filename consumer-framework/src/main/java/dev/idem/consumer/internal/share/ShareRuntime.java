@@ -13,8 +13,11 @@ import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.Pipeline;
 import dev.idem.consumer.internal.runtime.Threads;
+import dev.idem.consumer.internal.store.KeyParking;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
+import dev.idem.consumer.internal.tx.GroupRun;
+import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
@@ -69,8 +72,7 @@ public final class ShareRuntime<T> {
   private ShareRecordTask task;
   private RecordProcessor<T> processor;
   // Batch or grouped mode: one transaction over up to `chunk` records of a poll's partition.
-  private BatchProcessor<T> batches;
-  private GroupProcessor<T> groups;
+  private GroupTransaction<T> groupTx;
   private int chunk = 1;
   private ShareGroupSettings group;
   private Thread pollThread;
@@ -146,12 +148,12 @@ public final class ShareRuntime<T> {
             parts.payloads(),
             Pipeline.recordHandler(parts),
             deadLetters,
-            null);
+            KeyParking.SKIP);
     if (parts.batchMode()) {
-      batches = new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
+      groupTx = new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
       chunk = config.batchSize();
     } else if (parts.groupedMode()) {
-      groups = new GroupProcessor<>(env, processor);
+      groupTx = new GroupProcessor<>(env, processor);
       chunk = config.transactionMaxRecords();
     }
     FailurePolicy policy =
@@ -346,7 +348,7 @@ public final class ShareRuntime<T> {
       int offset,
       long acquiredAt,
       Duration lock) {
-    if (batches == null && groups == null) {
+    if (groupTx == null) {
       for (int i = 0; i < chunkRecords.size(); i++) {
         acks[offset + i] = task.run(chunkRecords.get(i), acquiredAt, lock, group.deliveryLimit());
       }
@@ -367,19 +369,12 @@ public final class ShareRuntime<T> {
     if (reads.isEmpty()) {
       return;
     }
+    GroupRun run = groupTx.run(reads, java.util.Collections.nCopies(reads.size(), null), 1);
     java.util.BitSet unfinished = new java.util.BitSet(reads.size());
-    if (batches != null) {
-      if (!batches.process(reads, 1).committed()) {
-        unfinished.set(0, reads.size());
-      }
+    if (run.committed()) {
+      unfinished.or(run.unfinished());
     } else {
-      GroupProcessor.GroupRun run =
-          groups.process(reads, java.util.Collections.nCopies(reads.size(), null), 1);
-      if (run.committed()) {
-        unfinished.or(run.unfinished());
-      } else {
-        unfinished.set(0, reads.size());
-      }
+      unfinished.set(0, reads.size());
     }
     for (int j = 0; j < reads.size(); j++) {
       acks[at.get(j)] =

@@ -15,7 +15,7 @@ import java.util.UUID;
  * topic-partition whose record was dead-lettered; later records of it are dead-lettered behind it,
  * in order, until a replay releases them.
  */
-public final class ParkedKeys {
+public final class ParkedKeys implements KeyParking {
   private final String consumerName;
   private final String table;
   private final String deadLetters;
@@ -71,7 +71,12 @@ public final class ParkedKeys {
     return bytes;
   }
 
-  /** The key's row, locked until the transaction ends; null when the key is not parked. */
+  @Override
+  public Scope scope(String topic, int partition, Object orderingKey) {
+    return orderingKey == null ? null : new Scope(topic, partition, keyBytes(orderingKey));
+  }
+
+  @Override
   public Parked lookup(Connection c, Scope scope) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -97,8 +102,10 @@ public final class ParkedKeys {
    * afresh (the released records after it queue behind it); any other record is noted as queued
    * meanwhile, so the row stays when the release is done.
    */
-  public void park(Connection c, Scope scope, long deadLetterId, boolean releasedRecord)
+  @Override
+  public void park(Connection c, Scope scope, long deadLetterId, Arrival arrival)
       throws SQLException {
+    boolean releasedRecord = arrival == Arrival.RELEASED_RECORD;
     long id;
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -132,6 +139,7 @@ public final class ParkedKeys {
    * One released record is done (applied, or skipped as a duplicate). When it was the last one, the
    * row goes, or turns back to parked when records queued up behind the release meanwhile.
    */
+  @Override
   public void releasedOne(Connection c, long id) throws SQLException {
     int remaining;
     boolean queued;

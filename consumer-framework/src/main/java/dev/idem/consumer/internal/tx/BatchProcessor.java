@@ -7,8 +7,6 @@ import dev.idem.consumer.SqlWork;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
-import dev.idem.consumer.observation.BatchObservationContext;
-import dev.idem.consumer.observation.TransactionOutcome;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -29,17 +27,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *
  * @param <T> the payload type
  */
-public final class BatchProcessor<T> {
+public final class BatchProcessor<T> implements GroupTransaction<T> {
   private final TxEnvironment env;
   private final BatchHandler<T> handler;
   private final int maxLocks;
-
-  /** What a batch ended with: committed, or the failure of the transaction that failed. */
-  public record BatchRun(Throwable failure) {
-    public boolean committed() {
-      return failure == null;
-    }
-  }
 
   public BatchProcessor(TxEnvironment env, BatchHandler<T> handler, int maxLocks) {
     this.env = env;
@@ -48,12 +39,14 @@ public final class BatchProcessor<T> {
   }
 
   /**
-   * Processes read records (in offset order). Transactions before a failing one stay committed;
-   * re-processing their records later finds their marks.
+   * Processes read records (in offset order; a batch has no order among keys, so {@code
+   * orderingKeys} is not read). Transactions before a failing one stay committed; re-processing
+   * their records later finds their marks. A batch finishes all its records or none.
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
-  public BatchRun process(List<Read<T>> items, int attempt) {
+  @Override
+  public GroupRun run(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
     Map<String, Read<T>> distinct = new LinkedHashMap<>();
     // Every record a transaction covers, by event id: the copies inside the batch are done when
     // the transaction of their first copy commits.
@@ -71,45 +64,33 @@ public final class BatchProcessor<T> {
       for (Read<T> p : chunk) {
         records.addAll(covered.get(p.eventId()));
       }
-      Throwable failure =
-          env.observations()
-              .observeBatch(
-                  records,
-                  BatchObservationContext.Unit.BATCH,
-                  attempt,
-                  () -> transact(chunk, records, attempt),
-                  t -> t == null ? TransactionOutcome.PROCESSED : TransactionOutcome.FAILED,
-                  t -> t);
-      if (failure != null) {
-        return new BatchRun(failure);
+      GroupRun run =
+          env.observe(Unit.batch(records, attempt), () -> transact(chunk, records, attempt));
+      if (!run.committed()) {
+        return run;
       }
       for (Read<T> p : chunk) {
         env.faults().afterDatabaseCommit(p.record());
       }
     }
-    return new BatchRun(null);
+    return GroupRun.allDone();
   }
 
-  private Throwable transact(
+  private GroupRun transact(
       List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt) {
-    String topic = chunk.get(0).record().topic();
-    records.forEach(env.faults()::transactionStarted);
-    long start = System.nanoTime();
-    try {
-      Set<String> fresh = env.watched(null, c -> steps(c, chunk, records, attempt));
-      for (Read<T> p : chunk) {
-        if (fresh.contains(p.eventId())) {
-          env.metrics().processed(p.record().topic());
-        } else {
-          env.metrics().duplicate(p.record().topic());
-        }
-      }
-      return null;
-    } catch (Throwable t) {
-      return env.failed(topic, t);
-    } finally {
-      env.metrics().transactionTime(topic, System.nanoTime() - start);
+    Attempted<Set<String>> tx =
+        env.transact(Unit.batch(records, attempt), c -> steps(c, chunk, records, attempt));
+    if (!tx.ok()) {
+      return GroupRun.failed(tx.failure());
     }
+    for (Read<T> p : chunk) {
+      if (tx.value().contains(p.eventId())) {
+        env.metrics().processed(p.record().topic());
+      } else {
+        env.metrics().duplicate(p.record().topic());
+      }
+    }
+    return GroupRun.allDone();
   }
 
   /** The steps inside one batch transaction; returns the ids marked now (the new events). */

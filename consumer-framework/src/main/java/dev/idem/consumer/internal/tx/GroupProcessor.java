@@ -2,8 +2,6 @@ package dev.idem.consumer.internal.tx;
 
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.RecordCoordinates;
-import dev.idem.consumer.observation.BatchObservationContext;
-import dev.idem.consumer.observation.TransactionOutcome;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -32,25 +30,9 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  *
  * @param <T> the payload type
  */
-public final class GroupProcessor<T> {
+public final class GroupProcessor<T> implements GroupTransaction<T> {
   private final TxEnvironment env;
   private final RecordProcessor<T> records;
-
-  /**
-   * What a group ended with.
-   *
-   * @param failure the failure of the whole transaction (nothing committed), or null when it
-   *     committed
-   * @param unfinished when it committed: the indexes of the records it did not finish (failed, or
-   *     held back behind a failed record of their ordering key)
-   * @param firstFailure the failure of the first record that failed, or null
-   */
-  public record GroupRun(Throwable failure, BitSet unfinished, Throwable firstFailure) {
-    /** Whether the transaction committed (some records may still be unfinished). */
-    public boolean committed() {
-      return failure == null;
-    }
-  }
 
   /**
    * @param records the record path, whose handler and state check every record of a group runs
@@ -67,44 +49,27 @@ public final class GroupProcessor<T> {
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
-  public GroupRun process(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
-    if (env.observations().off()) {
-      return unobserved(items, orderingKeys, attempt);
-    }
+  @Override
+  public GroupRun run(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
     List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(items.size());
     items.forEach(p -> records.add(p.record()));
-    return env.observations()
-        .observeBatch(
-            records,
-            BatchObservationContext.Unit.GROUP,
-            attempt,
-            () -> unobserved(items, orderingKeys, attempt),
-            run ->
-                !run.committed()
-                    ? TransactionOutcome.FAILED
-                    : run.unfinished().isEmpty()
-                        ? TransactionOutcome.PROCESSED
-                        : TransactionOutcome.PARTIAL,
-            run -> run.committed() ? run.firstFailure() : run.failure());
+    Unit unit = Unit.group(records, attempt);
+    return env.observe(unit, () -> transact(unit, items, orderingKeys, attempt));
   }
 
-  private GroupRun unobserved(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
-    String topic = items.get(0).record().topic();
-    items.forEach(p -> env.faults().transactionStarted(p.record()));
+  private GroupRun transact(
+      Unit unit, List<Read<T>> items, List<Object> orderingKeys, int attempt) {
     Outcome.Kind[] kinds = new Outcome.Kind[items.size()];
     Throwable[] failures = new Throwable[items.size()];
-    long start = System.nanoTime();
-    try {
-      env.watchedGroup(
-          items.size(),
-          c -> {
-            steps(c, items, orderingKeys, attempt, kinds, failures);
-            return null;
-          });
-    } catch (Throwable t) {
-      return new GroupRun(env.failed(topic, t), null, null);
-    } finally {
-      env.metrics().transactionTime(topic, System.nanoTime() - start);
+    Attempted<Void> tx =
+        env.transact(
+            unit,
+            c -> {
+              steps(c, items, orderingKeys, attempt, kinds, failures);
+              return null;
+            });
+    if (!tx.ok()) {
+      return GroupRun.failed(tx.failure());
     }
     BitSet unfinished = new BitSet(items.size());
     Throwable first = null;

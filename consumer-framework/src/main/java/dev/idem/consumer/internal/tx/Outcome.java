@@ -1,5 +1,7 @@
 package dev.idem.consumer.internal.tx;
 
+import dev.idem.consumer.observation.TransactionOutcome;
+
 /**
  * The result of one attempt at a record.
  *
@@ -9,7 +11,8 @@ package dev.idem.consumer.internal.tx;
  *     Read#UNDESERIALIZABLE}
  * @param failure the failure of a {@link Kind#FAILED} or {@link Kind#UNREADABLE} attempt
  */
-public record Outcome(Kind kind, String eventId, String reason, Throwable failure) {
+public record Outcome(Kind kind, String eventId, String reason, Throwable failure)
+    implements Observed {
 
   /** What an attempt ended with. */
   public enum Kind {
@@ -31,6 +34,22 @@ public record Outcome(Kind kind, String eventId, String reason, Throwable failur
      * record was dead-lettered behind it, in order.
      */
     PARKED
+  }
+
+  @Override
+  public TransactionOutcome outcome() {
+    return switch (kind) {
+      case PROCESSED -> TransactionOutcome.PROCESSED;
+      case DUPLICATE -> TransactionOutcome.DUPLICATE;
+      case PARKED -> TransactionOutcome.PARKED;
+      case DEAD_LETTERED -> TransactionOutcome.DEAD_LETTERED;
+      case FAILED, UNREADABLE -> TransactionOutcome.FAILED;
+    };
+  }
+
+  @Override
+  public Throwable error() {
+    return failure;
   }
 
   static Outcome of(Kind kind, String eventId) {

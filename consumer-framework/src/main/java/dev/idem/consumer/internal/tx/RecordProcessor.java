@@ -10,16 +10,13 @@ import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.DeadLetter;
 import dev.idem.consumer.internal.store.HeadersJson;
+import dev.idem.consumer.internal.store.KeyParking;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.store.RecordCoordinates;
-import dev.idem.consumer.observation.RecordObservationContext;
-import dev.idem.consumer.observation.TransactionOutcome;
 import dev.idem.internal.jdbc.Transactions;
-import io.micrometer.observation.Observation;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
@@ -46,11 +43,11 @@ public final class RecordProcessor<T> {
   private final PayloadDeserializer<T> payloads;
   private final EventHandler<T> handler;
   private final DeadLetterPublisher deadLetterPublisher;
-  private final ParkedKeys parkedKeys;
+  private final KeyParking parking;
 
   /**
-   * @param parkedKeys the SQL of parked keys in park-key mode, or null when a dead letter lets the
-   *     later records of its key through (skip mode)
+   * @param parking what a dead letter means for its key: {@link KeyParking#SKIP}, or the SQL of
+   *     parked keys in park-key mode
    */
   public RecordProcessor(
       TxEnvironment env,
@@ -58,18 +55,21 @@ public final class RecordProcessor<T> {
       PayloadDeserializer<T> payloads,
       EventHandler<T> handler,
       DeadLetterPublisher deadLetterPublisher,
-      ParkedKeys parkedKeys) {
+      KeyParking parking) {
     this.env = env;
     this.eventIds = eventIds;
     this.payloads = payloads;
     this.handler = handler;
     this.deadLetterPublisher = deadLetterPublisher;
-    this.parkedKeys = parkedKeys;
+    this.parking = parking;
   }
 
-  /** Whether dead letters park their ordering key (park-key mode). */
-  public boolean parksKeys() {
-    return parkedKeys != null;
+  /**
+   * Where {@code record}'s ordering key {@code orderingKey} would be parked in park-key mode; null
+   * in skip mode and for a record without an ordering key.
+   */
+  public ParkedKeys.Scope parkScope(ConsumerRecord<byte[], byte[]> record, Object orderingKey) {
+    return parking.scope(record.topic(), record.partition(), orderingKey);
   }
 
   /**
@@ -100,95 +100,41 @@ public final class RecordProcessor<T> {
 
   /**
    * Attempt {@code attempt} (1-based) at {@code record}; in park-key mode {@code scope} is where
-   * its ordering key would be parked (null for a record without one).
+   * its ordering key would be parked (null for a record without one, and always in skip mode).
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
   public Outcome process(
       ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
-    return observed(
-        record,
-        RecordObservationContext.Operation.PROCESS,
-        attempt,
-        () -> unobserved(record, attempt, scope));
-  }
-
-  /**
-   * Runs {@code body}, {@code operation} on {@code record}, in a record observation when
-   * observations are on, with the trace ids in the MDC either way.
-   */
-  private Outcome observed(
-      ConsumerRecord<byte[], byte[]> record,
-      RecordObservationContext.Operation operation,
-      int attempt,
-      Supplier<Outcome> body) {
-    if (env.observations().off()) {
-      Observations.toMdc(null, record);
-      return body.get();
-    }
-    Observation observation = env.observations().record(record, operation, attempt);
-    try (Observation.Scope ignored = observation.openScope()) {
-      Observations.toMdc(observation, record);
-      Outcome outcome = body.get();
-      ended(observation, outcome);
-      return outcome;
-    } catch (RuntimeException | Error e) {
-      observation.error(e);
-      throw e;
-    } finally {
-      observation.stop();
-    }
-  }
-
-  /** Records {@code outcome} on {@code observation}, a record observation. */
-  private static void ended(Observation observation, Outcome outcome) {
-    RecordObservationContext context = (RecordObservationContext) observation.getContext();
-    context.setEventId(outcome.eventId());
-    context.setOutcome(
-        switch (outcome.kind()) {
-          case PROCESSED -> TransactionOutcome.PROCESSED;
-          case DUPLICATE -> TransactionOutcome.DUPLICATE;
-          case PARKED -> TransactionOutcome.PARKED;
-          case DEAD_LETTERED -> TransactionOutcome.DEAD_LETTERED;
-          case FAILED, UNREADABLE -> TransactionOutcome.FAILED;
+    return env.observe(
+        Unit.record(record, attempt, null),
+        () -> {
+          Read<T> read = read(record);
+          if (read.failure() != null) {
+            return Outcome.unreadable(read.eventId(), read.reason(), read.failure());
+          }
+          Outcome outcome = transact(read, attempt, scope);
+          if (outcome.kind() == Outcome.Kind.PROCESSED) {
+            env.faults().afterDatabaseCommit(record);
+          }
+          return outcome;
         });
-    if (outcome.failure() != null) {
-      observation.error(outcome.failure());
-    }
-  }
-
-  private Outcome unobserved(
-      ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
-    Read<T> read = read(record);
-    if (read.failure() != null) {
-      return Outcome.unreadable(read.eventId(), read.reason(), read.failure());
-    }
-    Outcome outcome = transact(read, attempt, parkedKeys == null ? null : scope);
-    if (outcome.kind() == Outcome.Kind.PROCESSED) {
-      env.faults().afterDatabaseCommit(record);
-    }
-    return outcome;
   }
 
   private Outcome transact(Read<T> read, int attempt, ParkedKeys.Scope scope) {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String eventId = read.eventId();
-    String topic = record.topic();
-    env.faults().transactionStarted(record);
-    long start = System.nanoTime();
-    try {
-      Outcome.Kind kind = env.watched(eventId, c -> steps(c, read, attempt, scope));
-      switch (kind) {
-        case DUPLICATE -> env.metrics().duplicate(topic);
-        case PARKED -> env.metrics().parked(topic);
-        default -> env.metrics().processed(topic);
-      }
-      return Outcome.of(kind, eventId);
-    } catch (Throwable t) {
-      return Outcome.failed(eventId, env.failed(topic, t));
-    } finally {
-      env.metrics().transactionTime(topic, System.nanoTime() - start);
+    Attempted<Outcome.Kind> tx =
+        env.transact(Unit.record(record, attempt, eventId), c -> steps(c, read, attempt, scope));
+    if (!tx.ok()) {
+      return Outcome.failed(eventId, tx.failure());
     }
+    switch (tx.value()) {
+      case DUPLICATE -> env.metrics().duplicate(record.topic());
+      case PARKED -> env.metrics().parked(record.topic());
+      default -> env.metrics().processed(record.topic());
+    }
+    return Outcome.of(tx.value(), eventId);
   }
 
   /**
@@ -215,7 +161,7 @@ public final class RecordProcessor<T> {
     }
     env.store().beginAndLock(c, key);
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
-    ParkedKeys.Parked parked = parkedKeys.lookup(c, scope);
+    ParkedKeys.Parked parked = parking.lookup(c, scope);
     boolean released = isReleased(record, parked);
     if (parked != null && !released) {
       // Its key is parked behind an earlier dead letter: it queues there, in order.
@@ -224,18 +170,18 @@ public final class RecordProcessor<T> {
       if (id == null) {
         return Outcome.Kind.DUPLICATE;
       }
-      parkedKeys.park(c, scope, id, false);
+      parking.park(c, scope, id, KeyParking.Arrival.QUEUED);
       return Outcome.Kind.PARKED;
     }
     if (!env.store().markIfNew(c, read.eventId(), RecordCoordinates.of(record))) {
       if (released) {
-        parkedKeys.releasedOne(c, parked.id());
+        parking.releasedOne(c, parked.id());
       }
       return Outcome.Kind.DUPLICATE;
     }
     handle(c, read, attempt);
     if (released) {
-      parkedKeys.releasedOne(c, parked.id());
+      parking.releasedOne(c, parked.id());
     }
     return Outcome.Kind.PROCESSED;
   }
@@ -297,10 +243,8 @@ public final class RecordProcessor<T> {
       int attempts,
       Throwable failure,
       ParkedKeys.Scope scope) {
-    return observed(
-        record,
-        RecordObservationContext.Operation.DEAD_LETTER,
-        attempts,
+    return env.observe(
+        Unit.deadLetter(record, attempts, eventId),
         () -> deadLetterUnobserved(record, eventId, reason, attempts, failure, scope));
   }
 
@@ -312,13 +256,11 @@ public final class RecordProcessor<T> {
       Throwable failure,
       ParkedKeys.Scope scope) {
     DeadLetter letter = letter(record, eventId, reason, attempts, failure);
-    ParkedKeys.Scope park = parkedKeys == null ? null : scope;
     env.faults().transactionStarted(record);
     try {
       boolean written =
-          env.transactions()
+          env.runner()
               .run(
-                  env.dataSource(),
                   c -> {
                     if (eventId != null) {
                       env.store().beginAndLock(c, env.keys().key(env.lockNamespace(), eventId));
@@ -326,13 +268,19 @@ public final class RecordProcessor<T> {
                       // No id, no copies elsewhere to wait for: the row's unique key decides.
                       env.store().begin(c);
                     }
-                    ParkedKeys.Parked parked = park == null ? null : parkedKeys.lookup(c, park);
+                    ParkedKeys.Parked parked = scope == null ? null : parking.lookup(c, scope);
                     Long id = env.store().deadLetter(c, letter);
                     if (id == null) {
                       return false;
                     }
-                    if (park != null) {
-                      parkedKeys.park(c, park, id, isReleased(record, parked));
+                    if (scope != null) {
+                      parking.park(
+                          c,
+                          scope,
+                          id,
+                          isReleased(record, parked)
+                              ? KeyParking.Arrival.RELEASED_RECORD
+                              : KeyParking.Arrival.QUEUED);
                     }
                     // Inside the transaction: a failed publish rolls the row back and the record
                     // is retried; a failed commit after a publish repeats the publish (at least

@@ -6,24 +6,32 @@ import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.IdempotencyStore;
+import dev.idem.consumer.observation.BatchObservationContext;
+import dev.idem.consumer.observation.RecordObservationContext;
 import dev.idem.internal.jdbc.Transactions;
+import io.micrometer.observation.Observation;
 import java.sql.Connection;
 import java.util.function.Function;
-import javax.sql.DataSource;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What every processing transaction of one consumer shares.
+ * What every processing transaction of one consumer shares, and the one frame around each of them.
+ * The record, batch and group processors supply only their steps; the frame owns what comes around
+ * them: the observation and the trace ids in the MDC ({@link #observe}), the test fault points, the
+ * transaction timer, the watchdog's registration of the connection, begin and commit or rollback
+ * through the {@link TransactionRunner}, the hook's after-completion call and the accounting of a
+ * failure ({@link #transact}), and the hook's calls and the state check around a handler ({@link
+ * #callHandler}).
  *
  * @param consumerName the consumer's name
  * @param lockNamespace the namespace of its lock keys
- * @param dataSource the pool its transactions run on
+ * @param runner begins, checks and ends its transactions
  * @param store the SQL of the processing steps
  * @param keys the lock-key function
  * @param metrics the consumer's meters
  * @param faults the test fault points ({@link FaultHook#NONE} in production)
- * @param transactions the transaction template
  * @param attempts where running attempts register their connection, so that a stuck one can be
  *     aborted
  * @param hook the transaction hook ({@link TransactionHook#NONE} unless a framework integration set
@@ -33,16 +41,22 @@ import org.slf4j.LoggerFactory;
 public record TxEnvironment(
     String consumerName,
     String lockNamespace,
-    DataSource dataSource,
+    TransactionRunner runner,
     IdempotencyStore store,
     LockKeyFunction keys,
     ConsumerMetrics metrics,
     FaultHook faults,
-    Transactions transactions,
     AttemptConnections attempts,
     TransactionHook hook,
     Observations observations) {
   private static final Logger log = LoggerFactory.getLogger(TxEnvironment.class);
+
+  /** The steps inside a transaction. */
+  @FunctionalInterface
+  public interface Steps<R> {
+    /** Runs the steps on the transaction's connection {@code c}. */
+    R run(Connection c) throws Exception;
+  }
 
   /** A call of the user's handler. */
   @FunctionalInterface
@@ -52,62 +66,109 @@ public record TxEnvironment(
   }
 
   /**
-   * Runs {@code work} in one transaction on the pool, its connection registered with the watchdog
-   * meanwhile (for the record with {@code eventId}, or null for a batch), so that a run that
-   * outlives its timeouts can be aborted.
+   * Runs {@code attempt}, the whole of one attempt at {@code unit}, in its observation when
+   * observations are on: a record observation for a record or its dead letter, a batch observation
+   * for a batch or group, ended with the result's outcome and error. An attempt at a record puts
+   * the trace ids in the MDC either way, for its log lines.
    */
-  public <R> R watched(String eventId, Transactions.Work<R> work) throws Exception {
-    return hooked(
-        c -> {
-          if (eventId == null) {
-            attempts.opened(c);
-          } else {
-            attempts.opened(c, eventId);
-          }
-          try {
-            return work.run(c);
-          } finally {
-            attempts.closed(c);
-          }
-        });
+  public <R extends Observed> R observe(Unit unit, Supplier<R> attempt) {
+    boolean record = unit.kind() == Unit.Kind.RECORD || unit.kind() == Unit.Kind.DEAD_LETTER;
+    if (observations.off()) {
+      if (record) {
+        Observations.toMdc(null, unit.first());
+      }
+      return attempt.get();
+    }
+    Observation observation =
+        switch (unit.kind()) {
+          case RECORD ->
+              observations.record(
+                  unit.first(), RecordObservationContext.Operation.PROCESS, unit.attempt());
+          case DEAD_LETTER ->
+              observations.record(
+                  unit.first(), RecordObservationContext.Operation.DEAD_LETTER, unit.attempt());
+          case BATCH ->
+              observations.batch(
+                  unit.records(), BatchObservationContext.Unit.BATCH, unit.attempt());
+          case GROUP ->
+              observations.batch(
+                  unit.records(), BatchObservationContext.Unit.GROUP, unit.attempt());
+        };
+    try (Observation.Scope ignored = observation.openScope()) {
+      if (record) {
+        Observations.toMdc(observation, unit.first());
+      }
+      R result = attempt.get();
+      if (observation.getContext() instanceof RecordObservationContext context) {
+        context.setEventId(result.eventId());
+        context.setOutcome(result.outcome());
+      } else if (observation.getContext() instanceof BatchObservationContext context) {
+        context.setOutcome(result.outcome());
+      }
+      if (result.error() != null) {
+        observation.error(result.error());
+      }
+      return result;
+    } catch (RuntimeException | Error e) {
+      observation.error(e);
+      throw e;
+    } finally {
+      observation.stop();
+    }
   }
 
   /**
-   * Like {@link #watched}, for a grouped transaction of {@code records} records: the watchdog gives
-   * it {@code records} times the time of one.
+   * Runs {@code steps} in one transaction for {@code unit}: the test fault points of its records,
+   * its connection registered with the watchdog meanwhile (for the record's event id, for a batch,
+   * or for a group of N records that may take N times as long), begin and commit through the
+   * runner, the hook told how it ended once the connection is back in the pool, and the time
+   * recorded. A failure is counted (unless the watchdog already counted the abandoned attempt) and
+   * returned; a fatal error and a test's simulated crash are thrown.
+   *
+   * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
-  public <R> R watchedGroup(int records, Transactions.Work<R> work) throws Exception {
-    return hooked(
-        c -> {
-          attempts.opened(c, records);
-          try {
-            return work.run(c);
-          } finally {
-            attempts.closed(c);
-          }
-        });
-  }
-
-  /**
-   * Runs {@code work} in one transaction on the pool, then tells the hook how it ended (after the
-   * connection went back to the pool).
-   */
-  private <R> R hooked(Transactions.Work<R> work) throws Exception {
+  public <R> Attempted<R> transact(Unit unit, Steps<R> steps) {
+    unit.records().forEach(faults::transactionStarted);
+    long start = System.nanoTime();
     boolean committed = false;
     try {
-      R result = transactions.run(dataSource, work);
+      R value =
+          runner.run(
+              c -> {
+                register(unit, c);
+                try {
+                  return steps.run(c);
+                } finally {
+                  attempts.closed(c);
+                }
+              });
       committed = true;
-      return result;
+      return Attempted.committed(value);
+    } catch (Throwable t) {
+      return Attempted.failed(failed(unit.topic(), t));
     } finally {
-      try {
-        hook.afterCompletion(committed);
-      } catch (RuntimeException e) {
-        log.warn(
-            "consumer {}: the transaction hook failed after the transaction {}; ignored",
-            consumerName,
-            committed ? "committed" : "rolled back",
-            e);
-      }
+      afterCompletion(committed);
+      metrics.transactionTime(unit.topic(), System.nanoTime() - start);
+    }
+  }
+
+  private void register(Unit unit, Connection c) {
+    switch (unit.kind()) {
+      case RECORD, DEAD_LETTER -> attempts.opened(c, unit.eventId());
+      case BATCH -> attempts.opened(c);
+      case GROUP -> attempts.opened(c, unit.records().size());
+    }
+  }
+
+  private void afterCompletion(boolean committed) {
+    try {
+      hook.afterCompletion(committed);
+    } catch (RuntimeException e) {
+      log.warn(
+          "consumer {}: the transaction hook failed after the transaction {}; ignored",
+          consumerName,
+          committed ? "committed" : "rolled back",
+          e);
     }
   }
 
@@ -135,7 +196,7 @@ public record TxEnvironment(
         metrics.handlerTime(topic, System.nanoTime() - start);
       }
       try {
-        transactions.requireOpen(c);
+        runner.requireOpen(c);
       } catch (Transactions.TransactionStateException e) {
         throw misuse.apply(e);
       }
@@ -147,13 +208,11 @@ public record TxEnvironment(
   }
 
   /**
-   * What every processor does with the failure of its transaction: rethrows a fatal error and a
-   * test's simulated crash, and counts the failure unless the watchdog already counted the attempt
-   * when it abandoned it.
-   *
-   * @return {@code failure}, for the caller's outcome
+   * What every transaction's failure comes to: a fatal error and a test's simulated crash are
+   * rethrown; any other failure is counted unless the watchdog already counted the attempt when it
+   * abandoned it.
    */
-  public Throwable failed(String topic, Throwable failure) {
+  private Throwable failed(String topic, Throwable failure) {
     Failures.rethrowIfFatal(failure);
     if (failure instanceof FaultHook.SimulatedCrash crash) {
       throw crash;
