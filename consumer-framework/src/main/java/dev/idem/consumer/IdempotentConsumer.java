@@ -1,23 +1,18 @@
 package dev.idem.consumer;
 
 import dev.idem.IdemException;
-import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.health.PollStall;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
+import dev.idem.consumer.internal.lifecycle.RuntimeSignals;
 import dev.idem.consumer.internal.metrics.HealthGauges;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.ConsumerRuntime;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
-import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.micrometer.observation.ObservationRegistry;
-import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
@@ -48,7 +43,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
  *
  * @param <T> the payload type
  */
-public final class IdempotentConsumer<T> implements AutoCloseable {
+public final class IdempotentConsumer<T> implements IdemConsumer {
   private final ConsumerParts<T> parts;
   private final ConsumerStatus status;
 
@@ -70,11 +65,13 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /** The consumer's name. */
+  @Override
   public String name() {
     return parts.config().consumerName();
   }
 
   /** The consumer's configuration. */
+  @Override
   public IdemConfig config() {
     return parts.config();
   }
@@ -83,6 +80,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    * The latest snapshot published by the poll thread. Its state is always the consumer's current
    * one (see {@link ConsumerState}), also before the first poll and after a failed start.
    */
+  @Override
   public ConsumerSnapshot snapshot() {
     return status.snapshot();
   }
@@ -95,24 +93,18 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    * ConsumerHealth#live()} are the readiness and liveness answers. Cheap: no thread, no connection,
    * no I/O per call.
    */
+  @Override
   public ConsumerHealth health() {
-    ConsumerSnapshot s = status.snapshot();
     ConsumerRuntime<T> r = runtime;
-    return ConsumerHealth.builder(name(), s.state())
-        .assigned(s.assigned())
-        .lastCommit(s.lastCommit())
-        .databaseReachable(r != null && r.databaseReachable())
-        .inFlight(s.inFlight())
-        .stuckWorkers(r == null ? 0 : r.stuckWorkers())
-        .maxAbandonedWorkers(config().maxAbandonedWorkers())
-        .brokerReachable(s.brokerReachable())
-        .lastPoll(status.lastPoll())
-        .sinceLastPoll(status.sinceLastPoll())
-        .pollStallTimeout(PollStall.timeout(config()))
-        .build();
+    return status.health(
+        name(),
+        r == null ? RuntimeSignals.NOT_STARTED : r,
+        config().maxAbandonedWorkers(),
+        PollStall.timeout(config()));
   }
 
   /** The meter registry the consumer's {@code idem.*} meters are registered in. */
+  @Override
   public MeterRegistry meterRegistry() {
     return parts.meterRegistry();
   }
@@ -131,6 +123,7 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
    *     docs/operations.md})
    * @throws IllegalStateException naming the state when called a second time
    */
+  @Override
   public void start() {
     synchronized (lifecycle) {
       status.starting(name());
@@ -175,95 +168,24 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
   }
 
   /**
-   * Assembles a consumer. The configuration, the payload deserializer, the event-id extractor, the
-   * handler and a data source (given here or as {@code pg.url} in the configuration) are required.
+   * Assembles a consumer in a consumer group: what {@link ConsumerBuilder} takes, and the ordering
+   * key and the executor only a consumer group has.
    *
    * @param <T> the payload type
    */
-  public static final class Builder<T> {
-    private final IdemConfig config;
-    private final PayloadDeserializer<T> payloads;
-    private DataSource dataSource;
-    private EventIdExtractor eventIds;
-    private EventHandler<T> handler;
-    private BatchHandler<T> batchHandler;
-    private MeterRegistry meterRegistry;
-    private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
-    private Clock clock = Clock.systemUTC();
-    private FailureClassifier classifier = FailureClassifier.retryAll();
+  public static final class Builder<T> extends ConsumerBuilder<T, Builder<T>> {
     private OrderingKey orderingKey = OrderingKeys.recordKey();
     private Executor executor;
-    private ConnectionFactory lockConnections;
-    private boolean applySchema = true;
-    private TransactionHook transactionHook = TransactionHook.NONE;
-    private FaultHook faults = FaultHook.NONE;
     private LockKeyFunction lockKeys = LockKeyFunction.V1;
     private Function<Map<String, Object>, Consumer<byte[], byte[]>> clientFactory =
         KafkaConsumer::new;
 
     private Builder(IdemConfig config, PayloadDeserializer<T> payloads) {
-      this.config = Objects.requireNonNull(config, "config");
-      this.payloads = payloads;
+      super(config, payloads);
     }
 
-    /**
-     * The pool transactions run on. It must hold at least {@code concurrency + 2} connections. idem
-     * does not close it. Without one, idem opens a HikariCP pool from {@code pg.*}.
-     */
-    public Builder<T> dataSource(DataSource dataSource) {
-      this.dataSource = dataSource;
-      return this;
-    }
-
-    /** Where the event id comes from; required. See {@link EventIds}. */
-    public Builder<T> eventIds(EventIdExtractor eventIds) {
-      this.eventIds = eventIds;
-      return this;
-    }
-
-    /** The handler; required. */
-    public Builder<T> handler(EventHandler<T> handler) {
-      this.handler = handler;
-      return this;
-    }
-
-    /**
-     * Batch mode: the handler of many events in one transaction, instead of {@link
-     * #handler(EventHandler)}. Each partition's records are batched in offset order (up to {@code
-     * consumer.batch.size}), one batch per partition at a time; partitions run concurrently.
-     */
-    public Builder<T> batchHandler(BatchHandler<T> batchHandler) {
-      this.batchHandler = batchHandler;
-      return this;
-    }
-
-    /** Where the {@code idem.*} meters go; default a private {@link SimpleMeterRegistry}. */
-    public Builder<T> meterRegistry(MeterRegistry meterRegistry) {
-      this.meterRegistry = meterRegistry;
-      return this;
-    }
-
-    /**
-     * Where the observations of record, batch and grouped transactions go (see docs/operations.md,
-     * "Tracing"): register Micrometer Tracing's handlers on it, best through {@link
-     * dev.idem.consumer.observation.tracing.IdemTracing#register}, to get one span per transaction
-     * that continues the record's {@code traceparent}. Default {@link ObservationRegistry#NOOP}:
-     * nothing is observed and nothing is spent on it.
-     */
-    public Builder<T> observationRegistry(ObservationRegistry observationRegistry) {
-      this.observationRegistry = Objects.requireNonNull(observationRegistry, "observationRegistry");
-      return this;
-    }
-
-    /** The clock for timestamps; default UTC system clock. */
-    public Builder<T> clock(Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
-      return this;
-    }
-
-    /** Decides retry or give-up for handler failures; default retry. */
-    public Builder<T> failureClassifier(FailureClassifier classifier) {
-      this.classifier = Objects.requireNonNull(classifier, "classifier");
+    @Override
+    Builder<T> self() {
       return this;
     }
 
@@ -291,75 +213,14 @@ public final class IdempotentConsumer<T> implements AutoCloseable {
       return this;
     }
 
-    /**
-     * Dedicated connections for session locks: the retention job's singleton lock, and the guard of
-     * {@code kafka.group.instance.id} (static membership is refused without them). Not needed when
-     * the data source is a HikariCP pool or idem opens its own pool from {@code pg.*}: connections
-     * with the same settings are opened then.
-     */
-    public Builder<T> lockConnections(ConnectionFactory connections) {
-      this.lockConnections = Objects.requireNonNull(connections, "connections");
-      return this;
-    }
-
-    /**
-     * Whether {@link #start()} applies idem's schema scripts (default true). Turn off when your own
-     * migrations apply them (see {@code docs/schema.md}); {@link #start()} then checks that the
-     * schema is at the version this release needs and throws {@link SchemaVersionException} if not.
-     */
-    public Builder<T> applySchema(boolean applySchema) {
-      this.applySchema = applySchema;
-      return this;
-    }
-
-    /**
-     * Code that takes part in every transaction a handler runs in (see {@link TransactionHook});
-     * for framework integrations such as idem's Spring Boot starter. Default {@link
-     * TransactionHook#NONE}.
-     */
-    public Builder<T> transactionHook(TransactionHook hook) {
-      this.transactionHook = Objects.requireNonNull(hook, "hook");
-      return this;
-    }
-
-    Builder<T> faultHook(FaultHook faults) {
-      this.faults = faults;
-      return this;
-    }
-
     Builder<T> lockKeyFunction(LockKeyFunction lockKeys) {
       this.lockKeys = lockKeys;
       return this;
     }
 
-    /**
-     * Checks that everything required is present, and copies this builder's values into the
-     * consumer: changing the builder afterwards does not change it.
-     *
-     * @throws IdemConfigException naming what is missing
-     */
+    @Override
     public IdempotentConsumer<T> build() {
-      return new IdempotentConsumer<>(
-          new ConsumerParts<>(
-              config,
-              payloads,
-              dataSource,
-              eventIds,
-              handler,
-              batchHandler,
-              meterRegistry == null ? new SimpleMeterRegistry() : meterRegistry,
-              clock,
-              classifier,
-              orderingKey,
-              executor,
-              lockConnections,
-              applySchema,
-              faults,
-              lockKeys,
-              clientFactory,
-              () -> OwnedPool.settings(config),
-              transactionHook,
-              observationRegistry));
+      return new IdempotentConsumer<>(parts(orderingKey, executor, lockKeys, clientFactory));
     }
   }
 }

@@ -1,18 +1,15 @@
 package dev.idem.consumer;
 
-import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.health.PollStall;
+import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
+import dev.idem.consumer.internal.lifecycle.RuntimeSignals;
 import dev.idem.consumer.internal.metrics.HealthGauges;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.share.ShareRuntime;
 import dev.idem.consumer.internal.tx.LockKeyFunction;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.micrometer.observation.ObservationRegistry;
-import java.time.Clock;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Function;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.consumer.ShareConsumer;
@@ -46,18 +43,22 @@ import org.apache.kafka.clients.consumer.ShareConsumer;
  *
  * @param <T> the payload type
  */
-public final class IdempotentShareConsumer<T> implements AutoCloseable {
+public final class IdempotentShareConsumer<T> implements IdemConsumer {
   private final ConsumerParts<T> parts;
+  private final ConsumerStatus status;
   private final Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients;
+
+  /** Serializes start() and close(): a close() during a start() waits for it, then stops it. */
   private final Object lifecycle = new Object();
+
   private HealthGauges healthGauges;
   private volatile ShareRuntime<T> runtime;
-  private volatile ConsumerState state = ConsumerState.CREATED;
 
   private IdempotentShareConsumer(
       ConsumerParts<T> parts,
       Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients) {
     this.parts = parts;
+    this.status = new ConsumerStatus(parts.clock().instant());
     this.clients = clients;
   }
 
@@ -66,50 +67,47 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
     return new Builder<>(config, payloads);
   }
 
-  /** The consumer's name (processed marks are kept per name and event id). */
+  @Override
   public String name() {
     return parts.config().consumerName();
   }
 
-  /** The share group's id: {@code kafka.group.id}, by default the consumer's name. */
-  public String groupId() {
-    return String.valueOf(ShareRuntime.clientProperties(parts.config()).get("group.id"));
+  @Override
+  public IdemConfig config() {
+    return parts.config();
   }
 
-  /** The registry the {@code idem.*} meters go to. */
+  /** The share group's id: {@code kafka.group.id}, by default the consumer's name. */
+  public String groupId() {
+    return ShareRuntime.groupId(parts.config());
+  }
+
+  @Override
   public MeterRegistry meterRegistry() {
     return parts.meterRegistry();
   }
 
   /**
-   * The consumer's health as in the consumer-group mode; a share consumer has no assigned
-   * partitions to show.
+   * The latest snapshot published by the poll thread: its state is always the consumer's current
+   * one; a share consumer has no partitions, pauses or offsets to show.
    */
-  public ConsumerHealth health() {
-    ShareRuntime<T> r = runtime;
-    if (r == null) {
-      return ConsumerHealth.builder(name(), state)
-          .maxAbandonedWorkers(parts.config().maxAbandonedWorkers())
-          .pollStallTimeout(java.time.Duration.ofDays(1))
-          .build();
-    }
-    ConsumerHealth h = r.health(name(), parts.config().maxAbandonedWorkers());
-    return state == ConsumerState.RUNNING ? h : withState(h, state);
+  @Override
+  public ConsumerSnapshot snapshot() {
+    return status.snapshot();
   }
 
-  private static ConsumerHealth withState(ConsumerHealth h, ConsumerState state) {
-    return ConsumerHealth.builder(h.consumer(), state)
-        .assigned(h.assigned())
-        .lastCommit(h.lastCommit())
-        .databaseReachable(h.databaseReachable())
-        .inFlight(h.inFlight())
-        .stuckWorkers(h.stuckWorkers())
-        .maxAbandonedWorkers(h.maxAbandonedWorkers())
-        .brokerReachable(h.brokerReachable())
-        .lastPoll(h.lastPoll())
-        .sinceLastPoll(h.sinceLastPoll())
-        .pollStallTimeout(h.pollStallTimeout())
-        .build();
+  /**
+   * The consumer's health as in the consumer-group mode; a share consumer has no assigned
+   * partitions to show, and its poll thread may stay silent one acquisition lock longer.
+   */
+  @Override
+  public ConsumerHealth health() {
+    ShareRuntime<T> r = runtime;
+    return status.health(
+        name(),
+        r == null ? RuntimeSignals.NOT_STARTED : r,
+        config().maxAbandonedWorkers(),
+        r == null ? PollStall.timeout(config()) : r.pollStallTimeout());
   }
 
   /**
@@ -120,34 +118,30 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
    * @throws IdemConfigException when the group is set to read_uncommitted
    * @throws IllegalStateException when called a second time
    */
+  @Override
   public void start() {
     synchronized (lifecycle) {
-      if (state != ConsumerState.CREATED) {
-        throw new IllegalStateException("consumer " + name() + " is " + state + "; start it once");
-      }
-      state = ConsumerState.STARTING;
+      status.starting(name());
       try {
-        runtime = ShareRuntime.start(parts, clients, ShareRuntime.clientProperties(parts.config()));
-        state = ConsumerState.RUNNING;
+        runtime = ShareRuntime.start(parts, status, clients);
         healthGauges = HealthGauges.register(parts.meterRegistry(), name(), this::health);
       } catch (RuntimeException | Error e) {
-        state = ConsumerState.FAILED;
+        status.failed();
         throw e;
       }
     }
   }
 
   /**
-   * Finishes the records of the current poll, acknowledges them, leaves the group and releases what
-   * idem opened. Idempotent.
+   * Finishes the records in work (up to the drain timeout), acknowledges them, leaves the group and
+   * releases what idem opened. Ends in state {@code CLOSED}, also after a failure. Idempotent.
    */
   @Override
   public void close() {
     synchronized (lifecycle) {
-      if (state == ConsumerState.CLOSED) {
+      if (!status.closing()) {
         return;
       }
-      state = ConsumerState.CLOSING;
       ShareRuntime<T> r = runtime;
       if (r != null) {
         r.close();
@@ -155,7 +149,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
       if (healthGauges != null) {
         healthGauges.close();
       }
-      state = ConsumerState.CLOSED;
+      status.closed();
     }
   }
 
@@ -166,100 +160,21 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
   }
 
   /**
-   * Assembles a share consumer: the configuration, the payload deserializer, the event-id
-   * extractor, the handler and a data source (or {@code pg.*}) are required.
+   * Assembles a share consumer: what {@link ConsumerBuilder} takes; a share group has no ordering
+   * key, executor or offset store of its own to set.
    *
    * @param <T> the payload type
    */
-  public static final class Builder<T> {
-    private final IdemConfig config;
-    private final PayloadDeserializer<T> payloads;
-    private EventHandler<T> handler;
-    private BatchHandler<T> batchHandler;
-    private EventIdExtractor eventIds;
-    private DataSource dataSource;
-    private MeterRegistry meterRegistry;
-    private ObservationRegistry observationRegistry = ObservationRegistry.NOOP;
-    private FailureClassifier classifier = FailureClassifier.retryAll();
-    private boolean applySchema = true;
-    private TransactionHook transactionHook = TransactionHook.NONE;
-    private FaultHook faults = FaultHook.NONE;
+  public static final class Builder<T> extends ConsumerBuilder<T, Builder<T>> {
     private Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients =
         KafkaShareConsumer::new;
 
     private Builder(IdemConfig config, PayloadDeserializer<T> payloads) {
-      this.config = Objects.requireNonNull(config, "config");
-      this.payloads = payloads;
+      super(config, payloads);
     }
 
-    /** The handler; required. */
-    public Builder<T> handler(EventHandler<T> handler) {
-      this.handler = handler;
-      return this;
-    }
-
-    /**
-     * Batch mode, instead of {@link #handler(EventHandler)}: up to {@code consumer.batch.size}
-     * records of one partition of a poll in one transaction (no order among them); a failed batch
-     * falls back to one record at a time.
-     */
-    public Builder<T> batchHandler(BatchHandler<T> batchHandler) {
-      this.batchHandler = batchHandler;
-      return this;
-    }
-
-    /**
-     * The pool transactions run on (at least concurrency + 2 connections); idem does not close it.
-     */
-    public Builder<T> dataSource(DataSource dataSource) {
-      this.dataSource = dataSource;
-      return this;
-    }
-
-    /** Where the event id comes from; required. */
-    public Builder<T> eventIds(EventIdExtractor eventIds) {
-      this.eventIds = eventIds;
-      return this;
-    }
-
-    /** Where the {@code idem.*} meters go; default a private registry. */
-    public Builder<T> meterRegistry(MeterRegistry meterRegistry) {
-      this.meterRegistry = meterRegistry;
-      return this;
-    }
-
-    /**
-     * Where the observations of record, batch and grouped transactions go (see docs/operations.md,
-     * "Tracing"): register Micrometer Tracing's handlers on it, best through {@link
-     * dev.idem.consumer.observation.tracing.IdemTracing#register}, to get one span per transaction
-     * that continues the record's {@code traceparent}. Default {@link ObservationRegistry#NOOP}:
-     * nothing is observed and nothing is spent on it.
-     */
-    public Builder<T> observationRegistry(ObservationRegistry observationRegistry) {
-      this.observationRegistry = Objects.requireNonNull(observationRegistry, "observationRegistry");
-      return this;
-    }
-
-    /** Decides retry or give-up for handler failures; default retry. */
-    public Builder<T> failureClassifier(FailureClassifier classifier) {
-      this.classifier = Objects.requireNonNull(classifier, "classifier");
-      return this;
-    }
-
-    /** Whether {@link #start()} applies idem's schema scripts (default true). */
-    public Builder<T> applySchema(boolean applySchema) {
-      this.applySchema = applySchema;
-      return this;
-    }
-
-    /** Code that takes part in every handler's transaction; see {@link TransactionHook}. */
-    public Builder<T> transactionHook(TransactionHook hook) {
-      this.transactionHook = Objects.requireNonNull(hook, "hook");
-      return this;
-    }
-
-    Builder<T> faultHook(FaultHook faults) {
-      this.faults = faults;
+    @Override
+    Builder<T> self() {
       return this;
     }
 
@@ -275,6 +190,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
      * @throws IdemConfigException naming what is missing, or the setting that needs an order share
      *     groups do not give
      */
+    @Override
     public IdempotentShareConsumer<T> build() {
       if (config.offsetStore() == OffsetStore.POSTGRESQL) {
         throw new IdemConfigException(
@@ -294,27 +210,7 @@ public final class IdempotentShareConsumer<T> implements AutoCloseable {
             "share groups have no static membership; remove the setting");
       }
       return new IdempotentShareConsumer<>(
-          new ConsumerParts<>(
-              config,
-              payloads,
-              dataSource,
-              eventIds,
-              handler,
-              batchHandler,
-              meterRegistry == null ? new SimpleMeterRegistry() : meterRegistry,
-              Clock.systemUTC(),
-              classifier,
-              OrderingKeys.none(),
-              null,
-              null,
-              applySchema,
-              faults,
-              LockKeyFunction.V1,
-              KafkaConsumer::new,
-              () -> OwnedPool.settings(config),
-              transactionHook,
-              observationRegistry),
-          clients);
+          parts(OrderingKeys.none(), null, LockKeyFunction.V1, KafkaConsumer::new), clients);
     }
   }
 }

@@ -3,12 +3,14 @@ package dev.idem.spring.boot;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.idem.consumer.BatchHandler;
+import dev.idem.consumer.ConsumerBuilder;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.EventIdExtractor;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemConfigException;
+import dev.idem.consumer.IdemConsumer;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.OrderingKey;
@@ -75,64 +77,33 @@ final class ConsumerAssembly {
 
   /**
    * The consumer of {@code d}, built and not started: an {@link IdempotentConsumer}, or with {@code
-   * group-type: share} an {@link IdempotentShareConsumer}.
+   * group-type: share} an {@link IdempotentShareConsumer}; both through one builder base.
    */
-  AutoCloseable build(ConsumerDefinition d, IdemConfig config) {
+  IdemConsumer build(ConsumerDefinition d, IdemConfig config) {
     Object handler = handler(d);
-    Class<?> payloadType = payloadType(d, handler);
+    return build(d, config, handler, payloads(d, payloadType(d, handler)));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> IdemConsumer build(
+      ConsumerDefinition d, IdemConfig config, Object handler, PayloadDeserializer<T> payloads) {
+    ConsumerBuilder<T, ?> builder;
     if (d.shareGroup()) {
-      return buildShare(d, config, handler, payloads(d, payloadType));
-    }
-    return build(d, config, handler, payloads(d, payloadType));
-  }
-
-  @SuppressWarnings("unchecked")
-  private <T> IdempotentShareConsumer<T> buildShare(
-      ConsumerDefinition d, IdemConfig config, Object handler, PayloadDeserializer<T> payloads) {
-    if (!d.orderingKey().equals("key")) {
-      throw new InvalidIdemPropertyException(
-          "idem.consumers." + d.name() + ".ordering-key",
-          "a share group delivers in no order, so an ordering key means nothing there",
-          "remove it, or use group-type: consumer");
-    }
-    IdempotentShareConsumer.Builder<T> builder =
-        IdempotentShareConsumer.builder(config, payloads)
-            .dataSource(dataSource)
-            .eventIds(eventIds(d))
-            .applySchema(applySchema)
-            .transactionHook(new SpringTransactionHook(dataSource));
-    if (meterRegistry != null) {
-      builder.meterRegistry(meterRegistry);
-    }
-    if (observationRegistry != null) {
-      builder.observationRegistry(observationRegistry);
-    }
-    if (d.failureClassifier() != null) {
-      builder.failureClassifier(
-          bean(d, "failure-classifier", d.failureClassifier(), FailureClassifier.class));
-    }
-    if (handler instanceof BatchHandler<?> batch) {
-      builder.batchHandler((BatchHandler<T>) batch);
+      if (!d.orderingKey().equals("key")) {
+        throw new InvalidIdemPropertyException(
+            "idem.consumers." + d.name() + ".ordering-key",
+            "a share group delivers in no order, so an ordering key means nothing there",
+            "remove it, or use group-type: consumer");
+      }
+      builder = IdempotentShareConsumer.builder(config, payloads);
     } else {
-      builder.handler((EventHandler<T>) handler);
+      builder = IdempotentConsumer.builder(config, payloads).orderingKey(orderingKey(d));
     }
-    try {
-      return builder.build();
-    } catch (IdemConfigException e) {
-      throw translate(d, e);
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private <T> IdempotentConsumer<T> build(
-      ConsumerDefinition d, IdemConfig config, Object handler, PayloadDeserializer<T> payloads) {
-    IdempotentConsumer.Builder<T> builder =
-        IdempotentConsumer.builder(config, payloads)
-            .dataSource(dataSource)
-            .eventIds(eventIds(d))
-            .orderingKey(orderingKey(d))
-            .applySchema(applySchema)
-            .transactionHook(new SpringTransactionHook(dataSource));
+    builder
+        .dataSource(dataSource)
+        .eventIds(eventIds(d))
+        .applySchema(applySchema)
+        .transactionHook(new SpringTransactionHook(dataSource));
     if (meterRegistry != null) {
       builder.meterRegistry(meterRegistry);
     }
@@ -309,8 +280,8 @@ final class ConsumerAssembly {
   /** idem's refusal, named as the application wrote the property. */
   static InvalidIdemPropertyException translate(ConsumerDefinition d, IdemConfigException e) {
     String key = e.key();
-    String message = e.getMessage();
-    String text = message.startsWith(key + ": ") ? message.substring(key.length() + 2) : message;
+    // The first refusal; Boot's failure report names one property.
+    String text = e.refused().get(key);
     String property =
         key.startsWith("consumer.") || key.startsWith("kafka.")
             ? d.propertyOf(key)

@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.BatchHandler;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.IdemConsumer;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
@@ -109,7 +110,7 @@ public class IdemAutoConfiguration {
                 beans, OBSERVATION_REGISTRY_BEAN, ObservationRegistry.class, observationRegistries),
             lockConnections.getIfUnique(),
             binder.bind("idem.apply-schema", Boolean.class).orElse(true));
-    List<AutoCloseable> consumers = new ArrayList<>();
+    List<IdemConsumer> consumers = new ArrayList<>();
     for (ConsumerDefinition d : definitions) {
       if (d.enabled()) {
         consumers.add(assembly.build(d, configs.get(d.name())));

@@ -1,6 +1,7 @@
 package dev.idem.spring.boot;
 
 import dev.idem.consumer.ConsumerHealth;
+import dev.idem.consumer.IdemConsumer;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.IdempotentShareConsumer;
 import java.util.ArrayList;
@@ -8,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -26,50 +26,25 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
 
   private static final Logger log = LoggerFactory.getLogger(IdemConsumers.class);
 
-  /** One consumer of either kind, as the lifecycle and the health indicators see it. */
-  record Managed(
-      String name, Runnable start, AutoCloseable closeable, Supplier<ConsumerHealth> health) {
-    static Managed of(AutoCloseable consumer) {
-      if (consumer instanceof IdempotentShareConsumer<?> s) {
-        return new Managed(s.name(), s::start, s, s::health);
-      }
-      IdempotentConsumer<?> c = (IdempotentConsumer<?>) consumer;
-      return new Managed(c.name(), c::start, c, c::health);
-    }
-
-    void close() {
-      try {
-        closeable.close();
-      } catch (Exception e) {
-        log.warn("closing idem consumer {} failed", name, e);
-      }
-    }
-  }
-
-  private final Map<String, Managed> consumers;
+  private final Map<String, IdemConsumer> consumers;
   private volatile boolean running;
 
-  IdemConsumers(List<? extends AutoCloseable> consumers) {
-    Map<String, Managed> byName = new LinkedHashMap<>();
-    for (AutoCloseable c : consumers) {
-      Managed m = Managed.of(c);
-      byName.put(m.name(), m);
-    }
+  IdemConsumers(List<IdemConsumer> consumers) {
+    Map<String, IdemConsumer> byName = new LinkedHashMap<>();
+    consumers.forEach(c -> byName.put(c.name(), c));
     this.consumers = Map.copyOf(byName);
   }
 
   /** The consumer-group consumer named {@code name}, if it is configured and enabled. */
   public Optional<IdempotentConsumer<?>> consumer(String name) {
-    Managed m = consumers.get(name);
-    return m != null && m.closeable() instanceof IdempotentConsumer<?> c
+    return consumers.get(name) instanceof IdempotentConsumer<?> c
         ? Optional.of(c)
         : Optional.empty();
   }
 
   /** The share-group consumer named {@code name}, if it is configured and enabled. */
   public Optional<IdempotentShareConsumer<?>> shareConsumer(String name) {
-    Managed m = consumers.get(name);
-    return m != null && m.closeable() instanceof IdempotentShareConsumer<?> c
+    return consumers.get(name) instanceof IdempotentShareConsumer<?> c
         ? Optional.of(c)
         : Optional.empty();
   }
@@ -82,25 +57,25 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
   /** Each consumer's health, by name. */
   public Map<String, ConsumerHealth> health() {
     Map<String, ConsumerHealth> health = new LinkedHashMap<>();
-    consumers.forEach((name, c) -> health.put(name, c.health().get()));
+    consumers.forEach((name, c) -> health.put(name, c.health()));
     return health;
   }
 
   /** The health of the consumer named {@code name} (one of {@link #names()}). */
   ConsumerHealth health(String name) {
-    return consumers.get(name).health().get();
+    return consumers.get(name).health();
   }
 
   @Override
   public void start() {
-    List<Managed> started = new ArrayList<>();
+    List<IdemConsumer> started = new ArrayList<>();
     try {
-      for (Managed c : consumers.values()) {
-        c.start().run();
+      for (IdemConsumer c : consumers.values()) {
+        c.start();
         started.add(c);
       }
     } catch (RuntimeException e) {
-      started.forEach(Managed::close);
+      started.forEach(IdemConsumers::close);
       throw e;
     }
     running = true;
@@ -131,8 +106,8 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
   /** Closes every consumer at once: their drains overlap, the slowest bounds the whole. */
   private void closeAll() {
     List<Thread> closing = new ArrayList<>();
-    for (Managed c : consumers.values()) {
-      Thread t = new Thread(c::close, "idem-close-" + c.name());
+    for (IdemConsumer c : consumers.values()) {
+      Thread t = new Thread(() -> close(c), "idem-close-" + c.name());
       t.start();
       closing.add(t);
     }
@@ -160,6 +135,14 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
 
   @Override
   public void destroy() {
-    consumers.values().forEach(Managed::close);
+    consumers.values().forEach(IdemConsumers::close);
+  }
+
+  private static void close(IdemConsumer consumer) {
+    try {
+      consumer.close();
+    } catch (RuntimeException e) {
+      log.warn("closing idem consumer {} failed", consumer.name(), e);
+    }
   }
 }

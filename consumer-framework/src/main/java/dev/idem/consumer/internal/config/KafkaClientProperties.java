@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.config.ConfigException;
@@ -156,6 +157,23 @@ public final class KafkaClientProperties {
               + " until the dead member's session timed out; use group.protocol=classic (the"
               + " default) with group.instance.id, or remove group.instance.id");
     }
+  }
+
+  /**
+   * Admin client properties derived from a client's: the connection and security settings (the keys
+   * the admin client knows), with {@code clientId} as its id.
+   */
+  public static Map<String, Object> admin(Map<String, Object> client, String clientId) {
+    Set<String> adminKeys = AdminClientConfig.configNames();
+    Map<String, Object> props = new LinkedHashMap<>();
+    client.forEach(
+        (k, v) -> {
+          if (adminKeys.contains(k) && !k.equals(AdminClientConfig.CLIENT_ID_CONFIG)) {
+            props.put(k, v);
+          }
+        });
+    props.put(AdminClientConfig.CLIENT_ID_CONFIG, clientId);
+    return Map.copyOf(props);
   }
 
   /**

@@ -33,7 +33,7 @@ public final class BatchTask<T> implements GroupRunner {
   private final GroupTransaction<T> batches;
   private final Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys;
   private final String unit;
-  private final RecordTask recordTask;
+  private final RecordPath recordTask;
   private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final Runnable onCrash;
@@ -46,7 +46,7 @@ public final class BatchTask<T> implements GroupRunner {
       GroupTransaction<T> batches,
       Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
       String unit,
-      RecordTask recordTask,
+      RecordPath recordTask,
       FailurePolicy policy,
       ConsumerMetrics metrics,
       Runnable onCrash) {

@@ -9,7 +9,6 @@ import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.observation.Traceparent;
 import java.time.Duration;
-import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +19,7 @@ import org.slf4j.MDC;
  * up and dead-letter. This is the one choke point through which user code (deserializer, id
  * extractor, handler) runs; whatever it throws is caught, counted and routed here.
  */
-public final class RecordTask implements Function<Work, Step> {
+public final class RecordTask implements RecordPath {
   private static final Logger log = LoggerFactory.getLogger(RecordTask.class);
 
   /** The dead-letter reason of a record whose every attempt hung until the watchdog gave it up. */
@@ -187,7 +186,8 @@ public final class RecordTask implements Function<Work, Step> {
    * The watchdog abandoned attempt {@code work.attempt}: a failed attempt, retried while the policy
    * allows, else dead-lettered on the next run (this runs under the dispatcher's lock).
    */
-  Step abandoned(Work work, HungAttemptException failure) {
+  @Override
+  public Step abandoned(Work work, HungAttemptException failure) {
     if (work.eventId == null) {
       work.eventId = failure.eventId(); // the hung attempt never returned its outcome
     }

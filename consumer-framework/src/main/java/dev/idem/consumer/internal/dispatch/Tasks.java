@@ -5,6 +5,7 @@ import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
+import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import java.time.Duration;
 import java.util.List;
@@ -86,6 +87,33 @@ public final class Tasks {
     RecordTask task = new RecordTask(consumerName, processor, policy, metrics, onCrash);
     return new BatchTask<>(
         processor, groups, orderingKeys, "group", task, policy, metrics, onCrash);
+  }
+
+  /**
+   * A batch or grouped transaction over a group, falling back to {@code single} for the records it
+   * did not finish, in offset order: the fall-back logic of {@link #forBatches} and {@link
+   * #forGroups} with another path for single records (a share group's).
+   *
+   * @param orderingKeys a record's ordering key within its group (null: unordered); must not throw
+   */
+  public static <T> GroupRunner overGroups(
+      RecordProcessor<T> processor,
+      GroupTransaction<T> transaction,
+      Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
+      String unit,
+      RecordPath single,
+      FailureSettings failures,
+      ConsumerMetrics metrics,
+      Runnable onCrash) {
+    return new BatchTask<>(
+        processor,
+        transaction,
+        orderingKeys,
+        unit,
+        single,
+        policy(processor, failures),
+        metrics,
+        onCrash);
   }
 
   private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {

@@ -80,6 +80,16 @@ public final class Work {
     this.fallback = from.fallback;
   }
 
+  /** The record. */
+  public ConsumerRecord<byte[], byte[]> record() {
+    return record;
+  }
+
+  /** Whether the record is finished within its group (committed by it, or run alone to its end). */
+  public boolean finished() {
+    return done;
+  }
+
   @Override
   public String toString() {
     return partition + "@" + record.offset() + " attempt " + attempt;

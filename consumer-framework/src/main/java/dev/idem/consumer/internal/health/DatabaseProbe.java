@@ -44,18 +44,16 @@ public final class DatabaseProbe implements AutoCloseable {
   private record State(boolean reachable, long runningSince) {}
 
   /**
-   * @param reachable the answer until the first probe runs (true right after a start-up check that
-   *     reached the server)
+   * A probe whose answer is "reachable" until its first run: it starts right after the start-up
+   * check reached the server.
+   *
    * @param thread a single-threaded scheduler the probe owns and shuts down on {@link #close()}
    */
   public DatabaseProbe(
-      String consumerName,
-      DataSource dataSource,
-      boolean reachable,
-      ScheduledExecutorService thread) {
+      String consumerName, DataSource dataSource, ScheduledExecutorService thread) {
     this.consumerName = consumerName;
     this.dataSource = dataSource;
-    this.state = new State(reachable, 0);
+    this.state = new State(true, 0);
     this.thread = thread;
     thread.scheduleWithFixedDelay(
         this::probe, INTERVAL.toMillis(), INTERVAL.toMillis(), TimeUnit.MILLISECONDS);

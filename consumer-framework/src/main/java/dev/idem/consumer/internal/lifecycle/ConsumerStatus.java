@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.lifecycle;
 
+import dev.idem.consumer.ConsumerHealth;
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.ConsumerState;
 import java.time.Duration;
@@ -68,6 +69,34 @@ public final class ConsumerStatus {
   public Duration sinceLastPoll() {
     long since = lastSignNanos;
     return since == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - since);
+  }
+
+  /**
+   * The consumer's health, for both consumer kinds: state, partitions, last commit, in-flight
+   * records and broker connection from the latest snapshot, the poll thread's last sign of life,
+   * and what the runtime's {@code signals} say.
+   *
+   * @param maxAbandonedWorkers {@code consumer.max-abandoned-workers}
+   * @param pollStallTimeout how long a running poll thread may stay silent
+   */
+  public ConsumerHealth health(
+      String consumerName,
+      RuntimeSignals signals,
+      int maxAbandonedWorkers,
+      Duration pollStallTimeout) {
+    ConsumerSnapshot s = snapshot();
+    return ConsumerHealth.builder(consumerName, s.state())
+        .assigned(s.assigned())
+        .lastCommit(s.lastCommit())
+        .databaseReachable(signals.databaseReachable())
+        .inFlight(s.inFlight())
+        .stuckWorkers(signals.stuckWorkers())
+        .maxAbandonedWorkers(maxAbandonedWorkers)
+        .brokerReachable(s.brokerReachable())
+        .lastPoll(lastPoll)
+        .sinceLastPoll(sinceLastPoll())
+        .pollStallTimeout(pollStallTimeout)
+        .build();
   }
 
   /**

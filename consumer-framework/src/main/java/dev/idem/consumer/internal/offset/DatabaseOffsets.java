@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -36,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * record's own transaction, and a fold only moves a position to a watermark of the {@link
  * OffsetTracker}, which counts a record only after its transaction committed.
  */
-public final class DatabaseOffsets implements AutoCloseable {
+public final class DatabaseOffsets implements StoredOffsets, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(DatabaseOffsets.class);
   private static final Duration LOAD_RETRY = Duration.ofSeconds(1);
 
@@ -51,15 +52,6 @@ public final class DatabaseOffsets implements AutoCloseable {
   private final Map<TopicPartition, NavigableSet<Long>> skips = new HashMap<>();
 
   /**
-   * The stored state of a partition, loaded for the assignment {@code epoch}.
-   *
-   * @param partition the partition
-   * @param epoch the assignment it was loaded for
-   * @param stored the position and done offsets
-   */
-  public record Loaded(TopicPartition partition, long epoch, OffsetRows.Stored stored) {}
-
-  /**
    * @param io a single-threaded executor for the database work; shut down by {@link #close()}
    */
   public DatabaseOffsets(
@@ -71,11 +63,12 @@ public final class DatabaseOffsets implements AutoCloseable {
     this.io = io;
   }
 
-  /** Starts loading the stored state of newly assigned partitions; see {@link #takeLoaded()}. */
-  public void load(Map<TopicPartition, Long> epochs) {
+  @Override
+  public Set<TopicPartition> load(Map<TopicPartition, Long> epochs) {
     if (!epochs.isEmpty()) {
       io.execute(() -> loadNow(Map.copyOf(epochs)));
     }
+    return epochs.keySet();
   }
 
   private void loadNow(Map<TopicPartition, Long> epochs) {
@@ -99,7 +92,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     }
   }
 
-  /** Loads finished since the last call (for partitions that may have been revoked meanwhile). */
+  @Override
   public List<Loaded> takeLoaded() {
     List<Loaded> result = new ArrayList<>();
     Loaded l;
@@ -109,15 +102,12 @@ public final class DatabaseOffsets implements AutoCloseable {
     return result;
   }
 
-  /** Hands back loads the poll thread could not apply yet (Kafka did not answer); kept in order. */
+  @Override
   public void retryLater(Collection<Loaded> notApplied) {
     loaded.addAll(notApplied);
   }
 
-  /**
-   * Starts skipping {@code done} offsets of {@code tp} as they are polled. Offsets below {@code
-   * from} (where the consumer seeks) are not needed.
-   */
+  @Override
   public void skip(TopicPartition tp, NavigableSet<Long> done, long from) {
     NavigableSet<Long> relevant = new java.util.TreeSet<>(done.tailSet(from, true));
     if (relevant.isEmpty()) {
@@ -127,10 +117,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     }
   }
 
-  /**
-   * Whether the polled record at {@code offset} of {@code tp} is recorded as done. Offsets are
-   * asked in increasing order per partition; entries below are dropped on the way.
-   */
+  @Override
   public boolean isDone(TopicPartition tp, long offset) {
     NavigableSet<Long> done = skips.get(tp);
     if (done == null) {
@@ -144,10 +131,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     return hit;
   }
 
-  /**
-   * Folds the watermarks that moved since the last fold into the stored positions, in the
-   * background. Skipped while an earlier fold still runs; a failed fold is offered again.
-   */
+  @Override
   public void foldAsync(Map<TopicPartition, Long> watermarks) {
     Map<TopicPartition, Long> moved = moved(watermarks);
     if (moved.isEmpty() || !folding.compareAndSet(false, true)) {
@@ -168,11 +152,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     }
   }
 
-  /**
-   * Folds {@code watermarks} now (revoke and close), waiting at most {@code timeout}. A fold that
-   * does not finish in time changes nothing about correctness: the done rows stay and are read at
-   * the next assignment.
-   */
+  @Override
   public void foldAndWait(Map<TopicPartition, Long> watermarks, Duration timeout) {
     Map<TopicPartition, Long> moved = moved(watermarks);
     if (moved.isEmpty()) {
@@ -233,7 +213,7 @@ public final class DatabaseOffsets implements AutoCloseable {
     }
   }
 
-  /** Forgets partitions this instance no longer owns. */
+  @Override
   public void forget(Collection<TopicPartition> tps) {
     for (TopicPartition tp : tps) {
       skips.remove(tp);

@@ -6,10 +6,11 @@ import dev.idem.consumer.OrderingKey;
 import dev.idem.consumer.internal.dispatch.Completion;
 import dev.idem.consumer.internal.dispatch.Dispatcher;
 import dev.idem.consumer.internal.dispatch.Work;
+import dev.idem.consumer.internal.health.BrokerConnections;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
-import dev.idem.consumer.internal.offset.DatabaseOffsets;
 import dev.idem.consumer.internal.offset.OffsetTracker;
+import dev.idem.consumer.internal.offset.StoredOffsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -52,7 +53,7 @@ public final class PollLoop implements Runnable {
   private final Clock clock;
   private final int maxPollRecords;
   private final ConsumerStatus status;
-  private final DatabaseOffsets databaseOffsets;
+  private final StoredOffsets storedOffsets;
 
   /** Partitions paused until their stored position is read and sought (offsets in PostgreSQL). */
   private final Set<TopicPartition> awaitingPosition = new HashSet<>();
@@ -73,14 +74,14 @@ public final class PollLoop implements Runnable {
 
   /**
    * @param status where the loop publishes its snapshots, and reports that it stopped on its own
-   * @param databaseOffsets the offsets kept in PostgreSQL, or null when they are kept in Kafka
+   * @param storedOffsets the offsets kept in PostgreSQL, or {@link StoredOffsets#KAFKA}
    */
   public PollLoop(
       PollSettings settings,
       Dispatcher dispatcher,
       ConsumerMetrics metrics,
       ConsumerStatus status,
-      DatabaseOffsets databaseOffsets) {
+      StoredOffsets storedOffsets) {
     this.config = settings.config();
     this.consumerFactory = settings.clientFactory();
     this.dispatcher = dispatcher;
@@ -100,7 +101,7 @@ public final class PollLoop implements Runnable {
           isolates);
     }
     this.status = status;
-    this.databaseOffsets = databaseOffsets;
+    this.storedOffsets = storedOffsets;
   }
 
   /**
@@ -187,7 +188,7 @@ public final class PollLoop implements Runnable {
         continue; // revoked inside this poll; will be redelivered to the new owner
       }
       tracker.track(tp, record.offset());
-      if (databaseOffsets != null && databaseOffsets.isDone(tp, record.offset())) {
+      if (storedOffsets.isDone(tp, record.offset())) {
         // Its transaction committed before (PostgreSQL says so): no transaction again.
         tracker.done(tp, epoch, record.offset());
         metrics.skipped(record.topic());
@@ -217,11 +218,11 @@ public final class PollLoop implements Runnable {
    * forward), while one behind it (a reset to an earlier offset) is ignored.
    */
   private void applyStoredPositions() {
-    if (databaseOffsets == null || awaitingPosition.isEmpty()) {
+    if (awaitingPosition.isEmpty()) {
       return;
     }
-    List<DatabaseOffsets.Loaded> ready = new ArrayList<>();
-    for (DatabaseOffsets.Loaded l : databaseOffsets.takeLoaded()) {
+    List<StoredOffsets.Loaded> ready = new ArrayList<>();
+    for (StoredOffsets.Loaded l : storedOffsets.takeLoaded()) {
       if (awaitingPosition.contains(l.partition()) && tracker.epoch(l.partition()) == l.epoch()) {
         ready.add(l);
       }
@@ -236,10 +237,10 @@ public final class PollLoop implements Runnable {
       committed = consumer.committed(tps, Duration.ofSeconds(5));
     } catch (RuntimeException e) {
       log.warn("cannot read Kafka's committed offsets of {} ({}); retrying", tps, e.toString());
-      databaseOffsets.retryLater(ready);
+      storedOffsets.retryLater(ready);
       return;
     }
-    for (DatabaseOffsets.Loaded l : ready) {
+    for (StoredOffsets.Loaded l : ready) {
       TopicPartition tp = l.partition();
       Long stored = l.stored().next();
       OffsetAndMetadata kafka = committed.get(tp);
@@ -250,7 +251,7 @@ public final class PollLoop implements Runnable {
       if (position != null) {
         consumer.seek(tp, position);
       }
-      databaseOffsets.skip(tp, l.stored().done(), position == null ? 0 : position);
+      storedOffsets.skip(tp, l.stored().done(), position == null ? 0 : position);
       awaitingPosition.remove(tp);
       log.info(
           "{}: stored position {}, Kafka committed {}, resuming at {}; {} offsets above it done",
@@ -269,9 +270,7 @@ public final class PollLoop implements Runnable {
       return;
     }
     nextCommitNanos = System.nanoTime() + config.commitInterval().toNanos();
-    if (databaseOffsets != null) {
-      databaseOffsets.foldAsync(tracker.watermarks());
-    }
+    storedOffsets.foldAsync(tracker.watermarks());
     Map<TopicPartition, OffsetAndMetadata> offsets = tracker.committable();
     if (offsets.isEmpty()) {
       return;
@@ -383,12 +382,10 @@ public final class PollLoop implements Runnable {
     Map<TopicPartition, Long> positions = tracker.watermarks(tps);
     tracker.removed(tps);
     awaitingPosition.removeAll(tps);
-    if (databaseOffsets != null) {
-      if (!crashed) {
-        databaseOffsets.foldAndWait(positions, Duration.ofSeconds(5));
-      }
-      databaseOffsets.forget(tps);
+    if (!crashed) {
+      storedOffsets.foldAndWait(positions, Duration.ofSeconds(5));
     }
+    storedOffsets.forget(tps);
     if (offsets.isEmpty() || crashed) {
       return;
     }
@@ -426,7 +423,7 @@ public final class PollLoop implements Runnable {
       try {
         assigned = new HashSet<>(c.assignment());
         paused = new HashSet<>(c.paused());
-        brokerReachable = brokerConnections.reachable(c);
+        brokerReachable = brokerConnections.reachable(c.metrics());
       } catch (IllegalStateException e) {
         // Closed meanwhile.
       }
@@ -475,11 +472,12 @@ public final class PollLoop implements Runnable {
         dispatcher.assigned(tp, tracker.epoch(tp));
         epochs.put(tp, tracker.epoch(tp));
       }
-      if (databaseOffsets != null && !partitions.isEmpty()) {
-        // Nothing is fetched for them until their stored position is known.
-        consumer.pause(partitions);
-        awaitingPosition.addAll(partitions);
-        databaseOffsets.load(epochs);
+      // With offsets in PostgreSQL nothing is fetched for them until their stored position is
+      // known.
+      Set<TopicPartition> loading = storedOffsets.load(epochs);
+      if (!loading.isEmpty()) {
+        consumer.pause(loading);
+        awaitingPosition.addAll(loading);
       }
       log.info("consumer {} assigned {}", member(), sorted(partitions));
       publish();
@@ -505,9 +503,7 @@ public final class PollLoop implements Runnable {
       dispatcher.forget(tps);
       tracker.removed(tps);
       awaitingPosition.removeAll(tps);
-      if (databaseOffsets != null) {
-        databaseOffsets.forget(tps);
-      }
+      storedOffsets.forget(tps);
       metrics.forgetLag(tps);
       log.warn("consumer {} lost {}; nothing committed for them", member(), sorted(partitions));
       publish();

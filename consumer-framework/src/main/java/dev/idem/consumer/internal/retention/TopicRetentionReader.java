@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.retention;
 
+import dev.idem.consumer.internal.config.KafkaClientProperties;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -7,7 +8,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
@@ -32,16 +32,7 @@ public final class TopicRetentionReader {
    * @param clientId the admin client's id
    */
   public TopicRetentionReader(Map<String, Object> kafka, String clientId) {
-    Set<String> adminKeys = AdminClientConfig.configNames();
-    Map<String, Object> props = new HashMap<>();
-    kafka.forEach(
-        (k, v) -> {
-          if (adminKeys.contains(k) && !k.equals(AdminClientConfig.CLIENT_ID_CONFIG)) {
-            props.put(k, v);
-          }
-        });
-    props.put(AdminClientConfig.CLIENT_ID_CONFIG, clientId);
-    this.adminProperties = Map.copyOf(props);
+    this.adminProperties = KafkaClientProperties.admin(kafka, clientId);
   }
 
   /**

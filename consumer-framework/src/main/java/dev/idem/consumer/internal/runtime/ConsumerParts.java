@@ -138,13 +138,8 @@ public record ConsumerParts<T>(
     }
   }
 
-  /** Whether a per-record handler applies several records per transaction (grouped mode). */
-  public boolean groupedMode() {
-    return batchHandler == null && config.transactionMaxRecords() > 1;
-  }
-
-  /** Whether the consumer runs in batch mode. */
-  public boolean batchMode() {
-    return batchHandler != null;
+  /** How the consumer applies its records: one per transaction, grouped, or in batches. */
+  public ProcessingMode mode() {
+    return ProcessingMode.of(batchHandler != null, config);
   }
 }

@@ -1,6 +1,5 @@
 package dev.idem.consumer.internal.runtime;
 
-import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.consumer.DeadLetterMode;
 import dev.idem.consumer.EventHandler;
 import dev.idem.consumer.IdemConfig;
@@ -15,9 +14,11 @@ import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
+import dev.idem.consumer.internal.lifecycle.RuntimeSignals;
 import dev.idem.consumer.internal.membership.InstanceIdGuard;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.offset.DatabaseOffsets;
+import dev.idem.consumer.internal.offset.StoredOffsets;
 import dev.idem.consumer.internal.poll.OrderingKeyValues;
 import dev.idem.consumer.internal.poll.PollLoop;
 import dev.idem.consumer.internal.poll.PollSettings;
@@ -34,12 +35,10 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import java.util.Map;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.slf4j.Logger;
@@ -52,7 +51,7 @@ import org.slf4j.LoggerFactory;
  *
  * @param <T> the payload type
  */
-public final class ConsumerRuntime<T> {
+public final class ConsumerRuntime<T> implements RuntimeSignals {
   private static final Logger log = LoggerFactory.getLogger(ConsumerRuntime.class);
 
   private final ConsumerParts<T> parts;
@@ -60,23 +59,14 @@ public final class ConsumerRuntime<T> {
   private final String name;
   private final ConsumerStatus status;
 
-  // Opened by start(), in this order; released by release() in the order written there.
-  private HikariDataSource ownedPool;
+  // Opened by start(); released in one order (see Resources).
+  private final Resources resources = new Resources();
   private volatile DatabaseProbe probe;
-  private InstanceIdGuard instanceGuard;
-  private ConsumerMetrics metrics;
   private volatile Watchdog watchdog;
   private DeadLetterPublisher deadLetters;
-  private ScheduledExecutorService retryScheduler;
-  private ExecutorService ownedExecutor;
   private Dispatcher dispatcher;
-  private DatabaseOffsets databaseOffsets;
   private PollLoop loop;
-  private RetentionSchedule retention;
-  private ScheduledExecutorService watchdogTimer;
   private Thread pollThread;
-  // Set on the poll thread when it creates the client (once per run), closed by release().
-  private volatile KafkaClientMetrics clientMetrics;
 
   private ConsumerRuntime(ConsumerParts<T> parts, ConsumerStatus status) {
     this.parts = parts;
@@ -96,7 +86,7 @@ public final class ConsumerRuntime<T> {
       runtime.open();
       return runtime;
     } catch (RuntimeException | Error e) {
-      runtime.release();
+      runtime.resources.release();
       throw e;
     }
   }
@@ -105,29 +95,33 @@ public final class ConsumerRuntime<T> {
     DataSource dataSource = dataSource();
     Pipeline.Database database = Pipeline.prepare(parts, dataSource);
     probe =
-        new DatabaseProbe(
-            name, dataSource, true, Executors.newSingleThreadScheduledExecutor(threads("health")));
-    instanceGuard = InstanceIdGuard.acquire(config, dedicatedConnections(), parts.meterRegistry());
+        resources.probe(
+            new DatabaseProbe(
+                name, dataSource, Executors.newSingleThreadScheduledExecutor(threads("health"))));
+    resources.instanceGuard(
+        InstanceIdGuard.acquire(config, dedicatedConnections(), parts.meterRegistry()));
     log.info("starting idem consumer {} with{}", name, config.describe());
-    metrics = new ConsumerMetrics(parts.meterRegistry(), name);
+    ConsumerMetrics metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
     watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(parts);
-    dispatcher = dispatcher(Pipeline.environment(parts, dataSource, database, metrics, watchdog));
-    if (config.offsetStore() == OffsetStore.POSTGRESQL) {
-      databaseOffsets =
-          new DatabaseOffsets(
-              name,
-              dataSource,
-              new OffsetRows(name, config.schema()),
-              Executors.newSingleThreadScheduledExecutor(threads("offsets")));
-    }
+    deadLetters = resources.deadLetters(Pipeline.deadLetters(parts));
+    dispatcher =
+        dispatcher(Pipeline.environment(parts, dataSource, database, metrics, watchdog), metrics);
+    StoredOffsets offsets =
+        config.offsetStore() == OffsetStore.POSTGRESQL
+            ? resources.storedOffsets(
+                new DatabaseOffsets(
+                    name,
+                    dataSource,
+                    new OffsetRows(name, config.schema()),
+                    Executors.newSingleThreadScheduledExecutor(threads("offsets"))))
+            : StoredOffsets.KAFKA;
     // Batches and groups hold a partition's records in offset order, one per partition at a time.
     OrderingKey orderingKey =
-        parts.batchMode() || parts.groupedMode() ? OrderingKeys.partition() : parts.orderingKey();
+        parts.mode() == ProcessingMode.RECORD ? parts.orderingKey() : OrderingKeys.partition();
     PollSettings polling = PollSettings.of(config, this::client, orderingKey, parts.clock());
-    loop = new PollLoop(polling, dispatcher, metrics, status, databaseOffsets);
-    retention =
+    loop = new PollLoop(polling, dispatcher, metrics, status, offsets);
+    resources.retention(
         RetentionSchedule.start(
             config,
             dataSource,
@@ -135,9 +129,10 @@ public final class ConsumerRuntime<T> {
             parts.meterRegistry(),
             parts.clock(),
             threads("retention"),
-            this::stopForTopicRetention);
-    watchdogTimer = Executors.newSingleThreadScheduledExecutor(threads("watchdog"));
-    watchdog.start(watchdogTimer, config.handlerTimeout());
+            this::stopForTopicRetention));
+    watchdog.start(
+        resources.watchdogTimer(Executors.newSingleThreadScheduledExecutor(threads("watchdog"))),
+        config.handlerTimeout());
     pollThread = threads("poll").newThread(loop);
     pollThread.setUncaughtExceptionHandler((t, e) -> InstanceIdGuard.explainIfFenced(config, e));
     status.running();
@@ -148,7 +143,7 @@ public final class ConsumerRuntime<T> {
    * The processing pipeline: the transaction per record (or batch, or group), and the lanes it runs
    * in.
    */
-  private Dispatcher dispatcher(TxEnvironment env) {
+  private Dispatcher dispatcher(TxEnvironment env, ConsumerMetrics metrics) {
     EventHandler<T> recordHandler = Pipeline.recordHandler(parts);
     RecordProcessor<T> processor =
         new RecordProcessor<>(
@@ -160,34 +155,37 @@ public final class ConsumerRuntime<T> {
             config.deadLetterMode() == DeadLetterMode.PARK_KEY
                 ? new ParkedKeys(name, config.schema(), config.deadLetterTable())
                 : KeyParking.SKIP);
-    retryScheduler = Executors.newSingleThreadScheduledExecutor(threads("retry"));
+    ScheduledExecutorService retries =
+        resources.retryScheduler(Executors.newSingleThreadScheduledExecutor(threads("retry")));
     Tasks.FailureSettings failures =
         new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());
-    GroupRunner runner;
-    int groupSize;
-    if (parts.groupedMode()) {
-      OrderingKey keys = parts.orderingKey();
-      runner =
-          Tasks.forGroups(
-              name,
-              processor,
-              new GroupProcessor<>(env, processor),
-              record -> OrderingKeyValues.read(keys, record),
-              failures,
-              metrics,
-              this::crashFromWorker);
-      groupSize = config.transactionMaxRecords();
-    } else if (parts.batchMode()) {
-      BatchProcessor<T> batches =
-          new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
-      runner = Tasks.forBatches(name, processor, batches, failures, metrics, this::crashFromWorker);
-      groupSize = config.batchSize();
-    } else {
-      runner = Tasks.forRecords(name, processor, failures, metrics, this::crashFromWorker);
-      groupSize = 1;
-    }
+    ProcessingMode mode = parts.mode();
+    GroupRunner runner =
+        switch (mode) {
+          case RECORD ->
+              Tasks.forRecords(name, processor, failures, metrics, this::crashFromWorker);
+          case GROUPED -> {
+            OrderingKey keys = parts.orderingKey();
+            yield Tasks.forGroups(
+                name,
+                processor,
+                new GroupProcessor<>(env, processor),
+                record -> OrderingKeyValues.read(keys, record),
+                failures,
+                metrics,
+                this::crashFromWorker);
+          }
+          case BATCH ->
+              Tasks.forBatches(
+                  name,
+                  processor,
+                  new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks()),
+                  failures,
+                  metrics,
+                  this::crashFromWorker);
+        };
     return new Dispatcher(
-        executor(), retryScheduler, runner, watchdog, config.concurrency(), groupSize);
+        executor(), retries, runner, watchdog, config.concurrency(), mode.groupSize(config));
   }
 
   /**
@@ -204,8 +202,7 @@ public final class ConsumerRuntime<T> {
     if (executor == null) {
       // Cached, not fixed: a worker abandoned by the watchdog may stay alive (blocked) while its
       // replacement runs; the dispatcher still runs at most consumer.concurrency records at once.
-      ownedExecutor = Executors.newCachedThreadPool(threads("worker"));
-      return ownedExecutor;
+      return resources.workers(Executors.newCachedThreadPool(threads("worker")));
     }
     int needed = config.concurrency() + config.maxAbandonedWorkers();
     if (executor instanceof ThreadPoolExecutor pool && pool.getMaximumPoolSize() < needed) {
@@ -226,13 +223,12 @@ public final class ConsumerRuntime<T> {
       return parts.dataSource();
     }
     // ConsumerParts refused a missing pg.url already.
-    ownedPool = Pipeline.ownedPool(parts);
-    return ownedPool;
+    return resources.ownedPool(Pipeline.ownedPool(parts));
   }
 
   /** Connections for session locks: the builder's, or new ones with the settings of the pool. */
   private ConnectionFactory dedicatedConnections() {
-    return Pipeline.dedicatedConnections(parts, ownedPool);
+    return Pipeline.dedicatedConnections(parts, resources.ownedPool());
   }
 
   /**
@@ -252,13 +248,13 @@ public final class ConsumerRuntime<T> {
     return Threads.of(name, role);
   }
 
-  /** Whether the database answered the last background probe. */
+  @Override
   public boolean databaseReachable() {
     DatabaseProbe p = probe;
     return p != null && p.reachable();
   }
 
-  /** Worker threads stuck past their timeouts. */
+  @Override
   public int stuckWorkers() {
     Watchdog w = watchdog;
     return w == null ? 0 : w.stuckWorkers();
@@ -280,7 +276,7 @@ public final class ConsumerRuntime<T> {
       loop.close();
       joinPollThread();
     }
-    release();
+    resources.release();
   }
 
   private void joinPollThread() {
@@ -306,50 +302,7 @@ public final class ConsumerRuntime<T> {
     Consumer<byte[], byte[]> client = parts.clientFactory().apply(properties);
     KafkaClientMetrics bound = new KafkaClientMetrics(client, Tags.of("consumer", name));
     bound.bindTo(parts.meterRegistry());
-    clientMetrics = bound;
+    resources.clientMetrics(bound);
     return client;
-  }
-
-  private void release() {
-    if (probe != null) {
-      probe.close();
-    }
-    if (clientMetrics != null) {
-      clientMetrics.close();
-    }
-    if (watchdogTimer != null) {
-      watchdogTimer.shutdownNow();
-    }
-    if (ownedExecutor != null) {
-      ownedExecutor.shutdownNow();
-      awaitQuietly(ownedExecutor);
-    }
-    if (retryScheduler != null) {
-      retryScheduler.shutdownNow();
-    }
-    if (retention != null) {
-      retention.close();
-    }
-    if (deadLetters != null) {
-      deadLetters.close();
-    }
-    if (databaseOffsets != null) {
-      databaseOffsets.close();
-    }
-    if (ownedPool != null) {
-      ownedPool.close();
-    }
-    if (instanceGuard != null) {
-      // Last: the Kafka client is closed by now, so a successor cannot overlap with this instance.
-      instanceGuard.close();
-    }
-  }
-
-  private static void awaitQuietly(ExecutorService executor) {
-    try {
-      executor.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

@@ -151,6 +151,8 @@ public final class Pipeline {
    * batches of one (after a failed batch, and for records retried alone).
    */
   public static <T> EventHandler<T> recordHandler(ConsumerParts<T> parts) {
-    return parts.batchMode() ? BatchOfOne.of(parts.batchHandler()) : parts.handler();
+    return parts.mode() == ProcessingMode.BATCH
+        ? BatchOfOne.of(parts.batchHandler())
+        : parts.handler();
   }
 }

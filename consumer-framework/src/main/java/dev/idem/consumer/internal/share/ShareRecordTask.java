@@ -61,6 +61,21 @@ final class ShareRecordTask {
     this.databaseFailed = databaseFailed;
   }
 
+  /** One record of a poll, run to its acknowledgement. */
+  @FunctionalInterface
+  interface Delivery {
+    /** Processes {@code record} and says how to acknowledge it. */
+    AcknowledgeType run(ConsumerRecord<byte[], byte[]> record);
+  }
+
+  /**
+   * The records of one poll, acquired {@code acquiredAt} ({@link System#nanoTime()}) for {@code
+   * lock}, in a group that delivers a record at most {@code deliveryLimit} times.
+   */
+  Delivery delivery(long acquiredAt, Duration lock, int deliveryLimit) {
+    return record -> run(record, acquiredAt, lock, deliveryLimit);
+  }
+
   /**
    * Processes {@code record}, acquired {@code acquiredAt} ({@link System#nanoTime()}) for {@code
    * lock}, in a group that delivers a record at most {@code deliveryLimit} times.

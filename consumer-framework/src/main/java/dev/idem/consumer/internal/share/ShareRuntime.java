@@ -1,207 +1,49 @@
 package dev.idem.consumer.internal.share;
 
-import com.zaxxer.hikari.HikariDataSource;
-import dev.idem.consumer.ConsumerHealth;
-import dev.idem.consumer.ConsumerState;
 import dev.idem.consumer.IdemConfig;
-import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
+import dev.idem.consumer.IdemConfigException;
+import dev.idem.consumer.internal.config.KafkaClientProperties;
 import dev.idem.consumer.internal.dispatch.FailurePolicy;
+import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
+import dev.idem.consumer.internal.health.PollStall;
+import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
+import dev.idem.consumer.internal.lifecycle.RuntimeSignals;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.Pipeline;
+import dev.idem.consumer.internal.runtime.Resources;
 import dev.idem.consumer.internal.runtime.Threads;
 import dev.idem.consumer.internal.store.KeyParking;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
-import dev.idem.consumer.internal.tx.GroupRun;
 import dev.idem.consumer.internal.tx.GroupTransaction;
-import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.internal.tx.TxEnvironment;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.consumer.AcknowledgeType;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.ShareConsumer;
-import org.apache.kafka.common.TopicIdPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running share-group consumer: the same transaction per record as the consumer-group mode, on a
- * loop of poll, process every record of the poll on the workers, acknowledge each, commit the
- * acknowledgements, poll. While the database is unreachable it acquires nothing.
+ * A started share-group consumer, shaped as the consumer-group one: wires the pieces from its
+ * {@link ConsumerParts} through the same {@link Pipeline}, owns what it opened in {@link Resources}
+ * (released in the same order) and runs a {@link SharePollLoop} on a thread of its own; the facade
+ * keeps the lifecycle in the same {@link ConsumerStatus}.
  *
  * @param <T> the payload type
  */
-public final class ShareRuntime<T> {
+public final class ShareRuntime<T> implements RuntimeSignals {
   private static final Logger log = LoggerFactory.getLogger(ShareRuntime.class);
-
-  private final ConsumerParts<T> parts;
-  private final IdemConfig config;
-  private final String name;
-  private final Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients;
-  private final Map<String, Object> clientProperties;
-
-  private HikariDataSource ownedPool;
-  private RetentionSchedule retention;
-  private DatabaseProbe probe;
-  private ConsumerMetrics metrics;
-  private ShareMetrics shareMetrics;
-  private Watchdog watchdog;
-  private ScheduledExecutorService watchdogTimer;
-  private DeadLetterPublisher deadLetters;
-  private ExecutorService workers;
-  private ShareRecordTask task;
-  private RecordProcessor<T> processor;
-  // Batch or grouped mode: one transaction over up to `chunk` records of a poll's partition.
-  private GroupTransaction<T> groupTx;
-  private int chunk = 1;
-  private ShareGroupSettings group;
-  private Thread pollThread;
-  private volatile ShareConsumer<byte[], byte[]> client;
-  private volatile boolean running;
-  private volatile boolean databaseDown;
-  private DataSource dataSource;
-  private volatile ConsumerState state = ConsumerState.STARTING;
-  private volatile long lastLoopNanos = System.nanoTime();
-  private volatile Instant lastCommit;
-  private final AtomicInteger inFlight = new AtomicInteger();
-
-  private ShareRuntime(
-      ConsumerParts<T> parts,
-      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients,
-      Map<String, Object> clientProperties) {
-    this.parts = parts;
-    this.config = parts.config();
-    this.name = config.consumerName();
-    this.clients = clients;
-    this.clientProperties = clientProperties;
-  }
-
-  /**
-   * Applies the schema, checks the server and the share group's settings, and starts polling on a
-   * thread of its own; on a failure releases what it opened and rethrows.
-   */
-  public static <T> ShareRuntime<T> start(
-      ConsumerParts<T> parts,
-      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients,
-      Map<String, Object> clientProperties) {
-    ShareRuntime<T> runtime = new ShareRuntime<>(parts, clients, clientProperties);
-    try {
-      runtime.open();
-      return runtime;
-    } catch (RuntimeException | Error e) {
-      runtime.release();
-      throw e;
-    }
-  }
-
-  private void open() {
-    DataSource dataSource = parts.dataSource();
-    if (dataSource == null) {
-      ownedPool = Pipeline.ownedPool(parts);
-      dataSource = ownedPool;
-    }
-    Pipeline.Database database = Pipeline.prepare(parts, dataSource);
-    probe =
-        new DatabaseProbe(
-            name, dataSource, true, Executors.newSingleThreadScheduledExecutor(threads("health")));
-    group =
-        ShareGroupSettings.apply(
-            adminProperties(), String.valueOf(clientProperties.get("group.id")));
-    log.info(
-        "starting idem share consumer {} (share group {}: {} deliveries, {} ms acquisition lock)"
-            + " with{}",
-        name,
-        clientProperties.get("group.id"),
-        group.deliveryLimit(),
-        group.lockDuration().toMillis(),
-        config.describe());
-    metrics = new ConsumerMetrics(parts.meterRegistry(), name);
-    metrics.registerInFlight(inFlight::get);
-    shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
-    watchdog = Pipeline.watchdog(config, dataSource, metrics);
-    deadLetters = Pipeline.deadLetters(parts);
-    TxEnvironment env = Pipeline.environment(parts, dataSource, database, metrics, watchdog);
-    processor =
-        new RecordProcessor<>(
-            env,
-            parts.eventIds(),
-            parts.payloads(),
-            Pipeline.recordHandler(parts),
-            deadLetters,
-            KeyParking.SKIP);
-    if (parts.batchMode()) {
-      groupTx = new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
-      chunk = config.batchSize();
-    } else if (parts.groupedMode()) {
-      groupTx = new GroupProcessor<>(env, processor);
-      chunk = config.transactionMaxRecords();
-    }
-    FailurePolicy policy =
-        new FailurePolicy(
-            config.retry(), parts.classifier(), config.readRetryTimeout(), processor::isKeyRace);
-    task =
-        new ShareRecordTask(
-            name, processor, policy, metrics, shareMetrics, () -> databaseDown = true);
-    this.dataSource = dataSource;
-    // The processed marks' retention, as in the consumer-group mode: a share group can deliver a
-    // record for as long as its topic keeps it, so the same topic-retention check applies.
-    retention =
-        RetentionSchedule.start(
-            config,
-            dataSource,
-            Pipeline.dedicatedConnections(parts, ownedPool),
-            parts.meterRegistry(),
-            parts.clock(),
-            threads("retention"),
-            this::stopForTopicRetention);
-    workers = Executors.newCachedThreadPool(threads("worker"));
-    watchdogTimer = Executors.newSingleThreadScheduledExecutor(threads("watchdog"));
-    watchdog.start(watchdogTimer, config.handlerTimeout());
-    client = clients.apply(clientProperties);
-    client.setAcknowledgementCommitCallback(this::acknowledged);
-    client.subscribe(config.topics());
-    running = true;
-    state = ConsumerState.RUNNING;
-    pollThread = threads("poll").newThread(this::loop);
-    pollThread.start();
-  }
-
-  /** The share consumer's connection and security settings, for the admin client. */
-  private Map<String, Object> adminProperties() {
-    Map<String, Object> admin = new java.util.LinkedHashMap<>();
-    clientProperties.forEach(
-        (k, v) -> {
-          if (k.equals("bootstrap.servers")
-              || k.startsWith("security.")
-              || k.startsWith("sasl.")
-              || k.startsWith("ssl.")
-              || k.equals("client.dns.lookup")) {
-            admin.put(k, v);
-          }
-        });
-    admin.put("client.id", "idem-" + name + "-admin");
-    return admin;
-  }
 
   /** Share-consumer keys that a consumer-group configuration holds and the share client refuses. */
   private static final List<String> NOT_FOR_SHARE =
@@ -217,6 +59,50 @@ public final class ShareRuntime<T> {
           "group.protocol",
           "group.remote.assignor");
 
+  private final ConsumerParts<T> parts;
+  private final IdemConfig config;
+  private final String name;
+  private final ConsumerStatus status;
+  private final Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients;
+  private final Resources resources = new Resources();
+  private volatile DatabaseProbe probe;
+  private volatile Watchdog watchdog;
+  private volatile ShareGroupSettings group;
+  private volatile DatabaseGate gate;
+  private SharePollLoop loop;
+  private ShareMetrics shareMetrics;
+  private Thread pollThread;
+
+  private ShareRuntime(
+      ConsumerParts<T> parts,
+      ConsumerStatus status,
+      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients) {
+    this.parts = parts;
+    this.config = parts.config();
+    this.name = config.consumerName();
+    this.status = status;
+    this.clients = clients;
+  }
+
+  /**
+   * Applies the schema, checks the server and the share group's settings, wires the consumer and
+   * starts its poll thread, moving {@code status} to {@code RUNNING} just before. On a failure it
+   * releases what it opened and rethrows; the caller moves the state to {@code FAILED}.
+   */
+  public static <T> ShareRuntime<T> start(
+      ConsumerParts<T> parts,
+      ConsumerStatus status,
+      Function<Map<String, Object>, ShareConsumer<byte[], byte[]>> clients) {
+    ShareRuntime<T> runtime = new ShareRuntime<>(parts, status, clients);
+    try {
+      runtime.open();
+      return runtime;
+    } catch (RuntimeException | Error e) {
+      runtime.resources.release();
+      throw e;
+    }
+  }
+
   /**
    * The share consumer's properties from the configuration's Kafka properties: the consumer-group
    * keys the share client refuses left out (their share-group counterparts are group settings, see
@@ -224,7 +110,7 @@ public final class ShareRuntime<T> {
    * records acquired per poll ({@code record_limit}), by default 4 per worker.
    */
   public static Map<String, Object> clientProperties(IdemConfig config) {
-    Map<String, Object> props = new java.util.LinkedHashMap<>(config.kafka());
+    Map<String, Object> props = new LinkedHashMap<>(config.kafka());
     NOT_FOR_SHARE.forEach(props::remove);
     props.put("share.acknowledgement.mode", "explicit");
     props.put("share.acquire.mode", "record_limit");
@@ -234,274 +120,166 @@ public final class ShareRuntime<T> {
     return props;
   }
 
-  /** The loop of the poll thread: the only thread that touches the share consumer. */
-  private void loop() {
-    try {
-      while (running) {
-        lastLoopNanos = System.nanoTime();
-        if (databaseDown || !probe.reachable()) {
-          // Acquiring now would use up deliveries that cannot be applied (and past the group's
-          // delivery-count limit the broker archives a record without a trace).
-          databaseDown = !databaseAnswers();
-          if (databaseDown || !probe.reachable()) {
-            Thread.sleep(config.pollTimeout().toMillis());
-            continue;
-          }
-        }
-        try {
-          ConsumerRecords<byte[], byte[]> records = client.poll(config.pollTimeout());
-          if (records.isEmpty()) {
-            continue;
-          }
-          long acquiredAt = System.nanoTime();
-          Duration lock =
-              client
-                  .acquisitionLockTimeoutMs()
-                  .map(ms -> Duration.ofMillis(ms))
-                  .orElse(group.lockDuration());
-          processAndAcknowledge(records, acquiredAt, lock);
-        } catch (org.apache.kafka.common.errors.RetriableException e) {
-          // A broker that is away: the records of the poll are redelivered after their locks;
-          // what was applied is skipped then. Go on rather than die of an outage.
-          log.warn("idem share consumer {}: {}; polling again", name, e.toString());
-          Thread.sleep(config.pollTimeout().toMillis());
-        }
-      }
-    } catch (WakeupException e) {
-      // close() woke the poll up.
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (RuntimeException | Error e) {
-      if (running) {
-        log.error("idem share consumer {} failed", name, e);
-        state = ConsumerState.FAILED;
-      }
-    } finally {
-      try {
-        client.close(Duration.ofSeconds(10));
-      } catch (RuntimeException e) {
-        log.warn("closing the share consumer of {} failed", name, e);
-      }
-    }
-  }
-
-  /**
-   * Processes the poll's records on the workers and acknowledges each: one record per task, or in
-   * batch and grouped mode each partition's records in transactions of up to {@code chunk}, where a
-   * record the transaction did not finish (it failed, or the whole transaction did) goes the
-   * single-record way, retries and dead letters included.
-   */
-  private void processAndAcknowledge(
-      ConsumerRecords<byte[], byte[]> records, long acquiredAt, Duration lock)
-      throws InterruptedException {
-    List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
-    for (org.apache.kafka.common.TopicPartition tp : records.partitions()) {
-      polled.addAll(records.records(tp));
-    }
-    AcknowledgeType[] acks = new AcknowledgeType[polled.size()];
-    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(config.concurrency());
-    List<Future<?>> running = new ArrayList<>();
-    int from = 0;
-    while (from < polled.size()) {
-      int to = from + 1;
-      while (to < polled.size()
-          && to - from < chunk
-          && polled.get(to).topic().equals(polled.get(from).topic())
-          && polled.get(to).partition() == polled.get(from).partition()) {
-        to++;
-      }
-      int start = from;
-      int end = to;
-      slots.acquire();
-      inFlight.addAndGet(end - start);
-      running.add(
-          workers.submit(
-              () -> {
-                try {
-                  runChunk(polled.subList(start, end), acks, start, acquiredAt, lock);
-                } finally {
-                  inFlight.addAndGet(start - end);
-                  slots.release();
-                }
-              }));
-      from = to;
-    }
-    for (Future<?> f : running) {
-      try {
-        f.get();
-      } catch (ExecutionException e) {
-        if (e.getCause() instanceof Error err) {
-          throw err;
-        }
-        log.error("idem share consumer {}: a transaction's task failed", name, e.getCause());
-      }
-    }
-    for (int i = 0; i < polled.size(); i++) {
-      // A record whose task failed unexpectedly has no answer: the broker redelivers it.
-      client.acknowledge(polled.get(i), acks[i] == null ? AcknowledgeType.RELEASE : acks[i]);
-    }
-  }
-
-  private void runChunk(
-      List<ConsumerRecord<byte[], byte[]>> chunkRecords,
-      AcknowledgeType[] acks,
-      int offset,
-      long acquiredAt,
-      Duration lock) {
-    if (groupTx == null) {
-      for (int i = 0; i < chunkRecords.size(); i++) {
-        acks[offset + i] = task.run(chunkRecords.get(i), acquiredAt, lock, group.deliveryLimit());
-      }
-      return;
-    }
-    List<Read<T>> reads = new ArrayList<>(chunkRecords.size());
-    List<Integer> at = new ArrayList<>(chunkRecords.size());
-    for (int i = 0; i < chunkRecords.size(); i++) {
-      ConsumerRecord<byte[], byte[]> r = chunkRecords.get(i);
-      Read<T> read = processor.read(r);
-      if (read.failure() != null) {
-        acks[offset + i] = task.run(r, acquiredAt, lock, group.deliveryLimit());
-      } else {
-        reads.add(read);
-        at.add(offset + i);
-      }
-    }
-    if (reads.isEmpty()) {
-      return;
-    }
-    GroupRun run = groupTx.run(reads, java.util.Collections.nCopies(reads.size(), null), 1);
-    java.util.BitSet unfinished = new java.util.BitSet(reads.size());
-    if (run.committed()) {
-      unfinished.or(run.unfinished());
-    } else {
-      unfinished.set(0, reads.size());
-    }
-    for (int j = 0; j < reads.size(); j++) {
-      acks[at.get(j)] =
-          unfinished.get(j)
-              ? task.run(reads.get(j).record(), acquiredAt, lock, group.deliveryLimit())
-              : AcknowledgeType.ACCEPT;
-    }
-  }
-
-  /**
-   * The broker's answer to acknowledgements, on the poll thread: the client sends a poll's
-   * acknowledgements with the next poll (one round trip fewer per poll than a {@code commitSync}),
-   * or at close.
-   */
-  private void acknowledged(Map<TopicIdPartition, java.util.Set<Long>> offsets, Exception failure) {
-    if (failure == null) {
-      lastCommit = Instant.now();
-      return;
-    }
-    // Mostly a lock that expired while the handler ran: the record went to another consumer,
-    // whose copy waits on the event's advisory lock and is skipped.
-    offsets.keySet().forEach(tp -> shareMetrics.acknowledgementFailed(tp.topic()));
+  private void open() {
+    DataSource dataSource =
+        parts.dataSource() != null
+            ? parts.dataSource()
+            : resources.ownedPool(Pipeline.ownedPool(parts));
+    Pipeline.Database database = Pipeline.prepare(parts, dataSource);
+    probe =
+        resources.probe(
+            new DatabaseProbe(
+                name, dataSource, Executors.newSingleThreadScheduledExecutor(threads("health"))));
+    Map<String, Object> clientProperties = clientProperties(config);
+    String groupId = String.valueOf(clientProperties.get("group.id"));
+    group =
+        ShareGroupSettings.apply(
+            KafkaClientProperties.admin(clientProperties, "idem-" + name + "-admin"), groupId);
     log.info(
-        "consumer {}: the broker refused acknowledgements of {}: {}",
+        "starting idem share consumer {} (share group {}: {} deliveries, {} ms acquisition lock)"
+            + " with{}",
         name,
-        offsets,
-        failure.toString());
+        groupId,
+        group.deliveryLimit(),
+        group.lockDuration().toMillis(),
+        config.describe());
+    ConsumerMetrics metrics = new ConsumerMetrics(parts.meterRegistry(), name);
+    metrics.registerInFlight(() -> status.snapshot().inFlight());
+    shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
+    watchdog = Pipeline.watchdog(config, dataSource, metrics);
+    TxEnvironment env = Pipeline.environment(parts, dataSource, database, metrics, watchdog);
+    RecordProcessor<T> processor =
+        new RecordProcessor<>(
+            env,
+            parts.eventIds(),
+            parts.payloads(),
+            Pipeline.recordHandler(parts),
+            resources.deadLetters(Pipeline.deadLetters(parts)),
+            KeyParking.SKIP);
+    Tasks.FailureSettings failures =
+        new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());
+    DatabaseGate gate = new DatabaseGate(probe, dataSource);
+    this.gate = gate;
+    ShareRecordTask task =
+        new ShareRecordTask(
+            name,
+            processor,
+            new FailurePolicy(
+                failures.retry(),
+                failures.classifier(),
+                failures.readRetryTimeout(),
+                processor::isKeyRace),
+            metrics,
+            shareMetrics,
+            gate::failed);
+    ShareChunks<T> chunks =
+        new ShareChunks<>(
+            processor,
+            task,
+            groupTransaction(env, processor),
+            parts.mode().groupSize(config),
+            failures,
+            metrics);
+    loop =
+        new SharePollLoop(
+            parts,
+            status,
+            metrics,
+            shareMetrics,
+            gate,
+            chunks,
+            resources.workers(Executors.newCachedThreadPool(threads("worker"))),
+            group);
+    // The processed marks' retention, as in the consumer-group mode: a share group can deliver a
+    // record for as long as its topic keeps it, so the same topic-retention check applies.
+    resources.retention(
+        RetentionSchedule.start(
+            config,
+            dataSource,
+            Pipeline.dedicatedConnections(parts, resources.ownedPool()),
+            parts.meterRegistry(),
+            parts.clock(),
+            threads("retention"),
+            this::stopForTopicRetention));
+    watchdog.start(
+        resources.watchdogTimer(Executors.newSingleThreadScheduledExecutor(threads("watchdog"))),
+        config.handlerTimeout());
+    ShareConsumer<byte[], byte[]> client = clients.apply(clientProperties);
+    loop.attach(client);
+    client.subscribe(config.topics());
+    pollThread = threads("poll").newThread(loop);
+    status.running();
+    pollThread.start();
   }
 
-  private boolean databaseAnswers() {
-    try (java.sql.Connection c = dataSource.getConnection()) {
-      return c.isValid(2);
-    } catch (java.sql.SQLException | RuntimeException e) {
-      return false;
-    }
+  /** The transaction over a chunk of a poll's records, or null when each record is its own. */
+  private GroupTransaction<T> groupTransaction(TxEnvironment env, RecordProcessor<T> processor) {
+    return switch (parts.mode()) {
+      case RECORD -> null;
+      case GROUPED -> new GroupProcessor<>(env, processor);
+      case BATCH -> new BatchProcessor<>(env, parts.batchHandler(), config.batchMaxLocks());
+    };
   }
 
-  /** The health of this consumer. */
-  public ConsumerHealth health(String consumerName, int maxAbandonedWorkers) {
-    Duration since = Duration.ofNanos(System.nanoTime() - lastLoopNanos);
-    Duration stall =
-        config
-            .drainTimeout()
-            .plus(config.pollTimeout().multipliedBy(10))
-            .plusSeconds(30)
-            .plus(group == null ? Duration.ZERO : group.lockDuration());
-    return ConsumerHealth.builder(consumerName, state)
-        .lastCommit(lastCommit)
-        .databaseReachable(probe != null && probe.reachable() && !databaseDown)
-        .inFlight(inFlight.get())
-        .stuckWorkers(watchdog == null ? 0 : watchdog.stuckWorkers())
-        .maxAbandonedWorkers(maxAbandonedWorkers)
-        .brokerReachable(brokerReachable())
-        .lastPoll(Instant.now().minus(since))
-        .sinceLastPoll(since)
-        .pollStallTimeout(stall)
-        .build();
+  @Override
+  public boolean databaseReachable() {
+    DatabaseGate g = gate;
+    return g != null && g.reachable();
+  }
+
+  @Override
+  public int stuckWorkers() {
+    Watchdog w = watchdog;
+    return w == null ? 0 : w.stuckWorkers();
   }
 
   /**
-   * Whether the client holds a broker connection ({@code connection-count}, the signal of the
-   * consumer-group mode); true when the client does not report it.
+   * How long the poll thread may stay silent: the consumer-group bound plus one acquisition lock,
+   * which a poll's records may take to finish before the next poll.
    */
-  private boolean brokerReachable() {
-    ShareConsumer<byte[], byte[]> c = client;
-    if (c == null) {
-      return false;
-    }
-    for (Map.Entry<org.apache.kafka.common.MetricName, ? extends org.apache.kafka.common.Metric> e :
-        c.metrics().entrySet()) {
-      if (e.getKey().name().equals("connection-count")
-          && e.getValue().metricValue() instanceof Number n) {
-        return n.doubleValue() > 0;
-      }
-    }
-    return true;
+  public Duration pollStallTimeout() {
+    ShareGroupSettings g = group;
+    return PollStall.timeout(config).plus(g == null ? Duration.ZERO : g.lockDuration());
   }
 
-  /** The meters only share groups have, for tests and the health view. */
+  /** The share group's id: {@code kafka.group.id}, by default the consumer's name. */
+  public static String groupId(IdemConfig config) {
+    return String.valueOf(clientProperties(config).get("group.id"));
+  }
+
+  /** Acknowledgements the broker refused (mostly locks that expired), for tests. */
   public double acknowledgementsFailed() {
     return shareMetrics == null ? 0 : shareMetrics.acknowledgementsFailed();
   }
 
-  /** Finishes the current poll's records (up to the drain timeout), acknowledges, stops. */
+  /**
+   * Finishes the records in work (up to the drain timeout), acknowledges them, leaves the group,
+   * then releases what {@link #start} opened.
+   */
   public void close() {
-    running = false;
-    state = ConsumerState.CLOSING;
     if (pollThread != null) {
+      loop.close();
       try {
         pollThread.join(config.drainTimeout().plusSeconds(15).toMillis());
+        if (pollThread.isAlive()) {
+          log.warn("poll thread of share consumer {} did not stop; waking it up", name);
+          loop.wakeup();
+          pollThread.join(5_000);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      if (pollThread.isAlive()) {
-        client.wakeup();
-      }
     }
-    release();
-    state = ConsumerState.CLOSED;
+    resources.release();
   }
 
   /** A background check found that a topic outlives the processed marks: stop, as FAILED. */
-  private void stopForTopicRetention(dev.idem.consumer.IdemConfigException refusal) {
+  private void stopForTopicRetention(IdemConfigException refusal) {
+    if (!status.failed()) {
+      return; // closing or closed: nothing to stop
+    }
     log.error("idem share consumer {} stops: {}", name, refusal.getMessage());
-    state = ConsumerState.FAILED;
-    running = false;
-  }
-
-  private void release() {
-    if (retention != null) {
-      retention.close();
-    }
-    if (workers != null) {
-      workers.shutdownNow();
-    }
-    if (watchdogTimer != null) {
-      watchdogTimer.shutdownNow();
-    }
-    if (deadLetters != null) {
-      deadLetters.close();
-    }
-    if (probe != null) {
-      probe.close();
-    }
-    if (ownedPool != null) {
-      ownedPool.close();
-    }
+    loop.close();
   }
 
   private ThreadFactory threads(String role) {

@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.testing;
 
+import dev.idem.consumer.ConsumerBuilder;
 import dev.idem.consumer.IdempotentConsumer;
 import dev.idem.consumer.IdempotentShareConsumer;
 import dev.idem.consumer.internal.FaultHook;
@@ -15,15 +16,14 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * Fault injection for idem's own fault tests (the chaos module). <strong>Unsupported:</strong> not
  * part of idem's API, may change or go in any release, and must not be used by applications.
  *
- * <p>It reaches the builders' {@code faultHook} ({@code IdempotentConsumer.Builder}, {@code
- * IdempotentShareConsumer.Builder} and {@code OutboxRelay.Builder}), which is package-private so
- * that fault injection never shows in the public API, through a private lookup within the
- * framework's own jar (and module): no class of another jar sits in the framework's package.
+ * <p>It reaches the builders' {@code faultHook} ({@code ConsumerBuilder}, which both consumers'
+ * builders extend, and {@code OutboxRelay.Builder}), which is package-private so that fault
+ * injection never shows in the public API, through a private lookup within the framework's own jar
+ * (and module): no class of another jar sits in the framework's package.
  */
 public final class FaultAccess {
-  private static final MethodHandle FAULT_HOOK = faultHookSetter(IdempotentConsumer.Builder.class);
-  private static final MethodHandle SHARE_FAULT_HOOK =
-      faultHookSetter(IdempotentShareConsumer.Builder.class);
+  // Both consumers' builders inherit the setter from ConsumerBuilder.
+  private static final MethodHandle FAULT_HOOK = faultHookSetter(ConsumerBuilder.class);
   private static final MethodHandle RELAY_FAULT_HOOK = faultHookSetter(OutboxRelay.Builder.class);
 
   private FaultAccess() {}
@@ -48,7 +48,7 @@ public final class FaultAccess {
    */
   public static <T> IdempotentShareConsumer.Builder<T> afterDatabaseCommit(
       IdempotentShareConsumer.Builder<T> builder, Consumer<ConsumerRecord<byte[], byte[]>> action) {
-    set(SHARE_FAULT_HOOK, builder, action);
+    set(FAULT_HOOK, builder, action);
     return builder;
   }
 

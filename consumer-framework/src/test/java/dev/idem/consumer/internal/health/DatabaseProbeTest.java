@@ -41,7 +41,7 @@ class DatabaseProbeTest {
           }
         };
     ManualScheduler scheduler = new ManualScheduler();
-    DatabaseProbe probe = new DatabaseProbe("c", down, true, scheduler);
+    DatabaseProbe probe = new DatabaseProbe("c", down, scheduler);
     try {
       Thread probing = new Thread(scheduler.task(), "probe");
       probing.start();

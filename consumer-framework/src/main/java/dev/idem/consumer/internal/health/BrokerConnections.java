@@ -1,14 +1,14 @@
-package dev.idem.consumer.internal.poll;
+package dev.idem.consumer.internal.health;
 
 import java.util.Map;
-import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 
 /**
- * Whether the Kafka client is connected to a broker, from the client's own {@code consumer-metrics}
- * {@code connection-count} gauge: its open broker connections. Read by the poll thread when it
- * publishes a snapshot, so no other thread touches the client.
+ * Whether a Kafka client (a consumer or a share consumer) is connected to a broker, from the
+ * client's own {@code consumer-metrics} {@code connection-count} gauge: its open broker
+ * connections. Read by the poll thread when it publishes a snapshot, so no other thread touches the
+ * client.
  *
  * <p>Why this gauge: measured against a real broker stopped and started again (classic and {@code
  * group.protocol=consumer} alike), it fell from 3 to 0 within 0.1 s of the broker going away and
@@ -22,7 +22,7 @@ import org.apache.kafka.common.MetricName;
  * stays up until the client's {@code request.timeout.ms} closes them). With several brokers, one
  * connection is enough to count as reachable.
  */
-final class BrokerConnections {
+public final class BrokerConnections {
   private static final String GROUP = "consumer-metrics";
   private static final String NAME = "connection-count";
 
@@ -30,13 +30,13 @@ final class BrokerConnections {
   private Metric connectionCount;
 
   /**
-   * Whether {@code client} has at least one open broker connection now. True for a client that does
-   * not report the gauge: no signal is no verdict, and a consumer must not stay not ready for good
-   * because of its client.
+   * Whether the client whose metrics are {@code metrics} has at least one open broker connection
+   * now. True for a client that does not report the gauge: no signal is no verdict, and a consumer
+   * must not stay not ready for good because of its client.
    */
-  boolean reachable(Consumer<?, ?> client) {
+  public boolean reachable(Map<MetricName, ? extends Metric> metrics) {
     if (connectionCount == null) {
-      connectionCount = find(client.metrics());
+      connectionCount = find(metrics);
       if (connectionCount == null) {
         return true;
       }

@@ -1,0 +1,19 @@
+package dev.idem.consumer.internal.dispatch;
+
+/**
+ * How one record goes when it is not (or no longer) part of a batch or grouped transaction: in a
+ * consumer group through {@link RecordTask} (retries scheduled by the dispatcher, then a dead
+ * letter); in a share group through the share task (retries within the record's acquisition lock,
+ * then an acknowledgement).
+ */
+public interface RecordPath {
+
+  /** Runs {@code work}'s record once and says what follows: done, or a retry after a delay. */
+  Step apply(Work work);
+
+  /**
+   * The watchdog abandoned a run of {@code work}: decides what follows, as after a failed attempt.
+   * Called under the dispatcher's lock; must not block, run user code or touch the database.
+   */
+  Step abandoned(Work work, HungAttemptException failure);
+}
