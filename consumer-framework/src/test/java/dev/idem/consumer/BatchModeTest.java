@@ -33,12 +33,7 @@ class BatchModeTest {
   private IdempotentConsumer<String> batchConsumer(
       IdemConfig config, javax.sql.DataSource pool, BatchHandler<String> handler) {
     IdempotentConsumer<String> c =
-        closeLater(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .batchHandler(handler)
-                .build());
+        closeLater(consumerBuilder(config, Payloads.utf8(), pool).batchHandler(handler).build());
     c.start();
     return c;
   }

@@ -27,9 +27,7 @@ class DeadLetterKeysTest {
   private IdempotentConsumer<String> start(IdemConfig config, String effects) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     consumer.start();

@@ -92,9 +92,7 @@ class DeserializationFuzzTest {
     IdemConfig config = config(name, name).concurrency(4).build();
     IdempotentConsumer<Payment> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.json(Payment.class))
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.json(Payment.class), closer.add(pool(6)))
                 .handler(
                     (payment, ctx) ->
                         insertEffect(effects, payment.account() + ":" + payment.amount(), ctx))

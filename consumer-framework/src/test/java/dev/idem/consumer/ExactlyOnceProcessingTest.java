@@ -35,12 +35,7 @@ class ExactlyOnceProcessingTest {
 
   private IdempotentConsumer<String> consumer(
       IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
-    return closeLater(
-        IdempotentConsumer.builder(config, Payloads.utf8())
-            .dataSource(pool)
-            .eventIds(EventIds.header("webhook-id"))
-            .handler(handler)
-            .build());
+    return closeLater(consumerBuilder(config, Payloads.utf8(), pool).handler(handler).build());
   }
 
   @Test
@@ -310,9 +305,7 @@ class ExactlyOnceProcessingTest {
     IdemConfig crashing = config(name, name).commitInterval(Duration.ofHours(1)).build();
     IdempotentConsumer<String> first =
         closeLater(
-            IdempotentConsumer.builder(crashing, Payloads.utf8())
-                .dataSource(closeLater(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(crashing, Payloads.utf8(), closeLater(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .faultHook(crashAfter20)
                 .build());
@@ -359,9 +352,8 @@ class ExactlyOnceProcessingTest {
     send(records);
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(4).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(4).build(), Payloads.utf8(), closeLater(pool(6)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .lockKeyFunction((namespace, eventId) -> 42L) // every id collides
                 .build());

@@ -47,9 +47,7 @@ class FailureHandlingTest {
       IdemConfig config, EventHandler<String> handler, MeterRegistry registry) {
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closeLater(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closeLater(pool(config.concurrency() + 2)))
                 .handler(handler)
                 .meterRegistry(registry)
                 .build());
@@ -219,9 +217,7 @@ class FailureHandlingTest {
     createEffectsTable(effects);
     IdempotentConsumer<com.fasterxml.jackson.databind.JsonNode> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.jsonTree())
-                .dataSource(closeLater(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.jsonTree(), closeLater(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value.toString(), ctx))
                 .build());
     consumer.start();

@@ -36,11 +36,10 @@ class FlywaySchemaTest {
 
     try (HikariDataSource pool = pool(4);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).schema(schema).offsetStore(OffsetStore.POSTGRESQL).build(),
-                    Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    pool)
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .applySchema(false)
                 .build()) {

@@ -68,12 +68,7 @@ class GroupedTransactionTest {
       IdemConfig config, DataSource pool, GateExecutor gate, EventHandler<String> handler) {
     IdempotentConsumer<String> c =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .executor(gate)
-                .handler(handler)
-                .build());
+            consumerBuilder(config, Payloads.utf8(), pool).executor(gate).handler(handler).build());
     c.start();
     return c;
   }
@@ -367,9 +362,7 @@ class GroupedTransactionTest {
     IdemConfig grouped = config("c", "t").transactionMaxRecords(32).build();
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(grouped, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(grouped, Payloads.utf8(), INFRA.postgres().dataSource())
                     .batchHandler((events, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)
@@ -383,9 +376,7 @@ class GroupedTransactionTest {
             .build();
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(parked, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(parked, Payloads.utf8(), INFRA.postgres().dataSource())
                     .handler((event, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)

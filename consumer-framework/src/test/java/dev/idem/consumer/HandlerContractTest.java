@@ -25,9 +25,7 @@ class HandlerContractTest {
     Map<String, Object> seen = new ConcurrentHashMap<>();
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       insertEffect(effects, value, ctx);
@@ -103,11 +101,10 @@ class HandlerContractTest {
     createEffectsTable(effects);
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).retry(RetryPolicy.fixed(3, Duration.ofMillis(20))).build(),
-                    Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    pool)
                 .handler(
                     (value, ctx) -> {
                       insertEffect(effects, value, ctx);
@@ -157,9 +154,7 @@ class HandlerContractTest {
     INFRA.createTopics(1, name);
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       throw new NonRetryableException("unknown event type " + value);

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -78,6 +79,25 @@ final class IdemTestSupport {
         .commitInterval(Duration.ofMillis(200))
         .drainTimeout(Duration.ofSeconds(5))
         .retry(RetryPolicy.fixed(5, Duration.ofMillis(50)));
+  }
+
+  /**
+   * A consumer builder with the setup most tests share: {@code pool} for the transactions and event
+   * ids from the {@code webhook-id} header. The test adds its handler and other settings.
+   */
+  static <T> IdempotentConsumer.Builder<T> consumerBuilder(
+      IdemConfig config, PayloadDeserializer<T> payloads, DataSource pool) {
+    return IdempotentConsumer.builder(config, payloads)
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"));
+  }
+
+  /** {@link #consumerBuilder} for a share-group consumer. */
+  static <T> IdempotentShareConsumer.Builder<T> shareConsumerBuilder(
+      IdemConfig config, PayloadDeserializer<T> payloads, DataSource pool) {
+    return IdempotentShareConsumer.builder(config, payloads)
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"));
   }
 
   /** A table {@code name(event_id text, payload text)} with no unique key, so doubles show. */

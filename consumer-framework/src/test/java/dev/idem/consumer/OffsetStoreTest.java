@@ -5,6 +5,7 @@ import static dev.idem.consumer.IdemTestSupport.admin;
 import static dev.idem.consumer.IdemTestSupport.awaitTrue;
 import static dev.idem.consumer.IdemTestSupport.committedOffsets;
 import static dev.idem.consumer.IdemTestSupport.config;
+import static dev.idem.consumer.IdemTestSupport.consumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.count;
 import static dev.idem.consumer.IdemTestSupport.createEffectsTable;
 import static dev.idem.consumer.IdemTestSupport.endOffsets;
@@ -100,10 +101,7 @@ class OffsetStoreTest {
               .batchSize(25)
               .commitInterval(Duration.ofMillis(100));
       IdempotentConsumer.Builder<String> builder =
-          IdempotentConsumer.builder(cfg.build(), Payloads.utf8())
-              .dataSource(closer.add(pool(6)))
-              .eventIds(EventIds.header("webhook-id"))
-              .faultHook(hook);
+          consumerBuilder(cfg.build(), Payloads.utf8(), closer.add(pool(6))).faultHook(hook);
       if (batch) {
         builder.batchHandler(
             (events, ctx) -> {
@@ -167,15 +165,14 @@ class OffsetStoreTest {
     CountDownLatch never = new CountDownLatch(1);
     IdempotentConsumer<String> first =
         closer.add(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name)
                         .offsetStore(OffsetStore.POSTGRESQL)
                         .concurrency(4)
                         .commitInterval(Duration.ofMillis(100))
                         .build(),
-                    Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closer.add(pool(6)))
                 .handler(
                     (value, ctx) -> {
                       if (ctx.offset() == slow) {
@@ -212,11 +209,10 @@ class OffsetStoreTest {
     Set<Long> opened = ConcurrentHashMap.newKeySet();
     IdempotentConsumer<String> second =
         closer.add(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).offsetStore(OffsetStore.POSTGRESQL).concurrency(4).build(),
-                    Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closer.add(pool(6)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .faultHook(
                     new FaultHook() {
@@ -295,9 +291,7 @@ class OffsetStoreTest {
     send(batchOfRecords(name, 0, 30));
     IdempotentConsumer<String> kafkaMode =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     kafkaMode.start();
@@ -359,11 +353,10 @@ class OffsetStoreTest {
 
   private IdempotentConsumer<String> pgConsumer(String name, String effects, Set<String> opened) {
     return closer.add(
-        IdempotentConsumer.builder(
+        consumerBuilder(
                 config(name, name).offsetStore(OffsetStore.POSTGRESQL).concurrency(2).build(),
-                Payloads.utf8())
-            .dataSource(closer.add(pool(4)))
-            .eventIds(EventIds.header("webhook-id"))
+                Payloads.utf8(),
+                closer.add(pool(4)))
             .handler((value, ctx) -> insertEffect(effects, value, ctx))
             .faultHook(
                 new FaultHook() {

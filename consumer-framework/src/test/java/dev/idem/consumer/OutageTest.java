@@ -149,9 +149,7 @@ class OutageTest {
         s.execute("CREATE TABLE " + name + "_effects (event_id text)");
       }
       try (IdempotentShareConsumer<String> consumer =
-          IdempotentShareConsumer.builder(config, Payloads.utf8())
-              .dataSource(pool)
-              .eventIds(EventIds.header("webhook-id"))
+          shareConsumerBuilder(config, Payloads.utf8(), pool)
               .handler(
                   (value, ctx) -> {
                     try (java.sql.PreparedStatement ps =
@@ -268,11 +266,7 @@ class OutageTest {
     List<ConsumerHealth> notLive = new CopyOnWriteArrayList<>();
     try (HikariDataSource pool = pool(postgres, 4, name);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .handler((value, ctx) -> {})
-                .build()) {
+            consumerBuilder(config, Payloads.utf8(), pool).handler((value, ctx) -> {}).build()) {
       consumer.start();
       awaitTrue(Duration.ofSeconds(30), "ready", () -> watch(consumer, notLive).ready());
 
@@ -338,9 +332,7 @@ class OutageTest {
             .build();
     try (HikariDataSource pool = pool(postgres, 6, name);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       try (java.sql.PreparedStatement ps =

@@ -444,9 +444,7 @@ class OutboxTest {
       config.transactionMaxRecords(32);
     }
     IdempotentConsumer.Builder<String> builder =
-        IdempotentConsumer.builder(config.build(), Payloads.utf8())
-            .dataSource(pool)
-            .eventIds(EventIds.header("webhook-id"));
+        consumerBuilder(config.build(), Payloads.utf8(), pool);
     if (mode.equals("batch")) {
       builder.batchHandler(
           (events, ctx) -> {

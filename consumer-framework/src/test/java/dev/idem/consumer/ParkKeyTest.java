@@ -32,9 +32,7 @@ class ParkKeyTest {
   private IdempotentConsumer<String> start(IdemConfig config, String ledger) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(4)))
                 .handler(
                     (value, ctx) -> {
                       if (broken.contains(ctx.eventId())) {
@@ -157,9 +155,7 @@ class ParkKeyTest {
     IdemConfig config = parkConfig("parkbatch");
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(config, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(config, Payloads.utf8(), INFRA.postgres().dataSource())
                     .batchHandler((events, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)

@@ -9,6 +9,7 @@ import static dev.idem.consumer.IdemTestSupport.insertEffect;
 import static dev.idem.consumer.IdemTestSupport.pool;
 import static dev.idem.consumer.IdemTestSupport.record;
 import static dev.idem.consumer.IdemTestSupport.send;
+import static dev.idem.consumer.IdemTestSupport.shareConsumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.stays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -56,11 +57,7 @@ class ShareGroupTest {
 
   static IdempotentShareConsumer<String> consumer(
       IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
-    return IdempotentShareConsumer.builder(config, Payloads.utf8())
-        .dataSource(pool)
-        .eventIds(EventIds.header("webhook-id"))
-        .handler(handler)
-        .build();
+    return shareConsumerBuilder(config, Payloads.utf8(), pool).handler(handler).build();
   }
 
   @Test
@@ -140,16 +137,12 @@ class ShareGroupTest {
         };
     try (HikariDataSource pool = pool(10);
         IdempotentShareConsumer<String> a =
-            IdempotentShareConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            shareConsumerBuilder(config, Payloads.utf8(), pool)
                 .meterRegistry(meters)
                 .handler(handler)
                 .build();
         IdempotentShareConsumer<String> b =
-            IdempotentShareConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            shareConsumerBuilder(config, Payloads.utf8(), pool)
                 .meterRegistry(meters)
                 .handler(handler)
                 .build()) {
@@ -326,9 +319,7 @@ class ShareGroupTest {
         try {
           for (int n = 0; n < 2; n++) {
             IdempotentShareConsumer.Builder<String> c =
-                IdempotentShareConsumer.builder(config, Payloads.utf8())
-                    .dataSource(pool)
-                    .eventIds(EventIds.header("webhook-id"));
+                shareConsumerBuilder(config, Payloads.utf8(), pool);
             if (mode.equals("grouped")) {
               c.handler(
                   (value, ctx) -> {

@@ -52,9 +52,7 @@ class StuckHandlerTest {
       MeterRegistry meters) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), pool)
                 .handler(handler)
                 .meterRegistry(meters)
                 .build());
@@ -274,9 +272,7 @@ class StuckHandlerTest {
             .build();
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(3)))
                 .batchHandler(
                     (events, ctx) -> {
                       for (BatchEvent<String> e : events) {

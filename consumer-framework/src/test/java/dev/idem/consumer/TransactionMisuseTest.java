@@ -31,9 +31,7 @@ class TransactionMisuseTest {
   private IdempotentConsumer<String> start(IdemConfig config, EventHandler<String> handler) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(config.concurrency() + 2)))
                 .handler(handler)
                 .build());
     consumer.start();
@@ -43,9 +41,7 @@ class TransactionMisuseTest {
   private IdempotentConsumer<String> startBatch(IdemConfig config, BatchHandler<String> handler) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(config.concurrency() + 2)))
                 .batchHandler(handler)
                 .build());
     consumer.start();
