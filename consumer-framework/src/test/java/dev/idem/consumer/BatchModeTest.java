@@ -173,8 +173,7 @@ class BatchModeTest {
         "handled",
         () -> consumer.snapshot().processed() == 499 && consumer.snapshot().deadLettered() == 1);
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(499);
-    assertThat(
-            strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = ?", name))
         .containsExactly("bp-250");
     assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'bp-250'")).isZero();
   }

@@ -7,8 +7,8 @@ import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -98,9 +98,8 @@ class DeadLetterKeysTest {
     assertThat(
             strings(
                 "SELECT convert_from(record_value, 'UTF8') FROM idem.dead_letters"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " WHERE consumer_name = ?",
+                name))
         .containsExactlyInAnyOrder("first poison", "second poison");
   }
 
@@ -144,13 +143,13 @@ class DeadLetterKeysTest {
   private static Set<String> deadLetterRows(String consumer) throws Exception {
     Set<String> rows = new java.util.HashSet<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT coalesce(event_id, 'null'), has_event_id, reason, kafka_offset FROM"
-                    + " idem.dead_letters WHERE consumer_name = '"
-                    + consumer
-                    + "'")) {
+                    + " idem.dead_letters WHERE consumer_name = ?",
+                consumer);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         rows.add(
             rs.getString(1) + "/" + rs.getBoolean(2) + "/" + rs.getString(3) + "/" + rs.getLong(4));

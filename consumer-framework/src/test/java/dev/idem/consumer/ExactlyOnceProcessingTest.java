@@ -95,9 +95,7 @@ class ExactlyOnceProcessingTest {
     // A rebalance may redeliver a record that was done but not committed: it is then skipped
     // again, so duplicates can exceed 2 per event but the sum never falls short.
     assertThat(processed + duplicates).isGreaterThanOrEqualTo(3L * events);
-    assertThat(
-            count(
-                "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = ?", name))
         .isEqualTo(events);
   }
 
@@ -191,9 +189,9 @@ class ExactlyOnceProcessingTest {
           () -> consumer.snapshot().failures() >= 2);
       assertThat(
               count(
-                  "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '"
-                      + name
-                      + "' AND event_id = 'busy'"))
+                  "SELECT count(*) FROM idem.processed_events"
+                      + " WHERE consumer_name = ? AND event_id = 'busy'",
+                  name))
           .as("no mark while the lock is held")
           .isZero();
       assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'busy'")).isZero();
@@ -211,12 +209,11 @@ class ExactlyOnceProcessingTest {
             }
           });
       for (String id : List.of("before", "busy", "after")) {
-        assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = '" + id + "'"))
+        assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = ?", id))
             .as(id + " applied once")
             .isEqualTo(1);
       }
-      assertThat(
-              count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+      assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
           .isZero();
     }
   }
@@ -240,10 +237,9 @@ class ExactlyOnceProcessingTest {
   static long advisoryLocksHeld(long key) throws Exception {
     return count(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
-            + " AND classid::bigint = "
-            + (key >>> 32)
-            + " AND objid::bigint = "
-            + (key & 0xFFFFFFFFL));
+            + " AND classid::bigint = ? AND objid::bigint = ?",
+        key >>> 32,
+        key & 0xFFFFFFFFL);
   }
 
   @Test
@@ -314,7 +310,7 @@ class ExactlyOnceProcessingTest {
         Duration.ofSeconds(60), "crashed", () -> first.snapshot().state() == ConsumerState.FAILED);
     first.close();
     long doneBeforeCrash =
-        count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'");
+        count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = ?", name);
     assertThat(doneBeforeCrash).isGreaterThanOrEqualTo(20);
     assertThat(committedOffsets(name)).isEmpty();
 
@@ -389,9 +385,9 @@ class ExactlyOnceProcessingTest {
     assertThat(strings("SELECT event_id FROM " + effects)).containsExactly("good-1");
     assertThat(
             strings(
-                "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "' AND NOT has_event_id"))
+                "SELECT exception_message FROM idem.dead_letters"
+                    + " WHERE consumer_name = ? AND NOT has_event_id",
+                name))
         .containsExactlyInAnyOrder(
             "event id missing",
             "event id longer than 512 bytes of UTF-8 (600)",
@@ -399,9 +395,8 @@ class ExactlyOnceProcessingTest {
     assertThat(
             strings(
                 "SELECT coalesce(event_id, topic || '-' || kafka_partition || '@' || kafka_offset)"
-                    + " FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " FROM idem.dead_letters WHERE consumer_name = ?",
+                name))
         .containsExactlyInAnyOrder(name + "-0@0", name + "-0@1", name + "-0@2");
     assertThat(consumer.snapshot().state()).isEqualTo(ConsumerState.RUNNING);
   }

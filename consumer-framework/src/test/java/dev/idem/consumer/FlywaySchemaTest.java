@@ -60,11 +60,8 @@ class FlywaySchemaTest {
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(2);
     assertThat(
             count(
-                "SELECT count(*) FROM "
-                    + schema
-                    + ".processed_events WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                "SELECT count(*) FROM " + schema + ".processed_events WHERE consumer_name = ?",
+                name))
         .isEqualTo(2);
   }
 

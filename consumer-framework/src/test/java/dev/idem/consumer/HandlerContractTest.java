@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -124,15 +125,15 @@ class HandlerContractTest {
           Duration.ofSeconds(60), "copy skipped", () -> consumer.snapshot().duplicates() == 1);
 
       try (Connection c = INFRA.postgres().dataSource().getConnection();
-          Statement s = c.createStatement();
-          ResultSet rs =
-              s.executeQuery(
+          PreparedStatement ps =
+              prepare(
+                  c,
                   "SELECT attempts, reason, exception_class, exception_message, topic,"
                       + " kafka_partition, kafka_offset, convert_from(record_value, 'UTF8'),"
                       + " headers->0->>'key'"
-                      + " FROM idem.dead_letters WHERE consumer_name = '"
-                      + name
-                      + "' AND event_id = 'p-1'")) {
+                      + " FROM idem.dead_letters WHERE consumer_name = ? AND event_id = 'p-1'",
+                  name);
+          ResultSet rs = ps.executeQuery()) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getInt(1)).isEqualTo(3);
         assertThat(rs.getString(2)).isEqualTo("handler-failed");
@@ -165,8 +166,7 @@ class HandlerContractTest {
       awaitTrue(
           Duration.ofSeconds(60), "dead-lettered", () -> consumer.snapshot().deadLettered() == 1);
       assertThat(consumer.snapshot().retries()).isZero();
-      assertThat(
-              count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+      assertThat(count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = ?", name))
           .isEqualTo(1);
     }
   }

@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -116,12 +117,49 @@ final class IdemTestSupport {
     }
   }
 
-  static long count(String query) throws SQLException {
+  /**
+   * The first column of the query's first row, as a long (0 for NULL). {@code params} are bound to
+   * the query's {@code ?} placeholders; only identifiers the test chose itself, such as its table
+   * names, go into the query text.
+   */
+  static long count(String query, Object... params) throws SQLException {
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(query)) {
+        PreparedStatement ps = prepare(c, query, params);
+        ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getLong(1);
+    }
+  }
+
+  /**
+   * {@link #count}, or -1 when the query fails: for conditions that are polled, which cannot throw
+   * {@link SQLException}.
+   */
+  static long countQuietly(String query, Object... params) {
+    try {
+      return count(query, params);
+    } catch (SQLException e) {
+      return -1;
+    }
+  }
+
+  /** A statement on {@code c} for {@code query}, with {@code params} bound to its placeholders. */
+  static PreparedStatement prepare(Connection c, String query, Object... params)
+      throws SQLException {
+    PreparedStatement ps = c.prepareStatement(query);
+    try {
+      for (int i = 0; i < params.length; i++) {
+        if (params[i] instanceof String text) {
+          // Untyped, as a quoted literal is: PostgreSQL takes the type from the column compared.
+          ps.setObject(i + 1, text, Types.OTHER);
+        } else {
+          ps.setObject(i + 1, params[i]);
+        }
+      }
+      return ps;
+    } catch (SQLException | RuntimeException e) {
+      ps.close();
+      throw e;
     }
   }
 
@@ -242,11 +280,12 @@ final class IdemTestSupport {
         () -> !consumer.snapshot().assigned().isEmpty());
   }
 
-  static Set<String> strings(String query) throws SQLException {
+  /** The first column of every row of the query; {@code params} are bound as in {@link #count}. */
+  static Set<String> strings(String query, Object... params) throws SQLException {
     Set<String> result = new java.util.HashSet<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(query)) {
+        PreparedStatement ps = prepare(c, query, params);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         result.add(rs.getString(1));
       }

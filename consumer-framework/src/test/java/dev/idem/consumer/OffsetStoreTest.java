@@ -7,6 +7,7 @@ import static dev.idem.consumer.IdemTestSupport.committedOffsets;
 import static dev.idem.consumer.IdemTestSupport.config;
 import static dev.idem.consumer.IdemTestSupport.consumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.count;
+import static dev.idem.consumer.IdemTestSupport.countQuietly;
 import static dev.idem.consumer.IdemTestSupport.createEffectsTable;
 import static dev.idem.consumer.IdemTestSupport.endOffsets;
 import static dev.idem.consumer.IdemTestSupport.insertEffect;
@@ -146,7 +147,7 @@ class OffsetStoreTest {
     assertThat(count("SELECT count(*) FROM " + effects)).as("seed %d", seed).isEqualTo(unique);
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(unique);
     assertThat(storedPositions(name)).isEqualTo(end);
-    assertThat(count(doneRowsQuery(name))).as("done rows left after a clean close").isZero();
+    assertThat(count(DONE_ROWS, name)).as("done rows left after a clean close").isZero();
     assertThat(committedOffsets(name)).isEqualTo(end);
   }
 
@@ -187,14 +188,13 @@ class OffsetStoreTest {
         Duration.ofSeconds(60),
         "every record but the slow one done, and the position folded up to it",
         () ->
-            countQuietly(doneRowsQuery(name)) == 14
+            countQuietly(DONE_ROWS, name) == 14
                 && Long.valueOf(slow).equals(storedPositionsQuietly(name).get(tp)));
     assertThat(
             strings(
                 "SELECT first_offset || '-' || last_offset FROM idem.consumer_offsets_done"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " WHERE consumer_name = ?",
+                name))
         .hasSize(14) // one run per record in this mode
         .doesNotContain(slow + "-" + slow);
     first.crash();
@@ -404,11 +404,8 @@ class OffsetStoreTest {
     }
   }
 
-  private static String doneRowsQuery(String consumer) {
-    return "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = '"
-        + consumer
-        + "'";
-  }
+  private static final String DONE_ROWS =
+      "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = ?";
 
   /** Offsets PostgreSQL records as done: everything below the stored position, and done rows. */
   private static Set<String> doneOffsets(String consumer, Map<TopicPartition, Long> end)
@@ -425,9 +422,8 @@ class OffsetStoreTest {
       done.addAll(
           strings(
               "SELECT kafka_partition || '@' || o FROM idem.consumer_offsets_done,"
-                  + " generate_series(first_offset, last_offset) AS o WHERE consumer_name = '"
-                  + consumer
-                  + "'"));
+                  + " generate_series(first_offset, last_offset) AS o WHERE consumer_name = ?",
+              consumer));
     }
     return done;
   }
@@ -448,9 +444,8 @@ class OffsetStoreTest {
     for (String row :
         strings(
             "SELECT topic || ' ' || kafka_partition || ' ' || next_offset"
-                + " FROM idem.consumer_offsets WHERE consumer_name = '"
-                + consumer
-                + "'")) {
+                + " FROM idem.consumer_offsets WHERE consumer_name = ?",
+            consumer)) {
       String[] parts = row.split(" ");
       result.put(
           new TopicPartition(parts[0], Integer.parseInt(parts[1])), Long.parseLong(parts[2]));
@@ -471,14 +466,6 @@ class OffsetStoreTest {
       return committedOffsets(group);
     } catch (Exception e) {
       return Map.of();
-    }
-  }
-
-  private static long countQuietly(String query) {
-    try {
-      return count(query);
-    } catch (Exception e) {
-      return -1;
     }
   }
 }

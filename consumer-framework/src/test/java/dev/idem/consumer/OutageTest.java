@@ -185,8 +185,7 @@ class OutageTest {
         assertThat(countOn(pool, "SELECT count(*) FROM " + name + "_effects")).isEqualTo(events);
         assertThat(
                 countOn(
-                    pool,
-                    "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+                    pool, "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
             .isZero();
       }
     }
@@ -221,10 +220,10 @@ class OutageTest {
     }
   }
 
-  private static long countOn(javax.sql.DataSource ds, String query) {
+  private static long countOn(javax.sql.DataSource ds, String query, Object... params) {
     try (java.sql.Connection c = ds.getConnection();
-        java.sql.Statement s = c.createStatement();
-        java.sql.ResultSet rs = s.executeQuery(query)) {
+        java.sql.PreparedStatement ps = prepare(c, query, params);
+        java.sql.ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getLong(1);
     } catch (java.sql.SQLException e) {

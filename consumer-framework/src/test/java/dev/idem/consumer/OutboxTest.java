@@ -397,7 +397,7 @@ class OutboxTest {
           }
         }
       }
-      long expected = count("SELECT n FROM " + counters + " WHERE k = 'key-" + k + "'");
+      long expected = count("SELECT n FROM " + counters + " WHERE k = ?", "key-" + k);
       assertThat(ns).hasSize((int) expected).isSorted();
       assertThat(ns).doesNotHaveDuplicates();
     }
@@ -782,14 +782,6 @@ class OutboxTest {
     return dev.idem.lock.LockKey.of(
             Outbox.LOCK_NAMESPACE, topic + "\u0000" + java.util.HexFormat.of().formatHex(key))
         .value();
-  }
-
-  private static long countQuietly(String query) {
-    try {
-      return count(query);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static String header(ConsumerRecord<byte[], byte[]> r, String name) {

@@ -183,12 +183,13 @@ class ParkKeyTest {
   private static List<String> deadLetters(String consumer) throws Exception {
     List<String> rows = new ArrayList<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT event_id || '/' || reason FROM idem.dead_letters WHERE consumer_name = '"
-                    + consumer
-                    + "' ORDER BY id")) {
+        PreparedStatement ps =
+            prepare(
+                c,
+                "SELECT event_id || '/' || reason FROM idem.dead_letters WHERE consumer_name = ?"
+                    + " ORDER BY id",
+                consumer);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         rows.add(rs.getString(1));
       }
@@ -198,9 +199,7 @@ class ParkKeyTest {
 
   private static long parkedKeys(String consumer) throws Exception {
     return count(
-        "SELECT count(*) FROM idem.dead_letters_parked_keys WHERE consumer_name = '"
-            + consumer
-            + "'");
+        "SELECT count(*) FROM idem.dead_letters_parked_keys WHERE consumer_name = ?", consumer);
   }
 
   private static long parkedKeysQuietly(String consumer) {

@@ -71,7 +71,7 @@ class ReadFailureTest {
     assertThat(consumer.snapshot().retries())
         .as("the records waited for the registry")
         .isPositive();
-    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
         .isZero();
   }
 
@@ -96,12 +96,12 @@ class ReadFailureTest {
 
     assertThat(consumer.snapshot().retries()).isZero();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT event_id, reason, attempts FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+        PreparedStatement ps =
+            prepare(
+                c,
+                "SELECT event_id, reason, attempts FROM idem.dead_letters WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getString(1)).isEqualTo("mj-1");
       assertThat(rs.getString(2)).isEqualTo("undeserializable");

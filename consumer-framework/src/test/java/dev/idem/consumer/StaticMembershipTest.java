@@ -34,8 +34,7 @@ class StaticMembershipTest {
         eventId + " applied",
         () -> {
           try {
-            return count("SELECT count(*) FROM " + table + " WHERE event_id = '" + eventId + "'")
-                == 1;
+            return count("SELECT count(*) FROM " + table + " WHERE event_id = ?", eventId) == 1;
           } catch (Exception e) {
             return false;
           }
