@@ -38,7 +38,7 @@ class BackpressureTest {
     AtomicLong firstFailure = new AtomicLong();
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name)
                         .concurrency(4)
                         .maxInFlight(500)
@@ -46,9 +46,8 @@ class BackpressureTest {
                         .kafka("max.poll.records", 50)
                         .retry(RetryPolicy.fixed(1000, Duration.ofMillis(200)))
                         .build(),
-                    Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closer.add(pool(6)))
                 .handler(
                     (value, ctx) -> {
                       if (ctx.eventId().equals("stuck-0")) {
@@ -122,9 +121,7 @@ class BackpressureTest {
     }
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(cfg.build(), Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(cfg.build(), Payloads.utf8(), closer.add(pool(6)))
                 .orderingKey(OrderingKeys.none())
                 .handler(
                     (value, ctx) -> {

@@ -33,12 +33,7 @@ class BatchModeTest {
   private IdempotentConsumer<String> batchConsumer(
       IdemConfig config, javax.sql.DataSource pool, BatchHandler<String> handler) {
     IdempotentConsumer<String> c =
-        closeLater(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .batchHandler(handler)
-                .build());
+        closeLater(consumerBuilder(config, Payloads.utf8(), pool).batchHandler(handler).build());
     c.start();
     return c;
   }
@@ -178,8 +173,7 @@ class BatchModeTest {
         "handled",
         () -> consumer.snapshot().processed() == 499 && consumer.snapshot().deadLettered() == 1);
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(499);
-    assertThat(
-            strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = ?", name))
         .containsExactly("bp-250");
     assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'bp-250'")).isZero();
   }

@@ -103,11 +103,9 @@ class DashboardMetersTest {
     MeterRegistry registry = new SimpleMeterRegistry();
     IdempotentShareConsumer<String> consumer =
         closer.add(
-            IdempotentShareConsumer.builder(
-                    ShareGroupTest.config(name, name).build(), Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
+            shareConsumerBuilder(
+                    ShareGroupTest.config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
                 .meterRegistry(registry)
-                .eventIds(EventIds.header("webhook-id"))
                 .handler((value, ctx) -> {})
                 .build());
     consumer.start();

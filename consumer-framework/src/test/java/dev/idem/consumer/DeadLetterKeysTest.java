@@ -7,8 +7,8 @@ import dev.idem.consumer.internal.schema.ConsumerSchemas;
 import dev.idem.lock.internal.SchemaMigrator;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
@@ -27,9 +27,7 @@ class DeadLetterKeysTest {
   private IdempotentConsumer<String> start(IdemConfig config, String effects) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     consumer.start();
@@ -100,9 +98,8 @@ class DeadLetterKeysTest {
     assertThat(
             strings(
                 "SELECT convert_from(record_value, 'UTF8') FROM idem.dead_letters"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " WHERE consumer_name = ?",
+                name))
         .containsExactlyInAnyOrder("first poison", "second poison");
   }
 
@@ -146,13 +143,13 @@ class DeadLetterKeysTest {
   private static Set<String> deadLetterRows(String consumer) throws Exception {
     Set<String> rows = new java.util.HashSet<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT coalesce(event_id, 'null'), has_event_id, reason, kafka_offset FROM"
-                    + " idem.dead_letters WHERE consumer_name = '"
-                    + consumer
-                    + "'")) {
+                    + " idem.dead_letters WHERE consumer_name = ?",
+                consumer);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         rows.add(
             rs.getString(1) + "/" + rs.getBoolean(2) + "/" + rs.getString(3) + "/" + rs.getLong(4));

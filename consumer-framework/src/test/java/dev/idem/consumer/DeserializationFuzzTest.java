@@ -7,6 +7,7 @@ import dev.idem.testkit.Fuzz;
 import dev.idem.testkit.TestInfrastructure;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -92,9 +93,7 @@ class DeserializationFuzzTest {
     IdemConfig config = config(name, name).concurrency(4).build();
     IdempotentConsumer<Payment> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.json(Payment.class))
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.json(Payment.class), closer.add(pool(6)))
                 .handler(
                     (payment, ctx) ->
                         insertEffect(effects, payment.account() + ":" + payment.amount(), ctx))
@@ -152,22 +151,20 @@ class DeserializationFuzzTest {
       }
     }
     assertThat(applied).as(as + ": effects").isEqualTo(g.valid);
-    assertThat(
-            count(
-                "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = ?", name))
         .as(as)
         .isEqualTo(g.valid.size());
 
     Map<String, Integer> reasons = new TreeMap<>();
     Set<String> deadWithId = new HashSet<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT event_id, has_event_id, reason, exception_message"
-                    + " FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+                    + " FROM idem.dead_letters WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         assertThat(rs.getString(4))
             .as(as + ": exception message of %s", rs.getString(1))

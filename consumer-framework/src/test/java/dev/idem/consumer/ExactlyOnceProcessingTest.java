@@ -35,12 +35,7 @@ class ExactlyOnceProcessingTest {
 
   private IdempotentConsumer<String> consumer(
       IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
-    return closeLater(
-        IdempotentConsumer.builder(config, Payloads.utf8())
-            .dataSource(pool)
-            .eventIds(EventIds.header("webhook-id"))
-            .handler(handler)
-            .build());
+    return closeLater(consumerBuilder(config, Payloads.utf8(), pool).handler(handler).build());
   }
 
   @Test
@@ -100,9 +95,7 @@ class ExactlyOnceProcessingTest {
     // A rebalance may redeliver a record that was done but not committed: it is then skipped
     // again, so duplicates can exceed 2 per event but the sum never falls short.
     assertThat(processed + duplicates).isGreaterThanOrEqualTo(3L * events);
-    assertThat(
-            count(
-                "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = ?", name))
         .isEqualTo(events);
   }
 
@@ -196,9 +189,9 @@ class ExactlyOnceProcessingTest {
           () -> consumer.snapshot().failures() >= 2);
       assertThat(
               count(
-                  "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '"
-                      + name
-                      + "' AND event_id = 'busy'"))
+                  "SELECT count(*) FROM idem.processed_events"
+                      + " WHERE consumer_name = ? AND event_id = 'busy'",
+                  name))
           .as("no mark while the lock is held")
           .isZero();
       assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'busy'")).isZero();
@@ -216,12 +209,11 @@ class ExactlyOnceProcessingTest {
             }
           });
       for (String id : List.of("before", "busy", "after")) {
-        assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = '" + id + "'"))
+        assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = ?", id))
             .as(id + " applied once")
             .isEqualTo(1);
       }
-      assertThat(
-              count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+      assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
           .isZero();
     }
   }
@@ -245,10 +237,9 @@ class ExactlyOnceProcessingTest {
   static long advisoryLocksHeld(long key) throws Exception {
     return count(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1"
-            + " AND classid::bigint = "
-            + (key >>> 32)
-            + " AND objid::bigint = "
-            + (key & 0xFFFFFFFFL));
+            + " AND classid::bigint = ? AND objid::bigint = ?",
+        key >>> 32,
+        key & 0xFFFFFFFFL);
   }
 
   @Test
@@ -310,9 +301,7 @@ class ExactlyOnceProcessingTest {
     IdemConfig crashing = config(name, name).commitInterval(Duration.ofHours(1)).build();
     IdempotentConsumer<String> first =
         closeLater(
-            IdempotentConsumer.builder(crashing, Payloads.utf8())
-                .dataSource(closeLater(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(crashing, Payloads.utf8(), closeLater(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .faultHook(crashAfter20)
                 .build());
@@ -321,7 +310,7 @@ class ExactlyOnceProcessingTest {
         Duration.ofSeconds(60), "crashed", () -> first.snapshot().state() == ConsumerState.FAILED);
     first.close();
     long doneBeforeCrash =
-        count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name + "'");
+        count("SELECT count(*) FROM idem.processed_events WHERE consumer_name = ?", name);
     assertThat(doneBeforeCrash).isGreaterThanOrEqualTo(20);
     assertThat(committedOffsets(name)).isEmpty();
 
@@ -359,9 +348,8 @@ class ExactlyOnceProcessingTest {
     send(records);
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(4).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(4).build(), Payloads.utf8(), closeLater(pool(6)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .lockKeyFunction((namespace, eventId) -> 42L) // every id collides
                 .build());
@@ -397,9 +385,9 @@ class ExactlyOnceProcessingTest {
     assertThat(strings("SELECT event_id FROM " + effects)).containsExactly("good-1");
     assertThat(
             strings(
-                "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "' AND NOT has_event_id"))
+                "SELECT exception_message FROM idem.dead_letters"
+                    + " WHERE consumer_name = ? AND NOT has_event_id",
+                name))
         .containsExactlyInAnyOrder(
             "event id missing",
             "event id longer than 512 bytes of UTF-8 (600)",
@@ -407,9 +395,8 @@ class ExactlyOnceProcessingTest {
     assertThat(
             strings(
                 "SELECT coalesce(event_id, topic || '-' || kafka_partition || '@' || kafka_offset)"
-                    + " FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " FROM idem.dead_letters WHERE consumer_name = ?",
+                name))
         .containsExactlyInAnyOrder(name + "-0@0", name + "-0@1", name + "-0@2");
     assertThat(consumer.snapshot().state()).isEqualTo(ConsumerState.RUNNING);
   }

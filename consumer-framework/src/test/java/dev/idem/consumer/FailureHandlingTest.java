@@ -18,9 +18,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -47,9 +46,7 @@ class FailureHandlingTest {
       IdemConfig config, EventHandler<String> handler, MeterRegistry registry) {
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closeLater(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closeLater(pool(config.concurrency() + 2)))
                 .handler(handler)
                 .meterRegistry(registry)
                 .build());
@@ -173,14 +170,14 @@ class FailureHandlingTest {
         "committed past it",
         () -> Long.valueOf(6).equals(consumer.snapshot().committed().get(tp)));
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT attempts, reason, exception_class, exception_message, kafka_offset,"
                     + " convert_from(record_key, 'UTF8'), convert_from(record_value, 'UTF8')"
-                    + " FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+                    + " FROM idem.dead_letters WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getInt(1)).isEqualTo(5);
       assertThat(rs.getString(2)).isEqualTo("handler-failed");
@@ -219,9 +216,7 @@ class FailureHandlingTest {
     createEffectsTable(effects);
     IdempotentConsumer<com.fasterxml.jackson.databind.JsonNode> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.jsonTree())
-                .dataSource(closeLater(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.jsonTree(), closeLater(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value.toString(), ctx))
                 .build());
     consumer.start();
@@ -237,14 +232,14 @@ class FailureHandlingTest {
         () -> consumer.snapshot().deadLettered() == 3 && consumer.snapshot().processed() == 1);
     Map<String, String> reasons = new HashMap<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT coalesce(event_id, topic || '-' || kafka_partition || '@' || kafka_offset),"
                     + " reason, has_event_id FROM idem.dead_letters"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+                    + " WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         reasons.put(rs.getString(1), rs.getString(2) + "/" + rs.getBoolean(3));
       }
@@ -391,10 +386,13 @@ class FailureHandlingTest {
     assertThat(exit).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("replayed 0 dead letters of " + name);
 
-    stays(Duration.ofMillis(500), "nothing applied again", () -> countQuietly(effects) == 3);
+    stays(
+        Duration.ofMillis(500),
+        "nothing applied again",
+        () -> countQuietly("SELECT count(*) FROM " + effects) == 3);
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(3);
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(3);
-    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
         .isZero();
   }
 
@@ -437,9 +435,7 @@ class FailureHandlingTest {
         () -> consumer.snapshot().deadLettered() == 1 && consumer.snapshot().processed() == 1);
     assertThat(
             strings(
-                "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                "SELECT exception_message FROM idem.dead_letters WHERE consumer_name = ?", name))
         .containsExactly("cannot\ufffdapply");
 
     failing.set(0);
@@ -513,19 +509,6 @@ class FailureHandlingTest {
   }
 
   private static long deadLettersQuietly(String consumer) {
-    try {
-      return count(
-          "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + consumer + "'");
-    } catch (SQLException e) {
-      return -1;
-    }
-  }
-
-  private static long countQuietly(String table) {
-    try {
-      return count("SELECT count(*) FROM " + table);
-    } catch (SQLException e) {
-      return -1;
-    }
+    return countQuietly("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", consumer);
   }
 }

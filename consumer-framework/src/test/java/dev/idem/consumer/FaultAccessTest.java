@@ -24,9 +24,7 @@ class FaultAccessTest {
     createEffectsTable(effects);
     Set<Long> committed = ConcurrentHashMap.newKeySet();
     IdempotentConsumer.Builder<String> builder =
-        IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-            .dataSource(closer.add(pool(4)))
-            .eventIds(EventIds.header("webhook-id"))
+        consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
             .handler((value, ctx) -> insertEffect(effects, value, ctx));
     assertThat(FaultAccess.afterDatabaseCommit(builder, r -> committed.add(r.offset())))
         .isSameAs(builder);
@@ -47,9 +45,8 @@ class FaultAccessTest {
     createEffectsTable(effects);
     Set<Long> committed = ConcurrentHashMap.newKeySet();
     IdempotentShareConsumer.Builder<String> builder =
-        IdempotentShareConsumer.builder(ShareGroupTest.config(name, name).build(), Payloads.utf8())
-            .dataSource(closer.add(pool(4)))
-            .eventIds(EventIds.header("webhook-id"))
+        shareConsumerBuilder(
+                ShareGroupTest.config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
             .handler((value, ctx) -> insertEffect(effects, value, ctx));
     assertThat(FaultAccess.afterDatabaseCommit(builder, r -> committed.add(r.offset())))
         .isSameAs(builder);

@@ -36,11 +36,10 @@ class FlywaySchemaTest {
 
     try (HikariDataSource pool = pool(4);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).schema(schema).offsetStore(OffsetStore.POSTGRESQL).build(),
-                    Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    pool)
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .applySchema(false)
                 .build()) {
@@ -61,11 +60,8 @@ class FlywaySchemaTest {
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(2);
     assertThat(
             count(
-                "SELECT count(*) FROM "
-                    + schema
-                    + ".processed_events WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                "SELECT count(*) FROM " + schema + ".processed_events WHERE consumer_name = ?",
+                name))
         .isEqualTo(2);
   }
 

@@ -68,12 +68,7 @@ class GroupedTransactionTest {
       IdemConfig config, DataSource pool, GateExecutor gate, EventHandler<String> handler) {
     IdempotentConsumer<String> c =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .executor(gate)
-                .handler(handler)
-                .build());
+            consumerBuilder(config, Payloads.utf8(), pool).executor(gate).handler(handler).build());
     c.start();
     return c;
   }
@@ -108,32 +103,29 @@ class GroupedTransactionTest {
   }
 
   private static long applied(String table, String eventId) throws SQLException {
-    return count("SELECT count(*) FROM " + table + " WHERE event_id = '" + eventId + "'");
+    return count("SELECT count(*) FROM " + table + " WHERE event_id = ?", eventId);
   }
 
   private static long marks(String consumer, String eventId) throws SQLException {
     return count(
-        "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '"
-            + consumer
-            + "' AND event_id = '"
-            + eventId
-            + "'");
+        "SELECT count(*) FROM idem.processed_events WHERE consumer_name = ? AND event_id = ?",
+        consumer,
+        eventId);
   }
 
   /** Whether PostgreSQL records offset {@code offset} of partition 0 as done. */
   private static boolean doneInDatabase(String consumer, long offset) throws SQLException {
     return count(
-                "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = '"
-                    + consumer
-                    + "' AND kafka_partition = 0 AND first_offset <= "
-                    + offset
-                    + " AND last_offset >= "
-                    + offset)
+                "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = ?"
+                    + " AND kafka_partition = 0 AND first_offset <= ? AND last_offset >= ?",
+                consumer,
+                offset,
+                offset)
             + count(
-                "SELECT count(*) FROM idem.consumer_offsets WHERE consumer_name = '"
-                    + consumer
-                    + "' AND kafka_partition = 0 AND next_offset > "
-                    + offset)
+                "SELECT count(*) FROM idem.consumer_offsets WHERE consumer_name = ?"
+                    + " AND kafka_partition = 0 AND next_offset > ?",
+                consumer,
+                offset)
         > 0;
   }
 
@@ -240,8 +232,7 @@ class GroupedTransactionTest {
     IdempotentConsumer<String> c = startWhenAllInFlight(config, RECORDS, handler);
 
     awaitCommitted(name, name, RECORDS);
-    assertThat(
-            strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = ?", name))
         .containsExactly("e3");
     assertThat(applied(name, "e3")).isZero();
     for (int i = 0; i < RECORDS; i++) {
@@ -310,7 +301,7 @@ class GroupedTransactionTest {
     assertThat(calls.get("e5").get()).as("e5 retried").isEqualTo(2);
     assertThat(calls.get("e6").get()).as("e6 was not in e5's key").isEqualTo(1);
     assertThat(c.snapshot().failures()).isPositive();
-    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
         .isZero();
   }
 
@@ -367,9 +358,7 @@ class GroupedTransactionTest {
     IdemConfig grouped = config("c", "t").transactionMaxRecords(32).build();
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(grouped, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(grouped, Payloads.utf8(), INFRA.postgres().dataSource())
                     .batchHandler((events, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)
@@ -383,9 +372,7 @@ class GroupedTransactionTest {
             .build();
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(parked, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(parked, Payloads.utf8(), INFRA.postgres().dataSource())
                     .handler((event, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)

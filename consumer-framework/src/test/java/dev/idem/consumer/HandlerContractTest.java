@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
@@ -25,9 +26,7 @@ class HandlerContractTest {
     Map<String, Object> seen = new ConcurrentHashMap<>();
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       insertEffect(effects, value, ctx);
@@ -103,11 +102,10 @@ class HandlerContractTest {
     createEffectsTable(effects);
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).retry(RetryPolicy.fixed(3, Duration.ofMillis(20))).build(),
-                    Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    pool)
                 .handler(
                     (value, ctx) -> {
                       insertEffect(effects, value, ctx);
@@ -127,15 +125,15 @@ class HandlerContractTest {
           Duration.ofSeconds(60), "copy skipped", () -> consumer.snapshot().duplicates() == 1);
 
       try (Connection c = INFRA.postgres().dataSource().getConnection();
-          Statement s = c.createStatement();
-          ResultSet rs =
-              s.executeQuery(
+          PreparedStatement ps =
+              prepare(
+                  c,
                   "SELECT attempts, reason, exception_class, exception_message, topic,"
                       + " kafka_partition, kafka_offset, convert_from(record_value, 'UTF8'),"
                       + " headers->0->>'key'"
-                      + " FROM idem.dead_letters WHERE consumer_name = '"
-                      + name
-                      + "' AND event_id = 'p-1'")) {
+                      + " FROM idem.dead_letters WHERE consumer_name = ? AND event_id = 'p-1'",
+                  name);
+          ResultSet rs = ps.executeQuery()) {
         assertThat(rs.next()).isTrue();
         assertThat(rs.getInt(1)).isEqualTo(3);
         assertThat(rs.getString(2)).isEqualTo("handler-failed");
@@ -157,9 +155,7 @@ class HandlerContractTest {
     INFRA.createTopics(1, name);
     try (HikariDataSource pool = pool(3);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       throw new NonRetryableException("unknown event type " + value);
@@ -170,8 +166,7 @@ class HandlerContractTest {
       awaitTrue(
           Duration.ofSeconds(60), "dead-lettered", () -> consumer.snapshot().deadLettered() == 1);
       assertThat(consumer.snapshot().retries()).isZero();
-      assertThat(
-              count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+      assertThat(count("SELECT attempts FROM idem.dead_letters WHERE consumer_name = ?", name))
           .isEqualTo(1);
     }
   }

@@ -55,9 +55,7 @@ class HealthTest {
                 });
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(counting)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), counting)
                 .handler((value, ctx) -> {})
                 .build());
     consumer.start();
@@ -135,9 +133,7 @@ class HealthTest {
   }
 
   private IdempotentConsumer<String> plainConsumer(String name) {
-    return IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-        .dataSource(closer.add(pool(4)))
-        .eventIds(EventIds.header("webhook-id"))
+    return consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
         .handler((value, ctx) -> {})
         .build();
   }

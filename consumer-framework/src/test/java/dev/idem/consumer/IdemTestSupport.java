@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import javax.sql.DataSource;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
@@ -80,6 +82,25 @@ final class IdemTestSupport {
         .retry(RetryPolicy.fixed(5, Duration.ofMillis(50)));
   }
 
+  /**
+   * A consumer builder with the setup most tests share: {@code pool} for the transactions and event
+   * ids from the {@code webhook-id} header. The test adds its handler and other settings.
+   */
+  static <T> IdempotentConsumer.Builder<T> consumerBuilder(
+      IdemConfig config, PayloadDeserializer<T> payloads, DataSource pool) {
+    return IdempotentConsumer.builder(config, payloads)
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"));
+  }
+
+  /** {@link #consumerBuilder} for a share-group consumer. */
+  static <T> IdempotentShareConsumer.Builder<T> shareConsumerBuilder(
+      IdemConfig config, PayloadDeserializer<T> payloads, DataSource pool) {
+    return IdempotentShareConsumer.builder(config, payloads)
+        .dataSource(pool)
+        .eventIds(EventIds.header("webhook-id"));
+  }
+
   /** A table {@code name(event_id text, payload text)} with no unique key, so doubles show. */
   static void createEffectsTable(String table) throws SQLException {
     sql(
@@ -96,12 +117,49 @@ final class IdemTestSupport {
     }
   }
 
-  static long count(String query) throws SQLException {
+  /**
+   * The first column of the query's first row, as a long (0 for NULL). {@code params} are bound to
+   * the query's {@code ?} placeholders; only identifiers the test chose itself, such as its table
+   * names, go into the query text.
+   */
+  static long count(String query, Object... params) throws SQLException {
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(query)) {
+        PreparedStatement ps = prepare(c, query, params);
+        ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getLong(1);
+    }
+  }
+
+  /**
+   * {@link #count}, or -1 when the query fails: for conditions that are polled, which cannot throw
+   * {@link SQLException}.
+   */
+  static long countQuietly(String query, Object... params) {
+    try {
+      return count(query, params);
+    } catch (SQLException e) {
+      return -1;
+    }
+  }
+
+  /** A statement on {@code c} for {@code query}, with {@code params} bound to its placeholders. */
+  static PreparedStatement prepare(Connection c, String query, Object... params)
+      throws SQLException {
+    PreparedStatement ps = c.prepareStatement(query);
+    try {
+      for (int i = 0; i < params.length; i++) {
+        if (params[i] instanceof String text) {
+          // Untyped, as a quoted literal is: PostgreSQL takes the type from the column compared.
+          ps.setObject(i + 1, text, Types.OTHER);
+        } else {
+          ps.setObject(i + 1, params[i]);
+        }
+      }
+      return ps;
+    } catch (SQLException | RuntimeException e) {
+      ps.close();
+      throw e;
     }
   }
 
@@ -222,11 +280,12 @@ final class IdemTestSupport {
         () -> !consumer.snapshot().assigned().isEmpty());
   }
 
-  static Set<String> strings(String query) throws SQLException {
+  /** The first column of every row of the query; {@code params} are bound as in {@link #count}. */
+  static Set<String> strings(String query, Object... params) throws SQLException {
     Set<String> result = new java.util.HashSet<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(query)) {
+        PreparedStatement ps = prepare(c, query, params);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         result.add(rs.getString(1));
       }

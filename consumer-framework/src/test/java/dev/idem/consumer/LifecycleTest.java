@@ -26,9 +26,7 @@ class LifecycleTest {
     createEffectsTable(kept);
     createEffectsTable(later);
     IdempotentConsumer.Builder<String> builder =
-        IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-            .dataSource(closer.add(pool(4)))
-            .eventIds(EventIds.header("webhook-id"))
+        consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
             .handler((value, ctx) -> insertEffect(kept, value, ctx));
     IdempotentConsumer<String> consumer = closer.add(builder.build());
     // Changing the builder afterwards must leave the consumer built above as it was.
@@ -53,9 +51,7 @@ class LifecycleTest {
     String name = TestInfrastructure.uniqueName("nostart");
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(unreachableDatabase())
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), unreachableDatabase())
                 .handler((value, ctx) -> {})
                 .build());
 
@@ -81,9 +77,7 @@ class LifecycleTest {
     INFRA.createTopics(1, name);
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(4)))
                 .handler((value, ctx) -> {})
                 .build());
     consumer.start();

@@ -5,7 +5,9 @@ import static dev.idem.consumer.IdemTestSupport.admin;
 import static dev.idem.consumer.IdemTestSupport.awaitTrue;
 import static dev.idem.consumer.IdemTestSupport.committedOffsets;
 import static dev.idem.consumer.IdemTestSupport.config;
+import static dev.idem.consumer.IdemTestSupport.consumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.count;
+import static dev.idem.consumer.IdemTestSupport.countQuietly;
 import static dev.idem.consumer.IdemTestSupport.createEffectsTable;
 import static dev.idem.consumer.IdemTestSupport.endOffsets;
 import static dev.idem.consumer.IdemTestSupport.insertEffect;
@@ -100,10 +102,7 @@ class OffsetStoreTest {
               .batchSize(25)
               .commitInterval(Duration.ofMillis(100));
       IdempotentConsumer.Builder<String> builder =
-          IdempotentConsumer.builder(cfg.build(), Payloads.utf8())
-              .dataSource(closer.add(pool(6)))
-              .eventIds(EventIds.header("webhook-id"))
-              .faultHook(hook);
+          consumerBuilder(cfg.build(), Payloads.utf8(), closer.add(pool(6))).faultHook(hook);
       if (batch) {
         builder.batchHandler(
             (events, ctx) -> {
@@ -148,7 +147,7 @@ class OffsetStoreTest {
     assertThat(count("SELECT count(*) FROM " + effects)).as("seed %d", seed).isEqualTo(unique);
     assertThat(count("SELECT count(DISTINCT event_id) FROM " + effects)).isEqualTo(unique);
     assertThat(storedPositions(name)).isEqualTo(end);
-    assertThat(count(doneRowsQuery(name))).as("done rows left after a clean close").isZero();
+    assertThat(count(DONE_ROWS, name)).as("done rows left after a clean close").isZero();
     assertThat(committedOffsets(name)).isEqualTo(end);
   }
 
@@ -167,15 +166,14 @@ class OffsetStoreTest {
     CountDownLatch never = new CountDownLatch(1);
     IdempotentConsumer<String> first =
         closer.add(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name)
                         .offsetStore(OffsetStore.POSTGRESQL)
                         .concurrency(4)
                         .commitInterval(Duration.ofMillis(100))
                         .build(),
-                    Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closer.add(pool(6)))
                 .handler(
                     (value, ctx) -> {
                       if (ctx.offset() == slow) {
@@ -190,14 +188,13 @@ class OffsetStoreTest {
         Duration.ofSeconds(60),
         "every record but the slow one done, and the position folded up to it",
         () ->
-            countQuietly(doneRowsQuery(name)) == 14
+            countQuietly(DONE_ROWS, name) == 14
                 && Long.valueOf(slow).equals(storedPositionsQuietly(name).get(tp)));
     assertThat(
             strings(
                 "SELECT first_offset || '-' || last_offset FROM idem.consumer_offsets_done"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " WHERE consumer_name = ?",
+                name))
         .hasSize(14) // one run per record in this mode
         .doesNotContain(slow + "-" + slow);
     first.crash();
@@ -212,11 +209,10 @@ class OffsetStoreTest {
     Set<Long> opened = ConcurrentHashMap.newKeySet();
     IdempotentConsumer<String> second =
         closer.add(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).offsetStore(OffsetStore.POSTGRESQL).concurrency(4).build(),
-                    Payloads.utf8())
-                .dataSource(closer.add(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closer.add(pool(6)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .faultHook(
                     new FaultHook() {
@@ -295,9 +291,7 @@ class OffsetStoreTest {
     send(batchOfRecords(name, 0, 30));
     IdempotentConsumer<String> kafkaMode =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.utf8(), closer.add(pool(3)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     kafkaMode.start();
@@ -359,11 +353,10 @@ class OffsetStoreTest {
 
   private IdempotentConsumer<String> pgConsumer(String name, String effects, Set<String> opened) {
     return closer.add(
-        IdempotentConsumer.builder(
+        consumerBuilder(
                 config(name, name).offsetStore(OffsetStore.POSTGRESQL).concurrency(2).build(),
-                Payloads.utf8())
-            .dataSource(closer.add(pool(4)))
-            .eventIds(EventIds.header("webhook-id"))
+                Payloads.utf8(),
+                closer.add(pool(4)))
             .handler((value, ctx) -> insertEffect(effects, value, ctx))
             .faultHook(
                 new FaultHook() {
@@ -411,11 +404,8 @@ class OffsetStoreTest {
     }
   }
 
-  private static String doneRowsQuery(String consumer) {
-    return "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = '"
-        + consumer
-        + "'";
-  }
+  private static final String DONE_ROWS =
+      "SELECT count(*) FROM idem.consumer_offsets_done WHERE consumer_name = ?";
 
   /** Offsets PostgreSQL records as done: everything below the stored position, and done rows. */
   private static Set<String> doneOffsets(String consumer, Map<TopicPartition, Long> end)
@@ -432,9 +422,8 @@ class OffsetStoreTest {
       done.addAll(
           strings(
               "SELECT kafka_partition || '@' || o FROM idem.consumer_offsets_done,"
-                  + " generate_series(first_offset, last_offset) AS o WHERE consumer_name = '"
-                  + consumer
-                  + "'"));
+                  + " generate_series(first_offset, last_offset) AS o WHERE consumer_name = ?",
+              consumer));
     }
     return done;
   }
@@ -455,9 +444,8 @@ class OffsetStoreTest {
     for (String row :
         strings(
             "SELECT topic || ' ' || kafka_partition || ' ' || next_offset"
-                + " FROM idem.consumer_offsets WHERE consumer_name = '"
-                + consumer
-                + "'")) {
+                + " FROM idem.consumer_offsets WHERE consumer_name = ?",
+            consumer)) {
       String[] parts = row.split(" ");
       result.put(
           new TopicPartition(parts[0], Integer.parseInt(parts[1])), Long.parseLong(parts[2]));
@@ -478,14 +466,6 @@ class OffsetStoreTest {
       return committedOffsets(group);
     } catch (Exception e) {
       return Map.of();
-    }
-  }
-
-  private static long countQuietly(String query) {
-    try {
-      return count(query);
-    } catch (Exception e) {
-      return -1;
     }
   }
 }

@@ -149,9 +149,7 @@ class OutageTest {
         s.execute("CREATE TABLE " + name + "_effects (event_id text)");
       }
       try (IdempotentShareConsumer<String> consumer =
-          IdempotentShareConsumer.builder(config, Payloads.utf8())
-              .dataSource(pool)
-              .eventIds(EventIds.header("webhook-id"))
+          shareConsumerBuilder(config, Payloads.utf8(), pool)
               .handler(
                   (value, ctx) -> {
                     try (java.sql.PreparedStatement ps =
@@ -187,8 +185,7 @@ class OutageTest {
         assertThat(countOn(pool, "SELECT count(*) FROM " + name + "_effects")).isEqualTo(events);
         assertThat(
                 countOn(
-                    pool,
-                    "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+                    pool, "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
             .isZero();
       }
     }
@@ -223,10 +220,10 @@ class OutageTest {
     }
   }
 
-  private static long countOn(javax.sql.DataSource ds, String query) {
+  private static long countOn(javax.sql.DataSource ds, String query, Object... params) {
     try (java.sql.Connection c = ds.getConnection();
-        java.sql.Statement s = c.createStatement();
-        java.sql.ResultSet rs = s.executeQuery(query)) {
+        java.sql.PreparedStatement ps = prepare(c, query, params);
+        java.sql.ResultSet rs = ps.executeQuery()) {
       rs.next();
       return rs.getLong(1);
     } catch (java.sql.SQLException e) {
@@ -268,11 +265,7 @@ class OutageTest {
     List<ConsumerHealth> notLive = new CopyOnWriteArrayList<>();
     try (HikariDataSource pool = pool(postgres, 4, name);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
-                .handler((value, ctx) -> {})
-                .build()) {
+            consumerBuilder(config, Payloads.utf8(), pool).handler((value, ctx) -> {}).build()) {
       consumer.start();
       awaitTrue(Duration.ofSeconds(30), "ready", () -> watch(consumer, notLive).ready());
 
@@ -338,9 +331,7 @@ class OutageTest {
             .build();
     try (HikariDataSource pool = pool(postgres, 6, name);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), pool)
                 .handler(
                     (value, ctx) -> {
                       try (java.sql.PreparedStatement ps =

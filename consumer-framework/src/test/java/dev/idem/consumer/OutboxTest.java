@@ -397,7 +397,7 @@ class OutboxTest {
           }
         }
       }
-      long expected = count("SELECT n FROM " + counters + " WHERE k = 'key-" + k + "'");
+      long expected = count("SELECT n FROM " + counters + " WHERE k = ?", "key-" + k);
       assertThat(ns).hasSize((int) expected).isSorted();
       assertThat(ns).doesNotHaveDuplicates();
     }
@@ -444,9 +444,7 @@ class OutboxTest {
       config.transactionMaxRecords(32);
     }
     IdempotentConsumer.Builder<String> builder =
-        IdempotentConsumer.builder(config.build(), Payloads.utf8())
-            .dataSource(pool)
-            .eventIds(EventIds.header("webhook-id"));
+        consumerBuilder(config.build(), Payloads.utf8(), pool);
     if (mode.equals("batch")) {
       builder.batchHandler(
           (events, ctx) -> {
@@ -784,14 +782,6 @@ class OutboxTest {
     return dev.idem.lock.LockKey.of(
             Outbox.LOCK_NAMESPACE, topic + "\u0000" + java.util.HexFormat.of().formatHex(key))
         .value();
-  }
-
-  private static long countQuietly(String query) {
-    try {
-      return count(query);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   private static String header(ConsumerRecord<byte[], byte[]> r, String name) {

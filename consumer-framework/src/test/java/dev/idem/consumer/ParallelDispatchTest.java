@@ -90,9 +90,10 @@ class ParallelDispatchTest {
     send(records);
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(8).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(10)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(8).build(),
+                    Payloads.utf8(),
+                    closeLater(pool(10)))
                 .handler(
                     (value, ctx) -> {
                       insertSequence(table, value, ctx);
@@ -127,9 +128,8 @@ class ParallelDispatchTest {
     send(records);
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(6).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(8)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(6).build(), Payloads.utf8(), closeLater(pool(8)))
                 .orderingKey(OrderingKeys.of(ConsumerRecord::key))
                 .handler(
                     (value, ctx) -> {
@@ -159,9 +159,10 @@ class ParallelDispatchTest {
     AtomicLong lastEnd = new AtomicLong();
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(8).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(10)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(8).build(),
+                    Payloads.utf8(),
+                    closeLater(pool(10)))
                 .handler(
                     (value, ctx) -> {
                       long start = System.nanoTime();
@@ -197,9 +198,8 @@ class ParallelDispatchTest {
     CountDownLatch release = new CountDownLatch(1);
     IdempotentConsumer<String> first =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(4).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(4).build(), Payloads.utf8(), closeLater(pool(6)))
                 .handler(
                     (value, ctx) -> {
                       if (value.equals("slow")) {
@@ -229,9 +229,8 @@ class ParallelDispatchTest {
 
     IdempotentConsumer<String> second =
         closeLater(
-            IdempotentConsumer.builder(config(name, name).concurrency(4).build(), Payloads.utf8())
-                .dataSource(closeLater(pool(6)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(4).build(), Payloads.utf8(), closeLater(pool(6)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     second.start();
@@ -257,15 +256,14 @@ class ParallelDispatchTest {
     CountDownLatch release = new CountDownLatch(1);
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name)
                         .concurrency(2)
                         .maxInFlight(20)
                         .kafka("max.poll.records", 10)
                         .build(),
-                    Payloads.utf8())
-                .dataSource(closeLater(pool(4)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closeLater(pool(4)))
                 .handler((value, ctx) -> release.await(60, TimeUnit.SECONDS))
                 .build());
     consumer.start();
@@ -297,14 +295,13 @@ class ParallelDispatchTest {
     send(List.of(record(name, 0, "k", "long-1", "v"), record(name, 0, "k", "long-2", "v")));
     IdempotentConsumer<String> consumer =
         closeLater(
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name)
                         .kafka("max.poll.interval.ms", 3000)
                         .drainTimeout(Duration.ofSeconds(2))
                         .build(),
-                    Payloads.utf8())
-                .dataSource(closeLater(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    closeLater(pool(3)))
                 .handler(
                     (value, ctx) -> {
                       if (ctx.eventId().equals("long-1")) {

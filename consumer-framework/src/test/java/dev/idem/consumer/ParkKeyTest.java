@@ -32,9 +32,7 @@ class ParkKeyTest {
   private IdempotentConsumer<String> start(IdemConfig config, String ledger) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(4)))
                 .handler(
                     (value, ctx) -> {
                       if (broken.contains(ctx.eventId())) {
@@ -157,9 +155,7 @@ class ParkKeyTest {
     IdemConfig config = parkConfig("parkbatch");
     assertThatThrownBy(
             () ->
-                IdempotentConsumer.builder(config, Payloads.utf8())
-                    .dataSource(INFRA.postgres().dataSource())
-                    .eventIds(EventIds.header("webhook-id"))
+                consumerBuilder(config, Payloads.utf8(), INFRA.postgres().dataSource())
                     .batchHandler((events, ctx) -> {})
                     .build())
         .isInstanceOf(IdemConfigException.class)
@@ -187,12 +183,13 @@ class ParkKeyTest {
   private static List<String> deadLetters(String consumer) throws Exception {
     List<String> rows = new ArrayList<>();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT event_id || '/' || reason FROM idem.dead_letters WHERE consumer_name = '"
-                    + consumer
-                    + "' ORDER BY id")) {
+        PreparedStatement ps =
+            prepare(
+                c,
+                "SELECT event_id || '/' || reason FROM idem.dead_letters WHERE consumer_name = ?"
+                    + " ORDER BY id",
+                consumer);
+        ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         rows.add(rs.getString(1));
       }
@@ -202,9 +199,7 @@ class ParkKeyTest {
 
   private static long parkedKeys(String consumer) throws Exception {
     return count(
-        "SELECT count(*) FROM idem.dead_letters_parked_keys WHERE consumer_name = '"
-            + consumer
-            + "'");
+        "SELECT count(*) FROM idem.dead_letters_parked_keys WHERE consumer_name = ?", consumer);
   }
 
   private static long parkedKeysQuietly(String consumer) {

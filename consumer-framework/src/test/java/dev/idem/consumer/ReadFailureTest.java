@@ -52,10 +52,10 @@ class ReadFailureTest {
     long down = System.nanoTime() + Duration.ofSeconds(5).toNanos();
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(
-                    config(name, name).concurrency(2).build(), registryDownUntil(down, -1))
-                .dataSource(closer.add(pool(4)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(
+                    config(name, name).concurrency(2).build(),
+                    registryDownUntil(down, -1),
+                    closer.add(pool(4)))
                 .handler((value, ctx) -> insertEffect(effects, value, ctx))
                 .build());
     consumer.start();
@@ -71,7 +71,7 @@ class ReadFailureTest {
     assertThat(consumer.snapshot().retries())
         .as("the records waited for the registry")
         .isPositive();
-    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
         .isZero();
   }
 
@@ -81,9 +81,7 @@ class ReadFailureTest {
     INFRA.createTopics(1, name);
     IdempotentConsumer<com.fasterxml.jackson.databind.JsonNode> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).build(), Payloads.jsonTree())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).build(), Payloads.jsonTree(), closer.add(pool(3)))
                 .handler((value, ctx) -> {})
                 .build());
     consumer.start();
@@ -98,12 +96,12 @@ class ReadFailureTest {
 
     assertThat(consumer.snapshot().retries()).isZero();
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
-                "SELECT event_id, reason, attempts FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+        PreparedStatement ps =
+            prepare(
+                c,
+                "SELECT event_id, reason, attempts FROM idem.dead_letters WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getString(1)).isEqualTo("mj-1");
       assertThat(rs.getString(2)).isEqualTo("undeserializable");
@@ -135,9 +133,7 @@ class ReadFailureTest {
         };
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).batchSize(10).build(), flaky)
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config(name, name).batchSize(10).build(), flaky, closer.add(pool(3)))
                 .batchHandler(
                     (events, ctx) -> {
                       try (PreparedStatement ps =

@@ -105,11 +105,7 @@ class RebalanceTest {
 
   private static IdempotentConsumer<String> build(
       IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
-    return IdempotentConsumer.builder(config, Payloads.utf8())
-        .dataSource(pool)
-        .eventIds(EventIds.header("webhook-id"))
-        .handler(handler)
-        .build();
+    return consumerBuilder(config, Payloads.utf8(), pool).handler(handler).build();
   }
 
   /** Sends every key's sequence in order, spread over a few seconds. */

@@ -101,9 +101,7 @@ class RetentionTest {
   }
 
   private static IdempotentConsumer<String> consumer(IdemConfig config, HikariDataSource pool) {
-    return IdempotentConsumer.builder(config, Payloads.utf8())
-        .dataSource(pool)
-        .eventIds(EventIds.header("webhook-id"))
+    return consumerBuilder(config, Payloads.utf8(), pool)
         .handler((v, ctx) -> insertEffect(config.consumerName() + "_effects", v, ctx))
         .build();
   }
@@ -205,9 +203,7 @@ class RetentionTest {
     createEffectsTable(name + "_effects");
     IdemConfig config = config(name, name).retentionWindow(Duration.ofDays(1)).build();
     try (IdempotentConsumer<String> consumer =
-        IdempotentConsumer.builder(config, Payloads.utf8())
-            .dataSource(INFRA.postgres().dataSource())
-            .eventIds(EventIds.header("webhook-id"))
+        consumerBuilder(config, Payloads.utf8(), INFRA.postgres().dataSource())
             .handler((v, ctx) -> insertEffect(name + "_effects", v, ctx))
             .build()) {
       consumer.start();

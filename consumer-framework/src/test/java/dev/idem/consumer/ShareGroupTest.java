@@ -9,6 +9,7 @@ import static dev.idem.consumer.IdemTestSupport.insertEffect;
 import static dev.idem.consumer.IdemTestSupport.pool;
 import static dev.idem.consumer.IdemTestSupport.record;
 import static dev.idem.consumer.IdemTestSupport.send;
+import static dev.idem.consumer.IdemTestSupport.shareConsumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.stays;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -46,9 +47,9 @@ class ShareGroupTest {
     TestInfrastructure.setGroupConfig(bootstrap(), group, values);
   }
 
-  static long rows(String query) {
+  static long rows(String query, Object... params) {
     try {
-      return count(query);
+      return count(query, params);
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException(e);
     }
@@ -56,11 +57,7 @@ class ShareGroupTest {
 
   static IdempotentShareConsumer<String> consumer(
       IdemConfig config, HikariDataSource pool, EventHandler<String> handler) {
-    return IdempotentShareConsumer.builder(config, Payloads.utf8())
-        .dataSource(pool)
-        .eventIds(EventIds.header("webhook-id"))
-        .handler(handler)
-        .build();
+    return shareConsumerBuilder(config, Payloads.utf8(), pool).handler(handler).build();
   }
 
   @Test
@@ -140,16 +137,12 @@ class ShareGroupTest {
         };
     try (HikariDataSource pool = pool(10);
         IdempotentShareConsumer<String> a =
-            IdempotentShareConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            shareConsumerBuilder(config, Payloads.utf8(), pool)
                 .meterRegistry(meters)
                 .handler(handler)
                 .build();
         IdempotentShareConsumer<String> b =
-            IdempotentShareConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            shareConsumerBuilder(config, Payloads.utf8(), pool)
                 .meterRegistry(meters)
                 .handler(handler)
                 .build()) {
@@ -209,9 +202,9 @@ class ShareGroupTest {
           "the poison record dead-lettered",
           () ->
               rows(
-                      "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
-                          + name
-                          + "' AND event_id = 'poison'")
+                      "SELECT count(*) FROM idem.dead_letters"
+                          + " WHERE consumer_name = ? AND event_id = 'poison'",
+                      name)
                   == 1);
       awaitTrue(
           Duration.ofSeconds(10),
@@ -223,9 +216,9 @@ class ShareGroupTest {
     // The record without an event id was dead-lettered at once, once.
     assertThat(
             count(
-                "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "' AND event_id IS NULL"))
+                "SELECT count(*) FROM idem.dead_letters"
+                    + " WHERE consumer_name = ? AND event_id IS NULL",
+                name))
         .isEqualTo(1);
   }
 
@@ -247,12 +240,13 @@ class ShareGroupTest {
               + " FROM generate_series(1, %d) g";
       IdemTestSupport.sql(String.format(insert, name, "old", "16 days", 30));
       IdemTestSupport.sql(String.format(insert, name, "new", "1 day", 20));
-      String marks = "SELECT count(*) FROM idem.processed_events WHERE consumer_name = '" + name;
+      String marks =
+          "SELECT count(*) FROM idem.processed_events WHERE consumer_name = ? AND event_id LIKE ?";
       awaitTrue(
           Duration.ofSeconds(20),
           "the marks older than the 15-day window deleted",
-          () -> rows(marks + "' AND event_id LIKE 'old-%'") == 0);
-      assertThat(count(marks + "' AND event_id LIKE 'new-%'")).isEqualTo(20);
+          () -> rows(marks, name, "old-%") == 0);
+      assertThat(count(marks, name, "new-%")).isEqualTo(20);
     }
   }
 
@@ -326,9 +320,7 @@ class ShareGroupTest {
         try {
           for (int n = 0; n < 2; n++) {
             IdempotentShareConsumer.Builder<String> c =
-                IdempotentShareConsumer.builder(config, Payloads.utf8())
-                    .dataSource(pool)
-                    .eventIds(EventIds.header("webhook-id"));
+                shareConsumerBuilder(config, Payloads.utf8(), pool);
             if (mode.equals("grouped")) {
               c.handler(
                   (value, ctx) -> {
@@ -367,9 +359,8 @@ class ShareGroupTest {
               () ->
                   rows("SELECT count(DISTINCT event_id) FROM " + effects) == unique - 1
                       && rows(
-                              "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '"
-                                  + name
-                                  + "'")
+                              "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?",
+                              name)
                           == 1);
           stays(
               Duration.ofSeconds(2),

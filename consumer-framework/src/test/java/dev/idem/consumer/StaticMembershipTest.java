@@ -23,9 +23,7 @@ class StaticMembershipTest {
 
   private static IdempotentConsumer<String> consumer(
       IdemConfig config, javax.sql.DataSource pool, String table) {
-    return IdempotentConsumer.builder(config, Payloads.utf8())
-        .dataSource(pool)
-        .eventIds(EventIds.header("webhook-id"))
+    return consumerBuilder(config, Payloads.utf8(), pool)
         .handler((value, ctx) -> insertEffect(table, value, ctx))
         .build();
   }
@@ -36,8 +34,7 @@ class StaticMembershipTest {
         eventId + " applied",
         () -> {
           try {
-            return count("SELECT count(*) FROM " + table + " WHERE event_id = '" + eventId + "'")
-                == 1;
+            return count("SELECT count(*) FROM " + table + " WHERE event_id = ?", eventId) == 1;
           } catch (Exception e) {
             return false;
           }

@@ -52,9 +52,7 @@ class StuckHandlerTest {
       MeterRegistry meters) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), pool)
                 .handler(handler)
                 .meterRegistry(meters)
                 .build());
@@ -99,7 +97,7 @@ class StuckHandlerTest {
     awaitTrue(
         Duration.ofSeconds(15),
         "the hung record dead-lettered",
-        () -> rows(deadLetters(name) + " AND event_id = 'hung-1'") == 1);
+        () -> rows(DEAD_LETTERS + " AND event_id = 'hung-1'", name) == 1);
     awaitTrue(
         Duration.ofSeconds(10),
         "offset committed past every record",
@@ -109,14 +107,13 @@ class StuckHandlerTest {
     assertThat(strings("SELECT event_id FROM " + effects))
         .containsExactlyInAnyOrder("ok-1", "ok-2", "ok-3", "ok-4", "ok-5");
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(5);
-    assertThat(strings(processedIds(name)))
+    assertThat(strings(PROCESSED_IDS, name))
         .containsExactlyInAnyOrder("ok-1", "ok-2", "ok-3", "ok-4", "ok-5");
     assertThat(
             strings(
                 "SELECT attempts || ' ' || reason || ' ' || has_event_id || ' ' || exception_class"
-                    + " FROM idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " FROM idem.dead_letters WHERE consumer_name = ?",
+                name))
         .containsExactly(
             "2 handler-timeout true dev.idem.consumer.internal.dispatch.HungAttemptException");
     assertThat(counter(meters, "idem.workers.abandoned", name)).isEqualTo(2.0);
@@ -193,7 +190,7 @@ class StuckHandlerTest {
         () -> committedOffset(name) == 3);
     assertThat(strings("SELECT event_id FROM " + effects))
         .containsExactlyInAnyOrder("a-1", "b-1", "c-1");
-    assertThat(strings(processedIds(name))).containsExactlyInAnyOrder("a-1", "b-1", "c-1");
+    assertThat(strings(PROCESSED_IDS, name)).containsExactlyInAnyOrder("a-1", "b-1", "c-1");
     awaitTrue(
         Duration.ofSeconds(5), "the snapshot too", () -> consumer.snapshot().stuckWorkers() == 0);
   }
@@ -239,7 +236,7 @@ class StuckHandlerTest {
         Duration.ofSeconds(5),
         "no connection borrowed while nothing runs: the stuck one left the pool",
         () -> pool.getHikariPoolMXBean().getActiveConnections() == 0);
-    assertThat(count("SELECT count(*) FROM pg_stat_activity WHERE pid = " + stuckPid))
+    assertThat(count("SELECT count(*) FROM pg_stat_activity WHERE pid = ?", stuckPid))
         .as("the stuck attempt's backend is gone")
         .isZero();
     assertThat(backends.get("n-1#1")).isNotEqualTo(stuckPid);
@@ -274,9 +271,7 @@ class StuckHandlerTest {
             .build();
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(3)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(3)))
                 .batchHandler(
                     (events, ctx) -> {
                       for (BatchEvent<String> e : events) {
@@ -307,8 +302,7 @@ class StuckHandlerTest {
     assertThat(strings("SELECT event_id FROM " + effects))
         .containsExactlyInAnyOrder("b-0", "b-1", "b-3", "b-4");
     assertThat(count("SELECT count(*) FROM " + effects)).isEqualTo(4);
-    assertThat(
-            strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = '" + name + "'"))
+    assertThat(strings("SELECT event_id FROM idem.dead_letters WHERE consumer_name = ?", name))
         .containsExactly("hung-b");
     assertThat(counter(meters, "idem.workers.abandoned", name)).isEqualTo(2.0);
   }
@@ -346,13 +340,11 @@ class StuckHandlerTest {
     }
   }
 
-  private static String deadLetters(String consumer) {
-    return "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + consumer + "'";
-  }
+  private static final String DEAD_LETTERS =
+      "SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?";
 
-  private static String processedIds(String consumer) {
-    return "SELECT event_id FROM idem.processed_events WHERE consumer_name = '" + consumer + "'";
-  }
+  private static final String PROCESSED_IDS =
+      "SELECT event_id FROM idem.processed_events WHERE consumer_name = ?";
 
   /** The group's committed offset of partition 0 of the topic named like it, or -1. */
   private static long committedOffset(String group) {
@@ -363,10 +355,10 @@ class StuckHandlerTest {
     }
   }
 
-  /** {@link IdemTestSupport#count(String)} for conditions, which cannot throw SQLException. */
-  private static long rows(String query) {
+  /** {@link IdemTestSupport#count} for conditions, which cannot throw SQLException. */
+  private static long rows(String query, Object... params) {
     try {
-      return count(query);
+      return count(query, params);
     } catch (SQLException e) {
       throw new IllegalStateException(e);
     }

@@ -74,10 +74,8 @@ class TracingTest {
     IdemConfig config = config(name, name).deadLetterTopic(deadLetters).build();
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(4)))
                 .observationRegistry(tracedRegistry())
-                .eventIds(EventIds.header("webhook-id"))
                 .handler(
                     (value, ctx) -> {
                       mdcInHandler.put(
@@ -190,10 +188,9 @@ class TracingTest {
     INFRA.createTopics(1, name);
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config(name, name).batchSize(50).build(), Payloads.utf8())
-                .dataSource(closer.add(pool(4)))
+            consumerBuilder(
+                    config(name, name).batchSize(50).build(), Payloads.utf8(), closer.add(pool(4)))
                 .observationRegistry(tracedRegistry())
-                .eventIds(EventIds.header("webhook-id"))
                 .batchHandler((events, ctx) -> {})
                 .build());
     List<Traceparent> traces = List.of(newTrace(), newTrace(), newTrace());

@@ -3,6 +3,7 @@ package dev.idem.consumer;
 import static dev.idem.consumer.IdemTestSupport.INFRA;
 import static dev.idem.consumer.IdemTestSupport.awaitTrue;
 import static dev.idem.consumer.IdemTestSupport.config;
+import static dev.idem.consumer.IdemTestSupport.consumerBuilder;
 import static dev.idem.consumer.IdemTestSupport.count;
 import static dev.idem.consumer.IdemTestSupport.createEffectsTable;
 import static dev.idem.consumer.IdemTestSupport.insertEffect;
@@ -77,11 +78,10 @@ class TransactionHookTest {
     hook.failAfterHandlerOf = "vetoed";
     try (HikariDataSource pool = pool(4);
         IdempotentConsumer<String> consumer =
-            IdempotentConsumer.builder(
+            consumerBuilder(
                     config(name, name).retry(RetryPolicy.fixed(2, Duration.ofMillis(20))).build(),
-                    Payloads.utf8())
-                .dataSource(pool)
-                .eventIds(EventIds.header("webhook-id"))
+                    Payloads.utf8(),
+                    pool)
                 .transactionHook(hook)
                 .handler(
                     (value, ctx) -> {

@@ -31,9 +31,7 @@ class TransactionMisuseTest {
   private IdempotentConsumer<String> start(IdemConfig config, EventHandler<String> handler) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(config.concurrency() + 2)))
                 .handler(handler)
                 .build());
     consumer.start();
@@ -43,9 +41,7 @@ class TransactionMisuseTest {
   private IdempotentConsumer<String> startBatch(IdemConfig config, BatchHandler<String> handler) {
     IdempotentConsumer<String> consumer =
         closer.add(
-            IdempotentConsumer.builder(config, Payloads.utf8())
-                .dataSource(closer.add(pool(config.concurrency() + 2)))
-                .eventIds(EventIds.header("webhook-id"))
+            consumerBuilder(config, Payloads.utf8(), closer.add(pool(config.concurrency() + 2)))
                 .batchHandler(handler)
                 .build());
     consumer.start();
@@ -62,7 +58,7 @@ class TransactionMisuseTest {
   }
 
   private static long deadLetters(String name) throws SQLException {
-    return count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = '" + name + "'");
+    return count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name);
   }
 
   @Test
@@ -91,9 +87,7 @@ class TransactionMisuseTest {
 
     assertThat(strings("SELECT event_id || ':' || attempt FROM " + effects))
         .containsExactlyInAnyOrder("sw-1:2", "sw-2:1");
-    assertThat(
-            strings(
-                "SELECT event_id FROM idem.processed_events WHERE consumer_name = '" + name + "'"))
+    assertThat(strings("SELECT event_id FROM idem.processed_events WHERE consumer_name = ?", name))
         .containsExactlyInAnyOrder("sw-1", "sw-2");
     assertThat(consumer.snapshot().failures()).isEqualTo(1);
     assertThat(consumer.snapshot().processed()).isEqualTo(2);
@@ -137,13 +131,13 @@ class TransactionMisuseTest {
     assertThat(consumer.snapshot().processed()).isZero();
     assertThat(consumer.snapshot().deadLettered()).isEqualTo(1);
     try (Connection c = INFRA.postgres().dataSource().getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs =
-            s.executeQuery(
+        PreparedStatement ps =
+            prepare(
+                c,
                 "SELECT attempts, reason, exception_class, exception_message FROM"
-                    + " idem.dead_letters WHERE consumer_name = '"
-                    + name
-                    + "'")) {
+                    + " idem.dead_letters WHERE consumer_name = ?",
+                name);
+        ResultSet rs = ps.executeQuery()) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getInt(1)).isEqualTo(3);
       assertThat(rs.getString(2)).isEqualTo("handler-failed");
@@ -252,9 +246,8 @@ class TransactionMisuseTest {
     assertThat(
             strings(
                 "SELECT exception_class || ' ' || exception_message FROM idem.dead_letters"
-                    + " WHERE consumer_name = '"
-                    + name
-                    + "'"))
+                    + " WHERE consumer_name = ?",
+                name))
         .singleElement()
         .asString()
         .contains(TransactionMisuseException.class.getName())
