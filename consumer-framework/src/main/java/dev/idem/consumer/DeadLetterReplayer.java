@@ -9,6 +9,7 @@ import dev.idem.consumer.internal.tx.RecordProcessor;
 import dev.idem.consumer.observation.Traceparent;
 import dev.idem.internal.jdbc.Transactions;
 import dev.idem.lock.LockKey;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.time.Duration;
@@ -294,7 +295,7 @@ public final class DeadLetterReplayer implements AutoCloseable {
     Headers headers;
     try {
       headers = HeadersJson.decode(row.headersJson());
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IdemException("dead letter " + row.label() + " has unreadable headers", e);
     }
     relinkTrace(headers);

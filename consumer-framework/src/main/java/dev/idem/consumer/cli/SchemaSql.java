@@ -3,6 +3,7 @@ package dev.idem.consumer.cli;
 import dev.idem.IdemException;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.internal.schema.ConsumerSchemas;
+import dev.idem.consumer.outbox.Outbox;
 import dev.idem.lock.internal.SchemaMigrator;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -111,7 +112,7 @@ public final class SchemaSql {
     if (sets.contains("outbox")) {
       try {
         // The outbox's own check of the name, with its message.
-        dev.idem.consumer.outbox.Outbox.builder().table(outboxTable);
+        Outbox.builder().table(outboxTable);
       } catch (IllegalArgumentException e) {
         err.println("error: --outbox-table: " + e.getMessage());
         return 2;

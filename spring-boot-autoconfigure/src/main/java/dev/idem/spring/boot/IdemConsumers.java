@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
@@ -50,7 +51,7 @@ public final class IdemConsumers implements SmartLifecycle, DisposableBean {
   }
 
   /** The names of every consumer. */
-  public java.util.Set<String> names() {
+  public Set<String> names() {
     return consumers.keySet();
   }
 

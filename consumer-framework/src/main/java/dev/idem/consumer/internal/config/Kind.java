@@ -2,6 +2,7 @@ package dev.idem.consumer.internal.config;
 
 import dev.idem.consumer.IdemConfigException;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -13,7 +14,7 @@ import java.util.regex.Pattern;
  * a value from a file and a value from a typed setter are refused with the same message.
  *
  * @param text the type as the reference documentation names it
- * @param optional whether null is a value (a setting that is off, a pool that is not configured)
+ * @param nulls whether null is a value (a setting that is off, a pool that is not configured)
  * @param missing what a refusal of null says, after the key
  * @param parser reads a value from text (without the check)
  * @param check refuses a value that is not null; throws {@link IdemConfigException}
@@ -22,11 +23,24 @@ import java.util.regex.Pattern;
  */
 public record Kind<T>(
     String text,
-    boolean optional,
+    Nulls nulls,
     String missing,
     Parser<T> parser,
     Check<T> check,
     Function<T, String> printer) {
+
+  /** Whether a setting's value may be null. */
+  public enum Nulls {
+    /** Null is refused, with the kind's {@code missing} text. */
+    REFUSED,
+    /** Null is a value: a setting that is off, or a pool that is not configured. */
+    ALLOWED
+  }
+
+  /** Whether null is a value of this kind. */
+  public boolean optional() {
+    return nulls == Nulls.ALLOWED;
+  }
 
   /** What a refusal of null says when a setting has no more specific advice. */
   public static final String NO_VALUE = "is null; give it a value or leave the setting out";
@@ -53,7 +67,7 @@ public record Kind<T>(
     Function<T, String> print = printer;
     return new Kind<>(
         text + " or off",
-        true,
+        Nulls.ALLOWED,
         missing,
         (key, raw) -> raw.trim().equalsIgnoreCase("off") ? null : inner.parse(key, raw),
         check,
@@ -63,23 +77,32 @@ public record Kind<T>(
   /** The same type, with null standing for "not configured" (and left out of the log). */
   public Kind<T> orAbsent() {
     Function<T, String> print = printer;
-    return new Kind<>(text, true, missing, parser, check, v -> v == null ? null : print.apply(v));
+    return new Kind<>(
+        text, Nulls.ALLOWED, missing, parser, check, v -> v == null ? null : print.apply(v));
   }
 
   /** The same type, printed by {@code print} (for secrets). */
   public Kind<T> printedAs(Function<T, String> print) {
-    return new Kind<>(text, optional, missing, parser, check, print);
+    return new Kind<>(text, nulls, missing, parser, check, print);
   }
 
   /**
-   * A duration ({@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 7d}, ISO 8601), whole
-   * milliseconds, at most {@link Values#MAX_DURATION}, positive unless {@code zeroAllowed}. Printed
-   * in ISO 8601, which reads back.
+   * A positive duration ({@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 7d}, ISO 8601),
+   * whole milliseconds, at most {@link Values#MAX_DURATION}. Printed in ISO 8601, which reads back.
    */
-  public static Kind<Duration> duration(boolean zeroAllowed) {
+  public static Kind<Duration> duration() {
+    return duration(false);
+  }
+
+  /** A duration as {@link #duration()} reads it, zero included. */
+  public static Kind<Duration> durationOrZero() {
+    return duration(true);
+  }
+
+  private static Kind<Duration> duration(boolean zeroAllowed) {
     return new Kind<>(
         zeroAllowed ? "duration" : "positive duration",
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         Values::duration,
         (key, d) -> Values.checkDuration(key, d, zeroAllowed),
@@ -88,10 +111,10 @@ public record Kind<T>(
 
   /** A positive duration of at most {@code max}; {@code why} explains the bound. */
   public static Kind<Duration> durationAtMost(Duration max, String why) {
-    Kind<Duration> d = duration(false);
+    Kind<Duration> d = duration();
     return new Kind<>(
         "positive duration, at most " + Values.format(max),
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         d.parser,
         (key, value) -> {
@@ -112,7 +135,7 @@ public record Kind<T>(
   public static Kind<Integer> integer(int min, int max) {
     return new Kind<>(
         "integer " + min + ".." + max,
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         (key, raw) -> Values.integer(key, raw, min, max),
         (key, v) -> Values.checkRange(key, v, min, max),
@@ -123,7 +146,7 @@ public record Kind<T>(
   public static Kind<Long> longInteger(int min, int max) {
     return new Kind<>(
         "integer " + min + ".." + max,
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         (key, raw) -> (long) Values.integer(key, raw, min, max),
         (key, v) -> Values.checkRange(key, v, min, max),
@@ -133,14 +156,14 @@ public record Kind<T>(
   /** {@code true} or {@code false}. */
   public static Kind<Boolean> bool() {
     return new Kind<>(
-        "true or false", false, NO_VALUE, Values::bool, (k, v) -> {}, String::valueOf);
+        "true or false", Nulls.REFUSED, NO_VALUE, Values::bool, (k, v) -> {}, String::valueOf);
   }
 
   /** A finite decimal number. */
   public static Kind<Double> decimal() {
     return new Kind<>(
         "decimal",
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         Values::decimal,
         (key, v) -> Values.decimal(key, Double.toString(v)),
@@ -151,7 +174,7 @@ public record Kind<T>(
   public static Kind<String> plainText() {
     return new Kind<>(
         "text",
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         (key, raw) -> raw,
         (key, v) -> {
@@ -164,14 +187,14 @@ public record Kind<T>(
 
   /** Any text, taken as written (a user name, a password). */
   public static Kind<String> anyText() {
-    return new Kind<>("text", false, NO_VALUE, (key, raw) -> raw, (key, v) -> {}, v -> v);
+    return new Kind<>("text", Nulls.REFUSED, NO_VALUE, (key, raw) -> raw, (key, v) -> {}, v -> v);
   }
 
   /** A lower-case SQL identifier. */
   public static Kind<String> identifier() {
     return new Kind<>(
         "SQL identifier",
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         (key, raw) -> raw,
         (key, v) -> {
@@ -192,11 +215,11 @@ public record Kind<T>(
    * name of a value is the one printed); a refusal says {@code 'raw' is not <what>; <advice>}.
    */
   public static <E> Kind<E> choice(Map<String, E> names, String what, String advice) {
-    Map<E, String> printed = new java.util.LinkedHashMap<>();
+    Map<E, String> printed = new LinkedHashMap<>();
     names.forEach((name, value) -> printed.putIfAbsent(value, name));
     return new Kind<>(
         "one of " + String.join(", ", printed.values()),
-        false,
+        Nulls.REFUSED,
         NO_VALUE,
         (key, raw) -> {
           E value = names.get(raw.trim().toLowerCase(Locale.ROOT));
@@ -213,7 +236,7 @@ public record Kind<T>(
   public static Kind<List<String>> list(String missing, Check<String> element) {
     return new Kind<>(
         "comma-separated list",
-        false,
+        Nulls.REFUSED,
         missing,
         (key, raw) -> Values.list(raw),
         (key, v) -> {

@@ -34,7 +34,7 @@ public final class Settings {
           "consumer.name",
           new Kind<>(
               "text",
-              false,
+              Kind.Nulls.REFUSED,
               NAME_MISSING,
               (key, raw) -> raw.trim(),
               Settings::checkName,
@@ -81,7 +81,7 @@ public final class Settings {
           DeadLetterTopics.KEY,
           new Kind<>(
                   "off, on or a template with {topic}",
-                  false,
+                  Kind.Nulls.REFUSED,
                   Kind.NO_VALUE,
                   (key, raw) -> DeadLetterTopics.template(raw),
                   (key, t) -> DeadLetterTopics.checkTemplate(t),
@@ -95,7 +95,7 @@ public final class Settings {
           "consumer.transaction-isolation",
           new Kind<>(
               "read_committed",
-              false,
+              Kind.Nulls.REFUSED,
               Kind.NO_VALUE,
               (key, raw) -> raw.trim().toLowerCase(Locale.ROOT).replace(' ', '_'),
               (key, v) -> {
@@ -165,13 +165,13 @@ public final class Settings {
   public static final Setting<Duration> RETRY_INITIAL_BACKOFF =
       define(
           "consumer.retry.initial-backoff",
-          Kind.duration(true),
+          Kind.durationOrZero(),
           RETRY.initialBackoff(),
           "Delay before the second attempt");
   public static final Setting<Duration> RETRY_MAX_BACKOFF =
       define(
           "consumer.retry.max-backoff",
-          Kind.duration(false),
+          Kind.duration(),
           RETRY.maxBackoff(),
           "Longest delay between attempts");
   public static final Setting<Double> RETRY_MULTIPLIER =
@@ -208,7 +208,7 @@ public final class Settings {
   public static final Setting<Duration> RETENTION_WINDOW =
       define(
           "consumer.retention.window",
-          Kind.duration(false).orOff(),
+          Kind.duration().orOff(),
           Duration.ofDays(15),
           "How long processed marks are kept (off keeps them forever)");
   public static final Setting<Duration> RETENTION_INTERVAL =
@@ -271,7 +271,7 @@ public final class Settings {
           "pg.url",
           new Kind<>(
                   "JDBC URL",
-                  false,
+                  Kind.Nulls.REFUSED,
                   Kind.NO_VALUE,
                   (key, raw) -> raw,
                   (key, url) -> {
@@ -456,7 +456,7 @@ public final class Settings {
   }
 
   private static Setting<Duration> duration(String key, long defaultMillis, String doc) {
-    return define(key, Kind.duration(false), Duration.ofMillis(defaultMillis), doc);
+    return define(key, Kind.duration(), Duration.ofMillis(defaultMillis), doc);
   }
 
   private static <T> Setting<T> define(String key, Kind<T> kind, T defaultValue, String doc) {

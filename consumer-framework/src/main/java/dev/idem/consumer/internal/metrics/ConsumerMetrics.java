@@ -1,13 +1,18 @@
 package dev.idem.consumer.internal.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * idem's meters for one consumer, all under the {@code idem.} prefix and tagged with {@code
@@ -17,8 +22,7 @@ public final class ConsumerMetrics {
   private final MeterRegistry registry;
   private final String consumer;
   private final Map<String, TopicMeters> topics = new ConcurrentHashMap<>();
-  private final Map<org.apache.kafka.common.TopicPartition, AtomicLong> lags =
-      new ConcurrentHashMap<>();
+  private final Map<TopicPartition, AtomicLong> lags = new ConcurrentHashMap<>();
   private final AtomicLong processed = new AtomicLong();
   private final AtomicLong duplicates = new AtomicLong();
   private final AtomicLong failures = new AtomicLong();
@@ -95,8 +99,8 @@ public final class ConsumerMetrics {
   }
 
   /** The {@code idem.records.in.flight} gauge. */
-  public void registerInFlight(java.util.function.Supplier<Number> inFlight) {
-    io.micrometer.core.instrument.Gauge.builder("idem.records.in.flight", inFlight)
+  public void registerInFlight(Supplier<Number> inFlight) {
+    Gauge.builder("idem.records.in.flight", inFlight)
         .description("Records handed to workers and not yet done")
         .tag("consumer", consumer)
         .register(registry);
@@ -106,8 +110,8 @@ public final class ConsumerMetrics {
    * The {@code idem.workers.stuck} gauge: worker threads stuck past their timeouts (abandoned and
    * not returned yet, or overdue and kept).
    */
-  public void registerStuckWorkers(java.util.function.Supplier<Number> stuck) {
-    io.micrometer.core.instrument.Gauge.builder("idem.workers.stuck", stuck)
+  public void registerStuckWorkers(Supplier<Number> stuck) {
+    Gauge.builder("idem.workers.stuck", stuck)
         .description(
             "Worker threads stuck past lock-timeout + handler-timeout: abandoned and not returned"
                 + " yet, or overdue and kept because consumer.max-abandoned-workers are alive")
@@ -116,14 +120,13 @@ public final class ConsumerMetrics {
   }
 
   /** Sets the lag of a partition; registers its {@code idem.consumer.lag} gauge on first use. */
-  public void lag(org.apache.kafka.common.TopicPartition tp, long lag) {
-    java.util.concurrent.atomic.AtomicLong value =
+  public void lag(TopicPartition tp, long lag) {
+    AtomicLong value =
         lags.computeIfAbsent(
             tp,
             p -> {
-              java.util.concurrent.atomic.AtomicLong v =
-                  new java.util.concurrent.atomic.AtomicLong();
-              io.micrometer.core.instrument.Gauge.builder("idem.consumer.lag", v, AtomicLong::get)
+              AtomicLong v = new AtomicLong();
+              Gauge.builder("idem.consumer.lag", v, AtomicLong::get)
                   .description("Records between the consumer's position and the partition's end")
                   .tags(
                       "consumer",
@@ -139,10 +142,10 @@ public final class ConsumerMetrics {
   }
 
   /** Removes the lag gauges of partitions this instance no longer owns. */
-  public void forgetLag(java.util.Collection<org.apache.kafka.common.TopicPartition> tps) {
-    for (org.apache.kafka.common.TopicPartition tp : tps) {
+  public void forgetLag(Collection<TopicPartition> tps) {
+    for (TopicPartition tp : tps) {
       if (lags.remove(tp) != null) {
-        io.micrometer.core.instrument.Meter gauge =
+        Meter gauge =
             registry
                 .find("idem.consumer.lag")
                 .tags(

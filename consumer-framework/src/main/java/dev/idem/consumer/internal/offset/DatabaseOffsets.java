@@ -11,10 +11,12 @@ import java.util.Map;
 import java.util.NavigableSet;
 import java.util.Queue;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -86,7 +88,7 @@ public final class DatabaseOffsets implements StoredOffsets, AutoCloseable {
           LOAD_RETRY.toMillis());
       try {
         io.schedule(() -> loadNow(epochs), LOAD_RETRY.toMillis(), TimeUnit.MILLISECONDS);
-      } catch (java.util.concurrent.RejectedExecutionException closed) {
+      } catch (RejectedExecutionException closed) {
         // Closing.
       }
     }
@@ -109,7 +111,7 @@ public final class DatabaseOffsets implements StoredOffsets, AutoCloseable {
 
   @Override
   public void skip(TopicPartition tp, NavigableSet<Long> done, long from) {
-    NavigableSet<Long> relevant = new java.util.TreeSet<>(done.tailSet(from, true));
+    NavigableSet<Long> relevant = new TreeSet<>(done.tailSet(from, true));
     if (relevant.isEmpty()) {
       skips.remove(tp);
     } else {
@@ -147,7 +149,7 @@ public final class DatabaseOffsets implements StoredOffsets, AutoCloseable {
               folding.set(false);
             }
           });
-    } catch (java.util.concurrent.RejectedExecutionException closed) {
+    } catch (RejectedExecutionException closed) {
       folding.set(false);
     }
   }
@@ -162,7 +164,7 @@ public final class DatabaseOffsets implements StoredOffsets, AutoCloseable {
     Future<?> f;
     try {
       f = io.submit(() -> foldNow(moved));
-    } catch (java.util.concurrent.RejectedExecutionException closed) {
+    } catch (RejectedExecutionException closed) {
       return;
     }
     try {

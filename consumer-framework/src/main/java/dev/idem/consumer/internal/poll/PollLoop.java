@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -428,10 +429,10 @@ public final class PollLoop implements Runnable {
         // Closed meanwhile.
       }
     }
-    Map<TopicPartition, Long> confirmed = new java.util.HashMap<>(tracker.confirmed());
+    Map<TopicPartition, Long> confirmed = new HashMap<>(tracker.confirmed());
     confirmed.values().removeIf(v -> v < 0);
     ConsumerSnapshot previous = status.snapshot();
-    Map<TopicPartition, Long> committed = new java.util.HashMap<>(previous.committed());
+    Map<TopicPartition, Long> committed = new HashMap<>(previous.committed());
     committed.putAll(confirmed);
     status.publish(
         ConsumerSnapshot.builder(status.state(), clock.instant())
@@ -467,7 +468,7 @@ public final class PollLoop implements Runnable {
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       rebalances++;
       tracker.assigned(partitions);
-      Map<TopicPartition, Long> epochs = new java.util.HashMap<>();
+      Map<TopicPartition, Long> epochs = new HashMap<>();
       for (TopicPartition tp : partitions) {
         dispatcher.assigned(tp, tracker.epoch(tp));
         epochs.put(tp, tracker.epoch(tp));

@@ -6,6 +6,7 @@ import dev.idem.lock.AdvisoryLocks;
 import dev.idem.lock.ConnectionFactory;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -59,8 +60,7 @@ public final class RetentionSchedule implements AutoCloseable {
           name);
       return null;
     }
-    ScheduledExecutorService thread =
-        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(threads);
+    ScheduledExecutorService thread = Executors.newSingleThreadScheduledExecutor(threads);
     RetentionSchedule schedule = new RetentionSchedule(thread);
     try {
       new TopicRetentionGuard(config, thread, onRefusal).start();

@@ -72,7 +72,7 @@ public final class TopicRetentionGuard {
       return; // marks are kept forever
     }
     if (config.offsetStore() == OffsetStore.KAFKA) {
-      if (!attempt(true)) {
+      if (!attempt(When.AT_START)) {
         log.warn(
             "the brokers did not report the retention of {} within {} ms"
                 + " (consumer.retention.topic-check-timeout); consumer {} starts without the check"
@@ -86,7 +86,7 @@ public final class TopicRetentionGuard {
     } else {
       scheduler.execute(
           () -> {
-            if (!attempt(false)) {
+            if (!attempt(When.LATER)) {
               log.warn(
                   "the brokers did not report the retention of {} within {} ms; asking again",
                   config.topics(),
@@ -100,7 +100,7 @@ public final class TopicRetentionGuard {
   private void scheduleRecheck() {
     scheduler.schedule(
         () -> {
-          if (!attempt(false)) {
+          if (!attempt(When.LATER)) {
             scheduleRecheck();
           }
         },
@@ -108,11 +108,17 @@ public final class TopicRetentionGuard {
         TimeUnit.MILLISECONDS);
   }
 
+  /** When a check runs: a refusal at start is thrown, a later one stops the running consumer. */
+  private enum When {
+    AT_START,
+    LATER
+  }
+
   /**
    * One try. Returns false when the brokers did not answer; throws a refusal at start, hands it to
    * the violation callback later.
    */
-  private boolean attempt(boolean atStart) {
+  private boolean attempt(When when) {
     TopicRetentionReader.Reading reading;
     try {
       reading = reader.read(config.topics(), timeout);
@@ -157,7 +163,7 @@ public final class TopicRetentionGuard {
               + ")";
     }
     IdemConfigException refusal = new IdemConfigException(TopicRetentionCheck.WINDOW_KEY, message);
-    if (atStart) {
+    if (when == When.AT_START) {
       throw refusal;
     }
     onViolation.accept(refusal);

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.Config;
@@ -84,7 +85,7 @@ public final class TopicRetentionReader {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new Unanswered("interrupted", e);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new Unanswered("no answer within " + timeout.toMillis() + " ms", e);
     } catch (ExecutionException e) {
       throw new Unanswered(String.valueOf(e.getCause()), e.getCause());
@@ -94,7 +95,7 @@ public final class TopicRetentionReader {
   }
 
   private static Reading read(Admin admin, Collection<String> topics, long deadline)
-      throws InterruptedException, ExecutionException, java.util.concurrent.TimeoutException {
+      throws InterruptedException, ExecutionException, TimeoutException {
     Collection<Node> nodes = get(admin.describeCluster().nodes(), deadline);
     List<ConfigResource> resources = new ArrayList<>();
     for (String topic : topics) {
@@ -117,7 +118,7 @@ public final class TopicRetentionReader {
       } catch (ExecutionException e) {
         if (e.getCause() instanceof UnknownTopicOrPartitionException) {
           missing.add(topic);
-        } else if (e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException) {
+        } else if (e.getCause() instanceof TimeoutException) {
           throw e;
         } else {
           unreadable.put(topic, String.valueOf(e.getCause()));
@@ -142,7 +143,7 @@ public final class TopicRetentionReader {
   /** The longest interval any broker reports; Kafka's default for brokers that do not say. */
   private static long checkInterval(
       Map<ConfigResource, KafkaFuture<Config>> answers, List<ConfigResource> brokers, long deadline)
-      throws InterruptedException, java.util.concurrent.TimeoutException {
+      throws InterruptedException, TimeoutException {
     long longest = 0;
     for (ConfigResource broker : brokers) {
       long interval = TopicRetention.DEFAULT_CHECK_INTERVAL_MS;
@@ -177,7 +178,7 @@ public final class TopicRetentionReader {
   }
 
   private static <T> T get(KafkaFuture<T> future, long deadline)
-      throws InterruptedException, ExecutionException, java.util.concurrent.TimeoutException {
+      throws InterruptedException, ExecutionException, TimeoutException {
     return future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
   }
 }

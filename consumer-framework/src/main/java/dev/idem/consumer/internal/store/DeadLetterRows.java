@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.store;
 
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -77,7 +78,7 @@ public final class DeadLetterRows {
             + " AND (?::text IS NULL OR reason = ?)"
             + " ORDER BY dead_lettered_at, id LIMIT ?";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
-      java.sql.Array ids = eventIds == null ? null : c.createArrayOf("text", eventIds.toArray());
+      Array ids = eventIds == null ? null : c.createArrayOf("text", eventIds.toArray());
       ps.setString(1, consumerName);
       ps.setArray(2, ids);
       ps.setArray(3, ids);

@@ -2,6 +2,8 @@ package dev.idem.consumer.internal.store;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.List;
+import java.util.Set;
 
 /**
  * The database steps of the processing contract. Implementations own all SQL text; the algorithm in
@@ -58,16 +60,24 @@ public interface IdempotencyStore {
    */
   void beginAndLockAll(Connection c, int records, long[] sortedKeys) throws SQLException;
 
+  /** What is open before a grouped transaction's next record takes its savepoint. */
+  enum PreviousSavepoint {
+    /** Nothing: the record is the first to be tried in the transaction. */
+    NONE,
+    /** The previous record's savepoint: released first, which keeps its work. */
+    OPEN
+  }
+
   /**
-   * Opens the savepoint of the next record of a grouped transaction (releasing the previous
-   * record's first when {@code releasePrevious}), then runs {@link #markIfNew} inside it, all in
-   * one round trip. The mark is inside the savepoint, so that a rollback to it takes the mark (and
-   * the done-offset row) with the record's effects.
+   * Opens the savepoint of the next record of a grouped transaction (releasing the {@code previous}
+   * record's first when it is open), then runs {@link #markIfNew} inside it, all in one round trip.
+   * The mark is inside the savepoint, so that a rollback to it takes the mark (and the done-offset
+   * row) with the record's effects.
    *
    * @return true when the mark was written (the event is new), false for a duplicate
    */
   boolean savepointAndMark(
-      Connection c, boolean releasePrevious, String eventId, RecordCoordinates origin)
+      Connection c, PreviousSavepoint previous, String eventId, RecordCoordinates origin)
       throws SQLException;
 
   /**
@@ -83,11 +93,11 @@ public interface IdempotencyStore {
    *
    * @return the ids marked now, the new events
    */
-  java.util.Set<String> markAllIfNew(
+  Set<String> markAllIfNew(
       Connection c,
-      java.util.List<String> eventIds,
-      java.util.List<RecordCoordinates> origins,
-      java.util.List<RecordCoordinates> done)
+      List<String> eventIds,
+      List<RecordCoordinates> origins,
+      List<RecordCoordinates> done)
       throws SQLException;
 
   /** Whether {@code e} is a unique violation of the processed-ids key. */

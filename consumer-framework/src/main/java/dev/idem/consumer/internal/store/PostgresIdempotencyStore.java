@@ -1,11 +1,17 @@
 package dev.idem.consumer.internal.store;
 
 import dev.idem.consumer.OffsetStore;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
@@ -169,10 +175,13 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   @Override
   public boolean savepointAndMark(
-      Connection c, boolean releasePrevious, String eventId, RecordCoordinates origin)
+      Connection c, PreviousSavepoint previous, String eventId, RecordCoordinates origin)
       throws SQLException {
     try (PreparedStatement ps =
-        c.prepareStatement(releasePrevious ? nextSavepointAndMarkSql : firstSavepointAndMarkSql)) {
+        c.prepareStatement(
+            previous == PreviousSavepoint.OPEN
+                ? nextSavepointAndMarkSql
+                : firstSavepointAndMarkSql)) {
       setMark(ps, 1, eventId, origin);
       return lastHasRow(ps);
     }
@@ -229,7 +238,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     ps.setString(i, eventId);
   }
 
-  private static java.sql.Array keyArray(Connection c, long[] keys) throws SQLException {
+  private static Array keyArray(Connection c, long[] keys) throws SQLException {
     Long[] boxed = new Long[keys.length];
     for (int i = 0; i < keys.length; i++) {
       boxed[i] = keys[i];
@@ -238,11 +247,11 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
   }
 
   @Override
-  public java.util.Set<String> markAllIfNew(
+  public Set<String> markAllIfNew(
       Connection c,
-      java.util.List<String> eventIds,
-      java.util.List<RecordCoordinates> origins,
-      java.util.List<RecordCoordinates> done)
+      List<String> eventIds,
+      List<RecordCoordinates> origins,
+      List<RecordCoordinates> done)
       throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(markAllSql)) {
       int i = 1;
@@ -254,7 +263,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
       ps.setArray(i++, c.createArrayOf("text", eventIds.toArray()));
       i = setCoordinates(c, ps, i, origins);
       ps.setString(i, consumerName);
-      java.util.Set<String> marked = new java.util.HashSet<>();
+      Set<String> marked = new HashSet<>();
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           marked.add(rs.getString(1));
@@ -283,7 +292,7 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
 
   /** Binds topics, partitions and offsets as three arrays; returns the next parameter index. */
   static int setCoordinates(
-      Connection c, PreparedStatement ps, int index, java.util.List<RecordCoordinates> coordinates)
+      Connection c, PreparedStatement ps, int index, List<RecordCoordinates> coordinates)
       throws SQLException {
     int n = coordinates.size();
     String[] topics = new String[n];
@@ -307,17 +316,17 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
    * index.
    */
   private static int setRuns(
-      Connection c, PreparedStatement ps, int index, java.util.List<RecordCoordinates> done)
+      Connection c, PreparedStatement ps, int index, List<RecordCoordinates> done)
       throws SQLException {
-    java.util.List<RecordCoordinates> sorted = new java.util.ArrayList<>(done);
+    List<RecordCoordinates> sorted = new ArrayList<>(done);
     sorted.sort(
-        java.util.Comparator.comparing(RecordCoordinates::topic)
+        Comparator.comparing(RecordCoordinates::topic)
             .thenComparingInt(RecordCoordinates::partition)
             .thenComparingLong(RecordCoordinates::offset));
-    java.util.List<String> topics = new java.util.ArrayList<>();
-    java.util.List<Integer> partitions = new java.util.ArrayList<>();
-    java.util.List<Long> firsts = new java.util.ArrayList<>();
-    java.util.List<Long> lasts = new java.util.ArrayList<>();
+    List<String> topics = new ArrayList<>();
+    List<Integer> partitions = new ArrayList<>();
+    List<Long> firsts = new ArrayList<>();
+    List<Long> lasts = new ArrayList<>();
     for (RecordCoordinates r : sorted) {
       int last = lasts.size() - 1;
       if (last >= 0

@@ -5,6 +5,8 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 
 /**
  * The settings every processing transaction starts with, and its advisory lock: READ COMMITTED, the
@@ -19,8 +21,7 @@ public final class TransactionSettings {
   private final int serverVersionNum;
   private final String beginSql;
   private final String settingsSelect;
-  private final java.util.concurrent.ConcurrentMap<Integer, TransactionSettings> scaled =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentMap<Integer, TransactionSettings> scaled = new ConcurrentHashMap<>();
 
   /**
    * @param lockTimeout the bound of the wait for a duplicate's lock

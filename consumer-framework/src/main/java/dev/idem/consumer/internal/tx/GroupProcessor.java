@@ -1,6 +1,7 @@
 package dev.idem.consumer.internal.tx;
 
 import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.consumer.internal.store.RecordCoordinates;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -118,7 +119,7 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     // Ordering keys with a failed record in this group: their later records wait for it.
     Set<Object> held = new HashSet<>();
-    boolean savepointOpen = false;
+    IdempotencyStore.PreviousSavepoint previous = IdempotencyStore.PreviousSavepoint.NONE;
     for (int i = 0; i < items.size(); i++) {
       Object key = orderingKeys.get(i);
       if (key != null && held.contains(key)) {
@@ -129,14 +130,13 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
         // The previous record's savepoint is released, this record's opened and its mark written
         // inside it, in one round trip. Should the savepoint itself fail, the rollback to it fails
         // too, and with it the group.
-        boolean releasePrevious = savepointOpen;
+        IdempotencyStore.PreviousSavepoint before = previous;
         // Open from here on: when the mark fails, the rollback below keeps the savepoint, and
         // the next record releases it first.
-        savepointOpen = true;
+        previous = IdempotencyStore.PreviousSavepoint.OPEN;
         boolean fresh =
             env.store()
-                .savepointAndMark(
-                    c, releasePrevious, read.eventId(), RecordCoordinates.of(read.record()));
+                .savepointAndMark(c, before, read.eventId(), RecordCoordinates.of(read.record()));
         if (fresh) {
           records.handle(c, read, attempt);
         }
