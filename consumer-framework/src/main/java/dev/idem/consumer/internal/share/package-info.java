@@ -1,13 +1,17 @@
 /**
  * The share-group runtime (KIP-932).
  *
- * <p>{@link ShareRuntime} polls a {@code ShareConsumer} and runs each poll's records on workers
- * through the same processors as the consumer-group mode. Then it acknowledges each record instead
- * of tracking offsets. {@code ShareRecordTask} retries a record within its acquisition lock and
- * decides its acknowledgement. {@code ShareGroupSettings} reads and sets the group's settings.
+ * <p>{@link ShareRuntime} wires a share consumer as {@code ConsumerRuntime} wires a consumer-group
+ * one, and releases it through the same {@code Resources}. {@code SharePollLoop} polls a {@code
+ * ShareConsumer}, hands each poll's records to the workers in chunks ({@code ShareChunks}) and
+ * acknowledges each record as its answer comes back through a queue, instead of tracking offsets.
+ * {@code ShareRecordTask} retries a record within its acquisition lock and decides its
+ * acknowledgement. {@code DatabaseGate} stops acquiring while the database is down. {@code
+ * ShareGroupSettings} reads and sets the group's settings.
  *
- * <p>It builds on {@code internal.runtime}'s {@code Pipeline}, {@code internal.tx} and the failure
- * policy and watchdog of {@code internal.dispatch}. It does not use the poll loop, the dispatcher's
- * lanes or the offset tracker.
+ * <p>It builds on {@code internal.runtime}'s {@code Pipeline} and {@code Resources}, {@code
+ * internal.lifecycle}'s {@code ConsumerStatus}, {@code internal.tx}, and the failure policy, the
+ * group fall-back ({@code Tasks.overGroups}) and the watchdog of {@code internal.dispatch}. It does
+ * not use the poll loop, the dispatcher's lanes or the offset tracker.
  */
 package dev.idem.consumer.internal.share;
