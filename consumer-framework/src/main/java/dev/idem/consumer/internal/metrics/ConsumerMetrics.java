@@ -1,5 +1,6 @@
 package dev.idem.consumer.internal.metrics;
 
+import dev.idem.consumer.ConsumerSnapshot;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -215,6 +216,17 @@ public final class ConsumerMetrics {
 
   public void transactionTime(String topic, long nanos) {
     topic(topic).transaction.record(Duration.ofNanos(nanos));
+  }
+
+  /** {@code snapshot} with this consumer's counts of records and attempts so far. */
+  public ConsumerSnapshot.Builder counted(ConsumerSnapshot.Builder snapshot) {
+    return snapshot
+        .processed(processed())
+        .duplicates(duplicates())
+        .failures(failures())
+        .retries(retries())
+        .deadLettered(deadLettered())
+        .skipped(skipped());
   }
 
   public long processed() {

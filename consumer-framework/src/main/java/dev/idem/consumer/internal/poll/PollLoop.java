@@ -435,19 +435,14 @@ public final class PollLoop implements Runnable {
     Map<TopicPartition, Long> committed = new HashMap<>(previous.committed());
     committed.putAll(confirmed);
     status.publish(
-        ConsumerSnapshot.builder(status.state(), clock.instant())
+        metrics
+            .counted(ConsumerSnapshot.builder(status.state(), clock.instant()))
             .assigned(assigned)
             .paused(paused)
             .uncommitted(tracker.uncommitted())
             .committed(committed)
             .inFlight(dispatcher.inFlight())
             .inFlightBytes(dispatcher.inFlightBytes())
-            .processed(metrics.processed())
-            .duplicates(metrics.duplicates())
-            .failures(metrics.failures())
-            .retries(metrics.retries())
-            .deadLettered(metrics.deadLettered())
-            .skipped(metrics.skipped())
             .rebalances(rebalances)
             .stuckWorkers(dispatcher.stuckWorkers())
             .lastCommit(lastCommit)

@@ -302,13 +302,9 @@ final class SharePollLoop implements Runnable {
       }
     }
     status.publish(
-        ConsumerSnapshot.builder(status.state(), clock.instant())
+        metrics
+            .counted(ConsumerSnapshot.builder(status.state(), clock.instant()))
             .inFlight(inWork.size())
-            .processed(metrics.processed())
-            .duplicates(metrics.duplicates())
-            .failures(metrics.failures())
-            .retries(metrics.retries())
-            .deadLettered(metrics.deadLettered())
             .lastCommit(lastCommit)
             .brokerReachable(reachable)
             .build());
