@@ -13,6 +13,7 @@ import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -149,9 +150,9 @@ public final class Outbox {
     List<OutboxRecord> ordered = new ArrayList<>(records);
     // Stable: one key's records keep their order. Unkeyed records take no lock; they go last.
     ordered.sort(
-        java.util.Comparator.comparing(
+        Comparator.comparing(
             (OutboxRecord r) -> orderLock(r.topic(), r.key()),
-            java.util.Comparator.nullsLast(java.util.Comparator.comparingLong(LockKey::value))));
+            Comparator.nullsLast(Comparator.comparingLong(LockKey::value))));
     for (OutboxRecord r : ordered) {
       publish(transaction, r);
     }

@@ -7,7 +7,8 @@
  * time, elected with the lock library's {@code LeaderElection}, and marks them sent under its
  * fencing token. {@link OutboxRelayHealth} is what it reports.
  *
- * <p>Its SQL is in {@code internal.store.OutboxRows}, its table in the script sets of {@code
- * internal.schema}.
+ * <p>{@code OutboxRelay} is a facade: its loop, election, producer, rounds and retention are in
+ * {@code internal.outbox}. Its SQL is in {@code internal.store.OutboxRows}, its table in the script
+ * sets of {@code internal.schema}.
  */
 package dev.idem.consumer.outbox;
