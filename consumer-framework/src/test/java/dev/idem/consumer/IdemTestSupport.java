@@ -182,6 +182,18 @@ final class IdemTestSupport {
     }
   }
 
+  /**
+   * Runs a statement on {@code c} that fails with division_by_zero (22012) and catches the error,
+   * as a careless handler does: PostgreSQL has aborted the transaction by then.
+   */
+  static void swallowFailingStatement(Connection c) {
+    try (Statement s = c.createStatement()) {
+      s.execute("SELECT 1 / 0");
+    } catch (SQLException ignored) {
+      // The careless part.
+    }
+  }
+
   static KafkaProducer<byte[], byte[]> producer() {
     return new KafkaProducer<>(
         Map.of(

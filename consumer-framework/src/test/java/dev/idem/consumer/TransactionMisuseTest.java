@@ -48,15 +48,6 @@ class TransactionMisuseTest {
     return consumer;
   }
 
-  /** A statement that fails with division_by_zero (22012), caught like a careless handler does. */
-  private static void swallowFailingStatement(Connection c) {
-    try (Statement s = c.createStatement()) {
-      s.execute("SELECT 1 / 0");
-    } catch (SQLException ignored) {
-      // The careless part: PostgreSQL has aborted the transaction by now.
-    }
-  }
-
   private static long deadLetters(String name) throws SQLException {
     return count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name);
   }

@@ -6,7 +6,7 @@ import dev.idem.consumer.internal.tx.Failures;
 import dev.idem.consumer.internal.tx.GroupRun;
 import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.Read;
-import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.RecordAttempts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class BatchTask<T> implements GroupRunner {
   private static final Logger log = LoggerFactory.getLogger(BatchTask.class);
 
-  private final RecordProcessor<T> records;
+  private final RecordAttempts<T> records;
   private final GroupTransaction<T> batches;
   private final Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys;
   private final String unit;
@@ -42,7 +42,7 @@ public final class BatchTask<T> implements GroupRunner {
    * @param orderingKeys a record's ordering key within its group (null: unordered); must not throw
    */
   BatchTask(
-      RecordProcessor<T> records,
+      RecordAttempts<T> records,
       GroupTransaction<T> batches,
       Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
       String unit,

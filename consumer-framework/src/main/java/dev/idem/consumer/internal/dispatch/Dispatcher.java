@@ -7,6 +7,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
@@ -467,7 +468,7 @@ public final class Dispatcher {
             .append(": ")
             .append(head == null ? "-" : head.toString())
             .append(" ")
-            .append(lane.state.name().toLowerCase(java.util.Locale.ROOT))
+            .append(lane.state.name().toLowerCase(Locale.ROOT))
             .append(", ")
             .append(lane.queue.size() + lane.group.size())
             .append(" queued");

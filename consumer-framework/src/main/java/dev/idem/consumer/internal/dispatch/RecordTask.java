@@ -6,7 +6,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.ParkedKeys;
 import dev.idem.consumer.internal.tx.Outcome;
-import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.RecordAttempts;
 import dev.idem.consumer.observation.Traceparent;
 import java.time.Duration;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -26,7 +26,7 @@ public final class RecordTask implements RecordPath {
   static final String HANDLER_TIMEOUT = "handler-timeout";
 
   private final String consumerName;
-  private final RecordProcessor<?> processor;
+  private final RecordAttempts<?> processor;
   private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final Runnable onCrash;
@@ -37,7 +37,7 @@ public final class RecordTask implements RecordPath {
    */
   RecordTask(
       String consumerName,
-      RecordProcessor<?> processor,
+      RecordAttempts<?> processor,
       FailurePolicy policy,
       ConsumerMetrics metrics,
       Runnable onCrash) {

@@ -6,7 +6,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.BatchProcessor;
 import dev.idem.consumer.internal.tx.GroupProcessor;
 import dev.idem.consumer.internal.tx.GroupTransaction;
-import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.RecordAttempts;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
@@ -35,7 +35,7 @@ public final class Tasks {
    */
   public static GroupRunner forRecords(
       String consumerName,
-      RecordProcessor<?> processor,
+      RecordAttempts<?> processor,
       FailureSettings failures,
       ConsumerMetrics metrics,
       Runnable onCrash) {
@@ -57,7 +57,7 @@ public final class Tasks {
   /** A batch per run, falling back to {@link #forRecords} for the records of a failed batch. */
   public static <T> GroupRunner forBatches(
       String consumerName,
-      RecordProcessor<T> processor,
+      RecordAttempts<T> processor,
       BatchProcessor<T> batches,
       FailureSettings failures,
       ConsumerMetrics metrics,
@@ -77,7 +77,7 @@ public final class Tasks {
    */
   public static <T> GroupRunner forGroups(
       String consumerName,
-      RecordProcessor<T> processor,
+      RecordAttempts<T> processor,
       GroupProcessor<T> groups,
       Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
       FailureSettings failures,
@@ -97,7 +97,7 @@ public final class Tasks {
    * @param orderingKeys a record's ordering key within its group (null: unordered); must not throw
    */
   public static <T> GroupRunner overGroups(
-      RecordProcessor<T> processor,
+      RecordAttempts<T> processor,
       GroupTransaction<T> transaction,
       Function<ConsumerRecord<byte[], byte[]>, Object> orderingKeys,
       String unit,
@@ -116,7 +116,7 @@ public final class Tasks {
         onCrash);
   }
 
-  private static FailurePolicy policy(RecordProcessor<?> processor, FailureSettings failures) {
+  private static FailurePolicy policy(RecordAttempts<?> processor, FailureSettings failures) {
     return new FailurePolicy(
         failures.retry(), failures.classifier(), failures.readRetryTimeout(), processor::isKeyRace);
   }

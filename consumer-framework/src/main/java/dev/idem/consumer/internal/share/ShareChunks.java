@@ -9,7 +9,7 @@ import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Work;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.GroupTransaction;
-import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.RecordAttempts;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -31,7 +31,7 @@ import org.apache.kafka.common.TopicPartition;
  * @param <T> the payload type
  */
 final class ShareChunks<T> {
-  private final RecordProcessor<T> processor;
+  private final RecordAttempts<T> processor;
   private final ShareRecordTask task;
   private final GroupTransaction<T> transaction;
   private final int size;
@@ -44,7 +44,7 @@ final class ShareChunks<T> {
    * @param size the most records of a partition in one chunk
    */
   ShareChunks(
-      RecordProcessor<T> processor,
+      RecordAttempts<T> processor,
       ShareRecordTask task,
       GroupTransaction<T> transaction,
       int size,

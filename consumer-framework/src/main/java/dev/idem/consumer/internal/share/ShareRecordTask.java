@@ -4,7 +4,7 @@ import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.tx.Outcome;
-import dev.idem.consumer.internal.tx.RecordProcessor;
+import dev.idem.consumer.internal.tx.RecordAttempts;
 import java.time.Duration;
 import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -36,7 +36,7 @@ final class ShareRecordTask {
   private static final double LOCK_MARGIN = 0.2;
 
   private final String consumerName;
-  private final RecordProcessor<?> processor;
+  private final RecordAttempts<?> processor;
   private final FailurePolicy policy;
   private final ConsumerMetrics metrics;
   private final ShareMetrics shareMetrics;
@@ -48,7 +48,7 @@ final class ShareRecordTask {
    */
   ShareRecordTask(
       String consumerName,
-      RecordProcessor<?> processor,
+      RecordAttempts<?> processor,
       FailurePolicy policy,
       ConsumerMetrics metrics,
       ShareMetrics shareMetrics,

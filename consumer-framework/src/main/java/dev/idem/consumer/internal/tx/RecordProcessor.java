@@ -5,7 +5,6 @@ import dev.idem.consumer.EventIdExtractor;
 import dev.idem.consumer.EventIds;
 import dev.idem.consumer.PayloadDeserializer;
 import dev.idem.consumer.TransactionMisuseException;
-import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.deadletter.DeadLetterPublisher;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.DeadLetter;
@@ -28,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * @param <T> the payload type
  */
-public final class RecordProcessor<T> {
+public final class RecordProcessor<T> implements RecordAttempts<T> {
   private static final Logger log = LoggerFactory.getLogger(RecordProcessor.class);
   private static final int MAX_MESSAGE_CHARS = 4096;
 
@@ -64,19 +63,12 @@ public final class RecordProcessor<T> {
     this.parking = parking;
   }
 
-  /**
-   * Where {@code record}'s ordering key {@code orderingKey} would be parked in park-key mode; null
-   * in skip mode and for a record without an ordering key.
-   */
+  @Override
   public ParkedKeys.Scope parkScope(ConsumerRecord<byte[], byte[]> record, Object orderingKey) {
     return parking.scope(record.topic(), record.partition(), orderingKey);
   }
 
-  /**
-   * Reads the record's event id and payload. Never throws but for fatal errors: a failure of user
-   * code (the extractor, the deserializer) or an unusable event id comes back as a {@link
-   * Read#failure()}.
-   */
+  @Override
   public Read<T> read(ConsumerRecord<byte[], byte[]> record) {
     String id;
     try {
@@ -98,12 +90,7 @@ public final class RecordProcessor<T> {
     }
   }
 
-  /**
-   * Attempt {@code attempt} (1-based) at {@code record}; in park-key mode {@code scope} is where
-   * its ordering key would be parked (null for a record without one, and always in skip mode).
-   *
-   * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
-   */
+  @Override
   public Outcome process(
       ConsumerRecord<byte[], byte[]> record, int attempt, ParkedKeys.Scope scope) {
     return env.observe(
@@ -228,14 +215,7 @@ public final class RecordProcessor<T> {
         : TransactionMisuseException.Misuse.SWALLOWED_SQL_ERROR;
   }
 
-  /**
-   * Writes {@code record} to the dead letters: under its event id's lock, or, when it has no valid
-   * id ({@code eventId} null), keyed by its coordinates and content, apart from every event id.
-   * Returns {@link Outcome.Kind#DEAD_LETTERED}, {@link Outcome.Kind#DUPLICATE} when the id (or this
-   * very record) was already handled, or {@link Outcome.Kind#FAILED} when the write failed: the
-   * record must then not be skipped. In park-key mode the record's key is parked at {@code scope}
-   * (when not null), so that its later records queue behind this one.
-   */
+  @Override
   public Outcome deadLetter(
       ConsumerRecord<byte[], byte[]> record,
       String eventId,
@@ -329,7 +309,7 @@ public final class RecordProcessor<T> {
         failure == null ? null : truncate(String.valueOf(failure.getMessage())));
   }
 
-  /** Whether {@code e} is a unique violation of the processed-ids key: another path marked it. */
+  @Override
   public boolean isKeyRace(SQLException e) {
     return env.store().isProcessedKeyViolation(e);
   }

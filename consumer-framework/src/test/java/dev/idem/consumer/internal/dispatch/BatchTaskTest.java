@@ -1,0 +1,256 @@
+package dev.idem.consumer.internal.dispatch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.idem.consumer.FailureClassifier;
+import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.internal.FaultHook;
+import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.tx.GroupRun;
+import dev.idem.consumer.internal.tx.GroupTransaction;
+import dev.idem.consumer.internal.tx.Read;
+import dev.idem.consumer.internal.tx.ScriptedAttempts;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.SQLTransientConnectionException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.LongStream;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.TimestampType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fall-back logic of {@link BatchTask}: which records of a lane's group go into one transaction
+ * and which go alone through the record path, in which order. The transaction and the record path
+ * are scripted fakes that write what they were given to one log; the records are read by {@link
+ * ScriptedAttempts}. No broker and no database.
+ */
+class BatchTaskTest {
+  private static final TopicPartition P0 = new TopicPartition("orders", 0);
+
+  /** Exponential without jitter: an outage waits from its third step, 400 ms. */
+  private static final RetryPolicy RETRY =
+      new RetryPolicy(5, Duration.ofMillis(100), Duration.ofSeconds(10), 2.0, 0.0);
+
+  private static final Duration OUTAGE_DELAY = Duration.ofMillis(400);
+  private static final Duration RECORD_RETRY = Duration.ofMillis(100);
+  private static final Step AFTER_ABANDONED = Step.retryAfter(Duration.ofMillis(250));
+
+  private final List<String> log = new ArrayList<>();
+  private final ScriptedAttempts records = new ScriptedAttempts();
+  private final ScriptedTransaction transaction = new ScriptedTransaction();
+  private final ScriptedPath single = new ScriptedPath();
+  private final ConsumerMetrics metrics = new ConsumerMetrics(new SimpleMeterRegistry(), "c");
+  private final AtomicInteger crashes = new AtomicInteger();
+  private final BatchTask<String> task =
+      new BatchTask<>(
+          records,
+          transaction,
+          record -> null,
+          "batch",
+          single,
+          new FailurePolicy(
+              RETRY, FailureClassifier.retryAll(), Duration.ofSeconds(10), records::isKeyRace),
+          metrics,
+          crashes::incrementAndGet);
+
+  @Test
+  void anUnreadableRecordSplitsTheGroupAndGoesAloneBetweenTheRecordsBeforeAndAfterIt() {
+    records.unreadableAt(2);
+    List<Work> group = group(5);
+
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(log).containsExactly("batch [0, 1]", "record 2", "batch [3, 4]");
+    assertThat(group).allMatch(Work::finished);
+  }
+
+  @Test
+  void anUnreadableRecordThatIsRetriedDoesNotRunTheRecordsBeforeItAgain() {
+    records.unreadableAt(2);
+    single.retryOnce(2);
+    List<Work> group = group(5);
+
+    assertThat(task.apply(group)).isEqualTo(Step.retryAfter(RECORD_RETRY));
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(log).containsExactly("batch [0, 1]", "record 2", "record 2", "batch [3, 4]");
+  }
+
+  @Test
+  void aBatchThatFailsForAnotherReasonThanTheDatabaseFallsBackToOneRecordAtATimeInOffsetOrder() {
+    transaction.endsWith(new GroupRun(new IllegalStateException("a poison record"), null, null));
+    single.retryOnce(2);
+    List<Work> group = group(5);
+
+    assertThat(task.apply(group)).isEqualTo(Step.retryAfter(RECORD_RETRY));
+    assertThat(task.apply(group)).as("on with the record that was not done").isEqualTo(Step.DONE);
+    assertThat(log)
+        .containsExactly(
+            "batch [0, 1, 2, 3, 4]",
+            "record 0",
+            "record 1",
+            "record 2",
+            "record 2",
+            "record 3",
+            "record 4");
+  }
+
+  @Test
+  void aConnectionFailureRetriesTheWholeGroupAfterTheOutageDelayWithoutFallingBack() {
+    transaction.endsWith(
+        new GroupRun(new SQLTransientConnectionException("refused", "08001"), null, null),
+        allDone());
+    List<Work> group = group(3);
+
+    assertThat(task.apply(group)).isEqualTo(Step.retryAfter(OUTAGE_DELAY));
+    assertThat(group).noneMatch(w -> w.fallback).noneMatch(Work::finished);
+    assertThat(metrics.retries()).isEqualTo(1);
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(log).containsExactly("batch [0, 1, 2]", "batch [0, 1, 2]");
+  }
+
+  @Test
+  void aGroupedTransactionThatCommitsWithUnfinishedRecordsHandsExactlyThoseToTheRecordPath() {
+    BitSet unfinished = new BitSet();
+    unfinished.set(3);
+    unfinished.set(1);
+    transaction.endsWith(new GroupRun(null, unfinished, new IllegalStateException("failed")));
+    List<Work> group = group(5);
+
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(log).containsExactly("batch [0, 1, 2, 3, 4]", "record 1", "record 3");
+    assertThat(group).allMatch(Work::finished);
+  }
+
+  @Test
+  void anAbandonedRunOfABatchFallsBackToOneRecordAtATime() {
+    List<Work> group = group(3);
+
+    assertThat(task.abandoned(group, hung())).isEqualTo(Step.retryAfter(Duration.ZERO));
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(log).containsExactly("record 0", "record 1", "record 2");
+  }
+
+  @Test
+  void aBatchRunThatReturnsAfterItWasAbandonedChangesNothing() {
+    List<Work> group = group(3);
+    transaction.whileRunning(() -> group.forEach(w -> w.abandoned = true)); // the watchdog
+
+    assertThat(task.apply(group)).isEqualTo(Step.DISCARDED);
+    assertThat(group).noneMatch(Work::finished);
+    assertThat(log).containsExactly("batch [0, 1, 2]");
+  }
+
+  @Test
+  void anAbandonedRunOfARecordInTheFallBackGoesToThatRecordsPath() {
+    transaction.endsWith(new GroupRun(new IllegalStateException("a poison record"), null, null));
+    single.retryOnce(1);
+    List<Work> group = group(3);
+    task.apply(group); // falls back; record 0 done, record 1 to be retried
+
+    assertThat(task.abandoned(group, hung())).isEqualTo(AFTER_ABANDONED);
+    assertThat(log).endsWith("record 1", "abandoned 1");
+  }
+
+  @Test
+  void aSimulatedCrashStopsTheConsumerAndRunsNothingMore() {
+    transaction.whileRunning(
+        () -> {
+          throw new FaultHook.SimulatedCrash("the process died");
+        });
+    List<Work> group = group(3);
+
+    assertThat(task.apply(group)).isEqualTo(Step.retryAfter(Duration.ofDays(1)));
+    assertThat(crashes).hasValue(1);
+    assertThat(log).containsExactly("batch [0, 1, 2]");
+    assertThat(group).noneMatch(Work::finished);
+  }
+
+  private static GroupRun allDone() {
+    return new GroupRun(null, new BitSet(), null);
+  }
+
+  private static HungAttemptException hung() {
+    return new HungAttemptException(
+        "batch", null, Duration.ofSeconds(3), Duration.ofSeconds(2), new StackTraceElement[0]);
+  }
+
+  /** The records at offsets 0 to {@code size - 1} of one lane, in a group. */
+  private static List<Work> group(int size) {
+    return LongStream.range(0, size).mapToObj(o -> new Work(record(o), P0, 1, null)).toList();
+  }
+
+  private static ConsumerRecord<byte[], byte[]> record(long offset) {
+    return new ConsumerRecord<>(
+        P0.topic(),
+        P0.partition(),
+        offset,
+        0L,
+        TimestampType.CREATE_TIME,
+        1,
+        1,
+        new byte[1],
+        new byte[1],
+        new RecordHeaders(),
+        Optional.empty());
+  }
+
+  private static List<Long> offsets(List<Read<String>> reads) {
+    return reads.stream().map(r -> r.record().offset()).toList();
+  }
+
+  /** A transaction over the group that logs the records it was given and plays back results. */
+  private final class ScriptedTransaction implements GroupTransaction<String> {
+    private final Deque<GroupRun> results = new ArrayDeque<>(List.of(allDone()));
+    private Runnable whileRunning = () -> {};
+
+    /** Runs end with {@code runs}, in turn; the last one repeats. */
+    void endsWith(GroupRun... runs) {
+      results.clear();
+      results.addAll(List.of(runs));
+    }
+
+    /** What happens during a run, before it returns: an abandonment, a crash. */
+    void whileRunning(Runnable action) {
+      whileRunning = action;
+    }
+
+    @Override
+    public GroupRun run(List<Read<String>> reads, List<Object> orderingKeys, int attempt) {
+      log.add("batch " + offsets(reads));
+      whileRunning.run();
+      return results.size() > 1 ? results.poll() : results.peek();
+    }
+  }
+
+  /** The record path: logs each record, done unless told to ask for one retry. */
+  private final class ScriptedPath implements RecordPath {
+    private final Set<Long> retryOnce = new HashSet<>();
+
+    /** The record at {@code offset} asks for a retry on its first run. */
+    void retryOnce(long offset) {
+      retryOnce.add(offset);
+    }
+
+    @Override
+    public Step apply(Work work) {
+      log.add("record " + work.record().offset());
+      return retryOnce.remove(work.record().offset()) ? Step.retryAfter(RECORD_RETRY) : Step.DONE;
+    }
+
+    @Override
+    public Step abandoned(Work work, HungAttemptException failure) {
+      log.add("abandoned " + work.record().offset());
+      return AFTER_ABANDONED;
+    }
+  }
+}
