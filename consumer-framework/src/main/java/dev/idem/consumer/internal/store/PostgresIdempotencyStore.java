@@ -15,7 +15,14 @@ import java.util.Set;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
-/** The PostgreSQL implementation of the processing steps: the only place with their SQL. */
+/**
+ * The PostgreSQL implementation of the processing steps: the only place with their SQL.
+ *
+ * <p>Over 400 lines: every step's statements are built once per consumer here, with the variants
+ * that offsets in PostgreSQL add (the done-offset row written by the same statement as the mark),
+ * and the binding of coordinates and done-offset runs that the mark, the batch mark and the dead
+ * letter share. Split by step, the variants and the bindings would be spelled in several places.
+ */
 public final class PostgresIdempotencyStore implements IdempotencyStore {
   /** The savepoint of the current record of a grouped transaction. */
   private static final String GROUP_SAVEPOINT = "idem_group_record";

@@ -22,8 +22,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One attempt at one record: the processing contract of DESIGN section 3, in one transaction on one
- * pooled connection. Thread-safe; called from worker threads.
+ * One attempt at one record: the processing contract of {@code docs/processing.md}, in one
+ * transaction on one pooled connection ({@code docs/architecture.md} follows a record through the
+ * code). Thread-safe; called from worker threads.
  *
  * @param <T> the payload type
  */
