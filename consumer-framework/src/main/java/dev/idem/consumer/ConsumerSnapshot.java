@@ -62,11 +62,6 @@ public final class ConsumerSnapshot {
     return new Builder(state, at);
   }
 
-  /** An empty snapshot in {@code state}, taken {@code at}. */
-  static ConsumerSnapshot initial(ConsumerState state, Instant at) {
-    return builder(state, at).build();
-  }
-
   /** A builder holding this snapshot's values, to change some. */
   public Builder toBuilder() {
     Builder b = new Builder(state, at);
