@@ -65,7 +65,7 @@ public final class FailurePolicy {
   }
 
   /** The wait before looking again at an unreachable database, after {@code attempt} attempts. */
-  Duration outageDelay(int attempt) {
+  public Duration outageDelay(int attempt) {
     return retry.delayAfter(Math.max(attempt, OUTAGE_FIRST_STEP));
   }
 
@@ -94,7 +94,7 @@ public final class FailurePolicy {
    * dispatcher's lock, so the user's classifier is not asked: a hang is retried while the retry
    * policy allows another attempt, like a transient failure.
    */
-  Decision afterHang(int attempt) {
+  public Decision afterHang(int attempt) {
     if (retry.allowsAttemptAfter(attempt)) {
       return new Decision(Action.RETRY, retry.delayAfter(attempt), Failures.Kind.TRANSIENT);
     }

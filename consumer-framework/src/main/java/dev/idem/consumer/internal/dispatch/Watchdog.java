@@ -122,16 +122,18 @@ public final class Watchdog implements AttemptConnections {
 
   /**
    * The current thread starts a run of {@code group}; {@code abandon} gives it up under the
-   * dispatcher's lock and returns false when the run ended meanwhile.
+   * caller's lock and returns false when the run ended meanwhile. It runs on the watchdog's thread
+   * with the run's monitor held (its transaction cannot end meanwhile), so it must not block, run
+   * user code or touch the database.
    */
-  Attempt started(List<Work> group, Predicate<HungAttemptException> abandon) {
+  public Attempt started(List<Work> group, Predicate<HungAttemptException> abandon) {
     Attempt a = new Attempt(Thread.currentThread(), group, abandon);
     attempts.put(a.thread, a);
     return a;
   }
 
   /** The run of {@code a} returned (normally or not), on its own thread. */
-  void ended(Attempt a) {
+  public void ended(Attempt a) {
     attempts.remove(a.thread, a);
     synchronized (a) {
       a.ended = true;
@@ -314,7 +316,7 @@ public final class Watchdog implements AttemptConnections {
   }
 
   /** One run on one thread, as the watchdog sees it. */
-  static final class Attempt {
+  public static final class Attempt {
     final Thread thread;
     final List<Work> group;
     final Predicate<HungAttemptException> abandon;

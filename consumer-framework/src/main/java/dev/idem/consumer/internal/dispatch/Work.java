@@ -85,6 +85,14 @@ public final class Work {
     return record;
   }
 
+  /**
+   * Flags this object as given up by the watchdog: the thread that holds it stops at its next check
+   * and changes nothing (for a share consumer, whose poll loop decides what follows).
+   */
+  public void abandon() {
+    abandoned = true;
+  }
+
   /** Whether the record is finished within its group (committed by it, or run alone to its end). */
   public boolean finished() {
     return done;

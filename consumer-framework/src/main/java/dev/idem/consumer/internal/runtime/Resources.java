@@ -14,10 +14,10 @@ import org.slf4j.LoggerFactory;
  * What a started runtime opened, registered as it opens them, and released by {@link #release()} in
  * one order for both consumer kinds: the database probe and the client's meters, the watchdog's
  * timer, the workers (waited for, up to ten seconds, so that no transaction of theirs outlives the
- * pool), the retry scheduler, the retention job, the dead-letter producer, the stored offsets, the
- * pool idem opened, and last the static-membership guard (the Kafka client is closed by then, so a
- * successor cannot overlap with this instance). Each is released at most once; what was not opened
- * is skipped.
+ * pool), the retry scheduler, a share group's settings reader, the retention job, the dead-letter
+ * producer, the stored offsets, the pool idem opened, and last the static-membership guard (the
+ * Kafka client is closed by then, so a successor cannot overlap with this instance). Each is
+ * released at most once; what was not opened is skipped.
  */
 public final class Resources {
   private static final Logger log = LoggerFactory.getLogger(Resources.class);
@@ -32,6 +32,7 @@ public final class Resources {
   private DeadLetterPublisher deadLetters;
   private AutoCloseable storedOffsets;
   private AutoCloseable instanceGuard;
+  private AutoCloseable groupSettings;
 
   /** The pool idem opened from {@code pg.*}. */
   public HikariDataSource ownedPool(HikariDataSource pool) {
@@ -97,6 +98,12 @@ public final class Resources {
     return guard;
   }
 
+  /** A share group's settings, read while the consumer runs through an admin client. */
+  public <C extends AutoCloseable> C groupSettings(C settings) {
+    this.groupSettings = settings;
+    return settings;
+  }
+
   /** Releases everything registered, in the order of the class description. */
   public void release() {
     if (probe != null) {
@@ -117,6 +124,7 @@ public final class Resources {
     if (retryScheduler != null) {
       retryScheduler.shutdownNow();
     }
+    closeQuietly(groupSettings);
     if (retention != null) {
       retention.close();
     }

@@ -10,23 +10,21 @@ import dev.idem.consumer.internal.dispatch.Work;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.RecordAttempts;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
-import org.apache.kafka.clients.consumer.AcknowledgeType;
+import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.common.TopicPartition;
 
 /**
  * Splits a poll's records into chunks of one partition's records, and runs a chunk on a worker:
  * each record alone through the {@link ShareRecordTask}, or, in batch and grouped mode, the chunk
  * in one transaction through the consumer-group mode's own fall-back logic ({@link
  * Tasks#overGroups}): what the transaction did not finish (it failed, or the whole transaction did)
- * goes the single-record way, retries and dead letters included. Every record's acknowledgement is
- * handed on as soon as it is known.
+ * goes the single-record way, retries and dead letters included. Every record's answer is handed on
+ * as soon as it is known.
  *
  * @param <T> the payload type
  */
@@ -58,14 +56,6 @@ final class ShareChunks<T> {
     this.metrics = metrics;
   }
 
-  /**
-   * The records of one poll, acquired {@code acquiredAt} ({@link System#nanoTime()}) for {@code
-   * lock}, in a group that delivers a record at most {@code deliveryLimit} times.
-   */
-  ShareRecordTask.Delivery delivery(long acquiredAt, Duration lock, int deliveryLimit) {
-    return task.delivery(acquiredAt, lock, deliveryLimit);
-  }
-
   /** {@code records} (in poll order) cut into chunks of one partition's consecutive records. */
   List<List<ConsumerRecord<byte[], byte[]>>> split(List<ConsumerRecord<byte[], byte[]>> records) {
     List<List<ConsumerRecord<byte[], byte[]>>> chunks = new ArrayList<>();
@@ -87,17 +77,24 @@ final class ShareChunks<T> {
   }
 
   /**
-   * Runs {@code chunk} once, each record through {@code single} unless a transaction over the chunk
-   * finished it, and hands every record's acknowledgement to {@code acknowledged}.
+   * Runs {@code chunk} once, each record through the {@link ShareRecordTask} unless a transaction
+   * over the chunk finished it, and hands every record's answer to {@code answers} as soon as it is
+   * known. Stops, answering nothing more, once {@code abandoned} says the watchdog gave the run up.
    *
-   * @param single one record alone: retried within its lock, then acknowledged
+   * @param works the chunk's records, the objects the watchdog flags when it gives the run up
    */
   void run(
-      List<ConsumerRecord<byte[], byte[]>> chunk,
-      ShareRecordTask.Delivery single,
-      BiConsumer<ConsumerRecord<byte[], byte[]>, AcknowledgeType> acknowledged) {
+      List<Work> works,
+      ShareRecordTask.Delivery delivery,
+      BooleanSupplier abandoned,
+      BiConsumer<ConsumerRecord<byte[], byte[]>, ShareRecordTask.Answer> answers) {
     if (transaction == null) {
-      chunk.forEach(r -> acknowledged.accept(r, single.run(r)));
+      for (Work w : works) {
+        if (abandoned.getAsBoolean()) {
+          return;
+        }
+        answers.accept(w.record(), task.run(w.record(), delivery, abandoned));
+      }
       return;
     }
     Map<Work, Boolean> handed = new IdentityHashMap<>();
@@ -105,28 +102,24 @@ final class ShareChunks<T> {
         new RecordPath() {
           @Override
           public Step apply(Work work) {
-            acknowledged.accept(work.record(), single.run(work.record()));
+            answers.accept(work.record(), task.run(work.record(), delivery, abandoned));
             handed.put(work, true);
             return Step.DONE;
           }
 
           @Override
           public Step abandoned(Work work, HungAttemptException failure) {
-            // Share attempts are not watched yet: nothing abandons them.
+            // Never called: the share poll loop, not a dispatcher, decides after a hang.
             return Step.DONE;
           }
         };
-    List<Work> works = new ArrayList<>(chunk.size());
-    for (ConsumerRecord<byte[], byte[]> r : chunk) {
-      works.add(new Work(r, new TopicPartition(r.topic(), r.partition()), 0, null));
-    }
     // A share group delivers in no order: no record of a chunk waits for another of its key.
     GroupRunner runner =
         Tasks.overGroups(
             processor,
             transaction,
             record -> null,
-            size > 1 && transaction != null ? "transaction" : "record",
+            size > 1 ? "transaction" : "record",
             alone,
             failures,
             metrics,
@@ -135,13 +128,17 @@ final class ShareChunks<T> {
             });
     runner.apply(works);
     for (Work w : works) {
+      if (abandoned.getAsBoolean()) {
+        return;
+      }
       if (handed.containsKey(w)) {
         continue;
       }
       // Finished by the chunk's transaction, or left over when it could not reach the database:
       // each of those goes alone, where an outage is waited out within the record's lock.
-      acknowledged.accept(
-          w.record(), w.finished() ? AcknowledgeType.ACCEPT : single.run(w.record()));
+      answers.accept(
+          w.record(),
+          w.finished() ? ShareRecordTask.Ack.ACCEPT : task.run(w.record(), delivery, abandoned));
     }
   }
 }

@@ -4,9 +4,12 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 
 /**
- * The meters only share groups have: {@code idem.share.redelivered} (deliveries after the first, by
- * topic) and {@code idem.share.acknowledgements.failed} (acknowledgements the broker refused,
- * mostly because the record's acquisition lock had expired and it went to another consumer).
+ * The meters only share groups have, by consumer and topic: {@code idem.share.redelivered}
+ * (deliveries after the first), {@code idem.share.acknowledgements.failed} (acknowledgements the
+ * broker refused, mostly because the record's acquisition lock had expired and it went to another
+ * consumer), {@code idem.share.renewals} (records whose lock was renewed while in work), {@code
+ * idem.share.renewals.refused} (renewals the broker refused: that delivery ended) and {@code
+ * idem.share.answers.late} (answers of work that outlived its delivery, dropped).
  */
 final class ShareMetrics {
   private final MeterRegistry registry;
@@ -23,6 +26,18 @@ final class ShareMetrics {
 
   void acknowledgementFailed(String topic) {
     counter("idem.share.acknowledgements.failed", topic).increment();
+  }
+
+  void renewed(String topic) {
+    counter("idem.share.renewals", topic).increment();
+  }
+
+  void renewalRefused(String topic) {
+    counter("idem.share.renewals.refused", topic).increment();
+  }
+
+  void lateAnswer(String topic) {
+    counter("idem.share.answers.late", topic).increment();
   }
 
   double acknowledgementsFailed() {

@@ -2,6 +2,9 @@ package dev.idem.consumer.internal.share;
 
 import dev.idem.consumer.ConsumerSnapshot;
 import dev.idem.consumer.IdemConfig;
+import dev.idem.consumer.internal.dispatch.HungAttemptException;
+import dev.idem.consumer.internal.dispatch.Watchdog;
+import dev.idem.consumer.internal.dispatch.Work;
 import dev.idem.consumer.internal.health.BrokerConnections;
 import dev.idem.consumer.internal.lifecycle.ConsumerStatus;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
@@ -11,10 +14,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -32,39 +37,144 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The loop of a share consumer's poll thread, the only thread that touches the share client: poll,
- * hand the poll's records to the workers in chunks (at most {@code consumer.concurrency} chunks at
- * once), acknowledge each record as its worker hands its answer back through a queue, poll again
- * once every record of the poll is acknowledged (the client refuses to poll before). While the
- * database is unreachable it acquires nothing.
+ * The loop of a share consumer's poll thread, the only thread that touches the share client (it
+ * alone calls {@code poll}, {@code acknowledge} and {@code commitAsync}). Workers hand every
+ * record's answer back through a queue; the poll thread acknowledges each record as its answer
+ * arrives and never waits on a task without a bound.
  *
- * <p>The poll thread never waits on a task without a bound: it waits on the queue for at most one
- * poll timeout at a time, publishing a snapshot between waits, and when closing it waits for the
- * records in work up to the drain timeout, then releases the rest to the broker. The records still
- * in work between two waits are known by their coordinates: the place where their acquisition locks
- * would be renewed.
+ * <p>The records of a poll stay {@linkplain Held held} until answered. The client refuses to poll
+ * while one of them is unacknowledged, so the loop polls again once every held record is answered,
+ * or, before the acquisition locks of the records still in work reach half their duration, after
+ * acknowledging each of those with {@code RENEW}: the broker extends its lock, and the next poll
+ * returns it again, matched by its coordinates to the work still running on it and never started
+ * twice. A poll that carries renewals returns only the renewed records, so while a record is
+ * renewed this consumer acquires nothing new: one slow record idles its instance's other workers
+ * (docs/share-groups.md measures it). A renewal the broker refuses (the lock already expired, or
+ * the group's {@code share.renew.acknowledge.enable=false}) ends that delivery: the record goes to
+ * another, and the late answer of the work still running on it is dropped and counted. A group that
+ * does not renew makes the loop wait for every held record before polling; meanwhile the answers
+ * are sent every quarter of the lock.
+ *
+ * <p>Every run on a worker registers with the {@link Watchdog}. A run the watchdog gives up (its
+ * transaction outlived lock-timeout + handler-timeout) frees its worker slot at once; its hung
+ * record is released for another delivery or, on the last one, dead-lettered as {@code
+ * handler-timeout}, and the other records of its chunk run again alone. A record whose run answers
+ * {@link ShareRecordTask.Later} (a dead letter or an outage waited out on the last delivery) waits
+ * for its pause without holding a worker, held and renewed meanwhile.
+ *
+ * <p>While the database is unreachable the loop acquires nothing (renewals go on). Closing stops
+ * acquiring, waits for the held records up to the drain timeout, then releases the rest.
  */
 final class SharePollLoop implements Runnable {
   private static final Logger log = LoggerFactory.getLogger(SharePollLoop.class);
 
-  /** What a worker hands the poll thread: one record's acknowledgement, or a chunk's end. */
-  private sealed interface Result permits Answered, ChunkEnded {}
+  /** Locks are renewed once this share of them has passed. */
+  private static final double RENEW_AT = 0.5;
 
-  /** A record's worker knows how to acknowledge it. */
-  private record Answered(ConsumerRecord<byte[], byte[]> record, AcknowledgeType type)
+  /** A poll that only waits for renewed records returns at least this often. */
+  private static final Duration RENEWAL_POLL = Duration.ofMillis(100);
+
+  /** What a worker or the watchdog hands the poll thread. */
+  private sealed interface Result permits Answered, RunEnded, Abandoned {}
+
+  /** A record's answer from a run. */
+  private record Answered(
+      Run run, ConsumerRecord<byte[], byte[]> record, ShareRecordTask.Answer answer)
       implements Result {}
 
-  /**
-   * A worker finished a chunk; {@code failure} is what escaped it (a fatal error, a test's
-   * simulated crash, a defect), or null. Records of the chunk left without an answer are released.
-   */
-  private record ChunkEnded(List<ConsumerRecord<byte[], byte[]>> chunk, Throwable failure)
-      implements Result {}
+  /** A run returned; {@code failure} is what escaped it (a fatal error, a defect), or null. */
+  private record RunEnded(Run run, Throwable failure) implements Result {}
 
-  /** A record's coordinates, the key of the records in work. */
+  /** The watchdog gave a run up. */
+  private record Abandoned(Run run, HungAttemptException failure) implements Result {}
+
+  /** A record's coordinates, the key of the held records. */
   private record Coordinates(String topic, int partition, long offset) {
     static Coordinates of(ConsumerRecord<byte[], byte[]> r) {
       return new Coordinates(r.topic(), r.partition(), r.offset());
+    }
+  }
+
+  /** A record acquired and not acknowledged yet; touched by the poll thread only. */
+  private static final class Held {
+    /** The instance the client holds now: a renewed record comes back as a new instance. */
+    ConsumerRecord<byte[], byte[]> record;
+
+    final ShareRecordTask.Delivery delivery;
+
+    /** When its acquisition lock last started: acquired, or returned renewed. */
+    long lockFrom;
+
+    /** Acknowledged with {@code RENEW}: it cannot be acknowledged until a poll returns it. */
+    boolean renewing;
+
+    /** Its answer, given while it was renewing. */
+    AcknowledgeType answer;
+
+    /** The run working on it, or null while it waits for a worker or a pause. */
+    Run run;
+
+    Held(ConsumerRecord<byte[], byte[]> record, ShareRecordTask.Delivery delivery, long now) {
+      this.record = record;
+      this.delivery = delivery;
+      this.lockFrom = now;
+    }
+
+    Coordinates coordinates() {
+      return Coordinates.of(record);
+    }
+  }
+
+  /** Work for a worker on some held records. */
+  @FunctionalInterface
+  private interface Body {
+    void run(
+        List<Work> works,
+        java.util.function.BooleanSupplier abandoned,
+        java.util.function.BiConsumer<ConsumerRecord<byte[], byte[]>, ShareRecordTask.Answer>
+            answers);
+  }
+
+  private record Job(List<Held> records, Body body) {}
+
+  private record Timed(long dueNanos, Job job) {}
+
+  /** One run of a job on a worker. */
+  private final class Run {
+    final List<Held> records;
+    final List<Work> works;
+    private boolean ended;
+    private volatile boolean abandoned;
+
+    /** Set on the poll thread when it has handled the abandonment. */
+    boolean given;
+
+    Run(List<Held> records) {
+      this.records = records;
+      this.works = new ArrayList<>(records.size());
+      for (Held h : records) {
+        ConsumerRecord<byte[], byte[]> r = h.record;
+        works.add(new Work(r, new TopicPartition(r.topic(), r.partition()), 0, null));
+      }
+    }
+
+    boolean abandoned() {
+      return abandoned;
+    }
+
+    /** On the watchdog's thread, the run's transaction held open meanwhile. */
+    synchronized boolean abandon(HungAttemptException failure) {
+      if (ended || abandoned) {
+        return false;
+      }
+      abandoned = true;
+      works.forEach(Work::abandon);
+      results.add(new Abandoned(this, failure));
+      return true;
+    }
+
+    synchronized void end() {
+      ended = true;
     }
   }
 
@@ -76,19 +186,27 @@ final class SharePollLoop implements Runnable {
   private final ShareMetrics shareMetrics;
   private final DatabaseGate gate;
   private final ShareChunks<?> chunks;
+  private final ShareRecordTask task;
   private final ExecutorService workers;
-  private final ShareGroupSettings group;
+  private final Watchdog watchdog;
+  private final LiveGroupSettings group;
   private final BrokerConnections brokers = new BrokerConnections();
   private final BlockingQueue<Result> results = new LinkedBlockingQueue<>();
-  // The current poll's records not yet acknowledged; touched by the poll thread only.
-  private final Map<Coordinates, ConsumerRecord<byte[], byte[]>> inWork = new LinkedHashMap<>();
+  private final Map<Coordinates, Held> held = new LinkedHashMap<>();
+  private final Deque<Job> jobs = new ArrayDeque<>();
+  private final PriorityQueue<Timed> timers =
+      new PriorityQueue<>(Comparator.comparingLong(Timed::dueNanos));
+  private int runs;
+  private boolean unsent;
+  private long lastSent = System.nanoTime();
+  private Duration lock;
   private volatile ShareConsumer<byte[], byte[]> client;
   private volatile boolean running = true;
   private volatile Instant lastCommit;
 
   /**
    * @param parts the consumer's name, configuration and clock
-   * @param workers run the chunks; their number of chunks at once is {@code consumer.concurrency}
+   * @param workers run the jobs; their number at once is {@code consumer.concurrency}
    */
   SharePollLoop(
       ConsumerParts<?> parts,
@@ -97,8 +215,10 @@ final class SharePollLoop implements Runnable {
       ShareMetrics shareMetrics,
       DatabaseGate gate,
       ShareChunks<?> chunks,
+      ShareRecordTask task,
       ExecutorService workers,
-      ShareGroupSettings group) {
+      Watchdog watchdog,
+      LiveGroupSettings group) {
     this.name = parts.config().consumerName();
     this.config = parts.config();
     this.clock = parts.clock();
@@ -107,8 +227,11 @@ final class SharePollLoop implements Runnable {
     this.shareMetrics = shareMetrics;
     this.gate = gate;
     this.chunks = chunks;
+    this.task = task;
     this.workers = workers;
+    this.watchdog = watchdog;
     this.group = group;
+    this.lock = group.current().lockDuration();
   }
 
   /** The client the loop polls with; its acknowledgement callback runs on the poll thread. */
@@ -117,7 +240,7 @@ final class SharePollLoop implements Runnable {
     client.setAcknowledgementCommitCallback(this::acknowledged);
   }
 
-  /** Finishes the records in work (up to the drain timeout), then ends the loop. */
+  /** Finishes the held records (up to the drain timeout), then ends the loop. */
   void close() {
     running = false;
   }
@@ -132,29 +255,29 @@ final class SharePollLoop implements Runnable {
 
   @Override
   public void run() {
+    long drainEnd = 0;
     try {
-      while (running) {
+      while (running || !held.isEmpty()) {
         publish();
-        if (!gate.open()) {
-          Thread.sleep(config.pollTimeout().toMillis());
-          continue;
-        }
-        try {
-          ConsumerRecords<byte[], byte[]> records = client.poll(config.pollTimeout());
-          if (!records.isEmpty()) {
-            long acquiredAt = System.nanoTime();
-            Duration lock =
-                client
-                    .acquisitionLockTimeoutMs()
-                    .map(Duration::ofMillis)
-                    .orElse(group.lockDuration());
-            process(records, chunks.delivery(acquiredAt, lock, group.deliveryLimit()));
+        if (!running) {
+          drainEnd = drainEnd == 0 ? System.nanoTime() + config.drainTimeout().toNanos() : drainEnd;
+          if (System.nanoTime() > drainEnd) {
+            log.warn(
+                "idem share consumer {}: drain timeout {} reached with {} records held; they are"
+                    + " released for redelivery and deduplicated",
+                name,
+                config.drainTimeout(),
+                held.size());
+            break;
           }
-        } catch (RetriableException e) {
-          // A broker that is away: the records of the poll are redelivered after their locks;
-          // what was applied is skipped then. Go on rather than die of an outage.
-          log.warn("idem share consumer {}: {}; polling again", name, e.toString());
-          Thread.sleep(config.pollTimeout().toMillis());
+        }
+        startJobs();
+        if (mayPoll()) {
+          poll();
+        } else if (!running && held.isEmpty()) {
+          break;
+        } else {
+          await();
         }
       }
     } catch (WakeupException e) {
@@ -167,7 +290,7 @@ final class SharePollLoop implements Runnable {
         status.failed();
       }
     } finally {
-      releaseInWork();
+      releaseHeld();
       try {
         client.close(Duration.ofSeconds(10));
       } catch (RuntimeException e) {
@@ -178,111 +301,372 @@ final class SharePollLoop implements Runnable {
   }
 
   /**
-   * Runs a poll's records on the workers and acknowledges each as its answer comes back; returns
-   * when every one is acknowledged, or, when closing, once the drain timeout has passed (the rest
-   * is released).
+   * Whether the next step is a poll: when no held record waits for its answer (to acquire more, or
+   * to take renewed records back), or when the locks of those in work are due for renewal (renewed
+   * here). Never a poll that acquires while closing or while the database is unreachable.
    */
-  private void process(ConsumerRecords<byte[], byte[]> records, ShareRecordTask.Delivery delivery)
-      throws InterruptedException {
-    List<ConsumerRecord<byte[], byte[]>> polled = new ArrayList<>(records.count());
-    for (TopicPartition tp : records.partitions()) {
-      polled.addAll(records.records(tp));
+  private boolean mayPoll() {
+    boolean renewing = false;
+    long renewDue = Long.MAX_VALUE;
+    int inFlight = 0;
+    for (Held h : held.values()) {
+      if (h.renewing) {
+        renewing = true;
+      } else {
+        inFlight++;
+        renewDue = Math.min(renewDue, renewalDue(h));
+      }
     }
-    polled.forEach(r -> inWork.put(Coordinates.of(r), r));
-    Deque<List<ConsumerRecord<byte[], byte[]>>> waiting = new ArrayDeque<>(chunks.split(polled));
-    int runningChunks = 0;
-    long drainEnd = 0;
-    while (!waiting.isEmpty() || runningChunks > 0) {
-      while (runningChunks < config.concurrency() && !waiting.isEmpty()) {
-        submit(waiting.poll(), delivery);
-        runningChunks++;
+    if (inFlight == 0) {
+      return renewing || (running && gate.open());
+    }
+    if (!group.current().renewals() || System.nanoTime() < renewDue) {
+      return false;
+    }
+    for (Held h : new ArrayList<>(held.values())) {
+      if (!h.renewing && send(h, AcknowledgeType.RENEW)) {
+        h.renewing = true;
+        shareMetrics.renewed(h.record.topic());
       }
-      publish();
-      // The records in work now are those of inWork: renewing their locks would go here.
-      Result result = results.poll(config.pollTimeout().toMillis(), TimeUnit.MILLISECONDS);
-      if (result instanceof Answered a) {
-        acknowledge(a.record(), a.type());
-      } else if (result instanceof ChunkEnded end) {
-        runningChunks--;
-        chunkEnded(end);
-      }
-      if (!running) {
-        drainEnd = drainEnd == 0 ? System.nanoTime() + config.drainTimeout().toNanos() : drainEnd;
-        if (System.nanoTime() > drainEnd) {
-          log.warn(
-              "idem share consumer {}: drain timeout {} reached with {} records in work; they are"
-                  + " released for redelivery and deduplicated",
-              name,
-              config.drainTimeout(),
-              inWork.size());
-          return;
+    }
+    return true;
+  }
+
+  private long renewalDue(Held h) {
+    return h.lockFrom + (long) (lock.toNanos() * RENEW_AT);
+  }
+
+  private void poll() throws InterruptedException {
+    boolean renewing = held.values().stream().anyMatch(h -> h.renewing);
+    Duration timeout = config.pollTimeout();
+    if (renewing && timeout.compareTo(RENEWAL_POLL) > 0) {
+      timeout = RENEWAL_POLL;
+    }
+    ConsumerRecords<byte[], byte[]> records;
+    try {
+      records = client.poll(timeout);
+    } catch (RetriableException e) {
+      // A broker that is away: the held records are redelivered after their locks; what was
+      // applied is skipped then. Go on rather than die of an outage.
+      log.warn("idem share consumer {}: {}; polling again", name, e.toString());
+      Thread.sleep(config.pollTimeout().toMillis());
+      return;
+    }
+    lastSent = System.nanoTime();
+    unsent = false;
+    if (records.isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    lock = client.acquisitionLockTimeoutMs().map(Duration::ofMillis).orElse(lock);
+    List<ConsumerRecord<byte[], byte[]>> acquired = new ArrayList<>(records.count());
+    for (TopicPartition tp : records.partitions()) {
+      for (ConsumerRecord<byte[], byte[]> r : records.records(tp)) {
+        Held h = held.get(Coordinates.of(r));
+        if (h == null) {
+          acquired.add(r);
+        } else if (h.renewing) {
+          // Renewed: the same delivery, still in work (or answered meanwhile).
+          h.renewing = false;
+          h.record = r;
+          h.lockFrom = now;
+          if (h.answer != null) {
+            acknowledge(h, h.answer);
+          }
+        } else {
+          log.warn("idem share consumer {}: {} returned while held; ignored", name, r);
         }
       }
     }
+    if (acquired.isEmpty()) {
+      return;
+    }
+    ShareRecordTask.Delivery delivery = new ShareRecordTask.Delivery(now, lock);
+    List<Held> fresh = new ArrayList<>(acquired.size());
+    for (ConsumerRecord<byte[], byte[]> r : acquired) {
+      Held h = new Held(r, delivery, now);
+      held.put(h.coordinates(), h);
+      fresh.add(h);
+    }
+    for (List<ConsumerRecord<byte[], byte[]>> chunk : chunks.split(acquired)) {
+      List<Held> part = new ArrayList<>(chunk.size());
+      chunk.forEach(r -> part.add(held.get(Coordinates.of(r))));
+      jobs.add(
+          new Job(
+              part,
+              (works, abandoned, answers) -> chunks.run(works, delivery, abandoned, answers)));
+    }
   }
 
-  private void submit(
-      List<ConsumerRecord<byte[], byte[]>> chunk, ShareRecordTask.Delivery delivery) {
+  /** Starts waiting jobs and due pauses, up to {@code consumer.concurrency} runs at once. */
+  private void startJobs() {
+    long now = System.nanoTime();
+    while (!timers.isEmpty() && timers.peek().dueNanos() <= now) {
+      jobs.add(timers.poll().job());
+    }
+    while (runs < config.concurrency() && !jobs.isEmpty()) {
+      Job job = jobs.poll();
+      List<Held> live = new ArrayList<>(job.records().size());
+      for (Held h : job.records()) {
+        if (held.get(h.coordinates()) == h) {
+          live.add(h);
+        }
+      }
+      if (live.isEmpty()) {
+        continue; // their deliveries ended meanwhile (a renewal refused)
+      }
+      submit(new Job(live, job.body()));
+    }
+  }
+
+  private void submit(Job job) {
+    Run run = new Run(job.records());
+    job.records().forEach(h -> h.run = run);
+    runs++;
     workers.execute(
         () -> {
+          Watchdog.Attempt attempt = watchdog.started(run.works, run::abandon);
           Throwable failure = null;
           try {
-            chunks.run(chunk, delivery, (r, type) -> results.add(new Answered(r, type)));
+            job.body()
+                .run(run.works, run::abandoned, (r, a) -> results.add(new Answered(run, r, a)));
           } catch (Throwable t) {
             failure = t;
           } finally {
-            results.add(new ChunkEnded(chunk, failure));
+            watchdog.ended(attempt);
+            run.end();
+            results.add(new RunEnded(run, failure));
           }
         });
   }
 
-  /** A chunk's worker is done: what it left unanswered is released; a fatal error ends the loop. */
-  private void chunkEnded(ChunkEnded end) {
-    for (ConsumerRecord<byte[], byte[]> r : end.chunk()) {
-      if (inWork.containsKey(Coordinates.of(r))) {
-        // Its task failed before answering: the broker redelivers it.
-        acknowledge(r, AcknowledgeType.RELEASE);
+  /**
+   * Waits for the workers' results until the next thing due: a renewal, a pause's end, sending the
+   * answers of a group that does not renew, the drain's end, or one poll timeout.
+   */
+  private void await() throws InterruptedException {
+    long now = System.nanoTime();
+    long until = now + config.pollTimeout().toNanos();
+    boolean renewals = group.current().renewals();
+    for (Held h : held.values()) {
+      if (!h.renewing && renewals) {
+        until = Math.min(until, renewalDue(h));
       }
     }
-    if (end.failure() instanceof Error error) {
+    if (!timers.isEmpty()) {
+      until = Math.min(until, timers.peek().dueNanos());
+    }
+    if (unsent) {
+      until = Math.min(until, lastSent + lock.toNanos() / 4);
+    }
+    Result result = results.poll(Math.max(0, until - now), TimeUnit.NANOSECONDS);
+    while (result != null) {
+      handle(result);
+      result = results.poll();
+    }
+    if (unsent && !held.isEmpty() && System.nanoTime() - lastSent >= lock.toNanos() / 4) {
+      // The held records keep the next poll back: send the answers given so far, before their
+      // locks run out.
+      client.commitAsync();
+      lastSent = System.nanoTime();
+      unsent = false;
+    }
+  }
+
+  private void handle(Result result) {
+    if (result instanceof Answered a) {
+      answered(a);
+    } else if (result instanceof RunEnded e) {
+      runEnded(e);
+    } else if (result instanceof Abandoned a) {
+      abandoned(a);
+    }
+  }
+
+  private void answered(Answered a) {
+    Held h = held.get(Coordinates.of(a.record()));
+    if (a.run().given || h == null || h.run != a.run()) {
+      // Its delivery ended while it ran (a renewal refused, a hang given up): the broker has
+      // the record back, and whatever this run did is deduplicated by the event's lock and mark.
+      if (!(a.answer() instanceof ShareRecordTask.Dropped)) {
+        shareMetrics.lateAnswer(a.record().topic());
+        log.info(
+            "idem share consumer {}: the answer {} for {}-{}@{} came after its delivery ended;"
+                + " dropped",
+            name,
+            a.answer(),
+            a.record().topic(),
+            a.record().partition(),
+            a.record().offset());
+      }
+      return;
+    }
+    if (a.answer() instanceof ShareRecordTask.Ack ack) {
+      acknowledge(h, ack.type());
+    } else if (a.answer() instanceof ShareRecordTask.Later later) {
+      h.run = null;
+      timers.add(
+          new Timed(
+              System.nanoTime() + later.pause().toNanos(),
+              new Job(
+                  List.of(h),
+                  (works, abandoned, answers) ->
+                      answers.accept(works.get(0).record(), later.next().run(abandoned)))));
+    }
+    // Dropped: only a run the watchdog gave up drops, and its answers do not come here.
+  }
+
+  private void runEnded(RunEnded e) {
+    if (e.run().given) {
+      return; // its slot was freed when the watchdog gave it up
+    }
+    runs--;
+    for (Held h : e.run().records) {
+      if (held.get(h.coordinates()) == h && h.run == e.run()) {
+        // Its run failed before answering: the broker redelivers it.
+        log.error(
+            "idem share consumer {}: {}-{}@{} left without an answer; released",
+            name,
+            h.record.topic(),
+            h.record.partition(),
+            h.record.offset());
+        acknowledge(h, AcknowledgeType.RELEASE);
+      }
+    }
+    if (e.failure() instanceof Error error) {
       throw error;
     }
-    if (end.failure() != null) {
-      log.error("idem share consumer {}: a transaction's task failed", name, end.failure());
-    }
-  }
-
-  private void acknowledge(ConsumerRecord<byte[], byte[]> record, AcknowledgeType type) {
-    if (inWork.remove(Coordinates.of(record)) != null) {
-      client.acknowledge(record, type);
-    }
-  }
-
-  /** The records of the last poll that are still in work go back to the broker. */
-  private void releaseInWork() {
-    for (ConsumerRecord<byte[], byte[]> r : new ArrayList<>(inWork.values())) {
-      try {
-        acknowledge(r, AcknowledgeType.RELEASE);
-      } catch (RuntimeException e) {
-        inWork.clear();
-        return; // the client is closed: the broker redelivers them after their locks
-      }
+    if (e.failure() != null) {
+      log.error("idem share consumer {}: a transaction's task failed", name, e.failure());
     }
   }
 
   /**
-   * The broker's answer to acknowledgements, on the poll thread: the client sends a poll's
-   * acknowledgements with the next poll (one round trip fewer per poll than a {@code commitSync}),
-   * or at close.
+   * The watchdog gave a run up: its slot is free. A lone record left unanswered is the hung one:
+   * released or dead-lettered on a worker ({@link ShareRecordTask#afterHang}); several run again
+   * alone, so that the hung one is found.
+   */
+  private void abandoned(Abandoned a) {
+    Run run = a.run();
+    run.given = true;
+    runs--;
+    List<Held> unanswered = new ArrayList<>();
+    for (Held h : run.records) {
+      if (held.get(h.coordinates()) == h && h.run == run) {
+        h.run = null;
+        unanswered.add(h);
+      }
+    }
+    if (unanswered.size() == 1) {
+      Held h = unanswered.get(0);
+      HungAttemptException failure = a.failure();
+      jobs.addFirst(
+          new Job(
+              List.of(h),
+              (works, abandoned, answers) ->
+                  answers.accept(
+                      works.get(0).record(),
+                      task.afterHang(
+                          works.get(0).record(), failure.eventId(), failure, abandoned))));
+      return;
+    }
+    for (Held h : unanswered) {
+      jobs.addFirst(
+          new Job(
+              List.of(h),
+              (works, abandoned, answers) -> chunks.run(works, h.delivery, abandoned, answers)));
+    }
+  }
+
+  private void acknowledge(Held h, AcknowledgeType type) {
+    if (h.renewing) {
+      h.answer = type; // acknowledged once a poll returns it
+      return;
+    }
+    held.remove(h.coordinates());
+    send(h, type);
+  }
+
+  /**
+   * Acknowledges {@code h}'s record with {@code type}; a record the client no longer holds (it
+   * refuses with an {@link IllegalStateException}) leaves the held records: the broker has it.
+   */
+  private boolean send(Held h, AcknowledgeType type) {
+    try {
+      client.acknowledge(h.record, type);
+      unsent = true;
+      return true;
+    } catch (IllegalStateException e) {
+      held.remove(h.coordinates());
+      log.warn(
+          "idem share consumer {}: the client no longer holds {}-{}@{} ({}); its delivery ended",
+          name,
+          h.record.topic(),
+          h.record.partition(),
+          h.record.offset(),
+          e.getMessage());
+      return false;
+    }
+  }
+
+  /** The held records go back to the broker; those being renewed come back when it closes. */
+  private void releaseHeld() {
+    for (Held h : new ArrayList<>(held.values())) {
+      if (h.renewing) {
+        continue;
+      }
+      try {
+        if (h.record.deliveryCount().map(Short::intValue).orElse(1)
+            >= group.current().deliveryLimit()) {
+          log.error(
+              "idem share consumer {}: closing with {}-{}@{} unfinished on the share group's"
+                  + " last delivery; released, the broker archives it",
+              name,
+              h.record.topic(),
+              h.record.partition(),
+              h.record.offset());
+        }
+        client.acknowledge(h.record, AcknowledgeType.RELEASE);
+      } catch (RuntimeException e) {
+        break; // the client is closed: the broker redelivers them after their locks
+      }
+    }
+    held.clear();
+  }
+
+  /**
+   * The broker's answer to acknowledgements, on the poll thread: the client sends them with the
+   * next poll (one round trip fewer per poll than a {@code commitSync}), a {@code commitAsync}, or
+   * at close. A refused renewal ends that record's delivery here.
    */
   private void acknowledged(Map<TopicIdPartition, Set<Long>> offsets, Exception failure) {
     if (failure == null) {
       lastCommit = clock.instant();
       return;
     }
-    // Mostly a lock that expired while the handler ran: the record went to another consumer,
-    // whose copy waits on the event's advisory lock and is skipped.
-    offsets.keySet().forEach(tp -> shareMetrics.acknowledgementFailed(tp.topic()));
+    offsets.forEach(
+        (tp, set) -> {
+          for (long offset : set) {
+            Coordinates c = new Coordinates(tp.topic(), tp.partition(), offset);
+            Held h = held.get(c);
+            if (h != null && h.renewing) {
+              held.remove(c);
+              shareMetrics.renewalRefused(tp.topic());
+              log.warn(
+                  "idem share consumer {}: the broker refused to renew the lock of {}-{}@{} ({});"
+                      + " its delivery ends, the record goes to another one",
+                  name,
+                  tp.topic(),
+                  tp.partition(),
+                  offset,
+                  failure.toString());
+            } else {
+              // Mostly a lock that expired while the handler ran: the record went to another
+              // consumer, whose copy waits on the event's advisory lock and is skipped.
+              shareMetrics.acknowledgementFailed(tp.topic());
+            }
+          }
+        });
     log.info(
         "consumer {}: the broker refused acknowledgements of {}: {}",
         name,
@@ -304,7 +688,7 @@ final class SharePollLoop implements Runnable {
     status.publish(
         metrics
             .counted(ConsumerSnapshot.builder(status.state(), clock.instant()))
-            .inFlight(inWork.size())
+            .inFlight(held.size())
             .lastCommit(lastCommit)
             .brokerReachable(reachable)
             .build());

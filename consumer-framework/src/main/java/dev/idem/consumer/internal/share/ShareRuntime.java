@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.function.Function;
 import javax.sql.DataSource;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ShareConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,7 +68,7 @@ public final class ShareRuntime<T> implements RuntimeSignals {
   private final Resources resources = new Resources();
   private volatile DatabaseProbe probe;
   private volatile Watchdog watchdog;
-  private volatile ShareGroupSettings group;
+  private volatile LiveGroupSettings group;
   private volatile DatabaseGate gate;
   private SharePollLoop loop;
   private ShareMetrics shareMetrics;
@@ -132,9 +133,17 @@ public final class ShareRuntime<T> implements RuntimeSignals {
                 name, dataSource, Executors.newSingleThreadScheduledExecutor(threads("health"))));
     Map<String, Object> clientProperties = clientProperties(config);
     String groupId = String.valueOf(clientProperties.get("group.id"));
-    group =
-        ShareGroupSettings.apply(
-            KafkaClientProperties.admin(clientProperties, "idem-" + name + "-admin"), groupId);
+    Admin admin =
+        Admin.create(KafkaClientProperties.admin(clientProperties, "idem-" + name + "-admin"));
+    ShareGroupSettings group;
+    try {
+      group = ShareGroupSettings.apply(admin, groupId);
+    } catch (RuntimeException e) {
+      admin.close(Duration.ofSeconds(5));
+      throw e;
+    }
+    LiveGroupSettings live = resources.groupSettings(new LiveGroupSettings(admin, groupId, group));
+    this.group = live;
     log.info(
         "starting idem share consumer {} (share group {}: {} deliveries, {} ms acquisition lock)"
             + " with{}",
@@ -143,6 +152,10 @@ public final class ShareRuntime<T> implements RuntimeSignals {
         group.deliveryLimit(),
         group.lockDuration().toMillis(),
         config.describe());
+    String warning = group.timeoutWarning(groupId, config.lockTimeout(), config.handlerTimeout());
+    if (warning != null) {
+      log.warn("idem share consumer {}: {}", name, warning);
+    }
     ConsumerMetrics metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
     shareMetrics = new ShareMetrics(parts.meterRegistry(), name);
@@ -171,6 +184,7 @@ public final class ShareRuntime<T> implements RuntimeSignals {
                 processor::isKeyRace),
             metrics,
             shareMetrics,
+            live,
             gate::failed);
     ShareChunks<T> chunks =
         new ShareChunks<>(
@@ -188,8 +202,10 @@ public final class ShareRuntime<T> implements RuntimeSignals {
             shareMetrics,
             gate,
             chunks,
+            task,
             resources.workers(Executors.newCachedThreadPool(threads("worker"))),
-            group);
+            watchdog,
+            live);
     // The processed marks' retention, as in the consumer-group mode: a share group can deliver a
     // record for as long as its topic keeps it, so the same topic-retention check applies.
     resources.retention(
@@ -238,8 +254,8 @@ public final class ShareRuntime<T> implements RuntimeSignals {
    * which a poll's records may take to finish before the next poll.
    */
   public Duration pollStallTimeout() {
-    ShareGroupSettings g = group;
-    return PollStall.timeout(config).plus(g == null ? Duration.ZERO : g.lockDuration());
+    LiveGroupSettings g = group;
+    return PollStall.timeout(config).plus(g == null ? Duration.ZERO : g.current().lockDuration());
   }
 
   /** The share group's id: {@code kafka.group.id}, by default the consumer's name. */

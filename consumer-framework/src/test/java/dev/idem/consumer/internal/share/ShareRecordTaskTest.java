@@ -26,7 +26,6 @@ import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.record.TimestampType;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -56,21 +55,28 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   <tr><td>6</td><td>a dead letter that cannot be written</td><td>before the last</td>
  *       <td>{@code RELEASE}</td></tr>
  *   <tr><td>7</td><td>a dead letter that cannot be written</td><td>the last</td>
- *       <td>held, the write retried, until the lock ends: {@code ACCEPT} once written</td></tr>
- *   <tr><td>8</td><td>the database down</td><td>the last</td><td>held, the attempt retried,
- *       until the lock ends: {@code ACCEPT} once applied, else {@code RELEASE} after the
- *       lock</td></tr>
+ *       <td>kept (answers {@code Later}), the write tried again until written: {@code ACCEPT}
+ *       </td></tr>
+ *   <tr><td>8</td><td>the database down</td><td>the last</td><td>kept, the attempt tried again
+ *       past the lock until the database is back: {@code ACCEPT} once applied, dead letter then
+ *       {@code ACCEPT} once given up</td></tr>
  *   <tr><td>9</td><td>anything</td><td>any</td><td>never {@code REJECT}; on the last delivery
- *       never {@code RELEASE} while the lock lasts</td></tr>
+ *       never {@code RELEASE}</td></tr>
+ *   <tr><td>10</td><td>a release, when the group's limit was lowered since it was read</td>
+ *       <td>the new last</td><td>dead letter, then {@code ACCEPT}</td></tr>
+ *   <tr><td>11</td><td>a hang the watchdog gave up</td><td>before the last, attempts
+ *       left</td><td>{@code RELEASE}; else dead letter {@code handler-timeout}, then {@code
+ *       ACCEPT}</td></tr>
+ *   <tr><td>12</td><td>anything, in a run the watchdog gave up</td><td>any</td><td>nothing
+ *       more: no dead letter, no acknowledgement ({@code Dropped})</td></tr>
  * </table>
  *
- * <p>Two tests are disabled because the code does not follow the table there: row 7 (a record whose
- * dead letter cannot be written on its last delivery is not held until its lock ends), and row 5
- * for a record that row 8 holds (a failure met once the database is back is neither retried by the
- * policy nor dead-lettered). Their reasons say what the code does instead.
+ * <p>A run that answers {@code Later} is run on here after its pause, as the poll loop would, up to
+ * {@link #MAX_PAUSES} pauses; one still kept then answers null ("kept").
  */
 class ShareRecordTaskTest {
   private static final int DELIVERY_LIMIT = 5;
+  private static final int MAX_PAUSES = 15;
   private static final int FIRST = 1;
   private static final int LAST = DELIVERY_LIMIT;
   private static final Duration LOCK = Duration.ofMillis(300);
@@ -93,7 +99,11 @@ class ShareRecordTaskTest {
   private final AtomicInteger databaseFailed = new AtomicInteger();
   private ScriptedAttempts attempts = new ScriptedAttempts();
   private RetryPolicy retry = PATIENT;
+  private int limit = DELIVERY_LIMIT;
+  private int freshLimit = DELIVERY_LIMIT;
+  private boolean abandoned;
   private Duration elapsed;
+  private int pauses;
 
   // 1
 
@@ -230,41 +240,37 @@ class ShareRecordTaskTest {
   // 7
 
   @Test
-  void onTheLastDeliveryADeadLetterWrittenWhileTheRecordIsHeldIsAccepted() {
+  void onTheLastDeliveryADeadLetterWrittenOnALaterTryIsAccepted() {
     attempts
         .attemptsEndWith(failed(new NonRetryableException("malformed order")))
-        .deadLettersEndWith(failed(DATABASE_DOWN), deadLettered());
+        .deadLettersEndWith(failed(DATABASE_DOWN), failed(DATABASE_DOWN), deadLettered());
 
-    // The pause between two writes is 200 ms, and a fifth of the lock is kept free.
-    assertThat(run(LAST, Duration.ofMillis(600))).isEqualTo(AcknowledgeType.ACCEPT);
-    assertThat(attempts.deadLetters()).hasSize(2);
+    assertThat(run(LAST, Duration.ofMillis(100))).isEqualTo(AcknowledgeType.ACCEPT);
+    assertThat(attempts.deadLetters()).hasSize(3);
+    assertThat(pauses).as("no worker slept between tries").isEqualTo(2);
   }
 
   @Test
-  @Disabled(
-      "ShareRecordTask.deadLetter holds the record only while another 200 ms pause fits in 80% of"
-          + " the lock: under a 250 ms lock it releases the record after one failed write, and"
-          + " under any lock it releases it before the lock ends")
-  void onTheLastDeliveryADeadLetterThatCannotBeWrittenIsHeldUntilTheLockEnds() {
+  void onTheLastDeliveryADeadLetterThatCannotBeWrittenIsKeptPastTheLockAndNeverReleased() {
     Duration lock = Duration.ofMillis(100);
     attempts
         .attemptsEndWith(failed(new NonRetryableException("malformed order")))
         .deadLettersEndWith(failed(DATABASE_DOWN));
 
-    assertThat(run(LAST, lock)).isEqualTo(AcknowledgeType.RELEASE);
-    assertThat(attempts.deadLetters()).as("the write retried while held").hasSizeGreaterThan(1);
-    assertThat(elapsed).as("held until the lock ended").isGreaterThanOrEqualTo(lock);
+    assertThat(run(LAST, lock)).as("kept").isNull();
+    assertThat(attempts.deadLetters()).hasSize(MAX_PAUSES + 1);
+    assertThat(elapsed).as("tried past the lock").isGreaterThan(lock);
   }
 
   // 8
 
   @Test
-  void theDatabaseDownOnTheLastDeliveryHoldsTheRecordUntilItsLockEnds() {
+  void theDatabaseDownOnTheLastDeliveryKeepsTheRecordPastItsLock() {
     attempts.attemptsEndWith(failed(DATABASE_DOWN));
 
-    assertThat(run(LAST, SHORT_LOCK)).isEqualTo(AcknowledgeType.RELEASE);
-    assertThat(elapsed).as("held until the lock ended").isGreaterThanOrEqualTo(SHORT_LOCK);
-    assertThat(attempts.attempts()).as("retried while held").hasSizeGreaterThan(1).containsOnly(1);
+    assertThat(run(LAST, SHORT_LOCK)).as("kept").isNull();
+    assertThat(elapsed).as("kept past the lock").isGreaterThan(SHORT_LOCK);
+    assertThat(attempts.attempts()).as("tried again").hasSizeGreaterThan(1).containsOnly(1);
     assertThat(attempts.deadLetters()).isEmpty();
     assertThat(databaseFailed.get()).isPositive();
   }
@@ -279,12 +285,8 @@ class ShareRecordTaskTest {
   }
 
   @Test
-  @Disabled(
-      "ShareRecordTask.holdUntilLockEnds accepts only PROCESSED or DUPLICATE: a handler failure"
-          + " once the database is back is retried, whatever the policy says, until the lock"
-          + " ends, and the record is then released on its last delivery without a dead letter")
-  void aFailureOnceTheDatabaseIsBackWhileTheRecordIsHeldIsDeadLetteredThenAccepted() {
-    long back = System.nanoTime() + SHORT_LOCK.toNanos() * 9 / 10; // past the lock's room
+  void aFailureOnceTheDatabaseIsBackWhileTheRecordIsKeptIsDeadLetteredThenAccepted() {
+    long back = System.nanoTime() + SHORT_LOCK.toNanos() * 2; // past the lock
     Outcome notRetryable = failed(new NonRetryableException("malformed order"));
     attempts.attemptsEndWith(() -> System.nanoTime() < back ? failed(DATABASE_DOWN) : notRetryable);
 
@@ -319,33 +321,126 @@ class ShareRecordTaskTest {
   }
 
   @Test
-  void onTheLastDeliveryNoRecordIsReleasedWhileItsLockLasts() {
+  void onTheLastDeliveryNoRecordIsEverReleased() {
     for (Outcome ending : everyEnding()) {
-      attempts = new ScriptedAttempts().attemptsEndWith(ending);
-      AcknowledgeType ack = run(LAST, SHORT_LOCK);
-      if (ack == AcknowledgeType.RELEASE) {
-        assertThat(elapsed).as("%s released after its lock", ending).isGreaterThan(SHORT_LOCK);
-      } else {
-        assertThat(ack).as("%s", ending).isEqualTo(AcknowledgeType.ACCEPT);
+      for (Outcome write : List.of(deadLettered(), failed(DATABASE_DOWN))) {
+        attempts = new ScriptedAttempts().attemptsEndWith(ending).deadLettersEndWith(write);
+        assertThat(run(LAST, SHORT_LOCK))
+            .as("%s, dead letter %s", ending, write.kind())
+            .isNotEqualTo(AcknowledgeType.RELEASE);
       }
     }
   }
 
-  /** Runs the record's {@code delivery}-th delivery, acquired now for {@code lock}. */
+  // 10
+
+  @Test
+  void aDeliveryLimitLoweredSinceItWasReadTurnsTheReleaseIntoADeadLetter() {
+    limit = 5;
+    freshLimit = 2;
+    attempts.attemptsEndWith(failed(HANDLER_FAILURE));
+
+    assertThat(run(2, LOCK)).isEqualTo(AcknowledgeType.ACCEPT);
+    assertThat(attempts.deadLetters()).hasSize(1);
+    assertThat(attempts.deadLetters().get(0)).startsWith("handler-failed after ");
+  }
+
+  // 11
+
+  @Test
+  void aHangGivenUpBeforeTheLastDeliveryIsReleasedWhileThePolicyAllowsAnotherAttempt() {
+    assertThat(afterHang(FIRST)).isEqualTo(AcknowledgeType.RELEASE);
+    assertThat(attempts.deadLetters()).isEmpty();
+    assertThat(metrics.retries()).isPositive();
+  }
+
+  @Test
+  void aHangGivenUpOnTheLastDeliveryIsDeadLetteredAsHandlerTimeout() {
+    assertThat(afterHang(LAST)).isEqualTo(AcknowledgeType.ACCEPT);
+    assertThat(attempts.deadLetters()).containsExactly("handler-timeout after 1 attempt(s)");
+  }
+
+  @Test
+  void aHangGivenUpWithNoAttemptLeftIsDeadLetteredOnAnyDelivery() {
+    retry = RetryPolicy.fixed(1, Duration.ofMillis(10));
+    assertThat(afterHang(FIRST)).isEqualTo(AcknowledgeType.ACCEPT);
+    assertThat(attempts.deadLetters()).containsExactly("handler-timeout after 1 attempt(s)");
+  }
+
+  // 12
+
+  @Test
+  void aRunTheWatchdogGaveUpWritesNothingAndAnswersNothing() {
+    abandoned = true;
+    attempts.attemptsEndWith(failed(new NonRetryableException("malformed order")));
+
+    ShareRecordTask.Answer answer =
+        task()
+            .run(
+                record(LAST),
+                new ShareRecordTask.Delivery(System.nanoTime(), LOCK),
+                () -> abandoned);
+
+    assertThat(answer).isInstanceOf(ShareRecordTask.Dropped.class);
+    assertThat(attempts.attempts()).containsExactly(1);
+    assertThat(attempts.deadLetters()).isEmpty();
+  }
+
+  private ShareRecordTask task() {
+    return new ShareRecordTask(
+        "c",
+        attempts,
+        new FailurePolicy(
+            retry, FailureClassifier.retryAll(), READ_RETRY_TIMEOUT, attempts::isKeyRace),
+        metrics,
+        new ShareMetrics(new SimpleMeterRegistry(), "c"),
+        new ShareRecordTask.DeliveryLimit() {
+          @Override
+          public int limit() {
+            return limit;
+          }
+
+          @Override
+          public int freshLimit() {
+            return freshLimit;
+          }
+        },
+        databaseFailed::incrementAndGet);
+  }
+
+  private AcknowledgeType afterHang(int delivery) {
+    ShareRecordTask.Answer answer = task().afterHang(record(delivery), "e", null, () -> false);
+    return settle(answer);
+  }
+
+  /**
+   * Runs the record's {@code delivery}-th delivery, acquired now for {@code lock}, on through its
+   * pauses; null when it is still kept after {@link #MAX_PAUSES} of them.
+   */
   private AcknowledgeType run(int delivery, Duration lock) {
-    ShareRecordTask task =
-        new ShareRecordTask(
-            "c",
-            attempts,
-            new FailurePolicy(
-                retry, FailureClassifier.retryAll(), READ_RETRY_TIMEOUT, attempts::isKeyRace),
-            metrics,
-            new ShareMetrics(new SimpleMeterRegistry(), "c"),
-            databaseFailed::incrementAndGet);
     long acquiredAt = System.nanoTime();
-    AcknowledgeType ack = task.run(record(delivery), acquiredAt, lock, DELIVERY_LIMIT);
+    pauses = 0;
+    ShareRecordTask.Answer answer =
+        task().run(record(delivery), new ShareRecordTask.Delivery(acquiredAt, lock), () -> false);
+    AcknowledgeType ack = settle(answer);
     elapsed = Duration.ofNanos(System.nanoTime() - acquiredAt);
     return ack;
+  }
+
+  private AcknowledgeType settle(ShareRecordTask.Answer answer) {
+    while (answer instanceof ShareRecordTask.Later later) {
+      if (pauses == MAX_PAUSES) {
+        return null;
+      }
+      pauses++;
+      try {
+        Thread.sleep(Math.min(later.pause().toMillis(), 20));
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      answer = later.next().run(() -> false);
+    }
+    return ((ShareRecordTask.Ack) answer).type();
   }
 
   private static ConsumerRecord<byte[], byte[]> record(int delivery) {
