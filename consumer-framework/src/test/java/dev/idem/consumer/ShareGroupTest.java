@@ -16,12 +16,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.idem.testkit.TestInfrastructure;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -169,6 +172,57 @@ class ShareGroupTest {
           .isEqualTo(1);
       assertThat(a.acknowledgementsFailed() + b.acknowledgementsFailed()).isGreaterThanOrEqualTo(1);
     }
+  }
+
+  @Test
+  void aRenewalTheBrokerRefusesEndsThatDeliveryAndTheLateAnswerIsDroppedNotTheLoop()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("sharerefused");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    groupConfig(name, Map.of("share.record.lock.duration.ms", "2000"));
+    CountDownLatch slowStarted = new CountDownLatch(1);
+    AtomicInteger slowCalls = new AtomicInteger();
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    IdemConfig config = config(name, name).build();
+    try (HikariDataSource pool = pool(8);
+        IdempotentShareConsumer<String> c =
+            shareConsumerBuilder(config, Payloads.utf8(), pool)
+                .meterRegistry(meters)
+                .handler(
+                    (value, ctx) -> {
+                      insertEffect(effects, value, ctx);
+                      if (ctx.eventId().equals("slow") && slowCalls.incrementAndGet() == 1) {
+                        slowStarted.countDown();
+                        Thread.sleep(5000);
+                      }
+                    })
+                .build()) {
+      c.start();
+      send(List.of(record(name, 0, "k", "slow", "s")));
+      assertThat(slowStarted.await(30, TimeUnit.SECONDS)).isTrue();
+      // The group stops accepting renewals while the slow handler runs.
+      groupConfig(name, Map.of("share.renew.acknowledge.enable", "false"));
+      awaitTrue(
+          Duration.ofSeconds(30),
+          "a renewal refused and the late answer dropped",
+          () ->
+              counted(meters, "idem.share.renewals.refused") >= 1
+                  && counted(meters, "idem.share.answers.late") >= 1);
+      send(List.of(record(name, 0, "k", "after", "a")));
+      awaitTrue(
+          Duration.ofSeconds(30),
+          "the loop went on",
+          () -> rows("SELECT count(*) FROM " + effects + " WHERE event_id = 'after'") == 1);
+      assertThat(count("SELECT count(*) FROM " + effects + " WHERE event_id = 'slow'"))
+          .isEqualTo(1);
+      assertThat(slowCalls.get()).as("the copy found the mark").isEqualTo(1);
+    }
+  }
+
+  static double counted(SimpleMeterRegistry meters, String name) {
+    return meters.find(name).counters().stream().mapToDouble(Counter::count).sum();
   }
 
   @Test

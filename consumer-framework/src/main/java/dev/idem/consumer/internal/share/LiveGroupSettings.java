@@ -109,6 +109,12 @@ final class LiveGroupSettings implements ShareRecordTask.DeliveryLimit, AutoClos
     }
   }
 
+  /** The settings may have changed (the broker refused a renewal): read them at the next call. */
+  void stale() {
+    Read r = last;
+    last = new Read(r.settings(), r.atNanos() - REFRESH.toNanos() - 1);
+  }
+
   @Override
   public int limit() {
     return current().deliveryLimit();

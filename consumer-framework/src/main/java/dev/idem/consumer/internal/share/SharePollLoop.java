@@ -644,34 +644,39 @@ final class SharePollLoop implements Runnable {
       lastCommit = clock.instant();
       return;
     }
-    offsets.forEach(
-        (tp, set) -> {
-          for (long offset : set) {
-            Coordinates c = new Coordinates(tp.topic(), tp.partition(), offset);
-            Held h = held.get(c);
-            if (h != null && h.renewing) {
-              held.remove(c);
-              shareMetrics.renewalRefused(tp.topic());
-              log.warn(
-                  "idem share consumer {}: the broker refused to renew the lock of {}-{}@{} ({});"
-                      + " its delivery ends, the record goes to another one",
-                  name,
-                  tp.topic(),
-                  tp.partition(),
-                  offset,
-                  failure.toString());
-            } else {
-              // Mostly a lock that expired while the handler ran: the record went to another
-              // consumer, whose copy waits on the event's advisory lock and is skipped.
-              shareMetrics.acknowledgementFailed(tp.topic());
-            }
-          }
-        });
-    log.info(
-        "consumer {}: the broker refused acknowledgements of {}: {}",
-        name,
-        offsets,
-        failure.toString());
+    boolean others = false;
+    for (Map.Entry<TopicIdPartition, Set<Long>> e : offsets.entrySet()) {
+      TopicIdPartition tp = e.getKey();
+      for (long offset : e.getValue()) {
+        Coordinates c = new Coordinates(tp.topic(), tp.partition(), offset);
+        Held h = held.get(c);
+        if (h != null && h.renewing) {
+          held.remove(c);
+          shareMetrics.renewalRefused(tp.topic());
+          group.stale(); // renewals may have been turned off on the group
+          log.warn(
+              "idem share consumer {}: the broker refused to renew the lock of {}-{}@{} ({}); its"
+                  + " delivery ends, the record goes to another one",
+              name,
+              tp.topic(),
+              tp.partition(),
+              offset,
+              failure.toString());
+        } else {
+          // Mostly a lock that expired while the handler ran: the record went to another
+          // consumer, whose copy waits on the event's advisory lock and is skipped.
+          shareMetrics.acknowledgementFailed(tp.topic());
+          others = true;
+        }
+      }
+    }
+    if (others) {
+      log.info(
+          "consumer {}: the broker refused acknowledgements of {}: {}",
+          name,
+          offsets,
+          failure.toString());
+    }
   }
 
   /** Publishes the poll thread's view: what it alone may read from the client. */
