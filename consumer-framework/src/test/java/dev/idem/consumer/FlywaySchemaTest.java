@@ -94,11 +94,11 @@ class FlywaySchemaTest {
     SchemaVersionException e =
         SchemaVersionCheckTest.startWithoutMigrating(config(name, name).schema(schema));
     assertThat(e.foundVersion()).isEqualTo(2);
-    assertThat(e.requiredVersion()).isEqualTo(3);
+    assertThat(e.requiredVersion()).isEqualTo(4);
     assertThat(e.getMessage())
         .contains("schema " + schema)
         .contains("is at version 2")
-        .contains("needs version 3");
+        .contains("needs version 4");
     // Flyway brings it up to date from where it stopped, and the consumer then starts.
     flyway(core(schema), null).migrate();
     dev.idem.consumer.internal.schema.SchemaVersionCheck.require(

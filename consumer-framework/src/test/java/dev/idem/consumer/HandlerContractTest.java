@@ -130,7 +130,7 @@ class HandlerContractTest {
                   c,
                   "SELECT attempts, reason, exception_class, exception_message, topic,"
                       + " kafka_partition, kafka_offset, convert_from(record_value, 'UTF8'),"
-                      + " headers->0->>'key'"
+                      + " headers->0->>'key', delivery_count"
                       + " FROM idem.dead_letters WHERE consumer_name = ? AND event_id = 'p-1'",
                   name);
           ResultSet rs = ps.executeQuery()) {
@@ -144,6 +144,7 @@ class HandlerContractTest {
         assertThat(rs.getLong(7)).isZero();
         assertThat(rs.getString(8)).isEqualTo("poison");
         assertThat(rs.getString(9)).isEqualTo("webhook-id");
+        assertThat(rs.getObject(10)).as("a consumer group's record has no delivery count").isNull();
       }
       assertThat(strings("SELECT event_id FROM " + effects)).containsExactly("ok-1");
     }

@@ -43,12 +43,12 @@ class SchemaAndStoreTest {
       for (Future<List<Integer>> f : results) {
         applied.add(f.get(60, TimeUnit.SECONDS));
       }
-      assertThat(applied).containsOnlyOnce(List.of(1, 2, 3));
+      assertThat(applied).containsOnlyOnce(List.of(1, 2, 3, 4));
       assertThat(applied.stream().filter(List::isEmpty).count()).isEqualTo(instances - 1);
     } finally {
       pool.shutdownNow();
     }
-    assertThat(count("SELECT count(*) FROM " + schema + ".idem_schema_version")).isEqualTo(3);
+    assertThat(count("SELECT count(*) FROM " + schema + ".idem_schema_version")).isEqualTo(4);
     assertThat(count("SELECT count(*) FROM " + schema + ".processed_events")).isZero();
   }
 

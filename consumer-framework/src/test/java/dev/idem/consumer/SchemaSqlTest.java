@@ -66,6 +66,7 @@ class SchemaSqlTest {
 
     assertThat(printed.out())
         .contains("version 3: parked ordering keys")
+        .contains("version 4: delivery count of dead letters")
         .doesNotContain("version 2:");
     sql(printed.out());
     assertThatCode(() -> SchemaVersionCheck.require(INFRA.postgres().dataSource(), List.of(core)))

@@ -24,11 +24,11 @@ class SchemaVersionCheckTest {
     assertThat(e.schema()).isEqualTo(name + "_s");
     assertThat(e.scriptSet()).isEqualTo("core:processed_events:dead_letters");
     assertThat(e.foundVersion()).isZero();
-    assertThat(e.requiredVersion()).isEqualTo(3);
+    assertThat(e.requiredVersion()).isEqualTo(4);
     assertThat(e.getMessage())
         .contains(name + "_s")
         .contains("no version")
-        .contains("version 3")
+        .contains("version 4")
         .contains("applySchema")
         .contains("dev.idem.consumer.cli.SchemaSql");
   }
@@ -45,8 +45,8 @@ class SchemaVersionCheckTest {
     SchemaVersionException e = startWithoutMigrating(config(name, name).schema(schema));
 
     assertThat(e.foundVersion()).isEqualTo(2);
-    assertThat(e.requiredVersion()).isEqualTo(3);
-    assertThat(e.getMessage()).contains("version 2").contains("version 3");
+    assertThat(e.requiredVersion()).isEqualTo(4);
+    assertThat(e.getMessage()).contains("version 2").contains("version 4");
   }
 
   @Test
@@ -59,12 +59,12 @@ class SchemaVersionCheckTest {
         "INSERT INTO "
             + schema
             + ".idem_schema_version (script_set, version, description)"
-            + " VALUES ('core:processed_events:dead_letters', 4, 'from a later idem')");
+            + " VALUES ('core:processed_events:dead_letters', 5, 'from a later idem')");
 
     SchemaVersionException e = startWithoutMigrating(config(name, name).schema(schema));
 
-    assertThat(e.foundVersion()).isEqualTo(4);
-    assertThat(e.requiredVersion()).isEqualTo(3);
+    assertThat(e.foundVersion()).isEqualTo(5);
+    assertThat(e.requiredVersion()).isEqualTo(4);
     assertThat(e.getMessage()).contains("newer");
   }
 

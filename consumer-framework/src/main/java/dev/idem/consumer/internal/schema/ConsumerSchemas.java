@@ -24,7 +24,9 @@ public final class ConsumerSchemas {
                   "V1__processed_events_and_dead_letters.sql"),
               new Script(
                   2, "dead letters without event id", "V2__dead_letters_without_event_id.sql"),
-              new Script(3, "parked ordering keys", "V3__parked_keys.sql")));
+              new Script(3, "parked ordering keys", "V3__parked_keys.sql"),
+              new Script(
+                  4, "delivery count of dead letters", "V4__dead_letters_delivery_count.sql")));
 
   private static final ScriptSet OFFSETS =
       new ScriptSet(

@@ -8,6 +8,9 @@ package dev.idem.consumer.internal.store;
  * @param hasEventId whether the record had a usable event id
  * @param headersJson the headers as a JSON array of {@code {"key":..., "value":base64}} ({@code
  *     "key_base64"} instead of {@code "key"} for a key containing NUL, which jsonb cannot hold)
+ * @param attempts the attempts made at it
+ * @param deliveryCount the share group's delivery on which it was given up (the record's {@code
+ *     deliveryCount()}), or null for a record that has none: one read in a consumer group
  * @param reason {@code handler-failed}, {@code invalid-event-id} or {@code undeserializable}
  */
 public record DeadLetter(
@@ -18,6 +21,7 @@ public record DeadLetter(
     byte[] value,
     String headersJson,
     int attempts,
+    Integer deliveryCount,
     String reason,
     String exceptionClass,
     String exceptionMessage) {}

@@ -31,7 +31,10 @@ public final class DeadLetterRows {
     }
   }
 
-  /** A row as stored; {@code eventId} is null for a record that had none. */
+  /**
+   * A row as stored; {@code eventId} is null for a record that had none, {@code deliveryCount} for
+   * a record not read in a share group.
+   */
   public record Row(
       String eventId,
       boolean hasEventId,
@@ -42,6 +45,7 @@ public final class DeadLetterRows {
       byte[] value,
       String headersJson,
       int attempts,
+      Integer deliveryCount,
       String reason,
       String exceptionClass,
       String exceptionMessage,
@@ -109,8 +113,8 @@ public final class DeadLetterRows {
             + table
             + " WHERE consumer_name = ? AND id = ?"
             + " RETURNING event_id, has_event_id, topic, kafka_partition, kafka_offset,"
-            + " record_key, record_value, headers::text, attempts, reason, exception_class,"
-            + " exception_message, dead_lettered_at";
+            + " record_key, record_value, headers::text, attempts, delivery_count, reason,"
+            + " exception_class, exception_message, dead_lettered_at";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, consumerName);
       ps.setLong(2, id);
@@ -118,7 +122,7 @@ public final class DeadLetterRows {
         if (!rs.next()) {
           return null;
         }
-        Timestamp at = rs.getTimestamp(13);
+        Timestamp at = rs.getTimestamp(14);
         return new Row(
             rs.getString(1),
             rs.getBoolean(2),
@@ -129,9 +133,10 @@ public final class DeadLetterRows {
             rs.getBytes(7),
             rs.getString(8),
             rs.getInt(9),
-            rs.getString(10),
+            rs.getObject(10, Integer.class),
             rs.getString(11),
             rs.getString(12),
+            rs.getString(13),
             at == null ? null : at.toInstant());
       }
     }

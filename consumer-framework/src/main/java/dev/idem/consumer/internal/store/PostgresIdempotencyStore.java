@@ -7,6 +7,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -118,9 +119,9 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + "INSERT INTO "
             + deadLetters
             + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
-            + " record_key, record_value, headers, attempts, reason, exception_class,"
-            + " exception_message)"
-            + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?"
+            + " record_key, record_value, headers, attempts, delivery_count, reason,"
+            + " exception_class, exception_message)"
+            + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?"
             + " WHERE NOT EXISTS (SELECT 1 FROM "
             + processed
             + " WHERE consumer_name = ? AND event_id = ?)"
@@ -133,12 +134,12 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
             + "INSERT INTO "
             + deadLetters
             + " (consumer_name, event_id, has_event_id, topic, kafka_partition, kafka_offset,"
-            + " record_key, record_value, headers, record_digest, attempts, reason,"
-            + " exception_class, exception_message)"
+            + " record_key, record_value, headers, record_digest, attempts, delivery_count,"
+            + " reason, exception_class, exception_message)"
             + " SELECT ?, NULL, false, ?, ?, ?, r.k, r.v, r.h, sha256("
             + "int4send(coalesce(length(r.k), -1)) || coalesce(r.k, '\\x'::bytea)"
             + " || int4send(coalesce(length(r.v), -1)) || coalesce(r.v, '\\x'::bytea)"
-            + " || convert_to(r.h::text, 'UTF8')), ?, ?, ?, ?"
+            + " || convert_to(r.h::text, 'UTF8')), ?, ?, ?, ?, ?"
             + " FROM (SELECT ?::bytea AS k, ?::bytea AS v, ?::jsonb AS h) r"
             + " ON CONFLICT (consumer_name, topic, kafka_partition, kafka_offset, record_digest)"
             + " WHERE event_id IS NULL DO NOTHING RETURNING id";
@@ -397,10 +398,14 @@ public final class PostgresIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  /** Binds attempts, reason, exception class and message; returns the next parameter index. */
+  /**
+   * Binds attempts, delivery count, reason, exception class and message; returns the next parameter
+   * index.
+   */
   private static int setFailure(PreparedStatement ps, int i, DeadLetter letter)
       throws SQLException {
     ps.setInt(i++, letter.attempts());
+    ps.setObject(i++, letter.deliveryCount(), Types.INTEGER);
     ps.setString(i++, letter.reason());
     ps.setString(i++, letter.exceptionClass());
     ps.setString(i++, letter.exceptionMessage());

@@ -305,6 +305,7 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
         record.value(),
         HeadersJson.encode(record.headers()),
         attempts,
+        record.deliveryCount().map(Short::intValue).orElse(null),
         reason,
         failure == null ? null : failure.getClass().getName(),
         failure == null ? null : truncate(String.valueOf(failure.getMessage())));
