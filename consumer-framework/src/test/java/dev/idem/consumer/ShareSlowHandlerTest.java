@@ -72,7 +72,9 @@ class ShareSlowHandlerTest {
         (value, ctx) -> {
           if (ctx.eventId().equals("slow")) {
             slowCalls.incrementAndGet();
-            Thread.sleep(5000);
+            // Past the last delivery's local retries and its dead-letter write's lock wait: the
+            // earlier delivery still holds the event's advisory lock while the last one gives up.
+            Thread.sleep(8000);
             throw new IllegalStateException("slow, then failed");
           }
           insertEffect(effects, value, ctx);
