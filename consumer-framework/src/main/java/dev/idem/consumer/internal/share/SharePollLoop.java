@@ -44,11 +44,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The records of a poll stay {@linkplain Held held} until answered. The client refuses to poll
  * while one of them is unacknowledged, so the loop polls again once every held record is answered,
- * or, before the acquisition locks of the records still in work reach half their duration, after
- * acknowledging each of those with {@code RENEW}: the broker extends its lock, and the next poll
- * returns it again, matched by its coordinates to the work still running on it and never started
- * twice. A poll that carries renewals returns only the renewed records, so while a record is
- * renewed this consumer acquires nothing new: one slow record idles its instance's other workers
+ * and renews the locks of the records still in work before they reach half their duration: it
+ * acknowledges each with {@code RENEW}, sends that at once ({@code commitAsync}), and once the
+ * broker has renewed them all, polls to take them back, matching each by its coordinates to the
+ * work still running on it, never started twice. The client returns only renewed records while any
+ * is being renewed, and a poll made before the broker answered a renewal would fetch records the
+ * client then keeps unseen while their locks run out; so while a record is in work past half its
+ * lock, this consumer acquires nothing new: one slow record idles its instance's other workers
  * (docs/share-groups.md measures it). A renewal the broker refuses (the lock already expired, or
  * the group's {@code share.renew.acknowledge.enable=false}) ends that delivery: the record goes to
  * another, and the late answer of the work still running on it is dropped and counted. A group that
@@ -71,8 +73,8 @@ final class SharePollLoop implements Runnable {
   /** Locks are renewed once this share of them has passed. */
   private static final double RENEW_AT = 0.5;
 
-  /** A poll that only waits for renewed records returns at least this often. */
-  private static final Duration RENEWAL_POLL = Duration.ofMillis(100);
+  /** While a renewal is unanswered, the loop looks for the broker's answer this often. */
+  private static final Duration RENEWAL_CHECK = Duration.ofMillis(5);
 
   /** What a worker or the watchdog hands the poll thread. */
   private sealed interface Result permits Answered, RunEnded, Abandoned {}
@@ -107,6 +109,9 @@ final class SharePollLoop implements Runnable {
 
     /** Acknowledged with {@code RENEW}: it cannot be acknowledged until a poll returns it. */
     boolean renewing;
+
+    /** The broker renewed its lock: the next poll returns it. */
+    boolean renewed;
 
     /** Its answer, given while it was renewing. */
     AcknowledgeType answer;
@@ -301,24 +306,33 @@ final class SharePollLoop implements Runnable {
   }
 
   /**
-   * Whether the next step is a poll: when no held record waits for its answer (to acquire more, or
-   * to take renewed records back), or when the locks of those in work are due for renewal (renewed
-   * here). Never a poll that acquires while closing or while the database is unreachable.
+   * Whether the next step is a poll: when no held record waits for its answer (to acquire more), or
+   * when the broker has renewed every record being renewed (to take them back). Never a poll that
+   * acquires while closing or while the database is unreachable.
+   *
+   * <p>The locks of the records in work are renewed here once due: acknowledged with {@code RENEW}
+   * and sent at once ({@code commitAsync}, whose request acquires nothing). The loop then polls
+   * only once the broker has answered every renewal: a poll while a renewal is still unanswered
+   * sends a fetch that acquires records the client keeps until the renewals are over, their locks
+   * running out unseen.
    */
   private boolean mayPoll() {
-    boolean renewing = false;
+    boolean unanswered = false;
+    boolean renewed = false;
     long renewDue = Long.MAX_VALUE;
     int inFlight = 0;
     for (Held h : held.values()) {
-      if (h.renewing) {
-        renewing = true;
-      } else {
+      if (!h.renewing) {
         inFlight++;
         renewDue = Math.min(renewDue, renewalDue(h));
+      } else if (h.renewed) {
+        renewed = true;
+      } else {
+        unanswered = true;
       }
     }
     if (inFlight == 0) {
-      return renewing || (running && gate.open());
+      return !unanswered && (renewed || (running && gate.open()));
     }
     if (!group.current().renewals() || System.nanoTime() < renewDue) {
       return false;
@@ -326,10 +340,19 @@ final class SharePollLoop implements Runnable {
     for (Held h : new ArrayList<>(held.values())) {
       if (!h.renewing && send(h, AcknowledgeType.RENEW)) {
         h.renewing = true;
+        h.renewed = false;
         shareMetrics.renewed(h.record.topic());
       }
     }
-    return true;
+    sendNow();
+    return false;
+  }
+
+  /** Sends the acknowledgements given so far, and takes the broker's answers received. */
+  private void sendNow() {
+    client.commitAsync();
+    lastSent = System.nanoTime();
+    unsent = false;
   }
 
   private long renewalDue(Held h) {
@@ -337,11 +360,9 @@ final class SharePollLoop implements Runnable {
   }
 
   private void poll() throws InterruptedException {
+    // Renewed records are ready in the client: take them back without waiting.
     boolean renewing = held.values().stream().anyMatch(h -> h.renewing);
-    Duration timeout = config.pollTimeout();
-    if (renewing && timeout.compareTo(RENEWAL_POLL) > 0) {
-      timeout = RENEWAL_POLL;
-    }
+    Duration timeout = renewing ? Duration.ZERO : config.pollTimeout();
     ConsumerRecords<byte[], byte[]> records;
     try {
       records = client.poll(timeout);
@@ -368,6 +389,7 @@ final class SharePollLoop implements Runnable {
         } else if (h.renewing) {
           // Renewed: the same delivery, still in work (or answered meanwhile).
           h.renewing = false;
+          h.renewed = false;
           h.record = r;
           h.lockFrom = now;
           if (h.answer != null) {
@@ -448,10 +470,15 @@ final class SharePollLoop implements Runnable {
     long now = System.nanoTime();
     long until = now + config.pollTimeout().toNanos();
     boolean renewals = group.current().renewals();
+    boolean unanswered = false;
     for (Held h : held.values()) {
       if (!h.renewing && renewals) {
         until = Math.min(until, renewalDue(h));
       }
+      unanswered |= h.renewing && !h.renewed;
+    }
+    if (unanswered) {
+      until = Math.min(until, now + RENEWAL_CHECK.toNanos());
     }
     if (!timers.isEmpty()) {
       until = Math.min(until, timers.peek().dueNanos());
@@ -464,12 +491,12 @@ final class SharePollLoop implements Runnable {
       handle(result);
       result = results.poll();
     }
-    if (unsent && !held.isEmpty() && System.nanoTime() - lastSent >= lock.toNanos() / 4) {
-      // The held records keep the next poll back: send the answers given so far, before their
-      // locks run out.
-      client.commitAsync();
-      lastSent = System.nanoTime();
-      unsent = false;
+    if (unanswered
+        || (unsent && !held.isEmpty() && System.nanoTime() - lastSent >= lock.toNanos() / 4)) {
+      // The held records keep the next poll back: send the answers given so far before their
+      // locks run out, and take the broker's answers to renewals (the client hands them over in
+      // this call).
+      sendNow();
     }
   }
 
@@ -642,6 +669,15 @@ final class SharePollLoop implements Runnable {
   private void acknowledged(Map<TopicIdPartition, Set<Long>> offsets, Exception failure) {
     if (failure == null) {
       lastCommit = clock.instant();
+      offsets.forEach(
+          (tp, set) -> {
+            for (long offset : set) {
+              Held h = held.get(new Coordinates(tp.topic(), tp.partition(), offset));
+              if (h != null && h.renewing) {
+                h.renewed = true;
+              }
+            }
+          });
       return;
     }
     boolean others = false;
