@@ -199,13 +199,14 @@ public final class ShareRuntime<T> implements RuntimeSignals {
             parts,
             status,
             metrics,
-            shareMetrics,
             gate,
             chunks,
             task,
-            resources.workers(Executors.newCachedThreadPool(threads("worker"))),
-            watchdog,
-            live);
+            new ShareRuns(
+                resources.workers(Executors.newCachedThreadPool(threads("worker"))),
+                watchdog,
+                config.concurrency()),
+            new HeldRecords(name, parts.clock(), shareMetrics, live));
     // The processed marks' retention, as in the consumer-group mode: a share group can deliver a
     // record for as long as its topic keeps it, so the same topic-retention check applies.
     resources.retention(
