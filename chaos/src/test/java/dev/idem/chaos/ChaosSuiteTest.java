@@ -86,5 +86,6 @@ class ChaosSuiteTest {
     ChaosAssertions.assertExactlyOnce(result);
     ChaosAssertions.assertEveryFaultRan(result, options.faults());
     ChaosAssertions.assertSwallowedErrorsStruck(result);
+    ChaosAssertions.assertHungAndSlowHandlersStruck(result, options);
   }
 }
