@@ -32,11 +32,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * One chaos consumer process: an {@link IdempotentConsumer} writing every event it applies to the
@@ -44,6 +47,16 @@ import org.slf4j.LoggerFactory;
  * attempt at a {@link ChaosEvent#swallow()} event (in batch mode: the first attempt of a batch
  * holding one), the handler runs the {@link CarelessStatement} after its writes and returns
  * normally; the consumer must fail that attempt, and the retry applies the event.
+ *
+ * <p>In a share group the handler also writes its ledger row and then, at a {@link
+ * ChaosEvent#hang()} event, blocks for {@code hang-ms}, ignoring interrupts, and returns normally:
+ * the watchdog must give every such attempt up, abort its transaction and release or (on the last
+ * delivery) dead-letter the record, so the row never commits. At a {@link ChaosEvent#slowFail()}
+ * event it sleeps {@code slow-fail-ms} (past the record's lock) and throws a retryable exception:
+ * the record must be redelivered until its last delivery dead-letters it. The process reports how
+ * many such handlers run, and how many on the group's last delivery of their record ({@code
+ * delivery-limit}; {@link ChaosProtocol#SLOW_HANDLERS}), and does not halt while one runs on a last
+ * delivery.
  *
  * <p>Arguments are {@code key=value}: {@code instance}, {@code group}, {@code bootstrap}, {@code
  * jdbc}, {@code user}, {@code application}, {@code topics} (comma separated), {@code mode} ({@code
@@ -57,7 +70,10 @@ import org.slf4j.LoggerFactory;
  * never collide), {@code outbox-table} and {@code outbox-topic} (the outbox scenario: after its
  * ledger row the handler numbers the event in its key's commit order ({@link Ledger#nextInKey}) and
  * publishes {@code <event id>|<key>|<number>} through the outbox table to that topic, and the
- * process runs an {@link OutboxRelay} named after the group, which one process at a time leads).
+ * process runs an {@link OutboxRelay} named after the group, which one process at a time leads),
+ * and for share groups {@code lock-timeout-ms}, {@code handler-timeout-ms}, {@code
+ * max-abandoned-workers}, {@code hang-ms}, {@code slow-fail-ms} and {@code delivery-limit} (see
+ * {@link ShareTimings}).
  *
  * <p>Standard input takes commands, one a line: {@code stop} closes the consumer gracefully and
  * exits with 0; {@code halt-after-commit} makes the process halt right after the next database
@@ -73,6 +89,12 @@ public final class ChaosConsumerMain {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
   private static final Duration STATS_LOG_INTERVAL = Duration.ofSeconds(5);
 
+  /**
+   * The logging context key under which the share loop keeps the delivery count of the record whose
+   * attempt runs on this thread; a handler has no other way to know it.
+   */
+  private static final String MDC_DELIVERY_COUNT = "idem.delivery_count";
+
   private final Map<String, String> args;
   private final String instance;
   private final AtomicBoolean haltArmed = new AtomicBoolean();
@@ -81,6 +103,8 @@ public final class ChaosConsumerMain {
   private String outboxTopic;
   private volatile OutboxRelay relay;
   private final AtomicLong swallowed = new AtomicLong();
+  private final AtomicInteger slowHandlers = new AtomicInteger();
+  private final AtomicInteger holdingLast = new AtomicInteger();
   private final long batchDelayMillis;
   private volatile boolean stopping;
   private HikariDataSource pool;
@@ -209,8 +233,8 @@ public final class ChaosConsumerMain {
             .concurrency(4)
             .commitInterval(Duration.ofMillis(250))
             .drainTimeout(Duration.ofSeconds(5))
-            .lockTimeout(Duration.ofSeconds(5))
-            .handlerTimeout(Duration.ofSeconds(10))
+            .lockTimeout(millis("lock-timeout-ms", 5000))
+            .handlerTimeout(millis("handler-timeout-ms", 10_000))
             .retry(RetryPolicy.exponential(10, Duration.ofMillis(50), Duration.ofSeconds(1)))
             .batchSize(100)
             .kafka("client.id", "idem-chaos-" + instance)
@@ -223,7 +247,14 @@ public final class ChaosConsumerMain {
     if (mode().equals("grouped")) {
       config.transactionMaxRecords(32);
     }
+    if (args.containsKey("max-abandoned-workers")) {
+      config.maxAbandonedWorkers(Integer.parseInt(args.get("max-abandoned-workers")));
+    }
     return config;
+  }
+
+  private Duration millis(String key, long fallback) {
+    return Duration.ofMillis(Long.parseLong(args.getOrDefault(key, String.valueOf(fallback))));
   }
 
   private String mode() {
@@ -362,6 +393,87 @@ public final class ChaosConsumerMain {
     if (event.swallow() && ctx.attempt() == 1) {
       swallow(ctx.connection());
     }
+    if (event.hang() || event.slowFail()) {
+      runSlowHandler(event, ctx);
+    }
+  }
+
+  /**
+   * Runs a hung or slow-failing handler's wait, counted in {@link #slowHandlers}, and in {@link
+   * #holdingLast} while it runs on the group's last delivery of its record.
+   */
+  private void runSlowHandler(ChaosEvent event, ProcessingContext ctx) throws Exception {
+    String count = MDC.get(MDC_DELIVERY_COUNT);
+    int last =
+        count != null && Integer.parseInt(count) >= Integer.parseInt(required("delivery-limit"))
+            ? 1
+            : 0;
+    reportSlowHandlers(1, last);
+    try {
+      if (event.hang()) {
+        hang(event, ctx);
+      } else {
+        failSlowly(event, ctx);
+      }
+    } finally {
+      reportSlowHandlers(-1, -last);
+    }
+  }
+
+  private void reportSlowHandlers(int running, int onLastDelivery) {
+    synchronized (slowHandlers) {
+      emit(
+          ChaosProtocol.SLOW_HANDLERS
+              + " "
+              + slowHandlers.addAndGet(running)
+              + " "
+              + holdingLast.addAndGet(onLastDelivery));
+    }
+  }
+
+  /**
+   * Blocks for {@code hang-ms}, ignoring interrupts, as a handler stuck in a call without a timeout
+   * does, then returns normally: only the watchdog keeps the ledger row from committing.
+   */
+  private void hang(ChaosEvent event, ProcessingContext ctx) {
+    long millis = Long.parseLong(required("hang-ms"));
+    log.info(
+        "hanging {} ms at {} ({}-{}@{}, attempt {}, delivery {})",
+        millis,
+        event.id(),
+        ctx.topic(),
+        ctx.partition(),
+        ctx.offset(),
+        ctx.attempt(),
+        MDC.get(MDC_DELIVERY_COUNT));
+    long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    boolean interrupted = false;
+    for (long left = end - System.nanoTime(); left > 0; left = end - System.nanoTime()) {
+      try {
+        TimeUnit.NANOSECONDS.sleep(left);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Sleeps past the record's lock for {@code slow-fail-ms}, then fails, to be retried. */
+  private void failSlowly(ChaosEvent event, ProcessingContext ctx) throws InterruptedException {
+    long millis = Long.parseLong(required("slow-fail-ms"));
+    Thread.sleep(millis);
+    throw new IllegalStateException(
+        "slow-failing event "
+            + event.id()
+            + " fails after "
+            + millis
+            + " ms, as on every delivery (attempt "
+            + ctx.attempt()
+            + ", delivery "
+            + MDC.get(MDC_DELIVERY_COUNT)
+            + ")");
   }
 
   /** The host name and the slot of this process ({@code c2} of incarnation {@code c2.3}). */
@@ -429,7 +541,9 @@ public final class ChaosConsumerMain {
   }
 
   private void haltIfArmed(ConsumerRecord<byte[], byte[]> record) {
-    if (haltArmed.compareAndSet(true, false)) {
+    // Not while a hung or slow-failing record is on its last delivery here: the broker would
+    // archive it with no trace, which tests Kafka's rule rather than idem.
+    if (holdingLast.get() == 0 && haltArmed.compareAndSet(true, false)) {
       emit(
           ChaosProtocol.HALT
               + " "
@@ -503,7 +617,9 @@ public final class ChaosConsumerMain {
               + " swallowed="
               + swallowed.get()
               + " relay-leader="
-              + (relay != null && relay.isLeader() ? 1 : 0);
+              + (relay != null && relay.isLeader() ? 1 : 0)
+              + " abandoned="
+              + count("idem.workers.abandoned");
       if (!stats.equals(lastStats)) {
         emit(stats);
         lastStats = stats;

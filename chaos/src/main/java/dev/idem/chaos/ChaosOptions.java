@@ -23,6 +23,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param lockDuration share groups: the group's acquisition lock ({@code
  *     share.record.lock.duration.ms}), which is how long a killed or halted consumer's records wait
  *     before another consumer gets them
+ * @param shareRenewals share groups: the group's {@code share.renew.acknowledge.enable}; whether
+ *     the consumers renew the locks of records still in work, or a record whose handler outlives
+ *     its lock goes to another delivery meanwhile. Unless set, drawn from the seed: every other run
+ *     of a share group goes without renewals, at no cost in time, and its seed replays that choice
  * @param duration how long events are produced at least; production goes on until every listed
  *     fault ran once and the consumers had a few seconds of load after the last one
  * @param rate unique events produced per second (their copies follow them at once)
@@ -32,6 +36,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param poisonRate the fraction of unique events the handler always fails on (at least one)
  * @param swallowRate the fraction of unique events whose handler, on its first attempt, catches an
  *     SQL error after its writes and returns normally (a careless handler); zero turns it off
+ * @param hangRate share groups: the fraction of unique events whose handler hangs, ignoring
+ *     interrupts, past the watchdog's limit on every delivery, so that each ends dead-lettered as
+ *     {@code handler-timeout} (at least one, early in the run); zero turns it off
+ * @param slowFailRate share groups: the fraction of unique events whose handler sleeps past the
+ *     record's lock, then fails with a retryable exception, on every delivery, so that each ends
+ *     dead-lettered as {@code handler-failed} (at least one, early in the run); zero turns it off
  * @param keys how many ordering keys the events are spread over
  * @param partitions partitions of each of the two topics
  * @param consumers consumer processes
@@ -52,6 +62,7 @@ public record ChaosOptions(
     String offsetStore,
     boolean share,
     Duration lockDuration,
+    boolean shareRenewals,
     Duration duration,
     int rate,
     double duplicateFraction,
@@ -59,6 +70,8 @@ public record ChaosOptions(
     int maxCopies,
     double poisonRate,
     double swallowRate,
+    double hangRate,
+    double slowFailRate,
     int keys,
     int partitions,
     int consumers,
@@ -75,6 +88,20 @@ public record ChaosOptions(
    * does not slow the consumers down.
    */
   public static final double DEFAULT_SWALLOW_RATE = 0.05;
+
+  /**
+   * The share of events whose handler hangs on every delivery, in a share group unless a run sets
+   * another. Each such record keeps a consumer from acquiring for every one of its deliveries
+   * (about six seconds each, five deliveries), so one in 20,000 events: one early in a bounded run,
+   * a few in a ten-minute soak at 150 events per second.
+   */
+  public static final double DEFAULT_HANG_RATE = 1.0 / 20_000;
+
+  /**
+   * The share of events whose handler sleeps past the lock and fails on every delivery, in a share
+   * group unless a run sets another; as rare as hung events, for the same reason.
+   */
+  public static final double DEFAULT_SLOW_FAIL_RATE = 1.0 / 20_000;
 
   /**
    * The fewest seconds between the starts of two faults. The run also waits, before the next fault,
@@ -124,6 +151,25 @@ public record ChaosOptions(
       throw new IllegalArgumentException(
           "swallow rate " + swallowRate + " is not a fraction; use 0 (off) up to below 1");
     }
+    if (!(hangRate >= 0 && hangRate < 1) || !(slowFailRate >= 0 && slowFailRate < 1)) {
+      throw new IllegalArgumentException(
+          "hang rate "
+              + hangRate
+              + " or slow-fail rate "
+              + slowFailRate
+              + " is not a fraction; use 0 (off) up to below 1");
+    }
+    if (!share && !shareRenewals) {
+      throw new IllegalArgumentException(
+          "share-renewals=false needs a share group (idem.chaos.group-type=share)");
+    }
+    if ((hangRate > 0 || slowFailRate > 0) && (!share || mode != Mode.RECORD)) {
+      throw new IllegalArgumentException(
+          "hung and slow-failing events need a share group in record mode"
+              + " (idem.chaos.group-type=share, idem.chaos.mode=record): elsewhere such a record"
+              + " would hold its key or its whole transaction of records for minutes; set"
+              + " idem.chaos.hang-rate=0 and idem.chaos.slow-fail-rate=0");
+    }
     if (consumers < 1 || partitions < 1 || keys < 1) {
       throw new IllegalArgumentException("consumers, partitions and keys must be positive");
     }
@@ -139,7 +185,9 @@ public record ChaosOptions(
 
   /**
    * Defaults: per-record mode, offsets in Kafka, every fault that applies, a random seed, {@value
-   * #DEFAULT_SWALLOW_RATE} of the events swallowing an SQL error once.
+   * #DEFAULT_SWALLOW_RATE} of the events swallowing an SQL error once; in a share group, lock
+   * renewals on or off as the seed draws, and in record mode {@link #DEFAULT_HANG_RATE} of the
+   * events hung and {@link #DEFAULT_SLOW_FAIL_RATE} slow-failing.
    */
   public static Builder builder(String label) {
     return new Builder(label);
@@ -150,7 +198,9 @@ public record ChaosOptions(
    * duration}, {@code rate}, {@code mode}, {@code group-type} ({@code consumer} or {@code share}),
    * {@code offset-store}, {@code faults} (labels, comma separated), {@code consumers}, {@code
    * swallow-rate}, {@code outbox} ({@code true}: the outbox scenario; with the default faults it
-   * adds {@link Fault#RELAY_HALT}).
+   * adds {@link Fault#RELAY_HALT}), {@code hang-rate}, {@code slow-fail-rate}, {@code
+   * share-renewals} ({@code true} or {@code false}: whether the share group renews locks; by
+   * default drawn from the seed).
    */
   public ChaosOptions withOverrides(Map<String, String> properties) {
     Builder b = toBuilder();
@@ -207,6 +257,18 @@ public record ChaosOptions(
     if (present(swallowRate)) {
       b.swallowRate(Double.parseDouble(swallowRate.trim()));
     }
+    String hangRate = properties.get("idem.chaos.hang-rate");
+    if (present(hangRate)) {
+      b.hangRate(Double.parseDouble(hangRate.trim()));
+    }
+    String slowFailRate = properties.get("idem.chaos.slow-fail-rate");
+    if (present(slowFailRate)) {
+      b.slowFailRate(Double.parseDouble(slowFailRate.trim()));
+    }
+    String renewals = properties.get("idem.chaos.share-renewals");
+    if (present(renewals)) {
+      b.shareRenewals(Boolean.parseBoolean(renewals.trim()));
+    }
     return b.build();
   }
 
@@ -225,6 +287,8 @@ public record ChaosOptions(
     b.offsetStore = offsetStore;
     b.share = share;
     b.lockDuration = lockDuration;
+    // A choice drawn from the seed stays a draw: it follows a seed a caller sets.
+    b.shareRenewals = shareRenewals == defaultRenewals(seed, share) ? null : shareRenewals;
     b.duration = duration;
     b.rate = rate;
     b.duplicateFraction = duplicateFraction;
@@ -232,6 +296,9 @@ public record ChaosOptions(
     b.maxCopies = maxCopies;
     b.poisonRate = poisonRate;
     b.swallowRate = swallowRate;
+    // Rates at their defaults stay defaults: they follow the group type and mode a caller sets.
+    b.hangRate = hangRate == defaultHangRate(share, mode) ? null : hangRate;
+    b.slowFailRate = slowFailRate == defaultSlowFailRate(share, mode) ? null : slowFailRate;
     b.keys = keys;
     b.partitions = partitions;
     b.consumers = consumers;
@@ -271,6 +338,19 @@ public record ChaosOptions(
     }
   }
 
+  /** A share group renews locks in every other run, as the seed draws; other groups have none. */
+  private static boolean defaultRenewals(long seed, boolean share) {
+    return !share || new java.util.SplittableRandom(seed ^ 0x4E3E_3A15L).nextBoolean();
+  }
+
+  private static double defaultHangRate(boolean share, Mode mode) {
+    return share && mode == Mode.RECORD ? DEFAULT_HANG_RATE : 0;
+  }
+
+  private static double defaultSlowFailRate(boolean share, Mode mode) {
+    return share && mode == Mode.RECORD ? DEFAULT_SLOW_FAIL_RATE : 0;
+  }
+
   private static boolean present(String s) {
     return s != null && !s.isBlank();
   }
@@ -283,6 +363,8 @@ public record ChaosOptions(
     private String offsetStore = "kafka";
     private boolean share;
     private Duration lockDuration = Duration.ofSeconds(3);
+    // Null: drawn from the seed by build().
+    private Boolean shareRenewals;
     private Duration duration = Duration.ofSeconds(90);
     private int rate = 100;
     private double duplicateFraction = 0.3;
@@ -290,6 +372,9 @@ public record ChaosOptions(
     private int maxCopies = 5;
     private double poisonRate = 0.001;
     private double swallowRate = DEFAULT_SWALLOW_RATE;
+    // Null: the default of the group type, decided by build().
+    private Double hangRate;
+    private Double slowFailRate;
     private int keys = 300;
     private int partitions = 6;
     private int consumers = 3;
@@ -329,6 +414,15 @@ public record ChaosOptions(
       return this;
     }
 
+    /**
+     * Whether the share group renews locks (see {@link ChaosOptions#shareRenewals()}); default
+     * drawn from the seed.
+     */
+    public Builder shareRenewals(boolean renewals) {
+      this.shareRenewals = renewals;
+      return this;
+    }
+
     public Builder duration(Duration duration) {
       this.duration = duration;
       return this;
@@ -357,6 +451,24 @@ public record ChaosOptions(
 
     public Builder swallowRate(double rate) {
       this.swallowRate = rate;
+      return this;
+    }
+
+    /**
+     * See {@link ChaosOptions#hangRate()}; default {@link #DEFAULT_HANG_RATE} in a share group in
+     * record mode, else 0.
+     */
+    public Builder hangRate(double rate) {
+      this.hangRate = rate;
+      return this;
+    }
+
+    /**
+     * See {@link ChaosOptions#slowFailRate()}; default {@link #DEFAULT_SLOW_FAIL_RATE} in a share
+     * group in record mode, else 0.
+     */
+    public Builder slowFailRate(double rate) {
+      this.slowFailRate = rate;
       return this;
     }
 
@@ -424,6 +536,7 @@ public record ChaosOptions(
           offsetStore,
           share,
           lockDuration,
+          shareRenewals == null ? defaultRenewals(seed, share) : shareRenewals,
           duration,
           rate,
           duplicateFraction,
@@ -431,6 +544,8 @@ public record ChaosOptions(
           maxCopies,
           poisonRate,
           swallowRate,
+          hangRate == null ? defaultHangRate(share, mode) : hangRate,
+          slowFailRate == null ? defaultSlowFailRate(share, mode) : slowFailRate,
           keys,
           partitions,
           consumers,

@@ -20,6 +20,15 @@ final class ChaosProtocol {
    */
   static final String HALT = "HALT";
 
+  /**
+   * {@code SLOW-HANDLERS <running> <on-last-delivery>}: how many hung or slow-failing handlers run
+   * now, and how many of them on the share group's last delivery of their record. Such a handler
+   * keeps its consumer from acquiring, which the run counts as working. The broker archives a
+   * record whose last delivery's holder dies, so the faults that end a process wait for one that
+   * holds none.
+   */
+  static final String SLOW_HANDLERS = "SLOW-HANDLERS";
+
   /** The consumer closed gracefully; the process exits with 0. */
   static final String STOPPED = "STOPPED";
 

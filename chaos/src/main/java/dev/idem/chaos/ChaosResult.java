@@ -13,11 +13,15 @@ import java.util.Locale;
  * @param mode record, batch or grouped
  * @param offsetStore where offsets were stored ({@code share-group} for a share group, which keeps
  *     none)
+ * @param shareRenewals share groups: whether the group renewed the locks of records in work
  * @param events unique events produced
  * @param records records produced (events plus copies)
  * @param duplicates extra copies produced
  * @param poison poison events produced
  * @param swallowEvents events produced whose handler swallows an SQL error on its first attempt
+ * @param hungEvents events produced whose handler hangs on every delivery (share groups)
+ * @param slowFailEvents events produced whose handler sleeps past the lock and fails on every
+ *     delivery (share groups)
  * @param faults the faults injected, in order, by label
  * @param kills consumers killed with SIGKILL
  * @param halts consumers halted between a database commit and the offset commit
@@ -37,6 +41,8 @@ import java.util.Locale;
  * @param retries attempts repeated after a failure (consumers' counters)
  * @param swallowed handler attempts that swallowed an SQL error (consumers' counters; a killed
  *     consumer's last fraction of a second is missing)
+ * @param abandoned runs the watchdog gave up: their transaction outlived lock-timeout +
+ *     handler-timeout + 1 s (consumers' counters, as {@code swallowed})
  * @param seconds how long the run took, from the first record produced to the last check
  * @param relayHalts outbox runs: processes halted between their relay's Kafka commit and its mark
  * @param outbox outbox runs: what the published topic says; null when the scenario was off
@@ -46,11 +52,14 @@ public record ChaosResult(
     long seed,
     String mode,
     String offsetStore,
+    boolean shareRenewals,
     int events,
     int records,
     int duplicates,
     int poison,
     int swallowEvents,
+    int hungEvents,
+    int slowFailEvents,
     List<String> faults,
     int kills,
     int halts,
@@ -69,6 +78,7 @@ public record ChaosResult(
     long skipped,
     long retries,
     long swallowed,
+    long abandoned,
     double seconds,
     int relayHalts,
     Invariants.OutboxEffects outbox) {
@@ -79,7 +89,7 @@ public record ChaosResult(
     partitionsNotAtEnd = List.copyOf(partitionsNotAtEnd);
   }
 
-  /** Non-poison events without a ledger row. */
+  /** Healthy events without a ledger row. */
   public int lost() {
     return effects.lost();
   }
@@ -117,10 +127,32 @@ public record ChaosResult(
       v.add(reordered() + " (topic-partition, key) groups applied out of order");
     }
     if (effects.unexpected() > 0) {
-      v.add(effects.unexpected() + " ledger entries of poison or unknown events");
+      v.add(
+          effects.unexpected() + " ledger entries of poison, hung, slow-failing or unknown events");
     }
     if (effects.poisonDeadLettered() != poison) {
       v.add(effects.poisonDeadLettered() + " of " + poison + " poison events dead-lettered");
+    }
+    if (effects.hungDeadLettered() != hungEvents) {
+      v.add(
+          effects.hungDeadLettered()
+              + " of "
+              + hungEvents
+              + " hung events dead-lettered as handler-timeout or for a lock wait behind their"
+              + " hung attempt");
+    }
+    if (effects.slowFailDeadLettered() != slowFailEvents) {
+      v.add(
+          effects.slowFailDeadLettered()
+              + " of "
+              + slowFailEvents
+              + " slow-failing events dead-lettered as handler-failed");
+    }
+    if (effects.untraced() > 0) {
+      v.add(effects.untraced() + " events with neither a processed mark nor a dead letter");
+    }
+    if (effects.markedAndDeadLettered() > 0) {
+      v.add(effects.markedAndDeadLettered() + " events with a processed mark and a dead letter");
     }
     if (effects.strayDeadLetters() > 0) {
       v.add(effects.strayDeadLetters() + " dead letters of healthy events");
@@ -147,20 +179,29 @@ public record ChaosResult(
   public String summaryLine() {
     return String.format(
         Locale.ROOT,
-        "CHAOS label=%s seed=%d mode=%s offsets=%s events=%d records=%d duplicates=%d poison=%d"
-            + " swallow-events=%d faults=%d kills=%d halts=%d restarts=%d rebalances=%d"
-            + " terminated-sessions=%d ambiguous-commits=%d retries=%d swallowed=%d lost=%d"
-            + " doubled=%d reordered=%d dead-lettered=%d locks-after=%d committed-at-end=%d/%d"
-            + " duration=%.0fs%s%s",
+        "CHAOS label=%s seed=%d mode=%s offsets=%s%s events=%d records=%d duplicates=%d poison=%d"
+            + " swallow-events=%d%s faults=%d kills=%d halts=%d restarts=%d rebalances=%d"
+            + " terminated-sessions=%d ambiguous-commits=%d retries=%d swallowed=%d%s lost=%d"
+            + " doubled=%d reordered=%d untraced=%d dead-lettered=%d locks-after=%d"
+            + " committed-at-end=%d/%d duration=%.0fs%s%s",
         label,
         seed,
         mode,
         offsetStore,
+        offsetStore.equals("share-group") ? (shareRenewals ? " renewals=on" : " renewals=off") : "",
         events,
         records,
         duplicates,
         poison,
         swallowEvents,
+        hungEvents + slowFailEvents == 0
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                " hung=%d (handler-timeout %d) slow-failing=%d",
+                hungEvents,
+                effects.hungTimedOut(),
+                slowFailEvents),
         faults.size(),
         kills,
         halts,
@@ -170,9 +211,13 @@ public record ChaosResult(
         ambiguousCommits,
         retries,
         swallowed,
+        hungEvents + slowFailEvents == 0
+            ? ""
+            : String.format(Locale.ROOT, " abandoned=%d", abandoned),
         lost(),
         doubled(),
         reordered(),
+        effects.untraced(),
         deadLettered(),
         advisoryLocks,
         partitions - partitionsNotAtEnd.size(),

@@ -42,6 +42,12 @@ public final class ChaosRun {
   private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration SESSIONS_GONE_TIMEOUT = Duration.ofSeconds(15);
 
+  /**
+   * A share group's {@code share.delivery.count.limit}: the broker's default, set on the group so
+   * that the handlers know which delivery is the last.
+   */
+  static final int SHARE_DELIVERY_LIMIT = 5;
+
   private final ChaosOptions options;
   private final ChaosCluster cluster;
   private final String name;
@@ -97,12 +103,23 @@ public final class ChaosRun {
             + ") mode="
             + options.mode().label()
             + (options.share()
-                ? " share group (lock " + options.lockDuration().toMillis() + " ms)"
+                ? " share group (lock "
+                    + options.lockDuration().toMillis()
+                    + " ms, "
+                    + (options.shareRenewals() ? "renewed" : "not renewed")
+                    + ", "
+                    + SHARE_DELIVERY_LIMIT
+                    + " deliveries; "
+                    + ShareTimings.of(options.lockDuration())
+                    + ")"
                 : " offsets=" + options.offsetStore())
             + " rate="
             + options.rate()
             + "/s swallow-rate="
             + options.swallowRate()
+            + (options.share()
+                ? " hang-rate=" + options.hangRate() + " slow-fail-rate=" + options.slowFailRate()
+                : "")
             + " faults="
             + options.faults().stream().map(Fault::label).toList()
             + (options.outbox() ? " outbox" : ""));
@@ -133,6 +150,7 @@ public final class ChaosRun {
           .build()
           .applySchema(cluster.postgres().dataSource());
     }
+    List<String> args = new ArrayList<>();
     if (options.share()) {
       // Set before any consumer joins: a killed or halted consumer's records come back to the
       // others after this lock, and the broker's default of 30 s would make each such fault wait
@@ -141,9 +159,15 @@ public final class ChaosRun {
           cluster.broker().bootstrapServers(),
           name,
           Map.of(
-              "share.record.lock.duration.ms", String.valueOf(options.lockDuration().toMillis())));
+              "share.record.lock.duration.ms",
+              String.valueOf(options.lockDuration().toMillis()),
+              "share.renew.acknowledge.enable",
+              String.valueOf(options.shareRenewals()),
+              "share.delivery.count.limit",
+              String.valueOf(SHARE_DELIVERY_LIMIT)));
+      args.addAll(ShareTimings.of(options.lockDuration()).args());
+      args.add("delivery-limit=" + SHARE_DELIVERY_LIMIT);
     }
-    List<String> args = new ArrayList<>();
     if (options.outbox()) {
       args.add("outbox-table=" + outboxTable);
       args.add("outbox-topic=" + outboxTopic);
@@ -205,7 +229,11 @@ public final class ChaosRun {
               + workload.poisonIds()
               + ", "
               + workload.swallowIds().size()
-              + " swallowing an SQL error once), all acknowledged");
+              + " swallowing an SQL error once"
+              + (options.share()
+                  ? ", hung " + workload.hangIds() + ", slow-failing " + workload.slowFailIds()
+                  : "")
+              + "), all acknowledged");
       List<String> behind =
           drain(fleet, invariants, options.outbox() ? "idem." + outboxTable : null);
       fleet.stopEverything();
@@ -224,11 +252,14 @@ public final class ChaosRun {
               options.seed(),
               options.mode().label(),
               options.share() ? "share-group" : options.offsetStore(),
+              options.shareRenewals(),
               workload.events().size(),
               workload.records(),
               workload.copies(),
               workload.poisonIds().size(),
               workload.swallowIds().size(),
+              workload.hangIds().size(),
+              workload.slowFailIds().size(),
               log.entries().stream().map(e -> e.fault().label()).toList(),
               fleet.kills(),
               fleet.halts(),
@@ -247,6 +278,7 @@ public final class ChaosRun {
               fleet.total("duplicates"),
               fleet.total("retries"),
               fleet.total("swallowed"),
+              fleet.total("abandoned"),
               seconds,
               fleet.relayHalts(),
               outbox);
@@ -295,7 +327,8 @@ public final class ChaosRun {
   /**
    * Waits until the system is whole after {@code fault}: every partition is assigned to a running
    * consumer (in a share group: nothing to wait for) and every running consumer has handled events
-   * (applied, skipped as duplicates or dead-lettered) since the fault ended. A killed member's
+   * (applied, skipped as duplicates or dead-lettered) since the fault ended, or runs a hung or
+   * slow-failing handler (share groups), which keeps it from acquiring. A killed member's
    * partitions come back only when its session expires, a rebalance takes a moment after a
    * scale-out, and the consumers' first transactions after a server restart are retried: the next
    * fault waits for the effect instead of a fixed time long enough for the slowest of them. Returns
@@ -333,7 +366,9 @@ public final class ChaosRun {
         if (base == null && reports >= reportsAtEnd.getOrDefault(p.name(), 0L) + 2) {
           baseline.put(p.name(), handled);
         }
-        if (base == null || handled <= base) {
+        // A hung or slow-failing handler keeps its consumer from acquiring until it ends: that
+        // consumer is at work, as designed, not broken.
+        if ((base == null || handled <= base) && p.slowHandlers() == 0) {
           idle.add(p.name());
         }
       }

@@ -27,6 +27,8 @@ final class ConsumerProcess {
   private final CountDownLatch ready = new CountDownLatch(1);
   private final Map<String, Long> stats = new ConcurrentHashMap<>();
   private volatile int assigned;
+  private volatile int slowHandlers;
+  private volatile int holdingLast;
   // Written by the status thread only.
   private volatile long statsReports;
   private volatile String halt;
@@ -111,6 +113,19 @@ final class ConsumerProcess {
   /** The number of partitions the consumer last reported owning. */
   int assigned() {
     return assigned;
+  }
+
+  /**
+   * How many hung or slow-failing handlers the consumer last reported running (see {@link
+   * ChaosProtocol#SLOW_HANDLERS}).
+   */
+  int slowHandlers() {
+    return slowHandlers;
+  }
+
+  /** How many of {@link #slowHandlers()} run on their record's last delivery. */
+  int holdingLast() {
+    return holdingLast;
   }
 
   /** The consumer's last reported counter {@code key} (e.g. {@code processed}), or 0. */
@@ -199,6 +214,10 @@ final class ConsumerProcess {
     switch (parts[0]) {
       case ChaosProtocol.READY -> ready.countDown();
       case ChaosProtocol.ASSIGNED -> assigned = Integer.parseInt(parts[1]);
+      case ChaosProtocol.SLOW_HANDLERS -> {
+        slowHandlers = Integer.parseInt(parts[1]);
+        holdingLast = Integer.parseInt(parts[2]);
+      }
       case ChaosProtocol.STATS -> {
         for (int i = 1; i < parts.length; i++) {
           int eq = parts[i].indexOf('=');

@@ -15,12 +15,21 @@ import java.util.Random;
  * Injects one fault at a time into a run's cluster and fleet, with every choice (which consumer,
  * how long a server stays down) drawn from the run's seeded random source. Each fault returns once
  * the system is whole again: killed consumers are restarted and ready, servers are back.
+ *
+ * <p>A fault that ends a consumer process (kill, halt, graceful stop) never picks one that runs a
+ * hung or slow-failing handler on the share group's last delivery of its record: the broker
+ * archives a record whose last delivery's holder goes away, before idem can leave a dead letter
+ * (docs/share-groups.md), and such records reach their last delivery by design. It waits for a
+ * process that holds none; any earlier delivery, and every healthy record, is fair game. A halt
+ * also prefers a process that runs no such handler at all: one that does acquires nothing until the
+ * handler ends, so its next commit, and the halt, would wait for that.
  */
 final class FaultInjector {
   private static final Duration HALT_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration SCALE_IN_TIMEOUT = Duration.ofSeconds(30);
   private static final Duration COMMIT_DROP_TIMEOUT = Duration.ofSeconds(30);
   private static final int COMMIT_REPLIES_DROPPED = 3;
+  private static final Duration HOLDER_WAIT = Duration.ofSeconds(30);
 
   private final ChaosCluster cluster;
   private final ConsumerFleet fleet;
@@ -78,7 +87,7 @@ final class FaultInjector {
   }
 
   private String kill() {
-    int slot = anyRunningSlot();
+    int slot = victimSlot(false);
     ConsumerProcess victim = fleet.running(slot);
     fleet.kill(slot);
     long down = pause(1000, 2000);
@@ -87,7 +96,7 @@ final class FaultInjector {
   }
 
   private String gracefulRestart() {
-    int slot = anyRunningSlot();
+    int slot = victimSlot(false);
     ConsumerProcess victim = fleet.running(slot);
     boolean graceful = fleet.stop(slot);
     ConsumerProcess next = fleet.start(slot);
@@ -103,8 +112,8 @@ final class FaultInjector {
     if (running.size() < 2) {
       return "skipped: fewer than two consumers run";
     }
-    int survivor = running.get(random.nextInt(running.size()));
-    List<Integer> stopped = new ArrayList<>(running);
+    int survivor = survivorSlot();
+    List<Integer> stopped = new ArrayList<>(fleet.runningSlots());
     stopped.remove(Integer.valueOf(survivor));
     fleet.stopAll(stopped);
     ConsumerProcess last = fleet.running(survivor);
@@ -167,7 +176,7 @@ final class FaultInjector {
   }
 
   private String haltAfterCommit() {
-    int slot = anyRunningSlot();
+    int slot = victimSlot(true);
     ConsumerProcess victim = fleet.running(slot);
     String at = fleet.haltAfterCommit(slot, HALT_TIMEOUT);
     long down = pause(1000, 1000);
@@ -222,12 +231,68 @@ final class FaultInjector {
         + " drops unused)";
   }
 
-  private int anyRunningSlot() {
-    List<Integer> running = fleet.runningSlots();
-    if (running.isEmpty()) {
-      throw new ChaosException("no consumer runs");
+  /**
+   * A running consumer to end, drawn from the seed among those that hold no record on its last
+   * delivery (see the class comment), and when {@code idle} among those of them that run no hung or
+   * slow-failing handler if there are any; after {@link #HOLDER_WAIT} without one, any.
+   */
+  private int victimSlot(boolean idle) {
+    long start = System.nanoTime();
+    while (true) {
+      List<Integer> running = fleet.runningSlots();
+      if (running.isEmpty()) {
+        throw new ChaosException("no consumer runs");
+      }
+      List<Integer> free = running.stream().filter(slot -> holding(slot) == 0).toList();
+      List<Integer> unstalled = free.stream().filter(slot -> slowHandlers(slot) == 0).toList();
+      if (idle && !unstalled.isEmpty()) {
+        free = unstalled;
+      }
+      boolean late = System.nanoTime() - start > HOLDER_WAIT.toNanos();
+      if (!free.isEmpty() || late) {
+        noteWait(start, late);
+        List<Integer> from = free.isEmpty() ? running : free;
+        return from.get(random.nextInt(from.size()));
+      }
+      Sleep.millis(100);
     }
-    return running.get(random.nextInt(running.size()));
+  }
+
+  /**
+   * The consumer a scale-in keeps: once at most one holds a record on its last delivery, that one,
+   * else one drawn from the seed; after {@link #HOLDER_WAIT}, any.
+   */
+  private int survivorSlot() {
+    long start = System.nanoTime();
+    while (true) {
+      List<Integer> running = fleet.runningSlots();
+      List<Integer> holders = running.stream().filter(slot -> holding(slot) > 0).toList();
+      boolean late = System.nanoTime() - start > HOLDER_WAIT.toNanos();
+      if (holders.size() <= 1 || late) {
+        noteWait(start, late);
+        return holders.size() == 1 ? holders.get(0) : running.get(random.nextInt(running.size()));
+      }
+      Sleep.millis(100);
+    }
+  }
+
+  private int holding(int slot) {
+    ConsumerProcess p = fleet.running(slot);
+    return p == null ? 0 : p.holdingLast();
+  }
+
+  private int slowHandlers(int slot) {
+    ConsumerProcess p = fleet.running(slot);
+    return p == null ? 0 : p.slowHandlers();
+  }
+
+  private void noteWait(long startNanos, boolean late) {
+    long waited = millisSince(startNanos, System.nanoTime());
+    if (late) {
+      log.note("every consumer held a record on its last delivery for " + waited + " ms; took one");
+    } else if (waited >= 100) {
+      log.note("waited " + waited + " ms for a consumer holding no record on its last delivery");
+    }
   }
 
   private static boolean awaitAssigned(ConsumerProcess p, int count, Duration timeout) {

@@ -8,8 +8,10 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -36,7 +38,33 @@ final class Invariants {
   private final boolean offsetsInPostgresql;
   private final boolean share;
 
-  /** What the ledger and the dead letters say about the workload's events. */
+  /** The table of idem's processed marks (the consumers' default schema and name). */
+  static final String PROCESSED = "idem.processed_events";
+
+  /** The table of idem's dead letters (the consumers' default schema and name). */
+  static final String DEAD_LETTERS = "idem.dead_letters";
+
+  /**
+   * What the ledger, the processed marks and the dead letters say about the workload's events.
+   *
+   * @param rows ledger rows
+   * @param applied healthy events with a ledger row
+   * @param lost healthy events without one
+   * @param doubled events with more than one
+   * @param unexpected ledger rows of events that must not be applied (poison, hung, slow-failing)
+   *     or that the workload does not know
+   * @param reorderedGroups (topic-partition, key) groups out of order (none in a share group)
+   * @param deadLettered dead-letter rows of the run's consumer
+   * @param poisonDeadLettered poison events with their dead letter, for the expected reason
+   * @param hungDeadLettered hung events with their dead letter, for an expected reason
+   * @param hungTimedOut of those, the ones given up as {@code handler-timeout} (the others timed
+   *     out waiting for the event's lock behind an earlier delivery's hung attempt)
+   * @param slowFailDeadLettered slow-failing events with their dead letter, for the expected reason
+   * @param strayDeadLetters dead letters of healthy events
+   * @param untraced events with neither a processed mark nor a dead letter: a record the broker
+   *     archived, or whose offset moved on, with no trace in idem's tables
+   * @param markedAndDeadLettered events with both a processed mark and a dead letter
+   */
   record Effects(
       long rows,
       int applied,
@@ -46,8 +74,16 @@ final class Invariants {
       int reorderedGroups,
       int deadLettered,
       int poisonDeadLettered,
+      int hungDeadLettered,
+      int hungTimedOut,
+      int slowFailDeadLettered,
       int strayDeadLetters,
+      int untraced,
+      int markedAndDeadLettered,
       List<String> samples) {}
+
+  /** A dead letter: whether it carries the event id, why the record was given up, and on what. */
+  private record DeadLetter(boolean hasEventId, String reason, String exceptionClass) {}
 
   /**
    * @param database direct connections to the database (not through the proxy)
@@ -223,9 +259,9 @@ final class Invariants {
                 + parts[0]);
       }
     }
-    java.util.Set<String> published = new java.util.HashSet<>();
+    Set<String> published = new HashSet<>();
     firstValue.values().forEach(v -> published.add(v.split("\\|")[0]));
-    java.util.Set<String> applied = new java.util.HashSet<>();
+    Set<String> applied = new HashSet<>();
     Map<String, Integer> committedPerKey = new HashMap<>();
     try (Connection c = database.getConnection();
         Statement st = c.createStatement()) {
@@ -296,7 +332,12 @@ final class Invariants {
         samples);
   }
 
-  /** Compares the ledger and the dead letters with the workload. */
+  /**
+   * Compares the ledger, the processed marks and the dead letters with the workload: every healthy
+   * event applied once; every poison, hung and slow-failing event dead-lettered once, for a reason
+   * {@link Workload#isExpectedDeadLetter} allows, and never applied; every event traced by exactly
+   * one of a processed mark and a dead letter.
+   */
   Effects effects(Workload workload) throws SQLException {
     Map<String, Integer> rowsPerEvent = new HashMap<>();
     long rows = 0;
@@ -312,14 +353,28 @@ final class Invariants {
       }
       // A share group promises no order, so there is nothing to check.
       int reordered = share ? 0 : reorderedGroups(s, samples);
-      Map<String, Boolean> deadLetters = new HashMap<>();
+      Map<String, DeadLetter> deadLetters = new HashMap<>();
       try (PreparedStatement ps =
           c.prepareStatement(
-              "SELECT event_id, has_event_id FROM idem.dead_letters WHERE consumer_name = ?")) {
+              "SELECT event_id, has_event_id, reason, exception_class FROM "
+                  + DEAD_LETTERS
+                  + " WHERE consumer_name = ?")) {
         ps.setString(1, consumerName);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
-            deadLetters.put(rs.getString(1), rs.getBoolean(2));
+            deadLetters.put(
+                rs.getString(1),
+                new DeadLetter(rs.getBoolean(2), rs.getString(3), rs.getString(4)));
+          }
+        }
+      }
+      Set<String> marked = new HashSet<>();
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT event_id FROM " + PROCESSED + " WHERE consumer_name = ?")) {
+        ps.setString(1, consumerName);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            marked.add(rs.getString(1));
           }
         }
       }
@@ -328,33 +383,70 @@ final class Invariants {
       int applied = 0;
       int unexpected = 0;
       int poisonDeadLettered = 0;
+      int hungDeadLettered = 0;
+      int hungTimedOut = 0;
+      int slowFailDeadLettered = 0;
+      int untraced = 0;
+      int markedAndDeadLettered = 0;
       for (Workload.Planned p : workload.events()) {
-        String id = p.event().id();
+        ChaosEvent event = p.event();
+        String id = event.id();
         int n = rowsPerEvent.getOrDefault(id, 0);
-        if (p.event().poison()) {
-          if (n > 0) {
-            unexpected++;
-            sample(samples, "poison event applied: " + id);
+        DeadLetter letter = deadLetters.get(id);
+        if (letter != null && marked.contains(id)) {
+          markedAndDeadLettered++;
+          sample(samples, "processed mark and dead letter: " + id);
+        }
+        if (letter == null && !marked.contains(id)) {
+          untraced++;
+          // A lost event has no mark either; its sample says so.
+          if (!event.healthy() || n > 0) {
+            sample(samples, "neither processed mark nor dead letter: " + id + " " + event);
           }
-          if (Boolean.TRUE.equals(deadLetters.get(id))) {
-            poisonDeadLettered++;
+        }
+        if (n > 1) {
+          doubled++;
+          sample(samples, "applied " + n + " times: " + id);
+        }
+        if (event.healthy()) {
+          if (n == 0) {
+            lost++;
+            sample(samples, "lost: " + id + " " + event);
           } else {
-            sample(samples, "poison event not dead-lettered: " + id);
+            applied++;
           }
           continue;
         }
-        if (n == 0) {
-          lost++;
-          sample(samples, "lost: " + id + " " + p.event());
-        } else {
-          applied++;
-          if (n > 1) {
-            doubled++;
-            sample(samples, "applied " + n + " times: " + id);
+        if (n > 0) {
+          unexpected++;
+          sample(samples, "applied, but must be dead-lettered: " + id + " " + event);
+        }
+        if (letter == null
+            || !letter.hasEventId()
+            || !workload.isExpectedDeadLetter(event, letter.reason(), letter.exceptionClass())) {
+          sample(
+              samples,
+              "not dead-lettered as "
+                  + workload.deadLetterReasons(event)
+                  + ": "
+                  + id
+                  + " "
+                  + event
+                  + (letter == null
+                      ? " (no dead letter)"
+                      : " (" + letter.reason() + ", " + letter.exceptionClass() + ")"));
+        } else if (event.poison()) {
+          poisonDeadLettered++;
+        } else if (event.hang()) {
+          hungDeadLettered++;
+          if (letter.reason().equals(Workload.HANDLER_TIMEOUT)) {
+            hungTimedOut++;
           }
+        } else {
+          slowFailDeadLettered++;
         }
       }
-      java.util.Set<String> known = new java.util.HashSet<>();
+      Set<String> known = new HashSet<>();
       workload.events().forEach(p -> known.add(p.event().id()));
       for (String id : rowsPerEvent.keySet()) {
         if (!known.contains(id)) {
@@ -362,11 +454,21 @@ final class Invariants {
           sample(samples, "unknown event in the ledger: " + id);
         }
       }
+      Set<String> healthyIds = new HashSet<>();
+      workload.events().stream()
+          .filter(p -> p.event().healthy())
+          .forEach(p -> healthyIds.add(p.event().id()));
       int stray = 0;
-      for (String id : deadLetters.keySet()) {
-        if (!workload.poisonIds().contains(id)) {
+      for (Map.Entry<String, DeadLetter> e : deadLetters.entrySet()) {
+        if (healthyIds.contains(e.getKey()) || !known.contains(e.getKey())) {
           stray++;
-          sample(samples, "dead letter of a healthy event: " + id);
+          sample(
+              samples,
+              "dead letter of a healthy or unknown event: "
+                  + e.getKey()
+                  + " ("
+                  + e.getValue().reason()
+                  + ")");
         }
       }
       return new Effects(
@@ -378,7 +480,12 @@ final class Invariants {
           reordered,
           deadLetters.size(),
           poisonDeadLettered,
+          hungDeadLettered,
+          hungTimedOut,
+          slowFailDeadLettered,
           stray,
+          untraced,
+          markedAndDeadLettered,
           samples);
     }
   }
@@ -430,7 +537,7 @@ final class Invariants {
    * Partitions whose committed position is not their end offset: Kafka's committed offset, and with
    * offsets stored in PostgreSQL the stored position too. In a share group the position is where
    * the group has nothing left to deliver (see {@link #sharePositions}); a record the broker
-   * archived without a row in the ledger or the dead letters shows as lost in {@link #effects}.
+   * archived without a processed mark or a dead letter shows as untraced in {@link #effects}.
    */
   List<String> partitionsNotAtEnd() {
     Map<String, Object> config =

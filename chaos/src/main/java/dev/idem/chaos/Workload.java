@@ -22,20 +22,45 @@ import java.util.Set;
  * careless handler does. That share is drawn from a random stream of its own, so the trait leaves
  * every other property of a seed's events as it was.
  *
+ * <p>Share-group runs also have <em>hung</em> and <em>slow-failing</em> events ({@link
+ * ChaosOptions#hangRate()}, {@link ChaosOptions#slowFailRate()}), each placed like the poison
+ * events, one in a block of events, from a random stream of its own, the first of each among the
+ * first {@value #FIRST_WITHIN} events so that even a short run sees it through all its deliveries.
+ * A place that falls on a poison (or, for a slow-failing one, a hung) event moves to the next
+ * event. A hung event has no extra copies: each copy would hang through deliveries of its own,
+ * keeping consumers from acquiring for longer, and would mostly wait for the event's lock behind
+ * the other's hung attempt, so that the event would mostly be dead-lettered for that wait rather
+ * than as a hang (see {@link #isExpectedDeadLetter}). Neither kind swallows an error.
+ *
  * <p>Not thread-safe: one producer thread draws the events; read the drawn ones after it stopped.
  */
 public final class Workload {
+  /** The dead-letter reason of a record whose handler failed: poison and slow-failing events. */
+  public static final String HANDLER_FAILED = "handler-failed";
+
+  /** The dead-letter reason of a record whose attempt the watchdog gave up: hung events. */
+  public static final String HANDLER_TIMEOUT = "handler-timeout";
+
+  /** The exception of an attempt whose wait for the event's lock timed out. */
+  static final String LOCK_WAIT_FAILURE = "org.postgresql.util.PSQLException";
+
+  /** The first hung and the first slow-failing event come among this many events. */
+  static final int FIRST_WITHIN = 100;
+
   private final ChaosOptions options;
   private final String idPrefix;
   private final String original;
   private final String other;
-  private final int poisonBlock;
+  private final OnePerBlock poison;
+  private final OnePerBlock hang;
+  private final OnePerBlock slowFail;
   private final int[] nextSeq;
   private final List<Planned> drawn = new ArrayList<>();
   private final Set<String> poisonIds = new LinkedHashSet<>();
   private final Set<String> swallowIds = new LinkedHashSet<>();
+  private final Set<String> hangIds = new LinkedHashSet<>();
+  private final Set<String> slowFailIds = new LinkedHashSet<>();
   private int copies;
-  private int poisonAt = -1;
 
   /** Where one record goes. */
   public record Target(String topic, int partition) {}
@@ -57,8 +82,12 @@ public final class Workload {
     this.idPrefix = idPrefix;
     this.original = original;
     this.other = other;
-    this.poisonBlock =
-        options.poisonRate() <= 0 ? 0 : (int) Math.max(2, Math.round(1 / options.poisonRate()));
+    this.poison = new OnePerBlock(options.poisonRate(), ~options.seed(), Integer.MAX_VALUE);
+    // Constants apart from the other streams' (~seed, the swallow stream's), so the draws are
+    // unrelated and a seed's other events stay what they were.
+    this.hang = new OnePerBlock(options.hangRate(), options.seed() ^ 0x4A96_0B1CL, FIRST_WITHIN);
+    this.slowFail =
+        new OnePerBlock(options.slowFailRate(), options.seed() ^ 0x510F_A11EL, FIRST_WITHIN);
     this.nextSeq = new int[options.keys()];
   }
 
@@ -68,12 +97,22 @@ public final class Workload {
     Random random = new Random(mix(options.seed(), i));
     int k = random.nextInt(options.keys());
     String key = "k" + k;
-    boolean poison = isPoison(i);
+    boolean isPoison = poison.takes(i, true);
+    boolean hangs = hang.takes(i, !isPoison);
+    boolean failsSlowly = slowFail.takes(i, !isPoison && !hangs);
+    boolean healthy = !isPoison && !hangs && !failsSlowly;
     ChaosEvent event =
-        new ChaosEvent(idPrefix + "-" + i, key, ++nextSeq[k], poison, !poison && swallows(i));
+        new ChaosEvent(
+            idPrefix + "-" + i,
+            key,
+            ++nextSeq[k],
+            isPoison,
+            healthy && swallows(i),
+            hangs,
+            failsSlowly);
     List<Target> targets = new ArrayList<>();
     targets.add(new Target(original, partitionOf(key, options.partitions())));
-    if (random.nextDouble() < options.duplicateFraction()) {
+    if (!hangs && random.nextDouble() < options.duplicateFraction()) {
       int extra =
           options.minCopies() + random.nextInt(options.maxCopies() - options.minCopies() + 1);
       for (int c = 0; c < extra; c++) {
@@ -88,6 +127,12 @@ public final class Workload {
     if (event.swallow()) {
       swallowIds.add(event.id());
     }
+    if (hangs) {
+      hangIds.add(event.id());
+    }
+    if (failsSlowly) {
+      slowFailIds.add(event.id());
+    }
     Planned planned = new Planned(event, List.copyOf(targets));
     drawn.add(planned);
     return planned;
@@ -101,16 +146,44 @@ public final class Workload {
     return this;
   }
 
-  private boolean isPoison(int i) {
-    if (poisonBlock == 0) {
+  /**
+   * One event in every block of {@code 1 / rate} events, at a place drawn from {@code seed} and the
+   * block's number; in the first block among the first half of it and the first {@code firstWithin}
+   * events. A place whose event is taken already moves to the next free event.
+   */
+  private static final class OnePerBlock {
+    private final int block;
+    private final long seed;
+    private final int firstWithin;
+    private int due;
+    private boolean pending;
+
+    OnePerBlock(double rate, long seed, int firstWithin) {
+      this.block = rate <= 0 ? 0 : (int) Math.max(2, Math.round(1 / rate));
+      this.seed = seed;
+      this.firstWithin = firstWithin;
+    }
+
+    /**
+     * Whether event {@code i} is the block's one; asked for every event in order, {@code free} when
+     * no other kind took it.
+     */
+    boolean takes(int i, boolean free) {
+      if (block == 0) {
+        return false;
+      }
+      if (i % block == 0) {
+        int number = i / block;
+        int bound = number == 0 ? Math.max(1, Math.min(block / 2, firstWithin)) : block;
+        due = number * block + new Random(mix(seed, number)).nextInt(bound);
+        pending = true;
+      }
+      if (pending && i >= due && free) {
+        pending = false;
+        return true;
+      }
       return false;
     }
-    int block = i / poisonBlock;
-    if (i % poisonBlock == 0) {
-      int bound = block == 0 ? Math.max(1, poisonBlock / 2) : poisonBlock;
-      poisonAt = block * poisonBlock + new Random(mix(~options.seed(), block)).nextInt(bound);
-    }
-    return i == poisonAt;
   }
 
   private boolean swallows(int i) {
@@ -144,6 +217,48 @@ public final class Workload {
   /** The ids of the drawn events whose handler swallows an SQL error on its first attempt. */
   public Set<String> swallowIds() {
     return Set.copyOf(swallowIds);
+  }
+
+  /** The ids of the drawn events whose handler hangs on every delivery. */
+  public Set<String> hangIds() {
+    return Set.copyOf(hangIds);
+  }
+
+  /** The ids of the drawn events whose handler sleeps past the lock, then fails, every delivery. */
+  public Set<String> slowFailIds() {
+    return Set.copyOf(slowFailIds);
+  }
+
+  /**
+   * The reasons the one dead letter of {@code event} may give; empty for a healthy event, which
+   * must be applied and never dead-lettered. Poison and slow-failing events: {@value
+   * #HANDLER_FAILED}. Hung events: {@value #HANDLER_TIMEOUT}, or {@value #HANDLER_FAILED} for a
+   * lock wait (see {@link #isExpectedDeadLetter}).
+   */
+  public Set<String> deadLetterReasons(ChaosEvent event) {
+    if (event.hang()) {
+      return Set.of(HANDLER_TIMEOUT, HANDLER_FAILED);
+    }
+    return event.healthy() ? Set.of() : Set.of(HANDLER_FAILED);
+  }
+
+  /**
+   * Whether a dead letter giving {@code reason} and {@code exceptionClass} is the one {@code event}
+   * must end with. A hung event's is {@value #HANDLER_TIMEOUT} when the watchdog gave up the last
+   * delivery's own attempt. When an earlier delivery ended while its attempt still hung (a group
+   * that does not renew locks, {@link ChaosOptions#shareRenewals()}, or a renewal the broker
+   * refused), that attempt holds the event's lock until the server or the watchdog ends it, and the
+   * last delivery's attempts time out waiting for it: then {@value #HANDLER_FAILED} with the
+   * driver's exception ({@value #LOCK_WAIT_FAILURE}). A hung handler never throws, so no other
+   * failure may be given for it.
+   */
+  public boolean isExpectedDeadLetter(ChaosEvent event, String reason, String exceptionClass) {
+    if (!deadLetterReasons(event).contains(reason)) {
+      return false;
+    }
+    return !event.hang()
+        || reason.equals(HANDLER_TIMEOUT)
+        || LOCK_WAIT_FAILURE.equals(exceptionClass);
   }
 
   /** How many extra copies the drawn events have. */

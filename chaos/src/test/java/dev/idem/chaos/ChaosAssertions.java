@@ -7,20 +7,43 @@ final class ChaosAssertions {
   private ChaosAssertions() {}
 
   /**
-   * Zero lost, zero doubled, zero reordered; every poison event dead-lettered once and nothing
-   * else; no advisory lock or consumer session left; every partition committed to its end.
+   * Zero lost, zero doubled, zero reordered; every poison and slow-failing event dead-lettered once
+   * as {@code handler-failed}, every hung one once as {@code handler-timeout} or, when an earlier
+   * delivery's hung attempt still held the event's lock, as {@code handler-failed} for that lock
+   * wait (see {@link Workload#isExpectedDeadLetter}); none of them applied, and nothing else
+   * dead-lettered; every event traced by a processed mark or a dead letter, never both; no advisory
+   * lock or consumer session left; every partition committed to its end (in a share group: nothing
+   * left to deliver).
    */
   static void assertExactlyOnce(ChaosResult r) {
     String seed = "seed " + r.seed() + ": " + r.effects().samples();
     assertThat(r.lost()).as("lost events, " + seed).isZero();
     assertThat(r.doubled()).as("doubled events, " + seed).isZero();
     assertThat(r.reordered()).as("reordered groups, " + seed).isZero();
-    assertThat(r.effects().unexpected()).as("ledger rows of poison events, " + seed).isZero();
+    assertThat(r.effects().unexpected())
+        .as("ledger rows of poison, hung or slow-failing events, " + seed)
+        .isZero();
     assertThat(r.effects().poisonDeadLettered())
-        .as("poison events dead-lettered, " + seed)
+        .as("poison events dead-lettered as handler-failed, " + seed)
         .isEqualTo(r.poison());
-    assertThat(r.effects().strayDeadLetters()).as("dead letters of healthy events").isZero();
-    assertThat(r.effects().applied()).isEqualTo(r.events() - r.poison());
+    assertThat(r.effects().hungDeadLettered())
+        .as("hung events dead-lettered as handler-timeout or for a lock wait, " + seed)
+        .isEqualTo(r.hungEvents());
+    assertThat(r.effects().slowFailDeadLettered())
+        .as("slow-failing events dead-lettered as handler-failed, " + seed)
+        .isEqualTo(r.slowFailEvents());
+    assertThat(r.effects().strayDeadLetters())
+        .as("dead letters of healthy events, " + seed)
+        .isZero();
+    assertThat(r.effects().untraced())
+        .as("events with neither a processed mark nor a dead letter, " + seed)
+        .isZero();
+    assertThat(r.effects().markedAndDeadLettered())
+        .as("events with a processed mark and a dead letter, " + seed)
+        .isZero();
+    int deadLettered = r.poison() + r.hungEvents() + r.slowFailEvents();
+    assertThat(r.deadLettered()).as("dead letters").isEqualTo(deadLettered);
+    assertThat(r.effects().applied()).isEqualTo(r.events() - deadLettered);
     assertThat(r.advisoryLocks()).as("advisory locks after shutdown").isZero();
     assertThat(r.consumerSessions()).as("consumer sessions after shutdown").isZero();
     assertThat(r.partitionsNotAtEnd()).as("partitions not committed to their end").isEmpty();
@@ -30,7 +53,7 @@ final class ChaosAssertions {
       String samples = "seed " + r.seed() + ": " + o.samples();
       assertThat(o.events())
           .as("events published through the outbox")
-          .isEqualTo(r.events() - r.poison());
+          .isEqualTo(r.events() - deadLettered);
       assertThat(o.lost()).as("applied events never published, " + samples).isZero();
       assertThat(o.unknown()).as("published events without a ledger row, " + samples).isZero();
       assertThat(o.gaps())
@@ -49,6 +72,22 @@ final class ChaosAssertions {
   static void assertSwallowedErrorsStruck(ChaosResult r) {
     if (r.swallowEvents() > 0) {
       assertThat(r.swallowed()).as("handler attempts that swallowed an SQL error").isPositive();
+    }
+  }
+
+  /**
+   * When {@code options} asked for hung and slow-failing events, the workload had them, and the
+   * watchdog gave up at least one run per hung event (its dead letter's reason says the last one).
+   */
+  static void assertHungAndSlowHandlersStruck(ChaosResult r, ChaosOptions options) {
+    if (options.hangRate() > 0) {
+      assertThat(r.hungEvents()).as("hung events").isPositive();
+      assertThat(r.abandoned())
+          .as("runs the watchdog gave up")
+          .isGreaterThanOrEqualTo(r.hungEvents());
+    }
+    if (options.slowFailRate() > 0) {
+      assertThat(r.slowFailEvents()).as("slow-failing events").isPositive();
     }
   }
 

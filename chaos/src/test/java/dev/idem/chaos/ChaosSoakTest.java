@@ -28,5 +28,6 @@ class ChaosSoakTest {
     ChaosResult result = assertTimeoutPreemptively(bound, () -> ChaosRun.run(options));
     ChaosAssertions.assertExactlyOnce(result);
     ChaosAssertions.assertEveryFaultRan(result, options.faults());
+    ChaosAssertions.assertHungAndSlowHandlersStruck(result, options);
   }
 }

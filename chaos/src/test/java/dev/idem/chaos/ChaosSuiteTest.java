@@ -15,10 +15,16 @@ import org.junit.jupiter.api.Timeout;
  * transaction and the stored positions that kills and rebalances resume from. In every run a share
  * of the handlers swallow an SQL error on their first attempt ({@link
  * ChaosOptions#DEFAULT_SWALLOW_RATE}). A fourth run puts three share-group consumers on two
- * single-partition topics under the faults that hit a share group's own moments. A seed from {@code
- * -Didem.chaos.seed} replays a run; otherwise each run draws one and prints it. The per-record run
- * carries the outbox scenario ({@link ChaosOptions#outbox()}): the published topic must hold every
- * applied event once after deduplication, in commit order per key.
+ * single-partition topics under the faults that hit a share group's own moments, with one hung
+ * handler (it blocks, ignoring interrupts, past the watchdog's limit on every delivery) and one
+ * slow-failing handler (it sleeps past the record lock, then throws, on every delivery) among its
+ * first events: both must end dead-lettered once, the hung one as {@code handler-timeout} (or for a
+ * lock wait behind its own hung earlier delivery), the slow one as {@code handler-failed}, never
+ * applied, and no event may be left with neither a processed mark nor a dead letter. The seed draws
+ * whether that group renews record locks ({@code -Didem.chaos.share-renewals} sets it). A seed from
+ * {@code -Didem.chaos.seed} replays a run; otherwise each run draws one and prints it. The
+ * per-record run carries the outbox scenario ({@link ChaosOptions#outbox()}): the published topic
+ * must hold every applied event once after deduplication, in commit order per key.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class ChaosSuiteTest {
@@ -51,6 +57,8 @@ class ChaosSuiteTest {
     // killed or halted consumer's acquired records come back after the acquisition lock (three
     // seconds here), a PostgreSQL restart closes the gate that stops acquiring, and a dropped
     // COMMIT reply leaves a record committed but not acknowledged. There is no order to check.
+    // The hung and slow-failing handlers come with a share group by default (ChaosOptions): their
+    // records go through all five deliveries, which sets the run's length.
     run(
         options("share")
             .share(true)
@@ -86,5 +94,6 @@ class ChaosSuiteTest {
     ChaosAssertions.assertExactlyOnce(result);
     ChaosAssertions.assertEveryFaultRan(result, options.faults());
     ChaosAssertions.assertSwallowedErrorsStruck(result);
+    ChaosAssertions.assertHungAndSlowHandlersStruck(result, options);
   }
 }

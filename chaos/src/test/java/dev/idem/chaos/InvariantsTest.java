@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
  * The end-of-run checks catch what they are meant to: a ledger written by hand with a lost, a
  * doubled and a reordered event, and dead letters that are missing or stray, gives exactly those
  * counts; the swallowing handler's writes, committed the way pgjdbc commits an aborted transaction,
- * count as lost; a held advisory lock is seen.
+ * count as lost; hung and slow-failing events count only when dead-lettered for their reason; an
+ * event with neither a processed mark nor a dead letter, or with both, is counted; a held advisory
+ * lock is seen.
  */
 class InvariantsTest {
   private static final String CONSUMER = "checker";
@@ -49,9 +51,13 @@ class InvariantsTest {
       s.execute("CREATE SCHEMA IF NOT EXISTS idem");
       s.execute(
           "CREATE TABLE IF NOT EXISTS idem.dead_letters (consumer_name text NOT NULL,"
-              + " event_id text NOT NULL, has_event_id boolean NOT NULL,"
-              + " PRIMARY KEY (consumer_name, event_id))");
+              + " event_id text NOT NULL, has_event_id boolean NOT NULL, reason text NOT NULL,"
+              + " exception_class text, PRIMARY KEY (consumer_name, event_id))");
       s.execute("TRUNCATE idem.dead_letters");
+      s.execute(
+          "CREATE TABLE IF NOT EXISTS idem.processed_events (consumer_name text NOT NULL,"
+              + " event_id text NOT NULL, PRIMARY KEY (consumer_name, event_id))");
+      s.execute("TRUNCATE idem.processed_events");
     }
     workload = new Workload(ChaosOptions.builder("unit").seed(7).build(), "e", "a", "b").draw(1200);
     invariants = invariants(false);
@@ -83,6 +89,74 @@ class InvariantsTest {
     assertThat(e.unexpected()).isZero();
     assertThat(e.poisonDeadLettered()).isEqualTo(workload.poisonIds().size());
     assertThat(e.strayDeadLetters()).isZero();
+    assertThat(e.untraced()).isZero();
+    assertThat(e.markedAndDeadLettered()).isZero();
+  }
+
+  @Test
+  void hungAndSlowFailingEventsCountOnlyWhenDeadLetteredForTheirReason() throws SQLException {
+    Workload share =
+        new Workload(ChaosOptions.builder("unit").seed(7).share(true).build(), "e", "a", "b")
+            .draw(1200);
+    String hung = share.hangIds().iterator().next();
+    String slow = share.slowFailIds().iterator().next();
+    applyAll(share.events().stream().filter(p -> p.event().healthy()).toList());
+    deadLetter(share.poisonIds());
+    deadLetter(List.of(hung), Workload.HANDLER_TIMEOUT);
+    deadLetter(List.of(slow), Workload.HANDLER_FAILED);
+
+    Invariants.Effects clean = invariants(true).effects(share);
+    assertThat(clean.hungDeadLettered()).isEqualTo(1);
+    assertThat(clean.hungTimedOut()).isEqualTo(1);
+    assertThat(clean.slowFailDeadLettered()).isEqualTo(1);
+    assertThat(clean.applied()).isEqualTo(1200 - share.poisonIds().size() - 2);
+    assertThat(clean.lost()).isZero();
+    assertThat(clean.unexpected()).isZero();
+    assertThat(clean.strayDeadLetters()).isZero();
+    assertThat(clean.untraced()).isZero();
+
+    // Reasons swapped: a hung event given up as a handler failure, a slow one as a hang.
+    undeadLetter(List.of(hung, slow));
+    deadLetter(List.of(hung), Workload.HANDLER_FAILED);
+    deadLetter(List.of(slow), Workload.HANDLER_TIMEOUT);
+    Invariants.Effects swapped = invariants(true).effects(share);
+    assertThat(swapped.hungDeadLettered()).isZero();
+    assertThat(swapped.slowFailDeadLettered()).isZero();
+    assertThat(swapped.samples()).anyMatch(line -> line.contains(hung) && line.contains("failed"));
+
+    // A hung event's last delivery may time out waiting for the lock its earlier delivery's hung
+    // attempt holds: handler-failed for that lock wait, and for nothing else.
+    undeadLetter(List.of(hung));
+    deadLetter(List.of(hung), Workload.HANDLER_FAILED, Workload.LOCK_WAIT_FAILURE);
+    assertThat(invariants(true).effects(share).hungDeadLettered()).isEqualTo(1);
+    assertThat(invariants(true).effects(share).hungTimedOut()).isZero();
+
+    // The hung attempt's row committed: applied although it must be dead-lettered.
+    write(List.of(entry(share.events().stream().filter(p -> p.event().hang()).findFirst().get())));
+    assertThat(invariants(true).effects(share).unexpected()).isEqualTo(1);
+  }
+
+  @Test
+  void anEventWithNeitherAMarkNorADeadLetterOrWithBothIsCounted() throws SQLException {
+    List<Workload.Planned> healthy =
+        workload.events().stream().filter(p -> p.event().healthy()).toList();
+    Workload.Planned archived = healthy.get(10);
+    Workload.Planned both = healthy.get(20);
+    write(healthy.stream().map(InvariantsTest::entry).toList());
+    mark(healthy.stream().filter(p -> p != archived).map(p -> p.event().id()).toList());
+    deadLetter(workload.poisonIds());
+    Workload.Planned poison =
+        workload.events().stream().filter(p -> p.event().poison()).findFirst().orElseThrow();
+    // A dead letter for an applied event, and a mark for a dead-lettered one.
+    deadLetter(List.of(both.event().id()));
+    mark(List.of(poison.event().id()));
+
+    Invariants.Effects e = invariants.effects(workload);
+
+    assertThat(e.untraced()).isEqualTo(1);
+    assertThat(e.markedAndDeadLettered()).isEqualTo(2);
+    assertThat(e.lost()).as("its effects are in the ledger").isZero();
+    assertThat(e.samples()).anyMatch(line -> line.contains(archived.event().id()));
   }
 
   @Test
@@ -171,6 +245,7 @@ class InvariantsTest {
       }
     }
     write(rows);
+    mark(rows.stream().map(r -> r.event().id()).distinct().toList());
     deadLetter(List.of(healthy.get(40).event().id()));
 
     Invariants.Effects e = invariants.effects(workload);
@@ -235,8 +310,23 @@ class InvariantsTest {
     assertThat(invariants.advisoryLocks()).isZero();
   }
 
+  /** Writes the events' ledger rows and processed marks, as their transactions would. */
   private static void applyAll(List<Workload.Planned> events) throws SQLException {
     write(events.stream().map(InvariantsTest::entry).toList());
+    mark(events.stream().map(p -> p.event().id()).toList());
+  }
+
+  private static void mark(List<String> ids) throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO idem.processed_events (consumer_name, event_id) VALUES (?, ?)")) {
+      for (String id : ids) {
+        ps.setString(1, CONSUMER);
+        ps.setString(2, id);
+        ps.executeUpdate();
+      }
+    }
   }
 
   private static Ledger.Entry entry(Workload.Planned p) {
@@ -251,11 +341,36 @@ class InvariantsTest {
   }
 
   private static void deadLetter(Iterable<String> ids) throws SQLException {
+    deadLetter(ids, Workload.HANDLER_FAILED);
+  }
+
+  private static void deadLetter(Iterable<String> ids, String reason) throws SQLException {
+    deadLetter(ids, reason, "java.lang.IllegalStateException");
+  }
+
+  private static void deadLetter(Iterable<String> ids, String reason, String exceptionClass)
+      throws SQLException {
     try (Connection c = postgres.dataSource().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
-                "INSERT INTO idem.dead_letters (consumer_name, event_id, has_event_id)"
-                    + " VALUES (?, ?, true)")) {
+                "INSERT INTO idem.dead_letters"
+                    + " (consumer_name, event_id, has_event_id, reason, exception_class)"
+                    + " VALUES (?, ?, true, ?, ?)")) {
+      for (String id : ids) {
+        ps.setString(1, CONSUMER);
+        ps.setString(2, id);
+        ps.setString(3, reason);
+        ps.setString(4, exceptionClass);
+        ps.executeUpdate();
+      }
+    }
+  }
+
+  private static void undeadLetter(List<String> ids) throws SQLException {
+    try (Connection c = postgres.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "DELETE FROM idem.dead_letters WHERE consumer_name = ? AND event_id = ?")) {
       for (String id : ids) {
         ps.setString(1, CONSUMER);
         ps.setString(2, id);

@@ -98,8 +98,68 @@ class WorkloadTest {
     for (int i = 0; i < with.size(); i++) {
       ChaosEvent a = with.get(i).event();
       ChaosEvent b = without.get(i).event();
-      assertThat(new ChaosEvent(a.id(), a.key(), a.seq(), a.poison(), false)).isEqualTo(b);
+      assertThat(new ChaosEvent(a.id(), a.key(), a.seq(), a.poison(), false, false, false))
+          .isEqualTo(b);
       assertThat(with.get(i).targets()).isEqualTo(without.get(i).targets());
+    }
+  }
+
+  @Test
+  void aShareGroupRunHasOneHungAndOneSlowFailingEventEarlyAndFewLaterWithoutChangingTheRest() {
+    ChaosOptions share = OPTIONS.toBuilder().share(true).build();
+    ChaosOptions plain = OPTIONS.toBuilder().share(true).hangRate(0).slowFailRate(0).build();
+    assertThat(share.hangRate()).isEqualTo(ChaosOptions.DEFAULT_HANG_RATE);
+    assertThat(share.slowFailRate()).isEqualTo(ChaosOptions.DEFAULT_SLOW_FAIL_RATE);
+    for (long seed = 0; seed < 50; seed++) {
+      Workload w = draw(share.toBuilder().seed(seed).build(), Workload.FIRST_WITHIN);
+      assertThat(w.hangIds()).as("seed %d", seed).hasSize(1);
+      assertThat(w.slowFailIds()).as("seed %d", seed).hasSize(1);
+      assertThat(w.hangIds()).doesNotContainAnyElementsOf(w.slowFailIds());
+    }
+    List<Workload.Planned> with = draw(share, 100_000).events();
+    List<Workload.Planned> without = draw(plain, 100_000).events();
+    List<Workload.Planned> hung = with.stream().filter(p -> p.event().hang()).toList();
+    List<Workload.Planned> slow = with.stream().filter(p -> p.event().slowFail()).toList();
+    assertThat(hung).hasSize(5);
+    assertThat(slow).hasSize(5);
+    // A copy of a hung event would wait behind its hung attempt and could be dead-lettered for
+    // that lock wait instead: hung events have none.
+    assertThat(hung).allSatisfy(p -> assertThat(p.targets()).hasSize(1));
+    assertThat(hung).noneMatch(p -> p.event().poison() || p.event().swallow());
+    assertThat(slow).noneMatch(p -> p.event().poison() || p.event().swallow());
+    // Their streams are their own: the rest of a seed's events stay what they were.
+    for (int i = 0; i < with.size(); i++) {
+      ChaosEvent a = with.get(i).event();
+      ChaosEvent b = without.get(i).event();
+      if (a.healthy()) {
+        assertThat(a).isEqualTo(b);
+        assertThat(with.get(i).targets()).isEqualTo(without.get(i).targets());
+      } else {
+        assertThat(a.poison()).isEqualTo(b.poison());
+        assertThat(with.get(i).targets().get(0)).isEqualTo(without.get(i).targets().get(0));
+      }
+    }
+  }
+
+  @Test
+  void eachKindOfEventHasItsStatedDeadLetter() {
+    Workload w = draw(OPTIONS.toBuilder().share(true).build(), 1_000);
+    String lockWait = Workload.LOCK_WAIT_FAILURE;
+    for (Workload.Planned p : w.events()) {
+      ChaosEvent e = p.event();
+      if (e.hang()) {
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_TIMEOUT, "any")).isTrue();
+        // Only a lock wait behind an earlier delivery's hung attempt: a hung handler never throws.
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_FAILED, lockWait)).isTrue();
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_FAILED, "java.lang.Exception"))
+            .isFalse();
+      } else if (e.poison() || e.slowFail()) {
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_FAILED, "any")).isTrue();
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_TIMEOUT, "any")).isFalse();
+      } else {
+        assertThat(w.deadLetterReasons(e)).isEmpty();
+        assertThat(w.isExpectedDeadLetter(e, Workload.HANDLER_FAILED, lockWait)).isFalse();
+      }
     }
   }
 }
