@@ -13,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
@@ -34,36 +32,6 @@ class GroupedTransactionTest {
 
   @RegisterExtension final Closer closer = new Closer();
 
-  /**
-   * Holds the tasks the dispatcher hands it until {@link #open()}: the test opens it once every
-   * record is in flight, so that the first run of the partition's lane takes all of them into one
-   * group.
-   */
-  private static final class GateExecutor implements java.util.concurrent.Executor {
-    private final ExecutorService workers = Executors.newCachedThreadPool();
-    private final List<Runnable> held = new ArrayList<>();
-    private boolean open;
-
-    @Override
-    public synchronized void execute(Runnable task) {
-      if (open) {
-        workers.execute(task);
-      } else {
-        held.add(task);
-      }
-    }
-
-    synchronized void open() {
-      open = true;
-      held.forEach(workers::execute);
-      held.clear();
-    }
-
-    void close() {
-      workers.shutdownNow();
-    }
-  }
-
   private IdempotentConsumer<String> start(
       IdemConfig config, DataSource pool, GateExecutor gate, EventHandler<String> handler) {
     IdempotentConsumer<String> c =
@@ -76,8 +44,7 @@ class GroupedTransactionTest {
   /** Starts a grouped consumer on {@code name}'s records and lets its first group run whole. */
   private IdempotentConsumer<String> startWhenAllInFlight(
       IdemConfig config, int records, EventHandler<String> handler) {
-    GateExecutor gate = new GateExecutor();
-    closer.add(gate::close);
+    GateExecutor gate = closer.add(new GateExecutor());
     IdempotentConsumer<String> c = start(config, closer.add(pool(4)), gate, handler);
     awaitTrue(
         Duration.ofSeconds(60), "every record in flight", () -> c.snapshot().inFlight() == records);
