@@ -307,6 +307,92 @@ class GroupedTransactionTest {
     assertThat(c.snapshot().failures()).isZero();
   }
 
+  /** How records reach their transaction, for the test of what a retrying record holds back. */
+  enum Mode {
+    RECORD,
+    GROUPED,
+    BATCH
+  }
+
+  /**
+   * Pins a documented limit: in grouped and batch mode the lane is the partition, so a record
+   * waiting for its retry holds back every later record of its partition; per record, only those of
+   * its key.
+   */
+  @ParameterizedTest
+  @EnumSource(Mode.class)
+  void aRetryingRecordHoldsBackItsWholePartitionInGroupedAndBatchModeButOnlyItsKeyPerRecord(
+      Mode mode) throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-hold-" + mode.name().toLowerCase());
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      records.add(record(name, 0, i == 0 ? "a" : "b", "e" + i, "v" + i));
+    }
+    send(records);
+    IdemConfig.Builder config =
+        config(name, name).retry(RetryPolicy.fixed(5, Duration.ofMillis(1500)));
+    IdempotentConsumer.Builder<String> builder =
+        consumerBuilder(
+            switch (mode) {
+              case RECORD -> config.build();
+              case GROUPED -> config.transactionMaxRecords(2).build();
+              case BATCH -> config.batchSize(2).build();
+            },
+            Payloads.utf8(),
+            closer.add(pool(4)));
+    // e0 (key "a") fails twice, then waits 1.5 s for its third attempt.
+    if (mode == Mode.BATCH) {
+      builder.batchHandler(
+          (events, ctx) -> {
+            for (BatchEvent<String> e : events) {
+              if (e.eventId().equals("e0") && ctx.attempt() < 3) {
+                throw new IllegalStateException("e0 fails twice");
+              }
+              try (var ps =
+                  ctx.connection()
+                      .prepareStatement(
+                          "INSERT INTO " + name + " (event_id, payload) VALUES (?, ?)")) {
+                ps.setString(1, e.eventId());
+                ps.setString(2, e.payload());
+                ps.executeUpdate();
+              }
+            }
+          });
+    } else {
+      builder.handler(
+          (event, ctx) -> {
+            if (ctx.eventId().equals("e0") && ctx.attempt() < 3) {
+              throw new IllegalStateException("e0 fails twice");
+            }
+            insertEffect(name, event, ctx);
+          });
+    }
+    GateExecutor gate = closer.add(new GateExecutor());
+    IdempotentConsumer<String> c = closer.add(builder.executor(gate).build());
+    c.start();
+    awaitTrue(Duration.ofSeconds(60), "every record in flight", () -> c.snapshot().inFlight() == 4);
+    gate.open();
+
+    awaitCommitted(name, name, 4);
+    // e2 and e3 (key "b") come after the first group or batch: are they applied before e0 is?
+    long appliedBeforeE0 =
+        count(
+            "SELECT count(*) FROM "
+                + name
+                + " b WHERE b.event_id IN ('e2', 'e3')"
+                + " AND b.at < (SELECT at FROM "
+                + name
+                + " WHERE event_id = 'e0')");
+    assertThat(count("SELECT count(*) FROM " + name)).as("each applied once").isEqualTo(4);
+    if (mode == Mode.RECORD) {
+      assertThat(appliedBeforeE0).as("only e0's key waits").isEqualTo(2);
+    } else {
+      assertThat(appliedBeforeE0).as("the whole partition waits for e0").isZero();
+    }
+  }
+
   @Test
   void moreThanSixtyFourRecordsPerTransactionAreRefusedWithTheKeyAndTheReason() {
     assertThatThrownBy(() -> config("c", "t").transactionMaxRecords(65).build())
