@@ -13,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
@@ -34,36 +32,6 @@ class GroupedTransactionTest {
 
   @RegisterExtension final Closer closer = new Closer();
 
-  /**
-   * Holds the tasks the dispatcher hands it until {@link #open()}: the test opens it once every
-   * record is in flight, so that the first run of the partition's lane takes all of them into one
-   * group.
-   */
-  private static final class GateExecutor implements java.util.concurrent.Executor {
-    private final ExecutorService workers = Executors.newCachedThreadPool();
-    private final List<Runnable> held = new ArrayList<>();
-    private boolean open;
-
-    @Override
-    public synchronized void execute(Runnable task) {
-      if (open) {
-        workers.execute(task);
-      } else {
-        held.add(task);
-      }
-    }
-
-    synchronized void open() {
-      open = true;
-      held.forEach(workers::execute);
-      held.clear();
-    }
-
-    void close() {
-      workers.shutdownNow();
-    }
-  }
-
   private IdempotentConsumer<String> start(
       IdemConfig config, DataSource pool, GateExecutor gate, EventHandler<String> handler) {
     IdempotentConsumer<String> c =
@@ -76,8 +44,7 @@ class GroupedTransactionTest {
   /** Starts a grouped consumer on {@code name}'s records and lets its first group run whole. */
   private IdempotentConsumer<String> startWhenAllInFlight(
       IdemConfig config, int records, EventHandler<String> handler) {
-    GateExecutor gate = new GateExecutor();
-    closer.add(gate::close);
+    GateExecutor gate = closer.add(new GateExecutor());
     IdempotentConsumer<String> c = start(config, closer.add(pool(4)), gate, handler);
     awaitTrue(
         Duration.ofSeconds(60), "every record in flight", () -> c.snapshot().inFlight() == records);
@@ -338,6 +305,92 @@ class GroupedTransactionTest {
       assertThat(calls.get("e" + i).get()).as("e" + i + " ran once").isEqualTo(1);
     }
     assertThat(c.snapshot().failures()).isZero();
+  }
+
+  /** How records reach their transaction, for the test of what a retrying record holds back. */
+  enum Mode {
+    RECORD,
+    GROUPED,
+    BATCH
+  }
+
+  /**
+   * Pins a documented limit: in grouped and batch mode the lane is the partition, so a record
+   * waiting for its retry holds back every later record of its partition; per record, only those of
+   * its key.
+   */
+  @ParameterizedTest
+  @EnumSource(Mode.class)
+  void aRetryingRecordHoldsBackItsWholePartitionInGroupedAndBatchModeButOnlyItsKeyPerRecord(
+      Mode mode) throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-hold-" + mode.name().toLowerCase());
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      records.add(record(name, 0, i == 0 ? "a" : "b", "e" + i, "v" + i));
+    }
+    send(records);
+    IdemConfig.Builder config =
+        config(name, name).retry(RetryPolicy.fixed(5, Duration.ofMillis(1500)));
+    IdempotentConsumer.Builder<String> builder =
+        consumerBuilder(
+            switch (mode) {
+              case RECORD -> config.build();
+              case GROUPED -> config.transactionMaxRecords(2).build();
+              case BATCH -> config.batchSize(2).build();
+            },
+            Payloads.utf8(),
+            closer.add(pool(4)));
+    // e0 (key "a") fails twice, then waits 1.5 s for its third attempt.
+    if (mode == Mode.BATCH) {
+      builder.batchHandler(
+          (events, ctx) -> {
+            for (BatchEvent<String> e : events) {
+              if (e.eventId().equals("e0") && ctx.attempt() < 3) {
+                throw new IllegalStateException("e0 fails twice");
+              }
+              try (var ps =
+                  ctx.connection()
+                      .prepareStatement(
+                          "INSERT INTO " + name + " (event_id, payload) VALUES (?, ?)")) {
+                ps.setString(1, e.eventId());
+                ps.setString(2, e.payload());
+                ps.executeUpdate();
+              }
+            }
+          });
+    } else {
+      builder.handler(
+          (event, ctx) -> {
+            if (ctx.eventId().equals("e0") && ctx.attempt() < 3) {
+              throw new IllegalStateException("e0 fails twice");
+            }
+            insertEffect(name, event, ctx);
+          });
+    }
+    GateExecutor gate = closer.add(new GateExecutor());
+    IdempotentConsumer<String> c = closer.add(builder.executor(gate).build());
+    c.start();
+    awaitTrue(Duration.ofSeconds(60), "every record in flight", () -> c.snapshot().inFlight() == 4);
+    gate.open();
+
+    awaitCommitted(name, name, 4);
+    // e2 and e3 (key "b") come after the first group or batch: are they applied before e0 is?
+    long appliedBeforeE0 =
+        count(
+            "SELECT count(*) FROM "
+                + name
+                + " b WHERE b.event_id IN ('e2', 'e3')"
+                + " AND b.at < (SELECT at FROM "
+                + name
+                + " WHERE event_id = 'e0')");
+    assertThat(count("SELECT count(*) FROM " + name)).as("each applied once").isEqualTo(4);
+    if (mode == Mode.RECORD) {
+      assertThat(appliedBeforeE0).as("only e0's key waits").isEqualTo(2);
+    } else {
+      assertThat(appliedBeforeE0).as("the whole partition waits for e0").isZero();
+    }
   }
 
   @Test

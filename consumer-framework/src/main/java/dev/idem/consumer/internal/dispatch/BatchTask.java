@@ -25,6 +25,12 @@ import org.slf4j.LoggerFactory;
  * record does not hold back the others. A grouped transaction that committed with records it did
  * not finish (failed, or held back behind a failed record of their key) hands those to the same
  * one-at-a-time path, in offset order.
+ *
+ * <p>Attempts: a record that failed in its savepoint used up that attempt, and on its turn the
+ * record path decides what follows as after a failed run alone (a retry after the backoff, or a
+ * dead letter without another run); a record held back behind it was not attempted. A transaction
+ * that failed or hung as a whole was an attempt of each of its records, since which one caused it
+ * is not known; each of them then runs alone at least once.
  */
 public final class BatchTask<T> implements GroupRunner {
   private static final Logger log = LoggerFactory.getLogger(BatchTask.class);
@@ -73,6 +79,7 @@ public final class BatchTask<T> implements GroupRunner {
       }
       Read<T> read = records.read(w.record);
       if (read.ok()) {
+        w.eventId = read.eventId(); // for a dead letter decided without a run of its own
         batch.add(read);
         batchWorks.add(w);
         continue;
@@ -116,6 +123,9 @@ public final class BatchTask<T> implements GroupRunner {
       for (int i = 0; i < batchWorks.size(); i++) {
         batchWorks.get(i).done = !result.unfinished().get(i);
       }
+      // A record that failed in its savepoint used up this attempt; the policy decides on its
+      // turn in the one-at-a-time pass. One held back behind it was not attempted.
+      result.failedAttempts().forEach((i, failure) -> batchWorks.get(i).groupFailure = failure);
       if (result.unfinished().isEmpty()) {
         return Step.DONE;
       }
@@ -145,8 +155,18 @@ public final class BatchTask<T> implements GroupRunner {
         batchWorks.size(),
         head.partition,
         result.failure().toString());
+    // Which record failed the transaction is not known: it was an attempt of each of its
+    // records, and each runs alone next (at least once, even past the policy's attempts: the
+    // records beside a poison record must not be given up untried).
+    result.failedAttempts().keySet().forEach(i -> nextAttempt(batchWorks.get(i)));
     group.forEach(w -> w.fallback = true);
     return oneByOne(group);
+  }
+
+  /** {@code w}'s attempt failed in a transaction of several records; it runs alone next. */
+  private void nextAttempt(Work w) {
+    w.attempt++;
+    metrics.retry(w.record.topic());
   }
 
   @Override
@@ -158,7 +178,12 @@ public final class BatchTask<T> implements GroupRunner {
           unit,
           group.size(),
           group.get(0).partition);
-      group.forEach(w -> w.fallback = true);
+      for (Work w : group) {
+        w.fallback = true;
+        if (!w.done) {
+          nextAttempt(w); // the hung transaction was an attempt of each record it held
+        }
+      }
       return Step.retryAfter(Duration.ZERO);
     }
     for (Work w : group) {
@@ -174,7 +199,12 @@ public final class BatchTask<T> implements GroupRunner {
       if (w.done) {
         continue;
       }
-      Step step = recordTask.apply(w);
+      Throwable groupFailure = w.groupFailure;
+      w.groupFailure = null;
+      Step step =
+          groupFailure != null
+              ? recordTask.afterGroupFailure(w, groupFailure)
+              : recordTask.apply(w);
       if (!step.done()) {
         return step;
       }

@@ -12,6 +12,16 @@ public interface RecordPath {
   Step apply(Work work);
 
   /**
+   * Attempt {@code work.attempt} at {@code work}'s record failed with {@code failure} in a grouped
+   * transaction that committed the other records: decides what follows, as after a failed run of
+   * the record alone (a retry after the backoff, or a dead letter). This default runs the record
+   * alone now, for a path that counts its attempts itself.
+   */
+  default Step afterGroupFailure(Work work, Throwable failure) {
+    return apply(work);
+  }
+
+  /**
    * The watchdog abandoned a run of {@code work}: decides what follows, as after a failed attempt.
    * Called under the dispatcher's lock; must not block, run user code or touch the database.
    */

@@ -9,6 +9,7 @@ import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.RecordAttempts;
 import dev.idem.consumer.observation.Traceparent;
 import java.time.Duration;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,26 +51,55 @@ public final class RecordTask implements RecordPath {
 
   @Override
   public Step apply(Work work) {
+    return guarded(work, () -> attempt(work));
+  }
+
+  /**
+   * The record's attempt failed in a grouped transaction: that attempt counts, and the retry policy
+   * decides what follows as if it had failed alone.
+   */
+  @Override
+  public Step afterGroupFailure(Work work, Throwable failure) {
+    return guarded(
+        work,
+        () -> {
+          if (work.eventId != null) {
+            MDC.put("idem.event_id", work.eventId);
+          }
+          return failed(work, failure);
+        });
+  }
+
+  private Step attempt(Work work) {
+    ConsumerRecord<byte[], byte[]> record = work.record;
+    if (work.pendingDeadLetterReason != null) {
+      return deadLetter(work, work.pendingDeadLetterReason, work.pendingDeadLetterFailure);
+    }
+    Outcome outcome = processor.process(record, work.attempt, parkScope(work));
+    if (work.abandoned) {
+      return Step.DISCARDED; // the watchdog gave this run up; the lane went on with a copy
+    }
+    work.eventId = outcome.eventId();
+    if (outcome.eventId() != null) {
+      MDC.put("idem.event_id", outcome.eventId());
+    }
+    return switch (outcome.kind()) {
+      case PROCESSED, DUPLICATE, DEAD_LETTERED, PARKED -> Step.DONE;
+      case UNREADABLE -> unreadable(work, outcome);
+      case FAILED -> failed(work, outcome.failure());
+    };
+  }
+
+  /**
+   * Runs {@code step} for {@code work} with the record in the logging MDC; a simulated crash or a
+   * fatal VM error stops the consumer.
+   */
+  private Step guarded(Work work, Supplier<Step> step) {
     ConsumerRecord<byte[], byte[]> record = work.record;
     MDC.put("idem.consumer", consumerName);
     MDC.put("idem.record", record.topic() + "-" + record.partition() + "@" + record.offset());
     try {
-      if (work.pendingDeadLetterReason != null) {
-        return deadLetter(work, work.pendingDeadLetterReason, work.pendingDeadLetterFailure);
-      }
-      Outcome outcome = processor.process(record, work.attempt, parkScope(work));
-      if (work.abandoned) {
-        return Step.DISCARDED; // the watchdog gave this run up; the lane went on with a copy
-      }
-      work.eventId = outcome.eventId();
-      if (outcome.eventId() != null) {
-        MDC.put("idem.event_id", outcome.eventId());
-      }
-      return switch (outcome.kind()) {
-        case PROCESSED, DUPLICATE, DEAD_LETTERED, PARKED -> Step.DONE;
-        case UNREADABLE -> unreadable(work, outcome);
-        case FAILED -> failed(work, outcome.failure());
-      };
+      return step.get();
     } catch (FaultHook.SimulatedCrash crash) {
       onCrash.run();
       return Step.retryAfter(Duration.ofDays(1));

@@ -44,6 +44,12 @@ public final class Work {
   boolean fallback;
 
   /**
+   * Grouped mode: the failure of this record's attempt {@link #attempt} in a grouped transaction
+   * that committed the others, while what follows it (a retry, a dead letter) is not decided yet.
+   */
+  Throwable groupFailure;
+
+  /**
    * Set on the objects an abandoned run was given: its thread must stop at the next check and
    * change nothing. The lane holds copies from then on.
    */
@@ -78,6 +84,7 @@ public final class Work {
     this.eventId = from.eventId;
     this.done = from.done;
     this.fallback = from.fallback;
+    this.groupFailure = from.groupFailure;
   }
 
   /** The record. */

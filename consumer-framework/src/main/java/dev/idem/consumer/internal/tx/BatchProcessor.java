@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,11 +49,12 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
   @Override
   public GroupRun run(List<Read<T>> items, List<Object> orderingKeys, int attempt) {
     Map<String, Read<T>> distinct = new LinkedHashMap<>();
-    // Every record a transaction covers, by event id: the copies inside the batch are done when
-    // the transaction of their first copy commits.
-    Map<String, List<ConsumerRecord<byte[], byte[]>>> covered = new HashMap<>();
-    for (Read<T> p : items) {
-      covered.computeIfAbsent(p.eventId(), id -> new ArrayList<>(1)).add(p.record());
+    // Every record a transaction covers (its index in items), by event id: the copies inside the
+    // batch are done when the transaction of their first copy commits.
+    Map<String, BitSet> covered = new HashMap<>();
+    for (int i = 0; i < items.size(); i++) {
+      Read<T> p = items.get(i);
+      covered.computeIfAbsent(p.eventId(), id -> new BitSet()).set(i);
       if (distinct.putIfAbsent(p.eventId(), p) != null) {
         env.metrics().duplicate(p.record().topic()); // a copy inside the same batch
       }
@@ -60,12 +62,15 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
     List<Read<T>> unique = new ArrayList<>(distinct.values());
     for (int from = 0; from < unique.size(); from += maxLocks) {
       List<Read<T>> chunk = unique.subList(from, Math.min(unique.size(), from + maxLocks));
-      List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>(chunk.size());
+      BitSet attempted = new BitSet(items.size());
       for (Read<T> p : chunk) {
-        records.addAll(covered.get(p.eventId()));
+        attempted.or(covered.get(p.eventId()));
       }
+      List<ConsumerRecord<byte[], byte[]>> records =
+          attempted.stream().mapToObj(i -> items.get(i).record()).toList();
       GroupRun run =
-          env.observe(Unit.batch(records, attempt), () -> transact(chunk, records, attempt));
+          env.observe(
+              Unit.batch(records, attempt), () -> transact(chunk, records, attempted, attempt));
       if (!run.committed()) {
         return run;
       }
@@ -76,12 +81,19 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
     return GroupRun.allDone();
   }
 
+  /**
+   * One transaction over {@code chunk}, whose records (copies included) are those at {@code
+   * attempted} in the batch.
+   */
   private GroupRun transact(
-      List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt) {
+      List<Read<T>> chunk,
+      List<ConsumerRecord<byte[], byte[]>> records,
+      BitSet attempted,
+      int attempt) {
     Attempted<Set<String>> tx =
         env.transact(Unit.batch(records, attempt), c -> steps(c, chunk, records, attempt));
     if (!tx.ok()) {
-      return GroupRun.failed(tx.failure());
+      return GroupRun.failed(tx.failure(), attempted);
     }
     for (Read<T> p : chunk) {
       if (tx.value().contains(p.eventId())) {

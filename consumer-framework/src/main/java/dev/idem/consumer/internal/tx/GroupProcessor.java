@@ -11,6 +11,8 @@ import java.util.BitSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
 /**
@@ -70,10 +72,14 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
               return null;
             });
     if (!tx.ok()) {
-      return GroupRun.failed(tx.failure());
+      // Which record made the transaction fail is not known (a failed COMMIT, a handler that
+      // ended the transaction): the failure is an attempt of each record.
+      BitSet all = new BitSet(items.size());
+      all.set(0, items.size());
+      return GroupRun.failed(tx.failure(), all);
     }
     BitSet unfinished = new BitSet(items.size());
-    Throwable first = null;
+    SortedMap<Integer, Throwable> failed = new TreeMap<>();
     for (int i = 0; i < items.size(); i++) {
       ConsumerRecord<byte[], byte[]> r = items.get(i).record();
       if (kinds[i] == Outcome.Kind.PROCESSED) {
@@ -84,7 +90,7 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
         unfinished.set(i);
         if (failures[i] != null) {
           env.metrics().failure(r.topic());
-          first = first == null ? failures[i] : first;
+          failed.put(i, failures[i]);
         }
       }
     }
@@ -93,7 +99,7 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
         env.faults().afterDatabaseCommit(items.get(i).record());
       }
     }
-    return new GroupRun(null, unfinished, first);
+    return new GroupRun(null, unfinished, failed);
   }
 
   /**

@@ -19,9 +19,13 @@ import java.util.BitSet;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
 import java.util.stream.LongStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -44,6 +48,7 @@ class BatchTaskTest {
 
   private static final Duration OUTAGE_DELAY = Duration.ofMillis(400);
   private static final Duration RECORD_RETRY = Duration.ofMillis(100);
+  private static final Step RETRY_AFTER_1 = Step.retryAfter(RECORD_RETRY);
   private static final Step AFTER_ABANDONED = Step.retryAfter(Duration.ofMillis(250));
 
   private final List<String> log = new ArrayList<>();
@@ -87,7 +92,7 @@ class BatchTaskTest {
 
   @Test
   void aBatchThatFailsForAnotherReasonThanTheDatabaseFallsBackToOneRecordAtATimeInOffsetOrder() {
-    transaction.endsWith(new GroupRun(new IllegalStateException("a poison record"), null, null));
+    transaction.endsWith(failedAsAWhole(new IllegalStateException("a poison record"), 0, 5));
     single.retryOnce(2);
     List<Work> group = group(5);
 
@@ -107,8 +112,7 @@ class BatchTaskTest {
   @Test
   void aConnectionFailureRetriesTheWholeGroupAfterTheOutageDelayWithoutFallingBack() {
     transaction.endsWith(
-        new GroupRun(new SQLTransientConnectionException("refused", "08001"), null, null),
-        allDone());
+        failedAsAWhole(new SQLTransientConnectionException("refused", "08001"), 0, 3), allDone());
     List<Work> group = group(3);
 
     assertThat(task.apply(group)).isEqualTo(Step.retryAfter(OUTAGE_DELAY));
@@ -123,12 +127,89 @@ class BatchTaskTest {
     BitSet unfinished = new BitSet();
     unfinished.set(3);
     unfinished.set(1);
-    transaction.endsWith(new GroupRun(null, unfinished, new IllegalStateException("failed")));
+    transaction.endsWith(
+        new GroupRun(null, unfinished, new TreeMap<>(Map.of(1, new IllegalStateException("1")))));
     List<Work> group = group(5);
 
     assertThat(task.apply(group)).isEqualTo(Step.DONE);
-    assertThat(log).containsExactly("batch [0, 1, 2, 3, 4]", "record 1", "record 3");
+    assertThat(log).containsExactly("batch [0, 1, 2, 3, 4]", "decided 1", "record 3");
     assertThat(group).allMatch(Work::finished);
+  }
+
+  @Test
+  void aRecordThatFailedInItsSavepointHasThatAttemptCountedAndOneHeldBackBehindItHasNot() {
+    BitSet unfinished = new BitSet();
+    unfinished.set(1);
+    unfinished.set(3);
+    transaction.endsWith(
+        new GroupRun(null, unfinished, new TreeMap<>(Map.of(1, new IllegalStateException("1")))));
+    List<Work> group = group(5);
+
+    task.apply(group);
+
+    assertThat(single.attempts).containsExactly(Map.entry(1L, 1), Map.entry(3L, 1));
+    assertThat(metrics.retries()).as("the policy decides, on the record path").isZero();
+  }
+
+  @Test
+  void aBatchThatFailsAsAWholeWasAnAttemptOfEachOfItsRecordsWhichThenRunAloneAsTheirSecond() {
+    transaction.endsWith(failedAsAWhole(new IllegalStateException("a poison record"), 0, 3));
+    List<Work> group = group(3);
+
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(single.attempts)
+        .containsExactly(Map.entry(0L, 2), Map.entry(1L, 2), Map.entry(2L, 2));
+    assertThat(metrics.retries()).as("one retry per record").isEqualTo(3);
+  }
+
+  @Test
+  void aBatchSplitAtTheLockCapCountsItsFailedTransactionOnlyForThatTransactionsRecords() {
+    // Records 0 and 1 committed in a first transaction, 2 and 3 failed in the second.
+    transaction.endsWith(failedAsAWhole(new IllegalStateException("a poison record"), 2, 4));
+    List<Work> group = group(4);
+
+    task.apply(group);
+
+    assertThat(single.attempts)
+        .containsExactly(Map.entry(0L, 1), Map.entry(1L, 1), Map.entry(2L, 2), Map.entry(3L, 2));
+  }
+
+  @Test
+  void aHungBatchWasAnAttemptOfEachOfItsRecords() {
+    List<Work> group = group(3);
+
+    task.abandoned(group, hung());
+    task.apply(group);
+
+    assertThat(single.attempts)
+        .containsExactly(Map.entry(0L, 2), Map.entry(1L, 2), Map.entry(2L, 2));
+    assertThat(metrics.retries()).isEqualTo(3);
+  }
+
+  @Test
+  void aRecordThatFailedInItsSavepointWithNoAttemptLeftIsDeadLetteredWithoutRunningAgain() {
+    GroupRunner grouped = groupedOverRecordTask(1);
+    List<Work> group = group(3);
+
+    assertThat(grouped.apply(group)).isEqualTo(Step.DONE);
+    assertThat(records.attempts()).as("no run alone").isEmpty();
+    assertThat(records.deadLetters()).containsExactly("handler-failed after 1 attempt(s)");
+    assertThat(metrics.retries()).isZero();
+  }
+
+  @Test
+  void aRecordThatFailedInItsSavepointIsRetriedAfterTheBackoffAsItsSecondAttempt() {
+    records.attemptsEndWith(ScriptedAttempts.failed(new IllegalStateException("again")));
+    GroupRunner grouped = groupedOverRecordTask(3);
+    List<Work> group = group(3);
+
+    assertThat(grouped.apply(group)).as("the backoff after attempt 1").isEqualTo(RETRY_AFTER_1);
+    assertThat(records.attempts()).isEmpty();
+    assertThat(grouped.apply(group)).isEqualTo(Step.retryAfter(Duration.ofMillis(200)));
+    assertThat(grouped.apply(group)).isEqualTo(Step.DONE);
+    assertThat(records.attempts()).containsExactly(2, 3);
+    assertThat(records.deadLetters()).containsExactly("handler-failed after 3 attempt(s)");
+    assertThat(metrics.retries()).isEqualTo(2);
   }
 
   @Test
@@ -152,7 +233,7 @@ class BatchTaskTest {
 
   @Test
   void anAbandonedRunOfARecordInTheFallBackGoesToThatRecordsPath() {
-    transaction.endsWith(new GroupRun(new IllegalStateException("a poison record"), null, null));
+    transaction.endsWith(failedAsAWhole(new IllegalStateException("a poison record"), 0, 3));
     single.retryOnce(1);
     List<Work> group = group(3);
     task.apply(group); // falls back; record 0 done, record 1 to be retried
@@ -176,7 +257,14 @@ class BatchTaskTest {
   }
 
   private static GroupRun allDone() {
-    return new GroupRun(null, new BitSet(), null);
+    return new GroupRun(null, new BitSet(), new TreeMap<>());
+  }
+
+  /** A transaction that failed as a whole, over the records at {@code from} to {@code to - 1}. */
+  private static GroupRun failedAsAWhole(Throwable failure, int from, int to) {
+    SortedMap<Integer, Throwable> attempted = new TreeMap<>();
+    IntStream.range(from, to).forEach(i -> attempted.put(i, failure));
+    return new GroupRun(failure, null, attempted);
   }
 
   private static HungAttemptException hung() {
@@ -232,9 +320,38 @@ class BatchTaskTest {
     }
   }
 
+  /**
+   * A grouped transaction over the real record path with {@code maxAttempts}, in which record 1
+   * fails in its savepoint and the others commit.
+   */
+  private GroupRunner groupedOverRecordTask(int maxAttempts) {
+    BitSet unfinished = new BitSet();
+    unfinished.set(1);
+    transaction.endsWith(
+        new GroupRun(null, unfinished, new TreeMap<>(Map.of(1, new IllegalStateException("1")))));
+    FailurePolicy policy =
+        new FailurePolicy(
+            new RetryPolicy(maxAttempts, RECORD_RETRY, Duration.ofSeconds(10), 2.0, 0.0),
+            FailureClassifier.retryAll(),
+            Duration.ofSeconds(10),
+            records::isKeyRace);
+    return new BatchTask<>(
+        records,
+        transaction,
+        record -> record.offset(),
+        "group",
+        new RecordTask("c", records, policy, metrics, crashes::incrementAndGet),
+        policy,
+        metrics,
+        crashes::incrementAndGet);
+  }
+
   /** The record path: logs each record, done unless told to ask for one retry. */
   private final class ScriptedPath implements RecordPath {
     private final Set<Long> retryOnce = new HashSet<>();
+
+    /** The attempt number of each record's run, by offset, in the order of the runs. */
+    private final List<Map.Entry<Long, Integer>> attempts = new ArrayList<>();
 
     /** The record at {@code offset} asks for a retry on its first run. */
     void retryOnce(long offset) {
@@ -244,7 +361,16 @@ class BatchTaskTest {
     @Override
     public Step apply(Work work) {
       log.add("record " + work.record().offset());
+      attempts.add(Map.entry(work.record().offset(), work.attempt));
       return retryOnce.remove(work.record().offset()) ? Step.retryAfter(RECORD_RETRY) : Step.DONE;
+    }
+
+    /** Decides as if the record were given up: done. */
+    @Override
+    public Step afterGroupFailure(Work work, Throwable failure) {
+      log.add("decided " + work.record().offset());
+      attempts.add(Map.entry(work.record().offset(), work.attempt));
+      return Step.DONE;
     }
 
     @Override
