@@ -213,4 +213,59 @@ class GroupAttemptsTest {
               .isEqualTo(runsAfterTheFirst());
         });
   }
+
+  @ParameterizedTest(name = "max-attempts {0}")
+  @ValueSource(ints = {1, 3})
+  void aShareRecordThatFailsInAGroupedTransactionHasThatRunCountedAsItsFirstAttempt(int maxAttempts)
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("share-grouped-attempts");
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    TestInfrastructure.setGroupConfig(
+        bootstrap(), name, Map.of("share.record.lock.duration.ms", "5000"));
+    send(fourRecords(name));
+    IdemConfig config =
+        config(name, name)
+            .concurrency(1)
+            .transactionMaxRecords(32)
+            .retry(RetryPolicy.fixed(maxAttempts, Duration.ofMillis(50)))
+            .build();
+    EventHandler<String> handler =
+        (event, ctx) -> {
+          ran(ctx.eventId(), ctx.attempt());
+          insertEffect(name, event, ctx);
+          if (ctx.eventId().equals("e1")) {
+            throw new IllegalStateException("e1 always fails");
+          }
+        };
+
+    closer
+        .add(
+            shareConsumerBuilder(config, Payloads.utf8(), closer.add(pool(4)))
+                .meterRegistry(meters)
+                .handler(handler)
+                .build())
+        .start();
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "e1 dead-lettered and the others applied",
+        () ->
+            countQuietly("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name)
+                    == 1
+                && countQuietly("SELECT count(*) FROM " + name + " WHERE event_id <> 'e1'") == 3);
+
+    long deadLetterAttempts = deadLetterAttempts(name, "e1");
+    assertSoftly(
+        soft -> {
+          soft.assertThat(runs.get("e1"))
+              .as("e1: the group's run is attempt 1; the policy allows %s in all", maxAttempts)
+              .isEqualTo(oneTo(maxAttempts));
+          soft.assertThat(deadLetterAttempts)
+              .as("e1's dead letter's attempts: its handler's runs")
+              .isEqualTo(runs.get("e1").size());
+          for (String id : List.of("e0", "e2", "e3")) {
+            soft.assertThat(runs.get(id)).as(id).containsExactly(1);
+          }
+        });
+  }
 }

@@ -92,6 +92,11 @@ public final class Work {
     return record;
   }
 
+  /** The record's next attempt (1-based): earlier ones include failed group or batch runs. */
+  public int attempt() {
+    return attempt;
+  }
+
   /**
    * Flags this object as given up by the watchdog: the thread that holds it stops at its next check
    * and changes nothing (for a share consumer, whose poll loop decides what follows).

@@ -93,7 +93,7 @@ final class ShareChunks<T> {
         if (abandoned.getAsBoolean()) {
           return;
         }
-        answers.accept(w.record(), task.run(w.record(), delivery, abandoned));
+        answers.accept(w.record(), task.run(w.record(), delivery, abandoned, w.attempt()));
       }
       return;
     }
@@ -102,7 +102,18 @@ final class ShareChunks<T> {
         new RecordPath() {
           @Override
           public Step apply(Work work) {
-            answers.accept(work.record(), task.run(work.record(), delivery, abandoned));
+            answers.accept(
+                work.record(), task.run(work.record(), delivery, abandoned, work.attempt()));
+            handed.put(work, true);
+            return Step.DONE;
+          }
+
+          @Override
+          public Step afterGroupFailure(Work work, Throwable failure) {
+            answers.accept(
+                work.record(),
+                task.afterGroupFailure(
+                    work.record(), delivery, abandoned, work.attempt(), failure));
             handed.put(work, true);
             return Step.DONE;
           }

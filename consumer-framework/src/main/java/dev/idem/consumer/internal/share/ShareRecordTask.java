@@ -129,10 +129,42 @@ final class ShareRecordTask {
 
   /** The first run of {@code record} in {@code delivery}. */
   Answer run(ConsumerRecord<byte[], byte[]> record, Delivery delivery, BooleanSupplier abandoned) {
+    return run(record, delivery, abandoned, 1);
+  }
+
+  /**
+   * The first run of {@code record} alone in {@code delivery}, as attempt {@code attempt}: the
+   * attempts before it were runs of a group or batch transaction that failed as a whole.
+   */
+  Answer run(
+      ConsumerRecord<byte[], byte[]> record,
+      Delivery delivery,
+      BooleanSupplier abandoned,
+      int attempt) {
+    countRedelivery(record);
+    return new Attempts(record, delivery, attempt, null).run(abandoned);
+  }
+
+  /**
+   * Attempt {@code attempt} at {@code record} failed with {@code failure} in a grouped transaction
+   * that committed the other records: what follows is decided as after a failed run of the record
+   * alone (a retry within the lock, a release, or a dead letter), without running it again first.
+   */
+  Answer afterGroupFailure(
+      ConsumerRecord<byte[], byte[]> record,
+      Delivery delivery,
+      BooleanSupplier abandoned,
+      int attempt,
+      Throwable failure) {
+    countRedelivery(record);
+    return new Attempts(record, delivery, attempt, failure).run(abandoned);
+  }
+
+  /** A delivery after the first, counted once: when the record first runs alone in it. */
+  private void countRedelivery(ConsumerRecord<byte[], byte[]> record) {
     if (deliveryCount(record) > 1) {
       shareMetrics.redelivered(record.topic());
     }
-    return new Attempts(record, delivery).run(abandoned);
   }
 
   /**
@@ -168,15 +200,24 @@ final class ShareRecordTask {
     private final long budgetEnd;
     private boolean last;
     private long firstReadFailure;
-    private int attempt = 1;
+    private int attempt;
     private int reruns;
     private int outageWaits;
 
-    Attempts(ConsumerRecord<byte[], byte[]> record, Delivery delivery) {
+    /** The failure of the attempt made in a group transaction, decided on before any run here. */
+    private Throwable groupFailure;
+
+    Attempts(
+        ConsumerRecord<byte[], byte[]> record,
+        Delivery delivery,
+        int attempt,
+        Throwable groupFailure) {
       this.record = record;
       this.budgetEnd =
           delivery.acquiredAt() + (long) (delivery.lock().toNanos() * (1 - LOCK_MARGIN));
       this.last = last(record, false);
+      this.attempt = attempt;
+      this.groupFailure = groupFailure;
     }
 
     @Override
@@ -186,7 +227,15 @@ final class ShareRecordTask {
 
     private Answer attempts(BooleanSupplier abandoned) {
       while (true) {
-        Outcome outcome = processor.process(record, attempt, null);
+        Outcome outcome;
+        if (groupFailure != null) {
+          outcome =
+              new Outcome(
+                  Outcome.Kind.FAILED, processor.read(record).eventId(), null, groupFailure);
+          groupFailure = null;
+        } else {
+          outcome = processor.process(record, attempt, null);
+        }
         if (abandoned.getAsBoolean()) {
           return Dropped.INSTANCE;
         }
