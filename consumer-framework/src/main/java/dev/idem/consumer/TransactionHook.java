@@ -49,7 +49,10 @@ public interface TransactionHook {
 
   /**
    * After the handler returned and left the transaction open and usable, before its work can
-   * commit.
+   * commit. What this does on the transaction counts as the handler's work: an SQL error it catches
+   * leaves the transaction aborted, and the attempt then fails with {@link
+   * TransactionMisuseException} (in a grouped transaction, that record alone), as when the handler
+   * catches one.
    *
    * @throws Exception to fail the attempt: its work is rolled back (in a grouped transaction, to
    *     its savepoint) and {@link #handlerFailed} follows
@@ -58,8 +61,8 @@ public interface TransactionHook {
 
   /**
    * The handler's work is being rolled back: the handler or {@link #afterHandler} threw, or the
-   * handler left the transaction ended or aborted. A grouped transaction goes on with its next
-   * record; otherwise the transaction rolls back.
+   * handler (or {@link #afterHandler}) left the transaction ended or aborted. A grouped transaction
+   * goes on with its next record; otherwise the transaction rolls back.
    */
   void handlerFailed();
 

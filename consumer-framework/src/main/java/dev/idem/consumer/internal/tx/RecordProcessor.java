@@ -199,6 +199,23 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
                 misuse(e), topic, record.partition(), record.offset(), read.eventId(), null));
   }
 
+  /**
+   * The failure of a record found with its transaction in {@code state} (not open) after its
+   * handler call was over.
+   */
+  static TransactionMisuseException misuseOf(Read<?> read, Transactions.State state) {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    return new TransactionMisuseException(
+        state == Transactions.State.IDLE
+            ? TransactionMisuseException.Misuse.ENDED_TRANSACTION
+            : TransactionMisuseException.Misuse.SWALLOWED_SQL_ERROR,
+        record.topic(),
+        record.partition(),
+        record.offset(),
+        read.eventId(),
+        null);
+  }
+
   /** Whether {@code record} is one that a replay of its parked key is releasing now. */
   private static boolean isReleased(ConsumerRecord<byte[], byte[]> record, ParkedKeys.Parked p) {
     if (p == null || !p.releasing() || p.token() == null) {

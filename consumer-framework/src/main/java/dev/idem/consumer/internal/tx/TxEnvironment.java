@@ -11,6 +11,7 @@ import dev.idem.consumer.observation.RecordObservationContext;
 import dev.idem.internal.jdbc.Transactions;
 import io.micrometer.observation.Observation;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -175,10 +176,11 @@ public record TxEnvironment(
   /**
    * Calls a handler on the transaction's connection {@code c} through the hook: {@code
    * beforeHandler} with {@code guarded} (the connection the handler gets), the call (timed), the
-   * check that it left the transaction open and not aborted, {@code afterHandler}; {@code
-   * handlerFailed} when any of them throws.
+   * check that it left the transaction open and not aborted, {@code afterHandler} and the check
+   * again (the hook's before-commit work can abort the transaction too); {@code handlerFailed} when
+   * any of them throws.
    *
-   * @param misuse the exception for a transaction the handler ended or left aborted
+   * @param misuse the exception for a transaction the handler (or the hook) ended or left aborted
    */
   public void callHandler(
       Connection c,
@@ -195,15 +197,28 @@ public record TxEnvironment(
       } finally {
         metrics.handlerTime(topic, System.nanoTime() - start);
       }
-      try {
-        runner.requireOpen(c);
-      } catch (Transactions.TransactionStateException e) {
-        throw misuse.apply(e);
-      }
+      requireOpen(c, misuse);
       hook.afterHandler();
+      // What the hook did may have aborted the transaction after the check above: a failure of
+      // this record, which must not pass for the next record's (its savepoint would roll this
+      // record back) or commit.
+      if (hook != TransactionHook.NONE) {
+        requireOpen(c, misuse);
+      }
     } catch (Throwable t) {
       hook.handlerFailed();
       throw t;
+    }
+  }
+
+  private void requireOpen(
+      Connection c,
+      Function<Transactions.TransactionStateException, TransactionMisuseException> misuse)
+      throws SQLException {
+    try {
+      runner.requireOpen(c);
+    } catch (Transactions.TransactionStateException e) {
+      throw misuse.apply(e);
     }
   }
 
