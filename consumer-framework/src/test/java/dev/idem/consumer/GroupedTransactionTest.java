@@ -6,12 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.idem.testkit.TestInfrastructure;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -381,6 +384,70 @@ class GroupedTransactionTest {
         .isZero();
     assertThat(c.snapshot().processed()).isEqualTo(RECORDS);
     assertThat(c.snapshot().failures()).as("one failure, e4's").isEqualTo(1);
+  }
+
+  /**
+   * e2's handler hands its connection, a prepared statement and a result set to a thread of its
+   * own, which uses them while e5's handler runs in the same transaction.
+   */
+  @Test
+  void aConnectionLeakedByOneRecordsHandlerCannotWriteIntoALaterRecordsSavepoint()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-leak");
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    send(tenRecords(name));
+    CountDownLatch e5Running = new CountDownLatch(1);
+    CompletableFuture<List<String>> leakedUses = new CompletableFuture<>();
+    EventHandler<String> handler =
+        (event, ctx) -> {
+          insertEffect(name, event, ctx);
+          if (ctx.eventId().equals("e2")) {
+            Connection leaked = ctx.connection();
+            PreparedStatement insert =
+                leaked.prepareStatement(
+                    "INSERT INTO " + name + " (event_id, payload) VALUES ('e2', 'leaked')");
+            ResultSet rows = leaked.createStatement().executeQuery("SELECT generate_series(1, 3)");
+            Thread thread =
+                new Thread(
+                    () -> {
+                      try {
+                        assertThat(e5Running.await(30, TimeUnit.SECONDS)).isTrue();
+                        leakedUses.complete(
+                            LeakedUses.tryAll(
+                                insert::executeUpdate,
+                                () -> {
+                                  try (Statement s = leaked.createStatement()) {
+                                    s.executeUpdate(
+                                        "INSERT INTO "
+                                            + name
+                                            + " (event_id, payload) VALUES ('e2', 'leaked')");
+                                  }
+                                },
+                                rows::next));
+                      } catch (Throwable t) {
+                        leakedUses.completeExceptionally(t);
+                      }
+                    });
+            thread.start();
+          }
+          if (ctx.eventId().equals("e5")) {
+            e5Running.countDown();
+            leakedUses.get(30, TimeUnit.SECONDS);
+          }
+        };
+    IdemConfig config = config(name, name).transactionMaxRecords(32).build();
+    IdempotentConsumer<String> c = startWhenAllInFlight(config, RECORDS, handler);
+
+    awaitCommitted(name, name, RECORDS);
+    LeakedUses.assertAllRefused(leakedUses.get(30, TimeUnit.SECONDS), "e2");
+    assertThat(count("SELECT count(*) FROM " + name + " WHERE payload = 'leaked'"))
+        .as("nothing the leaked connection tried landed")
+        .isZero();
+    for (int i = 0; i < RECORDS; i++) {
+      assertThat(applied(name, "e" + i)).as("e" + i).isEqualTo(1);
+    }
+    assertThat(c.snapshot().failures()).isZero();
   }
 
   @Test

@@ -66,8 +66,8 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
     Attempted<Void> tx =
         env.transact(
             unit,
-            c -> {
-              steps(c, items, orderingKeys, attempt, kinds, failures);
+            open -> {
+              steps(open, items, orderingKeys, attempt, kinds, failures);
               return null;
             });
     if (!tx.ok()) {
@@ -102,13 +102,14 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
    * finished) and {@code failures}; throws when the transaction as a whole cannot go on.
    */
   private void steps(
-      Connection c,
+      OpenTransaction tx,
       List<Read<T>> items,
       List<Object> orderingKeys,
       int attempt,
       Outcome.Kind[] kinds,
       Throwable[] failures)
       throws Exception {
+    Connection c = tx.connection();
     String topic = items.get(0).record().topic();
     long[] lockKeys = new long[items.size()];
     for (int i = 0; i < items.size(); i++) {
@@ -143,7 +144,7 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
             env.store()
                 .savepointAndMark(c, before, read.eventId(), RecordCoordinates.of(read.record()));
         if (fresh) {
-          records.handle(c, read, attempt);
+          records.handle(tx, read, attempt);
         }
         kinds[i] = fresh ? Outcome.Kind.PROCESSED : Outcome.Kind.DUPLICATE;
       } catch (Throwable t) {

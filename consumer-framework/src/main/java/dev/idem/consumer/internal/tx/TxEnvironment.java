@@ -55,15 +55,15 @@ public record TxEnvironment(
   /** The steps inside a transaction. */
   @FunctionalInterface
   public interface Steps<R> {
-    /** Runs the steps on the transaction's connection {@code c}. */
-    R run(Connection c) throws Exception;
+    /** Runs the steps in the transaction {@code tx}. */
+    R run(OpenTransaction tx) throws Exception;
   }
 
   /** A call of the user's handler. */
   @FunctionalInterface
   public interface HandlerCall {
-    /** Calls the handler. */
-    void run() throws Exception;
+    /** Calls the handler with {@code guarded}, the connection it gets. */
+    void run(Connection guarded) throws Exception;
   }
 
   /**
@@ -137,9 +137,11 @@ public record TxEnvironment(
           runner.run(
               c -> {
                 register(unit, c);
+                OpenTransaction tx = new OpenTransaction(c, unit.describe());
                 try {
-                  return steps.run(c);
+                  return steps.run(tx);
                 } finally {
+                  tx.stepsEnded();
                   attempts.closed(c);
                 }
               });
@@ -174,40 +176,53 @@ public record TxEnvironment(
   }
 
   /**
-   * Calls a handler on the transaction's connection {@code c} through the hook: {@code
-   * beforeHandler} with {@code guarded} (the connection the handler gets), the call (timed), the
-   * check that it left the transaction open and not aborted, {@code afterHandler} and the check
-   * again (the hook's before-commit work can abort the transaction too); {@code handlerFailed} when
-   * any of them throws.
+   * Calls a handler in {@code tx} through the hook: {@code beforeHandler} with the hook's guarded
+   * connection, the call (timed) with a guarded connection of its own, the check that it left the
+   * transaction open and not aborted, {@code afterHandler}, the end of the handler's connection,
+   * and the check again when anything could have run on the transaction since the first (the hook's
+   * before-commit work, a thread the handler left running); {@code handlerFailed} when any of them
+   * throws.
    *
+   * <p>The handler's connection, and the statements and result sets it created, expire once this
+   * call's before-commit work is done, whatever the outcome: a later use throws {@link
+   * IllegalStateException} naming {@code owner}.
+   *
+   * @param owner whose handler call this is, for that exception ("event id e-1 (orders-3@1234)")
    * @param misuse the exception for a transaction the handler (or the hook) ended or left aborted
    */
   public void callHandler(
-      Connection c,
-      Connection guarded,
+      OpenTransaction tx,
+      String owner,
       String topic,
       HandlerCall call,
       Function<Transactions.TransactionStateException, TransactionMisuseException> misuse)
       throws Exception {
+    Connection c = tx.connection();
+    GuardedConnection guarded = GuardedConnection.wrap(c, owner);
     try {
-      hook.beforeHandler(consumerName, guarded);
+      hook.beforeHandler(consumerName, tx.forHook());
       long start = System.nanoTime();
       try {
-        call.run();
+        call.run(guarded.connection());
       } finally {
         metrics.handlerTime(topic, System.nanoTime() - start);
       }
+      guarded.handlerReturned();
       requireOpen(c, misuse);
       hook.afterHandler();
-      // What the hook did may have aborted the transaction after the check above: a failure of
-      // this record, which must not pass for the next record's (its savepoint would roll this
-      // record back) or commit.
-      if (hook != TransactionHook.NONE) {
+      // The before-commit work is done: the handler's connection expires, and a use of it still
+      // in flight ends first. What the hook did, or what a use after the handler returned did,
+      // may have aborted the transaction after the check above: a failure of this record, which
+      // must not pass for the next record's (its savepoint would roll this record back) or commit.
+      boolean usedSinceReturn = guarded.expire();
+      if (usedSinceReturn || hook != TransactionHook.NONE) {
         requireOpen(c, misuse);
       }
     } catch (Throwable t) {
       hook.handlerFailed();
       throw t;
+    } finally {
+      guarded.expire();
     }
   }
 
