@@ -4,6 +4,7 @@ import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.IsolatedObservation;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.consumer.observation.BatchObservationContext;
@@ -70,7 +71,9 @@ public record TxEnvironment(
    * Runs {@code attempt}, the whole of one attempt at {@code unit}, in its observation when
    * observations are on: a record observation for a record or its dead letter, a batch observation
    * for a batch or group, ended with the result's outcome and error. An attempt at a record puts
-   * the trace ids in the MDC either way, for its log lines.
+   * the trace ids in the MDC either way, for its log lines. What the observation's handlers and
+   * conventions throw is counted ({@code idem.observation.failures}) and logged, and never changes
+   * the attempt or its result (see {@link IsolatedObservation}).
    */
   public <R extends Observed> R observe(Unit unit, Supplier<R> attempt) {
     boolean record = unit.kind() == Unit.Kind.RECORD || unit.kind() == Unit.Kind.DEAD_LETTER;
@@ -80,40 +83,51 @@ public record TxEnvironment(
       }
       return attempt.get();
     }
-    Observation observation =
+    IsolatedObservation.Listener failed =
+        phase -> metrics.observationFailure(unit.topic(), phase.tag());
+    IsolatedObservation observation =
         switch (unit.kind()) {
           case RECORD ->
               observations.record(
-                  unit.first(), RecordObservationContext.Operation.PROCESS, unit.attempt());
+                  unit.first(), RecordObservationContext.Operation.PROCESS, unit.attempt(), failed);
           case DEAD_LETTER ->
               observations.record(
-                  unit.first(), RecordObservationContext.Operation.DEAD_LETTER, unit.attempt());
+                  unit.first(),
+                  RecordObservationContext.Operation.DEAD_LETTER,
+                  unit.attempt(),
+                  failed);
           case BATCH ->
               observations.batch(
-                  unit.records(), BatchObservationContext.Unit.BATCH, unit.attempt());
+                  unit.records(), BatchObservationContext.Unit.BATCH, unit.attempt(), failed);
           case GROUP ->
               observations.batch(
-                  unit.records(), BatchObservationContext.Unit.GROUP, unit.attempt());
+                  unit.records(), BatchObservationContext.Unit.GROUP, unit.attempt(), failed);
         };
-    try (Observation.Scope ignored = observation.openScope()) {
+    Throwable thrown = null;
+    observation.openScope();
+    try {
       if (record) {
-        Observations.toMdc(observation, unit.first());
+        Observations.toMdc(observation.observation(), unit.first());
       }
       R result = attempt.get();
-      if (observation.getContext() instanceof RecordObservationContext context) {
-        context.setEventId(result.eventId());
-        context.setOutcome(result.outcome());
-      } else if (observation.getContext() instanceof BatchObservationContext context) {
-        context.setOutcome(result.outcome());
+      Observation.Context context =
+          observation.observation() == null ? null : observation.observation().getContext();
+      if (context instanceof RecordObservationContext c) {
+        c.setEventId(result.eventId());
+        c.setOutcome(result.outcome());
+      } else if (context instanceof BatchObservationContext c) {
+        c.setOutcome(result.outcome());
       }
-      if (result.error() != null) {
-        observation.error(result.error());
-      }
+      thrown = result.error();
       return result;
     } catch (RuntimeException | Error e) {
-      observation.error(e);
+      thrown = e;
       throw e;
     } finally {
+      observation.closeScope();
+      if (thrown != null) {
+        observation.error(thrown);
+      }
       observation.stop();
     }
   }
