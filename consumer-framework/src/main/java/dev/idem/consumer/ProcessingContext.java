@@ -41,6 +41,13 @@ public interface ProcessingContext {
    * The transaction's connection. The transaction is idem's: {@code commit}, {@code rollback},
    * {@code close}, {@code setAutoCommit} and changes of isolation throw {@link
    * IllegalStateException}. Savepoints are allowed.
+   *
+   * <p>It belongs to this handler call. Once the handler has returned and its before-commit work (a
+   * transaction hook's, such as Spring's {@code beforeCommit} callbacks) has run, it expires, with
+   * the statements and result sets it created: any later use, from a thread the handler started and
+   * did not wait for, say, throws {@link IllegalStateException} naming this event id, and nothing
+   * of it reaches the database ({@code close()} does nothing then). A use still running when it
+   * expires is waited for, and an SQL error it caught fails this attempt.
    */
   Connection connection();
 

@@ -40,8 +40,13 @@ public interface TransactionHook {
    * Before a handler is called.
    *
    * @param consumerName the consumer's name
-   * @param connection the connection the handler gets: the transaction's, guarded (ending the
-   *     transaction on it throws)
+   * @param connection the transaction's connection, guarded as the handler's is (ending the
+   *     transaction on it throws): the same object for every handler call of one transaction (all
+   *     the records of a grouped transaction), so that a framework can bind it once as its
+   *     transaction's resource. It expires when the transaction's last handler call is over, before
+   *     {@code COMMIT}: later uses throw {@link IllegalStateException}. The handler's own {@link
+   *     ProcessingContext#connection()} is another guard of the same connection, which expires when
+   *     its call is over.
    * @throws Exception to fail the attempt without calling the handler; {@link #handlerFailed}
    *     follows
    */
@@ -49,7 +54,11 @@ public interface TransactionHook {
 
   /**
    * After the handler returned and left the transaction open and usable, before its work can
-   * commit.
+   * commit. The handler's connection still works here (a before-commit callback may use it); it
+   * expires when this returns. What this does on the transaction counts as the handler's work: an
+   * SQL error it catches leaves the transaction aborted, and the attempt then fails with {@link
+   * TransactionMisuseException} (in a grouped transaction, that record alone), as when the handler
+   * catches one.
    *
    * @throws Exception to fail the attempt: its work is rolled back (in a grouped transaction, to
    *     its savepoint) and {@link #handlerFailed} follows
@@ -58,8 +67,8 @@ public interface TransactionHook {
 
   /**
    * The handler's work is being rolled back: the handler or {@link #afterHandler} threw, or the
-   * handler left the transaction ended or aborted. A grouped transaction goes on with its next
-   * record; otherwise the transaction rolls back.
+   * handler (or {@link #afterHandler}) left the transaction ended or aborted. A grouped transaction
+   * goes on with its next record; otherwise the transaction rolls back.
    */
   void handlerFailed();
 

@@ -5,15 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.idem.testkit.TestInfrastructure;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -33,10 +38,18 @@ class GroupedTransactionTest {
   @RegisterExtension final Closer closer = new Closer();
 
   private IdempotentConsumer<String> start(
-      IdemConfig config, DataSource pool, GateExecutor gate, EventHandler<String> handler) {
+      IdemConfig config,
+      DataSource pool,
+      GateExecutor gate,
+      TransactionHook hook,
+      EventHandler<String> handler) {
     IdempotentConsumer<String> c =
         closer.add(
-            consumerBuilder(config, Payloads.utf8(), pool).executor(gate).handler(handler).build());
+            consumerBuilder(config, Payloads.utf8(), pool)
+                .executor(gate)
+                .transactionHook(hook)
+                .handler(handler)
+                .build());
     c.start();
     return c;
   }
@@ -44,8 +57,15 @@ class GroupedTransactionTest {
   /** Starts a grouped consumer on {@code name}'s records and lets its first group run whole. */
   private IdempotentConsumer<String> startWhenAllInFlight(
       IdemConfig config, int records, EventHandler<String> handler) {
-    GateExecutor gate = closer.add(new GateExecutor());
-    IdempotentConsumer<String> c = start(config, closer.add(pool(4)), gate, handler);
+    return startWhenAllInFlight(config, records, TransactionHook.NONE, handler);
+  }
+
+  /** {@link #startWhenAllInFlight(IdemConfig, int, EventHandler)} with a transaction hook. */
+  private IdempotentConsumer<String> startWhenAllInFlight(
+      IdemConfig config, int records, TransactionHook hook, EventHandler<String> handler) {
+    GateExecutor gate = new GateExecutor();
+    closer.add(gate::close);
+    IdempotentConsumer<String> c = start(config, closer.add(pool(4)), gate, hook, handler);
     awaitTrue(
         Duration.ofSeconds(60), "every record in flight", () -> c.snapshot().inFlight() == records);
     gate.open();
@@ -270,6 +290,132 @@ class GroupedTransactionTest {
     assertThat(c.snapshot().failures()).isPositive();
     assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
         .isZero();
+  }
+
+  /**
+   * A hook that runs a failing statement on the transaction's connection after e4's handler
+   * returned and swallows the error, as a before-commit listener that catches its SQLException
+   * does: the transaction is aborted after e4's handler passed the state check.
+   */
+  @Test
+  void aHookThatAbortsTheTransactionAfterARecordsHandlerFailsThatRecordAloneAndLosesNothing()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-hook");
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    send(tenRecords(name));
+    Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+    ThreadLocal<String> current = new ThreadLocal<>();
+    ThreadLocal<Connection> hookConnection = new ThreadLocal<>();
+    AtomicBoolean aborted = new AtomicBoolean();
+    TransactionHook hook =
+        new TransactionHook() {
+          @Override
+          public void beforeHandler(String consumerName, Connection connection) {
+            hookConnection.set(connection);
+          }
+
+          @Override
+          public void afterHandler() {
+            if ("e4".equals(current.get()) && aborted.compareAndSet(false, true)) {
+              swallowFailingStatement(hookConnection.get());
+            }
+          }
+
+          @Override
+          public void handlerFailed() {}
+
+          @Override
+          public void afterCompletion(boolean committed) {
+            hookConnection.remove();
+          }
+        };
+    EventHandler<String> handler =
+        (event, ctx) -> {
+          current.set(ctx.eventId());
+          calls.computeIfAbsent(ctx.eventId(), id -> new AtomicInteger()).incrementAndGet();
+          insertEffect(name, event, ctx);
+        };
+    IdemConfig config = config(name, name).transactionMaxRecords(32).build();
+    IdempotentConsumer<String> c = startWhenAllInFlight(config, RECORDS, hook, handler);
+
+    awaitCommitted(name, name, RECORDS);
+    assertThat(aborted).as("the hook aborted e4's transaction").isTrue();
+    for (int i = 0; i < RECORDS; i++) {
+      String id = "e" + i;
+      assertThat(applied(name, id)).as(id + " applied once").isEqualTo(1);
+      assertThat(marks(name, id)).as(id + " marked").isEqualTo(1);
+    }
+    assertThat(calls.get("e4").get()).as("e4 retried alone").isEqualTo(2);
+    assertThat(calls.get("e5").get()).as("e5 committed in the group").isEqualTo(1);
+    assertThat(count("SELECT count(*) FROM idem.dead_letters WHERE consumer_name = ?", name))
+        .isZero();
+    assertThat(c.snapshot().processed()).isEqualTo(RECORDS);
+    assertThat(c.snapshot().failures()).as("one failure, e4's").isEqualTo(1);
+  }
+
+  /**
+   * e2's handler hands its connection, a prepared statement and a result set to a thread of its
+   * own, which uses them while e5's handler runs in the same transaction.
+   */
+  @Test
+  void aConnectionLeakedByOneRecordsHandlerCannotWriteIntoALaterRecordsSavepoint()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("grouped-leak");
+    INFRA.createTopics(1, name);
+    createEffectsTable(name);
+    send(tenRecords(name));
+    CountDownLatch e5Running = new CountDownLatch(1);
+    CompletableFuture<List<String>> leakedUses = new CompletableFuture<>();
+    EventHandler<String> handler =
+        (event, ctx) -> {
+          insertEffect(name, event, ctx);
+          if (ctx.eventId().equals("e2")) {
+            Connection leaked = ctx.connection();
+            PreparedStatement insert =
+                leaked.prepareStatement(
+                    "INSERT INTO " + name + " (event_id, payload) VALUES ('e2', 'leaked')");
+            ResultSet rows = leaked.createStatement().executeQuery("SELECT generate_series(1, 3)");
+            Thread thread =
+                new Thread(
+                    () -> {
+                      try {
+                        assertThat(e5Running.await(30, TimeUnit.SECONDS)).isTrue();
+                        leakedUses.complete(
+                            LeakedUses.tryAll(
+                                insert::executeUpdate,
+                                () -> {
+                                  try (Statement s = leaked.createStatement()) {
+                                    s.executeUpdate(
+                                        "INSERT INTO "
+                                            + name
+                                            + " (event_id, payload) VALUES ('e2', 'leaked')");
+                                  }
+                                },
+                                rows::next));
+                      } catch (Throwable t) {
+                        leakedUses.completeExceptionally(t);
+                      }
+                    });
+            thread.start();
+          }
+          if (ctx.eventId().equals("e5")) {
+            e5Running.countDown();
+            leakedUses.get(30, TimeUnit.SECONDS);
+          }
+        };
+    IdemConfig config = config(name, name).transactionMaxRecords(32).build();
+    IdempotentConsumer<String> c = startWhenAllInFlight(config, RECORDS, handler);
+
+    awaitCommitted(name, name, RECORDS);
+    LeakedUses.assertAllRefused(leakedUses.get(30, TimeUnit.SECONDS), "e2");
+    assertThat(count("SELECT count(*) FROM " + name + " WHERE payload = 'leaked'"))
+        .as("nothing the leaked connection tried landed")
+        .isZero();
+    for (int i = 0; i < RECORDS; i++) {
+      assertThat(applied(name, "e" + i)).as("e" + i).isEqualTo(1);
+    }
+    assertThat(c.snapshot().failures()).isZero();
   }
 
   @Test

@@ -13,7 +13,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -282,5 +284,78 @@ class TransactionMisuseTest {
         .containsEntry("path1", "refused")
         .containsEntry("path2", "refused")
         .containsEntry("path3", "refused");
+  }
+
+  /**
+   * The handler of lk-1 hands its connection, a prepared statement and a result set to a thread of
+   * its own, which uses them once lk-1 has committed, while lk-2's handler runs.
+   */
+  @Test
+  void aConnectionLeakedToAnotherThreadIsRefusedOnceItsHandlerReturnedAndWritesNothing()
+      throws Exception {
+    String name = TestInfrastructure.uniqueName("leak");
+    INFRA.createTopics(1, name);
+    String effects = name + "_effects";
+    createEffectsTable(effects);
+    String leakedInsert =
+        "INSERT INTO " + effects + " (event_id, payload) VALUES ('lk-1', 'leaked')";
+    CompletableFuture<List<String>> leakedUses = new CompletableFuture<>();
+    IdempotentConsumer<String> consumer =
+        start(
+            config(name, name).build(),
+            (value, ctx) -> {
+              insertEffect(effects, value, ctx);
+              if (ctx.eventId().equals("lk-1")) {
+                Connection leaked = ctx.connection();
+                PreparedStatement insert = leaked.prepareStatement(leakedInsert);
+                ResultSet rows =
+                    leaked.createStatement().executeQuery("SELECT generate_series(1, 3)");
+                Thread thread =
+                    new Thread(
+                        () -> {
+                          try {
+                            awaitTrue(
+                                Duration.ofSeconds(30),
+                                "lk-1 committed",
+                                () ->
+                                    countQuietly(
+                                            "SELECT count(*) FROM idem.processed_events"
+                                                + " WHERE consumer_name = ? AND event_id = 'lk-1'",
+                                            name)
+                                        == 1);
+                            leakedUses.complete(
+                                LeakedUses.tryAll(
+                                    insert::executeUpdate,
+                                    () -> {
+                                      try (Statement s = leaked.createStatement()) {
+                                        s.executeUpdate(leakedInsert);
+                                      }
+                                    },
+                                    rows::next,
+                                    () -> ctx.withSavepoint(c -> c.isValid(1))));
+                          } catch (Throwable t) {
+                            leakedUses.completeExceptionally(t);
+                          }
+                        });
+                thread.start();
+              }
+              if (ctx.eventId().equals("lk-2")) {
+                // The next record's transaction is open while the leaked thread tries.
+                leakedUses.get(30, TimeUnit.SECONDS);
+              }
+            });
+    send(List.of(record(name, 0, "k", "lk-1", "v"), record(name, 0, "k", "lk-2", "w")));
+    TopicPartition tp = new TopicPartition(name, 0);
+    awaitTrue(
+        Duration.ofSeconds(60),
+        "committed past both",
+        () -> Long.valueOf(2).equals(consumer.snapshot().committed().get(tp)));
+
+    LeakedUses.assertAllRefused(leakedUses.get(30, TimeUnit.SECONDS), "lk-1");
+    assertThat(strings("SELECT event_id || ':' || payload FROM " + effects))
+        .as("nothing the leaked connection tried landed")
+        .containsExactlyInAnyOrder("lk-1:v", "lk-2:w");
+    assertThat(consumer.snapshot().processed()).isEqualTo(2);
+    assertThat(consumer.snapshot().failures()).isZero();
   }
 }

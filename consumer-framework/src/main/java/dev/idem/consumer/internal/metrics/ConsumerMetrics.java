@@ -218,6 +218,22 @@ public final class ConsumerMetrics {
     topic(topic).transaction.record(Duration.ofNanos(nanos));
   }
 
+  /**
+   * A handler or convention of the consumer's {@code ObservationRegistry} (user code) threw while
+   * an attempt was observed, in {@code phase} ({@code start}, {@code scope} or {@code stop}); the
+   * attempt went on without it. Registered on the first failure: rare, and absent while tracing
+   * works.
+   */
+  public void observationFailure(String topic, String phase) {
+    Counter.builder("idem.observation.failures")
+        .description(
+            "Failures of the ObservationRegistry's handlers and conventions while observing idem's"
+                + " transactions; records are processed regardless")
+        .tags("consumer", consumer, "topic", topic, "phase", phase)
+        .register(registry)
+        .increment();
+  }
+
   /** {@code snapshot} with this consumer's counts of records and attempts so far. */
   public ConsumerSnapshot.Builder counted(ConsumerSnapshot.Builder snapshot) {
     return snapshot

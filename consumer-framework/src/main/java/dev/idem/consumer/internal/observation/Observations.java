@@ -7,13 +7,20 @@ import dev.idem.consumer.observation.RecordObservationContext;
 import dev.idem.consumer.observation.Traceparent;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
  * One consumer's observations. Off (the default, {@link ObservationRegistry#NOOP}) it creates
- * nothing: {@link #off()} is checked before any context is built.
+ * nothing: {@link #off()} is checked before any context is built. On, each one is an {@link
+ * IsolatedObservation}: what the registry's handlers and conventions throw is logged here and never
+ * reaches the attempt.
  */
 public final class Observations {
   /** The MDC key of the current record's trace id. */
@@ -22,13 +29,20 @@ public final class Observations {
   /** The MDC key of the current observation's span id. */
   public static final String MDC_SPAN_ID = "idem.span_id";
 
+  private static final Logger log = LoggerFactory.getLogger(Observations.class);
+
   private static final DefaultRecordObservationConvention RECORD =
       new DefaultRecordObservationConvention();
   private static final DefaultBatchObservationConvention BATCH =
       new DefaultBatchObservationConvention();
 
+  /** At most one log line per phase in this time; the meter counts every failure. */
+  private static final long LOG_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
+
   private final ObservationRegistry registry;
   private final String consumerName;
+  private final Map<IsolatedObservation.Phase, Reported> reported =
+      new EnumMap<>(IsolatedObservation.Phase.class);
 
   /** Off. */
   public static Observations none(String consumerName) {
@@ -39,6 +53,9 @@ public final class Observations {
   public Observations(ObservationRegistry registry, String consumerName) {
     this.registry = registry == null ? ObservationRegistry.NOOP : registry;
     this.consumerName = consumerName;
+    for (IsolatedObservation.Phase phase : IsolatedObservation.Phase.values()) {
+      reported.put(phase, new Reported());
+    }
   }
 
   /** Whether nothing is observed. */
@@ -53,31 +70,80 @@ public final class Observations {
 
   /**
    * A started observation of {@code operation} on {@code record}; call only when not {@link
-   * #off()}.
+   * #off()}. Failures of its user code go to {@code listener}.
    */
-  public Observation record(
+  public IsolatedObservation record(
       ConsumerRecord<byte[], byte[]> record,
       RecordObservationContext.Operation operation,
-      int attempt) {
-    return Observation.createNotStarted(
-            null,
-            RECORD,
-            () -> new RecordObservationContext(consumerName, record, operation, attempt),
-            registry)
-        .start();
+      int attempt,
+      IsolatedObservation.Listener listener) {
+    return IsolatedObservation.start(
+        () ->
+            Observation.createNotStarted(
+                    null,
+                    RECORD,
+                    () -> new RecordObservationContext(consumerName, record, operation, attempt),
+                    registry)
+                .start(),
+        this,
+        listener);
   }
 
-  /** A started observation of a batch or group; call only when not {@link #off()}. */
-  public Observation batch(
+  /**
+   * A started observation of a batch or group; call only when not {@link #off()}. Failures of its
+   * user code go to {@code listener}.
+   */
+  public IsolatedObservation batch(
       List<ConsumerRecord<byte[], byte[]>> records,
       BatchObservationContext.Unit unit,
-      int attempt) {
-    return Observation.createNotStarted(
-            null,
-            BATCH,
-            () -> new BatchObservationContext(consumerName, records, unit, attempt),
-            registry)
-        .start();
+      int attempt,
+      IsolatedObservation.Listener listener) {
+    return IsolatedObservation.start(
+        () ->
+            Observation.createNotStarted(
+                    null,
+                    BATCH,
+                    () -> new BatchObservationContext(consumerName, records, unit, attempt),
+                    registry)
+                .start(),
+        this,
+        listener);
+  }
+
+  /**
+   * Logs a failure of an observation's user code: the first of a phase at once, with its stack
+   * trace, then at most one a minute with the number of failures since (a broken plugin fails on
+   * every record).
+   */
+  void failed(IsolatedObservation.Phase phase, Throwable failure) {
+    Reported r = reported.get(phase);
+    long now = System.nanoTime();
+    long since;
+    synchronized (r) {
+      r.since++;
+      if (r.logged && now - r.lastLogNanos < LOG_INTERVAL_NANOS) {
+        return;
+      }
+      r.logged = true;
+      r.lastLogNanos = now;
+      since = r.since;
+      r.since = 0;
+    }
+    log.warn(
+        "consumer {}: an observation handler or convention of its ObservationRegistry failed on"
+            + " {} ({} failure(s) since the last report, counted in idem.observation.failures);"
+            + " records are processed as usual, their observations may be missing or incomplete",
+        consumerName,
+        phase.tag(),
+        since,
+        failure);
+  }
+
+  /** The log state of one phase. */
+  private static final class Reported {
+    boolean logged;
+    long lastLogNanos;
+    long since;
   }
 
   /**

@@ -91,7 +91,7 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
       BitSet attempted,
       int attempt) {
     Attempted<Set<String>> tx =
-        env.transact(Unit.batch(records, attempt), c -> steps(c, chunk, records, attempt));
+        env.transact(Unit.batch(records, attempt), open -> steps(open, chunk, records, attempt));
     if (!tx.ok()) {
       return GroupRun.failed(tx.failure(), attempted);
     }
@@ -107,8 +107,12 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
 
   /** The steps inside one batch transaction; returns the ids marked now (the new events). */
   private Set<String> steps(
-      Connection c, List<Read<T>> chunk, List<ConsumerRecord<byte[], byte[]>> records, int attempt)
+      OpenTransaction tx,
+      List<Read<T>> chunk,
+      List<ConsumerRecord<byte[], byte[]>> records,
+      int attempt)
       throws Exception {
+    Connection c = tx.connection();
     String topic = chunk.get(0).record().topic();
     long[] lockKeys = new long[chunk.size()];
     List<String> ids = new ArrayList<>(chunk.size());
@@ -143,15 +147,30 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
       }
     }
     if (!events.isEmpty()) {
-      Connection guarded = GuardedConnection.wrap(c);
       env.callHandler(
-          c,
-          guarded,
+          tx,
+          owner(events),
           topic,
-          () -> handler.handle(events, new BatchTransactionContext(attempt, guarded)),
+          guarded -> handler.handle(events, new BatchTransactionContext(attempt, guarded)),
           e -> new TransactionMisuseException(RecordProcessor.misuse(e), null));
     }
     return fresh;
+  }
+
+  /** The batch handler call of {@code events}, as a use of its expired connection names it. */
+  private static String owner(List<? extends BatchEvent<?>> events) {
+    BatchEvent<?> first = events.get(0);
+    return "the batch of "
+        + events.size()
+        + " event(s) from "
+        + first.topic()
+        + "-"
+        + first.partition()
+        + "@"
+        + first.offset()
+        + " (first event id "
+        + first.eventId()
+        + ")";
   }
 
   private final class BatchTransactionContext implements BatchContext {

@@ -3,6 +3,7 @@ package dev.idem.consumer.internal.tx;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.consumer.internal.store.RecordCoordinates;
+import dev.idem.internal.jdbc.Transactions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -67,8 +68,8 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
     Attempted<Void> tx =
         env.transact(
             unit,
-            c -> {
-              steps(c, items, orderingKeys, attempt, kinds, failures);
+            open -> {
+              steps(open, items, orderingKeys, attempt, kinds, failures);
               return null;
             });
     if (!tx.ok()) {
@@ -107,13 +108,14 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
    * finished) and {@code failures}; throws when the transaction as a whole cannot go on.
    */
   private void steps(
-      Connection c,
+      OpenTransaction tx,
       List<Read<T>> items,
       List<Object> orderingKeys,
       int attempt,
       Outcome.Kind[] kinds,
       Throwable[] failures)
       throws Exception {
+    Connection c = tx.connection();
     String topic = items.get(0).record().topic();
     long[] lockKeys = new long[items.size()];
     for (int i = 0; i < items.size(); i++) {
@@ -123,12 +125,15 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
     env.store()
         .beginAndLockAll(c, items.size(), Arrays.stream(lockKeys).sorted().distinct().toArray());
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
-    // Ordering keys with a failed record in this group: their later records wait for it.
-    Set<Object> held = new HashSet<>();
+    Progress<T> progress = new Progress<>(items, orderingKeys, kinds, failures);
     IdempotencyStore.PreviousSavepoint previous = IdempotencyStore.PreviousSavepoint.NONE;
+    // The record whose savepoint is the open one, or -1 before the first.
+    int last = -1;
     for (int i = 0; i < items.size(); i++) {
-      Object key = orderingKeys.get(i);
-      if (key != null && held.contains(key)) {
+      if (last >= 0) {
+        failIfAborted(c, progress, last);
+      }
+      if (progress.isHeld(i)) {
         continue;
       }
       Read<T> read = items.get(i);
@@ -140,11 +145,12 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
         // Open from here on: when the mark fails, the rollback below keeps the savepoint, and
         // the next record releases it first.
         previous = IdempotencyStore.PreviousSavepoint.OPEN;
+        last = i;
         boolean fresh =
             env.store()
                 .savepointAndMark(c, before, read.eventId(), RecordCoordinates.of(read.record()));
         if (fresh) {
-          records.handle(c, read, attempt);
+          records.handle(tx, read, attempt);
         }
         kinds[i] = fresh ? Outcome.Kind.PROCESSED : Outcome.Kind.DUPLICATE;
       } catch (Throwable t) {
@@ -155,10 +161,75 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
         // A rollback that fails (the connection is gone, the handler ended the transaction)
         // fails the whole group: nothing of it counts as done.
         rollbackTo(c, t);
-        failures[i] = t;
-        if (key != null) {
-          held.add(key);
-        }
+        progress.failed(i, t);
+      }
+    }
+    if (last >= 0) {
+      // COMMIT releases the last record's savepoint.
+      failIfAborted(c, progress, last);
+    }
+  }
+
+  /**
+   * Before record {@code last}'s savepoint is released (by the next record's statements, or by
+   * {@code COMMIT}): a transaction no longer open was aborted (or ended) by something that ran
+   * after that savepoint was taken, since every record before it was checked here too. Its handler
+   * and the hook passed their checks, so it came after them: a statement on the hook's connection
+   * from a thread the handler left running, say. Released, the next record's failure would roll
+   * back to this savepoint and undo record {@code last} while it counted as done; so it fails here,
+   * rolled back to its savepoint alone, and goes the one-at-a-time path. Read from the driver's
+   * state, without a round trip; a runner that cannot tell skips it (the check before {@code
+   * COMMIT} still fails the whole group then, which falls back one record at a time).
+   */
+  private void failIfAborted(Connection c, Progress<T> progress, int last) throws Exception {
+    Transactions.State state = env.runner().knownState(c);
+    if (state == null || state == Transactions.State.OPEN) {
+      return;
+    }
+    Read<T> read = progress.items.get(last);
+    Throwable failure = RecordProcessor.misuseOf(read, state);
+    rollbackTo(c, failure);
+    if (progress.kinds[last] == Outcome.Kind.PROCESSED) {
+      // Its handler's work is rolled back after all: the hook drops what that call registered.
+      env.hook().handlerFailed();
+    }
+    if (progress.kinds[last] != null) {
+      progress.failed(last, failure);
+    }
+  }
+
+  /** A group's records and what became of each, with the ordering keys held back by a failure. */
+  private static final class Progress<T> {
+    final List<Read<T>> items;
+    final List<Object> orderingKeys;
+    final Outcome.Kind[] kinds;
+    final Throwable[] failures;
+    // Ordering keys with a failed record in this group: their later records wait for it.
+    final Set<Object> held = new HashSet<>();
+
+    Progress(
+        List<Read<T>> items,
+        List<Object> orderingKeys,
+        Outcome.Kind[] kinds,
+        Throwable[] failures) {
+      this.items = items;
+      this.orderingKeys = orderingKeys;
+      this.kinds = kinds;
+      this.failures = failures;
+    }
+
+    boolean isHeld(int i) {
+      Object key = orderingKeys.get(i);
+      return key != null && held.contains(key);
+    }
+
+    /** Record {@code i} failed with {@code failure} and was rolled back to its savepoint. */
+    void failed(int i, Throwable failure) {
+      kinds[i] = null;
+      failures[i] = failure;
+      Object key = orderingKeys.get(i);
+      if (key != null) {
+        held.add(key);
       }
     }
   }

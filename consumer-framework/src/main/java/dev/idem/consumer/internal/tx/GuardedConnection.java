@@ -14,6 +14,7 @@ import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
 import java.util.Set;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The transaction's connection as handlers see it: everything works except what would end or change
@@ -25,6 +26,13 @@ import java.util.Set;
  * <p>SQL text is not inspected: a {@code COMMIT} or {@code ROLLBACK} statement is caught after the
  * handler returns, from the transaction state (see {@link
  * dev.idem.internal.jdbc.Transactions#requireOpen}).
+ *
+ * <p>A guarded connection belongs to one handler call (or, handed to the transaction hook, to one
+ * transaction) and {@linkplain #expire() expires} when that is over: from then on it, and every
+ * statement, result set and metadata object it handed out, throws {@link IllegalStateException}
+ * naming its owner (closing stays allowed and does nothing). A thread the handler started and did
+ * not wait for thus cannot write into a later record's savepoint, outside any transaction, or just
+ * before {@code COMMIT}. Only the guard expires, never the connection idem commits on.
  */
 final class GuardedConnection implements InvocationHandler {
   private static final Set<String> REFUSED =
@@ -38,18 +46,56 @@ final class GuardedConnection implements InvocationHandler {
           "setReadOnly");
 
   private final Connection target;
+  private final String owner;
   private final Connection self;
+  // Uses take the read lock, expiry the write lock: once expire() returns, no use is in flight.
+  private final ReentrantReadWriteLock uses = new ReentrantReadWriteLock();
+  private volatile boolean expired;
+  private volatile boolean returned;
+  private volatile boolean usedAfterReturn;
 
-  private GuardedConnection(Connection target) {
+  private GuardedConnection(Connection target, String owner) {
     this.target = target;
+    this.owner = owner;
     this.self =
         (Connection)
             Proxy.newProxyInstance(
                 GuardedConnection.class.getClassLoader(), new Class<?>[] {Connection.class}, this);
   }
 
-  static Connection wrap(Connection target) {
-    return new GuardedConnection(target).self;
+  /**
+   * A guard of {@code target} for {@code owner}, which the exception of a use after expiry names
+   * ("event id e-1 (orders-3@1234)").
+   */
+  static GuardedConnection wrap(Connection target, String owner) {
+    return new GuardedConnection(target, owner);
+  }
+
+  /** The guarded connection. */
+  Connection connection() {
+    return self;
+  }
+
+  /** The handler returned: uses from now on are noted ({@link #expire()} tells of them). */
+  void handlerReturned() {
+    returned = true;
+  }
+
+  /**
+   * Refuses every later use of the connection and of what it handed out, and waits for uses in
+   * flight to end (a statement a leaked thread is running). Idempotent.
+   *
+   * @return whether it was used after {@link #handlerReturned()}: by the hook's before-commit work
+   *     or by a thread that outlived the handler; what they did may have aborted the transaction
+   */
+  boolean expire() {
+    uses.writeLock().lock();
+    try {
+      expired = true;
+      return usedAfterReturn;
+    } finally {
+      uses.writeLock().unlock();
+    }
   }
 
   /**
@@ -75,6 +121,10 @@ final class GuardedConnection implements InvocationHandler {
 
   @Override
   public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+    return use(proxy, method, args, this::invokeConnection);
+  }
+
+  private Object invokeConnection(Object proxy, Method method, Object[] args) throws Throwable {
     String name = method.getName();
     // rollback(Savepoint) is allowed: it does not end the transaction.
     boolean savepointRollback = name.equals("rollback") && args != null && args.length == 1;
@@ -90,6 +140,61 @@ final class GuardedConnection implements InvocationHandler {
       return refused;
     }
     return guard(invokeTarget(target, method, args), method.getReturnType(), null);
+  }
+
+  /** A call of a guarded object's method. */
+  @FunctionalInterface
+  private interface Call {
+    Object run(Object proxy, Method method, Object[] args) throws Throwable;
+  }
+
+  /**
+   * Runs {@code call} unless the guard expired; the methods of {@code Object} always run. After
+   * expiry {@code close()} does nothing (the pool closes what was left open when idem gives the
+   * connection back), {@code isClosed()} is true and everything else throws.
+   */
+  private Object use(Object proxy, Method method, Object[] args, Call call) throws Throwable {
+    if (method.getDeclaringClass() == Object.class) {
+      return invokeTarget(targetOf(proxy), method, args);
+    }
+    uses.readLock().lock();
+    try {
+      if (expired) {
+        return expiredUse(method);
+      }
+      return call.run(proxy, method, args);
+    } finally {
+      if (returned) {
+        usedAfterReturn = true;
+      }
+      uses.readLock().unlock();
+    }
+  }
+
+  private Object targetOf(Object proxy) {
+    return Proxy.getInvocationHandler(proxy) instanceof Guarded g ? g.target : target;
+  }
+
+  private Object expiredUse(Method method) {
+    boolean noArgs = method.getParameterCount() == 0;
+    if (noArgs && method.getName().equals("close")) {
+      return null;
+    }
+    if (noArgs && method.getName().equals("isClosed")) {
+      return true;
+    }
+    throw new IllegalStateException(
+        "idem's transaction connection of "
+            + owner
+            + " was used after it expired ("
+            + method.getDeclaringClass().getSimpleName()
+            + "."
+            + method.getName()
+            + "): a handler's connection, with the statements and result sets it created,"
+            + " expires once the handler has returned and its before-commit work has run (the"
+            + " transaction hook's, once the transaction's last handler call is over). Finish the"
+            + " work before the handler returns (wait for the threads you start), or do it after"
+            + " the commit on a connection of your own");
   }
 
   /** Wraps what a guarded object returns when it could lead to the raw connection. */
@@ -144,6 +249,10 @@ final class GuardedConnection implements InvocationHandler {
 
     @Override
     public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+      return use(proxy, method, args, this::invokeGuarded);
+    }
+
+    private Object invokeGuarded(Object proxy, Method method, Object[] args) throws Throwable {
       String name = method.getName();
       if (name.equals("getConnection") && (args == null || args.length == 0)) {
         return self;

@@ -113,7 +113,8 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String eventId = read.eventId();
     Attempted<Outcome.Kind> tx =
-        env.transact(Unit.record(record, attempt, eventId), c -> steps(c, read, attempt, scope));
+        env.transact(
+            Unit.record(record, attempt, eventId), open -> steps(open, read, attempt, scope));
     if (!tx.ok()) {
       return Outcome.failed(eventId, tx.failure());
     }
@@ -129,8 +130,9 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
    * The steps inside the transaction: settings and lock, (in park-key mode) the key's parking,
    * check and mark, handler.
    */
-  private Outcome.Kind steps(Connection c, Read<T> read, int attempt, ParkedKeys.Scope scope)
+  private Outcome.Kind steps(OpenTransaction tx, Read<T> read, int attempt, ParkedKeys.Scope scope)
       throws Exception {
+    Connection c = tx.connection();
     ConsumerRecord<byte[], byte[]> record = read.record();
     String topic = record.topic();
     long key = env.keys().key(env.lockNamespace(), read.eventId());
@@ -144,7 +146,7 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
       if (!fresh) {
         return Outcome.Kind.DUPLICATE;
       }
-      handle(c, read, attempt);
+      handle(tx, read, attempt);
       return Outcome.Kind.PROCESSED;
     }
     env.store().beginAndLock(c, key);
@@ -167,7 +169,7 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
       }
       return Outcome.Kind.DUPLICATE;
     }
-    handle(c, read, attempt);
+    handle(tx, read, attempt);
     if (released) {
       parking.releasedOne(c, parked.id());
     }
@@ -175,28 +177,68 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
   }
 
   /**
-   * Calls the handler for {@code read} on the transaction's connection {@code c}, then makes sure
-   * the handler left the transaction open and not aborted.
+   * Calls the handler for {@code read} in {@code tx}, then makes sure the handler (and the hook's
+   * work after it) left the transaction open and not aborted.
    *
    * @throws TransactionMisuseException when the handler ended the transaction or swallowed an SQL
    *     error
    */
-  void handle(Connection c, Read<T> read, int attempt) throws Exception {
+  void handle(OpenTransaction tx, Read<T> read, int attempt) throws Exception {
     ConsumerRecord<byte[], byte[]> record = read.record();
     String topic = record.topic();
-    Connection guarded = GuardedConnection.wrap(c);
     env.callHandler(
-        c,
-        guarded,
+        tx,
+        owner(read),
         topic,
-        () ->
+        guarded ->
             handler.handle(
                 read.payload(),
                 new RecordTransactionContext(
                     env.consumerName(), read.eventId(), record, attempt, guarded)),
-        e ->
-            new TransactionMisuseException(
-                misuse(e), topic, record.partition(), record.offset(), read.eventId(), null));
+        e -> misuseOf(read, e));
+  }
+
+  /**
+   * The failure of a record whose handler (or the hook after it) ended or aborted the transaction.
+   */
+  static TransactionMisuseException misuseOf(
+      Read<?> read, Transactions.TransactionStateException e) {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    return new TransactionMisuseException(
+        misuse(e), record.topic(), record.partition(), record.offset(), read.eventId(), null);
+  }
+
+  /**
+   * The failure of a record found with its transaction in {@code state} (not open) after its
+   * handler call was over.
+   */
+  static TransactionMisuseException misuseOf(Read<?> read, Transactions.State state) {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    return new TransactionMisuseException(
+        state == Transactions.State.IDLE
+            ? TransactionMisuseException.Misuse.ENDED_TRANSACTION
+            : TransactionMisuseException.Misuse.SWALLOWED_SQL_ERROR,
+        record.topic(),
+        record.partition(),
+        record.offset(),
+        read.eventId(),
+        null);
+  }
+
+  /**
+   * The handler call of {@code read}, as the exception of a use of its expired connection names it.
+   */
+  private static String owner(Read<?> read) {
+    ConsumerRecord<byte[], byte[]> record = read.record();
+    return "event id "
+        + read.eventId()
+        + " ("
+        + record.topic()
+        + "-"
+        + record.partition()
+        + "@"
+        + record.offset()
+        + ")";
   }
 
   /** Whether {@code record} is one that a replay of its parked key is releasing now. */

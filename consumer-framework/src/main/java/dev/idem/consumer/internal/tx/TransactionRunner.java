@@ -27,6 +27,12 @@ public interface TransactionRunner {
    */
   void requireOpen(Connection c) throws SQLException;
 
+  /**
+   * The state of {@code c}'s transaction when the driver knows it without a round trip (pgjdbc's
+   * own state, read from the connection it unwraps to), else null.
+   */
+  Transactions.State knownState(Connection c) throws SQLException;
+
   /** Transactions on connections of {@code dataSource}, through {@code transactions}. */
   static TransactionRunner jdbc(DataSource dataSource, Transactions transactions) {
     return new TransactionRunner() {
@@ -38,6 +44,11 @@ public interface TransactionRunner {
       @Override
       public void requireOpen(Connection c) throws SQLException {
         transactions.requireOpen(c);
+      }
+
+      @Override
+      public Transactions.State knownState(Connection c) throws SQLException {
+        return Transactions.driverState(c);
       }
     };
   }

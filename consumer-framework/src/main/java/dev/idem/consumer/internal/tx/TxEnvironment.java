@@ -4,6 +4,7 @@ import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.TransactionMisuseException;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.observation.IsolatedObservation;
 import dev.idem.consumer.internal.observation.Observations;
 import dev.idem.consumer.internal.store.IdempotencyStore;
 import dev.idem.consumer.observation.BatchObservationContext;
@@ -11,6 +12,7 @@ import dev.idem.consumer.observation.RecordObservationContext;
 import dev.idem.internal.jdbc.Transactions;
 import io.micrometer.observation.Observation;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -54,22 +56,24 @@ public record TxEnvironment(
   /** The steps inside a transaction. */
   @FunctionalInterface
   public interface Steps<R> {
-    /** Runs the steps on the transaction's connection {@code c}. */
-    R run(Connection c) throws Exception;
+    /** Runs the steps in the transaction {@code tx}. */
+    R run(OpenTransaction tx) throws Exception;
   }
 
   /** A call of the user's handler. */
   @FunctionalInterface
   public interface HandlerCall {
-    /** Calls the handler. */
-    void run() throws Exception;
+    /** Calls the handler with {@code guarded}, the connection it gets. */
+    void run(Connection guarded) throws Exception;
   }
 
   /**
    * Runs {@code attempt}, the whole of one attempt at {@code unit}, in its observation when
    * observations are on: a record observation for a record or its dead letter, a batch observation
    * for a batch or group, ended with the result's outcome and error. An attempt at a record puts
-   * the trace ids in the MDC either way, for its log lines.
+   * the trace ids in the MDC either way, for its log lines. What the observation's handlers and
+   * conventions throw is counted ({@code idem.observation.failures}) and logged, and never changes
+   * the attempt or its result (see {@link IsolatedObservation}).
    */
   public <R extends Observed> R observe(Unit unit, Supplier<R> attempt) {
     boolean record = unit.kind() == Unit.Kind.RECORD || unit.kind() == Unit.Kind.DEAD_LETTER;
@@ -79,40 +83,51 @@ public record TxEnvironment(
       }
       return attempt.get();
     }
-    Observation observation =
+    IsolatedObservation.Listener failed =
+        phase -> metrics.observationFailure(unit.topic(), phase.tag());
+    IsolatedObservation observation =
         switch (unit.kind()) {
           case RECORD ->
               observations.record(
-                  unit.first(), RecordObservationContext.Operation.PROCESS, unit.attempt());
+                  unit.first(), RecordObservationContext.Operation.PROCESS, unit.attempt(), failed);
           case DEAD_LETTER ->
               observations.record(
-                  unit.first(), RecordObservationContext.Operation.DEAD_LETTER, unit.attempt());
+                  unit.first(),
+                  RecordObservationContext.Operation.DEAD_LETTER,
+                  unit.attempt(),
+                  failed);
           case BATCH ->
               observations.batch(
-                  unit.records(), BatchObservationContext.Unit.BATCH, unit.attempt());
+                  unit.records(), BatchObservationContext.Unit.BATCH, unit.attempt(), failed);
           case GROUP ->
               observations.batch(
-                  unit.records(), BatchObservationContext.Unit.GROUP, unit.attempt());
+                  unit.records(), BatchObservationContext.Unit.GROUP, unit.attempt(), failed);
         };
-    try (Observation.Scope ignored = observation.openScope()) {
+    Throwable thrown = null;
+    observation.openScope();
+    try {
       if (record) {
-        Observations.toMdc(observation, unit.first());
+        Observations.toMdc(observation.observation(), unit.first());
       }
       R result = attempt.get();
-      if (observation.getContext() instanceof RecordObservationContext context) {
-        context.setEventId(result.eventId());
-        context.setOutcome(result.outcome());
-      } else if (observation.getContext() instanceof BatchObservationContext context) {
-        context.setOutcome(result.outcome());
+      Observation.Context context =
+          observation.observation() == null ? null : observation.observation().getContext();
+      if (context instanceof RecordObservationContext c) {
+        c.setEventId(result.eventId());
+        c.setOutcome(result.outcome());
+      } else if (context instanceof BatchObservationContext c) {
+        c.setOutcome(result.outcome());
       }
-      if (result.error() != null) {
-        observation.error(result.error());
-      }
+      thrown = result.error();
       return result;
     } catch (RuntimeException | Error e) {
-      observation.error(e);
+      thrown = e;
       throw e;
     } finally {
+      observation.closeScope();
+      if (thrown != null) {
+        observation.error(thrown);
+      }
       observation.stop();
     }
   }
@@ -136,9 +151,11 @@ public record TxEnvironment(
           runner.run(
               c -> {
                 register(unit, c);
+                OpenTransaction tx = new OpenTransaction(c, unit.describe());
                 try {
-                  return steps.run(c);
+                  return steps.run(tx);
                 } finally {
+                  tx.stepsEnded();
                   attempts.closed(c);
                 }
               });
@@ -173,37 +190,64 @@ public record TxEnvironment(
   }
 
   /**
-   * Calls a handler on the transaction's connection {@code c} through the hook: {@code
-   * beforeHandler} with {@code guarded} (the connection the handler gets), the call (timed), the
-   * check that it left the transaction open and not aborted, {@code afterHandler}; {@code
-   * handlerFailed} when any of them throws.
+   * Calls a handler in {@code tx} through the hook: {@code beforeHandler} with the hook's guarded
+   * connection, the call (timed) with a guarded connection of its own, the check that it left the
+   * transaction open and not aborted, {@code afterHandler}, the end of the handler's connection,
+   * and the check again when anything could have run on the transaction since the first (the hook's
+   * before-commit work, a thread the handler left running); {@code handlerFailed} when any of them
+   * throws.
    *
-   * @param misuse the exception for a transaction the handler ended or left aborted
+   * <p>The handler's connection, and the statements and result sets it created, expire once this
+   * call's before-commit work is done, whatever the outcome: a later use throws {@link
+   * IllegalStateException} naming {@code owner}.
+   *
+   * @param owner whose handler call this is, for that exception ("event id e-1 (orders-3@1234)")
+   * @param misuse the exception for a transaction the handler (or the hook) ended or left aborted
    */
   public void callHandler(
-      Connection c,
-      Connection guarded,
+      OpenTransaction tx,
+      String owner,
       String topic,
       HandlerCall call,
       Function<Transactions.TransactionStateException, TransactionMisuseException> misuse)
       throws Exception {
+    Connection c = tx.connection();
+    GuardedConnection guarded = GuardedConnection.wrap(c, owner);
     try {
-      hook.beforeHandler(consumerName, guarded);
+      hook.beforeHandler(consumerName, tx.forHook());
       long start = System.nanoTime();
       try {
-        call.run();
+        call.run(guarded.connection());
       } finally {
         metrics.handlerTime(topic, System.nanoTime() - start);
       }
-      try {
-        runner.requireOpen(c);
-      } catch (Transactions.TransactionStateException e) {
-        throw misuse.apply(e);
-      }
+      guarded.handlerReturned();
+      requireOpen(c, misuse);
       hook.afterHandler();
+      // The before-commit work is done: the handler's connection expires, and a use of it still
+      // in flight ends first. What the hook did, or what a use after the handler returned did,
+      // may have aborted the transaction after the check above: a failure of this record, which
+      // must not pass for the next record's (its savepoint would roll this record back) or commit.
+      boolean usedSinceReturn = guarded.expire();
+      if (usedSinceReturn || hook != TransactionHook.NONE) {
+        requireOpen(c, misuse);
+      }
     } catch (Throwable t) {
       hook.handlerFailed();
       throw t;
+    } finally {
+      guarded.expire();
+    }
+  }
+
+  private void requireOpen(
+      Connection c,
+      Function<Transactions.TransactionStateException, TransactionMisuseException> misuse)
+      throws SQLException {
+    try {
+      runner.requireOpen(c);
+    } catch (Transactions.TransactionStateException e) {
+      throw misuse.apply(e);
     }
   }
 

@@ -64,6 +64,25 @@ public record Unit(
     return records.get(0);
   }
 
+  /**
+   * What it is, for messages: "event id e-1 (orders-3@1234)" for a record, "the group of
+   * orders-3@1234..1265" or "the batch of ..." for many.
+   */
+  public String describe() {
+    ConsumerRecord<byte[], byte[]> first = first();
+    String at = first.topic() + "-" + first.partition() + "@" + first.offset();
+    return switch (kind) {
+      case RECORD, DEAD_LETTER -> "event id " + eventId + " (" + at + ")";
+      case BATCH, GROUP ->
+          "the "
+              + (kind == Kind.BATCH ? "batch" : "group")
+              + " of "
+              + at
+              + ".."
+              + records.get(records.size() - 1).offset();
+    };
+  }
+
   /** The topic its meters are tagged with: the first record's. */
   public String topic() {
     return first().topic();

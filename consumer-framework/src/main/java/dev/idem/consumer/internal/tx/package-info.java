@@ -7,7 +7,8 @@
  * {@link GroupProcessor} many records with a savepoint each; both implement {@link
  * GroupTransaction} and end in a {@link GroupRun}. {@link TxEnvironment} holds what they share and
  * is the one frame around every attempt ({@code observe}), transaction ({@code transact}, through a
- * {@link TransactionRunner}) and handler call ({@code callHandler}); the processors supply only
+ * {@link TransactionRunner}, as an {@link OpenTransaction}) and handler call ({@code callHandler},
+ * with a {@link GuardedConnection} that expires when the call is over); the processors supply only
  * their steps. {@link Failures} classifies failures by type and SQLSTATE.
  *
  * <p>It holds no SQL text: it calls {@code internal.store}. It also uses {@code
