@@ -15,6 +15,7 @@ import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.Payloads;
 import dev.idem.consumer.ProcessingContext;
 import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.TransactionHook;
 import dev.idem.consumer.internal.testing.FaultAccess;
 import dev.idem.consumer.outbox.Outbox;
 import dev.idem.consumer.outbox.OutboxRelay;
@@ -280,6 +281,9 @@ public final class ChaosConsumerMain {
     } else {
       builder.handler(this::apply);
     }
+    if (mode().equals("grouped")) {
+      builder.transactionHook(new SwallowingHook());
+    }
     FaultAccess.afterDatabaseCommit(builder, this::haltIfArmed);
     IdempotentConsumer<ChaosEvent> c = builder.build();
     return new Running() {
@@ -338,6 +342,9 @@ public final class ChaosConsumerMain {
     } else {
       builder.handler(this::apply);
     }
+    if (mode().equals("grouped")) {
+      builder.transactionHook(new SwallowingHook());
+    }
     FaultAccess.afterDatabaseCommit(builder, this::haltIfArmed);
     IdempotentShareConsumer<ChaosEvent> c = builder.build();
     return new Running() {
@@ -391,7 +398,11 @@ public final class ChaosConsumerMain {
         List.of(new Ledger.Entry(event, ctx.topic(), ctx.partition(), ctx.offset(), instance)));
     publish(ctx, event);
     if (event.swallow() && ctx.attempt() == 1) {
-      swallow(ctx.connection());
+      if (mode().equals("grouped") && swallowsInHook(event)) {
+        swallowAfterHandler.set(true); // SwallowingHook does it once the handler has returned
+      } else {
+        swallow(ctx.connection());
+      }
     }
     if (event.hang() || event.slowFail()) {
       runSlowHandler(event, ctx);
@@ -525,6 +536,52 @@ public final class ChaosConsumerMain {
     }
     if (attempt == 1 && events.stream().anyMatch(e -> e.payload().swallow())) {
       swallow(connection);
+    }
+  }
+
+  /**
+   * Grouped runs: whether {@code event}'s first attempt swallows its SQL error in the transaction
+   * hook's after-handler step (a careless before-commit callback) rather than in the handler; half
+   * the swallowing events, chosen by their id so that every process agrees.
+   */
+  private static boolean swallowsInHook(ChaosEvent event) {
+    return (event.id().hashCode() & 1) == 0;
+  }
+
+  /** Set by the handler for {@link SwallowingHook}, on the worker thread. */
+  private final ThreadLocal<Boolean> swallowAfterHandler = ThreadLocal.withInitial(() -> false);
+
+  /**
+   * A transaction hook with a careless before-commit step: after the handler of a record that asked
+   * for it, it runs a failing statement on the transaction's connection and swallows the error,
+   * leaving the transaction aborted. idem must fail that record alone and retry it, and lose
+   * nothing of the records before it in the grouped transaction.
+   */
+  private final class SwallowingHook implements TransactionHook {
+    private final ThreadLocal<java.sql.Connection> connection = new ThreadLocal<>();
+
+    @Override
+    public void beforeHandler(String consumerName, java.sql.Connection c) {
+      connection.set(c);
+      swallowAfterHandler.set(false);
+    }
+
+    @Override
+    public void afterHandler() throws java.sql.SQLException {
+      if (swallowAfterHandler.get()) {
+        swallowAfterHandler.set(false);
+        swallow(connection.get());
+      }
+    }
+
+    @Override
+    public void handlerFailed() {
+      swallowAfterHandler.set(false);
+    }
+
+    @Override
+    public void afterCompletion(boolean committed) {
+      connection.remove();
     }
   }
 
