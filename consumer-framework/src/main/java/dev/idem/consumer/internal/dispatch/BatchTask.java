@@ -139,7 +139,20 @@ public final class BatchTask<T> implements GroupRunner {
       group.forEach(w -> w.fallback = true);
       return oneByOne(group);
     }
-    if (policy.classify(result.failure()) == Failures.Kind.CONNECTION) {
+    Failures.Kind kind = policy.classify(result.failure());
+    if (kind == Failures.Kind.LOCK_WAIT) {
+      // A copy of one of its events holds that event's lock elsewhere. Nothing ran, so no attempt
+      // is used up: one at a time, the others go on and the held one waits for its lock alone.
+      log.info(
+          "{} of {} records of {} could not take its locks ({}); processing them one at a time",
+          unit,
+          batchWorks.size(),
+          head.partition,
+          result.failure().getMessage());
+      group.forEach(w -> w.fallback = true);
+      return oneByOne(group);
+    }
+    if (kind == Failures.Kind.CONNECTION) {
       metrics.retry(head.record.topic());
       Duration delay = policy.outageDelay(head.attempt);
       log.warn(

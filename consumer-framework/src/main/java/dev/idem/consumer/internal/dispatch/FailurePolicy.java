@@ -4,6 +4,7 @@ import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.RetryDecision;
 import dev.idem.consumer.RetryPolicy;
+import dev.idem.consumer.internal.tx.EventLockTimeout;
 import dev.idem.consumer.internal.tx.Failures;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -34,6 +35,11 @@ public final class FailurePolicy {
     RERUN,
     /** Wait for the database to come back, without using up an attempt. */
     WAIT_FOR_DATABASE,
+    /**
+     * Wait for the transaction that holds the event id's lock (a copy of the event, applied
+     * elsewhere), without using up an attempt.
+     */
+    WAIT_FOR_LOCK,
     /** Run again after {@link Decision#delay()}, as the next attempt. */
     RETRY,
     /** No more attempts: dead-letter the record. */
@@ -47,16 +53,24 @@ public final class FailurePolicy {
   private final FailureClassifier classifier;
   private final Duration readRetryTimeout;
   private final Predicate<SQLException> isKeyRace;
+  private final Duration lockWaitAllowance;
 
+  /**
+   * @param lockWaitAllowance how long a record may wait in all for its event id's lock, over its
+   *     attempts, before a lock timeout there uses up an attempt: twice the bound of a transaction
+   *     that holds the lock ({@link Tasks#lockWaitAllowance})
+   */
   public FailurePolicy(
       RetryPolicy retry,
       FailureClassifier classifier,
       Duration readRetryTimeout,
-      Predicate<SQLException> isKeyRace) {
+      Predicate<SQLException> isKeyRace,
+      Duration lockWaitAllowance) {
     this.retry = retry;
     this.classifier = classifier;
     this.readRetryTimeout = readRetryTimeout;
     this.isKeyRace = isKeyRace;
+    this.lockWaitAllowance = lockWaitAllowance;
   }
 
   /** The kind of {@code failure}. */
@@ -69,8 +83,36 @@ public final class FailurePolicy {
     return retry.delayAfter(Math.max(attempt, OUTAGE_FIRST_STEP));
   }
 
-  /** After attempt {@code attempt} (with {@code reruns} key-race re-runs so far) failed. */
+  /**
+   * The time {@code failure} spent waiting for its event id's lock: the wait of an {@link
+   * EventLockTimeout} in its causes, else zero.
+   */
+  public static Duration lockWaited(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof EventLockTimeout e) {
+        return e.waited();
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return Duration.ZERO;
+  }
+
+  /**
+   * {@link #afterFailure(Throwable, int, int, Duration)} for callers that keep no total of lock
+   * waits: only {@code failure}'s own wait counts.
+   */
   public Decision afterFailure(Throwable failure, int attempt, int reruns) {
+    return afterFailure(failure, attempt, reruns, lockWaited(failure));
+  }
+
+  /**
+   * After attempt {@code attempt} (with {@code reruns} key-race re-runs so far) failed; {@code
+   * lockWaited} is the time the record has waited for its event id's lock over all its runs, this
+   * one's {@linkplain #lockWaited(Throwable) wait} included.
+   */
+  public Decision afterFailure(Throwable failure, int attempt, int reruns, Duration lockWaited) {
     Failures.Kind kind = classify(failure);
     switch (kind) {
       case KEY_RACE:
@@ -80,6 +122,14 @@ public final class FailurePolicy {
         break;
       case CONNECTION:
         return new Decision(Action.WAIT_FOR_DATABASE, outageDelay(attempt), kind);
+      case LOCK_WAIT:
+        // The holder is bounded (its watchdog, its server-side timeouts); a wait within twice that
+        // bound is the copy's normal lot, not its failure. Past it something else holds the lock
+        // (an instance with other timeouts, a session outside idem): count it as an attempt.
+        if (lockWaited.compareTo(lockWaitAllowance) <= 0) {
+          return new Decision(Action.WAIT_FOR_LOCK, outageDelay(attempt), kind);
+        }
+        break;
       default:
         break;
     }
@@ -124,7 +174,7 @@ public final class FailurePolicy {
   }
 
   private RetryDecision decide(Throwable failure, Failures.Kind kind) {
-    if (kind == Failures.Kind.TRANSIENT) {
+    if (kind == Failures.Kind.TRANSIENT || kind == Failures.Kind.LOCK_WAIT) {
       return RetryDecision.RETRY;
     }
     if (failure instanceof NonRetryableException) {

@@ -166,7 +166,10 @@ public final class RecordTask implements RecordPath {
   }
 
   private Step failed(Work work, Throwable failure) {
-    FailurePolicy.Decision d = policy.afterFailure(failure, work.attempt, work.reruns);
+    work.lockWaitNanos += FailurePolicy.lockWaited(failure).toNanos();
+    FailurePolicy.Decision d =
+        policy.afterFailure(
+            failure, work.attempt, work.reruns, Duration.ofNanos(work.lockWaitNanos));
     switch (d.action()) {
       case RERUN -> {
         // Another path marked this event id first; the re-run finds the mark and skips.
@@ -178,6 +181,16 @@ public final class RecordTask implements RecordPath {
         // The database is unreachable: not this record's fault, so no attempt is used up.
         metrics.retry(work.record.topic());
         log.warn("database unreachable ({}); retrying in {} ms", failure, d.delay().toMillis());
+        return Step.retryAfter(d.delay());
+      }
+      case WAIT_FOR_LOCK -> {
+        // A copy of the event holds its lock elsewhere, within its bound: no attempt is used up.
+        metrics.lockWaitTimeout(work.record.topic());
+        log.info(
+            "{}; the holder is within its bound ({} ms waited in all), retrying in {} ms",
+            failure.getMessage(),
+            Duration.ofNanos(work.lockWaitNanos).toMillis(),
+            d.delay().toMillis());
         return Step.retryAfter(d.delay());
       }
       case RETRY -> {

@@ -23,9 +23,26 @@ public final class Tasks {
    * @param classifier the user's classifier
    * @param readRetryTimeout how long an unreadable record whose failure the classifier calls
    *     retryable is retried before it is dead-lettered
+   * @param lockWaitAllowance how long a record may wait in all for its event id's lock before a
+   *     lock timeout there uses up an attempt ({@link #lockWaitAllowance})
    */
   public record FailureSettings(
-      RetryPolicy retry, FailureClassifier classifier, Duration readRetryTimeout) {}
+      RetryPolicy retry,
+      FailureClassifier classifier,
+      Duration readRetryTimeout,
+      Duration lockWaitAllowance) {}
+
+  /**
+   * Twice the bound of a transaction that holds an event id's lock: the watchdog abandons a
+   * transaction of {@code records} records after {@code records} x (lock timeout + handler timeout
+   * + grace), and its server-side timeouts end it no later. The holder is assumed to be an instance
+   * of the same consumer (same timeouts, same group size); {@code records} is the largest number of
+   * records one of its transactions holds the watchdog to (the group size in grouped mode, else 1).
+   */
+  public static Duration lockWaitAllowance(
+      Duration lockTimeout, Duration handlerTimeout, int records) {
+    return lockTimeout.plus(handlerTimeout).plus(Watchdog.GRACE).multipliedBy(2L * records);
+  }
 
   /**
    * One record per run.
@@ -116,8 +133,13 @@ public final class Tasks {
         onCrash);
   }
 
-  private static FailurePolicy policy(RecordAttempts<?> processor, FailureSettings failures) {
+  /** The failure policy of {@code failures}, for the records of {@code processor}. */
+  public static FailurePolicy policy(RecordAttempts<?> processor, FailureSettings failures) {
     return new FailurePolicy(
-        failures.retry(), failures.classifier(), failures.readRetryTimeout(), processor::isKeyRace);
+        failures.retry(),
+        failures.classifier(),
+        failures.readRetryTimeout(),
+        processor::isKeyRace,
+        failures.lockWaitAllowance());
   }
 }

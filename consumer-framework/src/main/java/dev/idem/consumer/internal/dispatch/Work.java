@@ -31,6 +31,9 @@ public final class Work {
 
   long firstReadFailureNanos;
 
+  /** The time this record has waited for its event id's lock in runs that timed out there. */
+  long lockWaitNanos;
+
   /** Set when the record was given up and only its dead-letter write is left (and failed). */
   String pendingDeadLetterReason;
 
@@ -79,6 +82,7 @@ public final class Work {
     this.reruns = from.reruns;
     this.readFailures = from.readFailures;
     this.firstReadFailureNanos = from.firstReadFailureNanos;
+    this.lockWaitNanos = from.lockWaitNanos;
     this.pendingDeadLetterReason = from.pendingDeadLetterReason;
     this.pendingDeadLetterFailure = from.pendingDeadLetterFailure;
     this.eventId = from.eventId;

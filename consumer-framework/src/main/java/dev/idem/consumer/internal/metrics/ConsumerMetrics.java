@@ -75,6 +75,12 @@ public final class ConsumerMetrics {
                 "Records not processed because PostgreSQL already recorded their offset as done")
             .tags(tags)
             .register(registry),
+        Counter.builder("idem.records.lock.waits")
+            .description(
+                "Lock timeouts on an event id's lock, held by a copy of the event elsewhere, that"
+                    + " were waited out without using up an attempt")
+            .tags(tags)
+            .register(registry),
         Counter.builder("idem.workers.abandoned")
             .description(
                 "Runs given up because their transaction outlived lock-timeout + handler-timeout;"
@@ -206,6 +212,14 @@ public final class ConsumerMetrics {
     topic(topic).abandoned.increment();
   }
 
+  /**
+   * A record's wait for its event id's lock timed out while the holder was within its bound; it
+   * waits again without using up an attempt.
+   */
+  public void lockWaitTimeout(String topic) {
+    topic(topic).lockWaits.increment();
+  }
+
   public void lockWait(String topic, long nanos) {
     topic(topic).lockWait.record(Duration.ofNanos(nanos));
   }
@@ -281,6 +295,7 @@ public final class ConsumerMetrics {
       Counter deadLettered,
       Counter parked,
       Counter skipped,
+      Counter lockWaits,
       Counter abandoned,
       Timer lockWait,
       Timer handler,

@@ -158,7 +158,14 @@ public final class ConsumerRuntime<T> implements RuntimeSignals {
     ScheduledExecutorService retries =
         resources.retryScheduler(Executors.newSingleThreadScheduledExecutor(threads("retry")));
     Tasks.FailureSettings failures =
-        new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());
+        new Tasks.FailureSettings(
+            config.retry(),
+            parts.classifier(),
+            config.readRetryTimeout(),
+            Tasks.lockWaitAllowance(
+                config.lockTimeout(),
+                config.handlerTimeout(),
+                parts.mode() == ProcessingMode.GROUPED ? config.transactionMaxRecords() : 1));
     ProcessingMode mode = parts.mode();
     GroupRunner runner =
         switch (mode) {

@@ -204,6 +204,9 @@ final class ShareRecordTask {
     private int reruns;
     private int outageWaits;
 
+    /** The time this delivery has waited for its event id's lock in runs that timed out there. */
+    private long lockWaitNanos;
+
     /** The failure of the attempt made in a group transaction, decided on before any run here. */
     private Throwable groupFailure;
 
@@ -269,11 +272,28 @@ final class ShareRecordTask {
           default:
             break;
         }
-        FailurePolicy.Decision d = policy.afterFailure(outcome.failure(), attempt, reruns);
+        lockWaitNanos += FailurePolicy.lockWaited(outcome.failure()).toNanos();
+        FailurePolicy.Decision d =
+            policy.afterFailure(
+                outcome.failure(), attempt, reruns, Duration.ofNanos(lockWaitNanos));
         switch (d.action()) {
           case RERUN:
             reruns++;
             continue;
+          case WAIT_FOR_LOCK:
+            // A copy of the event holds its lock elsewhere, within its bound: no attempt is used
+            // up. Waited for within the record's lock; past it, released (a delivery, not an
+            // attempt), and on the last delivery kept and tried again after a pause.
+            metrics.lockWaitTimeout(record.topic());
+            if (fits(d.delay(), budgetEnd)) {
+              sleep(d.delay());
+              continue;
+            }
+            if (!lastBeforeRelease()) {
+              metrics.retry(record.topic());
+              return Ack.RELEASE;
+            }
+            return new Later(d.delay(), this);
           case WAIT_FOR_DATABASE:
             databaseFailed.run();
             if (fits(d.delay(), budgetEnd)) {
@@ -351,7 +371,7 @@ final class ShareRecordTask {
                 return Ack.ACCEPT;
               }
               if (written.failure() != null
-                  && policy.afterFailure(written.failure(), 1, 0).action()
+                  && policy.afterFailure(written.failure(), 1, 0, Duration.ZERO).action()
                       == FailurePolicy.Action.WAIT_FOR_DATABASE) {
                 databaseFailed.run();
               }

@@ -3,7 +3,6 @@ package dev.idem.consumer.internal.share;
 import dev.idem.consumer.IdemConfig;
 import dev.idem.consumer.IdemConfigException;
 import dev.idem.consumer.internal.config.KafkaClientProperties;
-import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.dispatch.Tasks;
 import dev.idem.consumer.internal.dispatch.Watchdog;
 import dev.idem.consumer.internal.health.DatabaseProbe;
@@ -14,6 +13,7 @@ import dev.idem.consumer.internal.metrics.ConsumerMetrics;
 import dev.idem.consumer.internal.retention.RetentionSchedule;
 import dev.idem.consumer.internal.runtime.ConsumerParts;
 import dev.idem.consumer.internal.runtime.Pipeline;
+import dev.idem.consumer.internal.runtime.ProcessingMode;
 import dev.idem.consumer.internal.runtime.Resources;
 import dev.idem.consumer.internal.runtime.Threads;
 import dev.idem.consumer.internal.store.KeyParking;
@@ -170,18 +170,21 @@ public final class ShareRuntime<T> implements RuntimeSignals {
             resources.deadLetters(Pipeline.deadLetters(parts)),
             KeyParking.SKIP);
     Tasks.FailureSettings failures =
-        new Tasks.FailureSettings(config.retry(), parts.classifier(), config.readRetryTimeout());
+        new Tasks.FailureSettings(
+            config.retry(),
+            parts.classifier(),
+            config.readRetryTimeout(),
+            Tasks.lockWaitAllowance(
+                config.lockTimeout(),
+                config.handlerTimeout(),
+                parts.mode() == ProcessingMode.GROUPED ? config.transactionMaxRecords() : 1));
     DatabaseGate gate = new DatabaseGate(probe, dataSource);
     this.gate = gate;
     ShareRecordTask task =
         new ShareRecordTask(
             name,
             processor,
-            new FailurePolicy(
-                failures.retry(),
-                failures.classifier(),
-                failures.readRetryTimeout(),
-                processor::isKeyRace),
+            Tasks.policy(processor, failures),
             metrics,
             shareMetrics,
             live,

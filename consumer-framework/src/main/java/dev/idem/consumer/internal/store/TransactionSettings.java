@@ -18,6 +18,7 @@ public final class TransactionSettings {
 
   private final Duration lockTimeout;
   private final Duration handlerTimeout;
+  private final int records;
   private final int serverVersionNum;
   private final String beginSql;
   private final String settingsSelect;
@@ -29,22 +30,31 @@ public final class TransactionSettings {
    * @param serverVersionNum the server's {@code server_version_num}
    */
   public TransactionSettings(Duration lockTimeout, Duration handlerTimeout, int serverVersionNum) {
+    this(lockTimeout, handlerTimeout, 1, serverVersionNum);
+  }
+
+  private TransactionSettings(
+      Duration lockTimeout, Duration handlerTimeout, int records, int serverVersionNum) {
     this.lockTimeout = lockTimeout;
     this.handlerTimeout = handlerTimeout;
+    this.records = records;
     this.serverVersionNum = serverVersionNum;
+    // lock_timeout bounds each lock wait on its own (PostgreSQL applies it to every wait, not to
+    // the statement): never scaled. The others bound the holder, which applies `records` records.
+    Duration statement = times(handlerTimeout, records);
     // Values are validated durations, not user text.
     StringBuilder settings =
         new StringBuilder("SELECT set_config('lock_timeout', '")
             .append(lockTimeout.toMillis())
             .append("ms', true), set_config('statement_timeout', '")
-            .append(handlerTimeout.toMillis())
+            .append(statement.toMillis())
             .append("ms', true), set_config('idle_in_transaction_session_timeout', '")
-            .append(handlerTimeout.toMillis())
+            .append(statement.toMillis())
             .append("ms', true), set_config('synchronous_commit', 'on', true)");
     if (serverVersionNum >= TRANSACTION_TIMEOUT_SINCE) {
       settings
           .append(", set_config('transaction_timeout', '")
-          .append(lockTimeout.plus(handlerTimeout).toMillis())
+          .append(times(lockTimeout, records).plus(statement).toMillis())
           .append("ms', true)");
     }
     this.settingsSelect = settings.toString();
@@ -54,20 +64,22 @@ public final class TransactionSettings {
   }
 
   /**
-   * The settings of a transaction that applies {@code records} records (a grouped transaction): the
-   * lock and handler timeouts are {@code records} times the single record's, capped at PostgreSQL's
-   * limit, so that each record keeps the budget it has alone (its lock among {@code records} locks
-   * taken in one statement, its handler among {@code records} handler calls).
+   * The settings of a transaction that applies {@code records} records (a grouped transaction).
+   * {@code lock_timeout} stays the single record's: PostgreSQL applies it to each lock wait
+   * separately, so each of the group's locks already has the budget it has alone, and a copy of one
+   * of the group's events elsewhere must not meet a longer wait than it would allow itself. The
+   * timeouts that bound the holder ({@code statement_timeout}, {@code
+   * idle_in_transaction_session_timeout}, {@code transaction_timeout}) are {@code records} times
+   * the single record's, capped at PostgreSQL's limit: its statements include the one that takes
+   * all the locks (up to {@code records} waits) and its idle time spans {@code records} handler
+   * calls.
    */
   public TransactionSettings forRecords(int records) {
-    if (records <= 1) {
+    if (records <= 1 || records == this.records) {
       return this;
     }
     return scaled.computeIfAbsent(
-        records,
-        n ->
-            new TransactionSettings(
-                times(lockTimeout, n), times(handlerTimeout, n), serverVersionNum));
+        records, n -> new TransactionSettings(lockTimeout, handlerTimeout, n, serverVersionNum));
   }
 
   /** {@code d} times {@code n}, at most half of PostgreSQL's int milliseconds (their sum fits). */

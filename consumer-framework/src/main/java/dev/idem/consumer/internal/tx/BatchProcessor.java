@@ -124,7 +124,12 @@ public final class BatchProcessor<T> implements GroupTransaction<T> {
       origins.add(RecordCoordinates.of(p.record()));
     }
     long lockStart = System.nanoTime();
-    env.store().beginAndLockAll(c, 1, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    try {
+      env.store().beginAndLockAll(c, 1, Arrays.stream(lockKeys).sorted().distinct().toArray());
+    } catch (SQLException e) {
+      throw EventLockTimeout.whileLocking(
+          e, "the event ids of a batch", System.nanoTime() - lockStart);
+    }
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     List<RecordCoordinates> done = new ArrayList<>(records.size());
     for (ConsumerRecord<byte[], byte[]> r : records) {

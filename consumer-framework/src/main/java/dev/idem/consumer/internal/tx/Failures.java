@@ -27,6 +27,12 @@ public final class Failures {
      * idle-in-transaction timeout): retried, using up an attempt.
      */
     TRANSIENT,
+    /**
+     * The wait for the event id's advisory lock timed out ({@link EventLockTimeout}): a copy of the
+     * event is being applied elsewhere. Waited out, using up no attempt, while the wait is within
+     * its allowance; past it, like {@link #TRANSIENT}.
+     */
+    LOCK_WAIT,
     /** Another path wrote the processed mark first (its unique key): re-run, it is a duplicate. */
     KEY_RACE,
     /** Anything else, the handler's own failures among them: the retry policy decides. */
@@ -56,6 +62,9 @@ public final class Failures {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof SQLTransientConnectionException || t instanceof SQLRecoverableException) {
         return Kind.CONNECTION;
+      }
+      if (t instanceof EventLockTimeout) {
+        return Kind.LOCK_WAIT;
       }
       if (t instanceof SQLException sql) {
         for (SQLException e = sql; e != null; e = e.getNextException()) {

@@ -122,8 +122,13 @@ public final class GroupProcessor<T> implements GroupTransaction<T> {
       lockKeys[i] = env.keys().key(env.lockNamespace(), items.get(i).eventId());
     }
     long lockStart = System.nanoTime();
-    env.store()
-        .beginAndLockAll(c, items.size(), Arrays.stream(lockKeys).sorted().distinct().toArray());
+    try {
+      env.store()
+          .beginAndLockAll(c, items.size(), Arrays.stream(lockKeys).sorted().distinct().toArray());
+    } catch (SQLException e) {
+      throw EventLockTimeout.whileLocking(
+          e, "the event ids of a group", System.nanoTime() - lockStart);
+    }
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     Progress<T> progress = new Progress<>(items, orderingKeys, kinds, failures);
     IdempotencyStore.PreviousSavepoint previous = IdempotencyStore.PreviousSavepoint.NONE;

@@ -140,8 +140,13 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
     if (scope == null) {
       // No parked keys to look up between the lock and the mark: settings, lock, check and mark
       // in one round trip (the lock-wait timer then includes the mark).
-      boolean fresh =
-          env.store().beginLockAndMark(c, key, read.eventId(), RecordCoordinates.of(record));
+      boolean fresh;
+      try {
+        fresh = env.store().beginLockAndMark(c, key, read.eventId(), RecordCoordinates.of(record));
+      } catch (SQLException e) {
+        throw EventLockTimeout.whileLocking(
+            e, "event id " + read.eventId(), System.nanoTime() - lockStart);
+      }
       env.metrics().lockWait(topic, System.nanoTime() - lockStart);
       if (!fresh) {
         return Outcome.Kind.DUPLICATE;
@@ -149,7 +154,12 @@ public final class RecordProcessor<T> implements RecordAttempts<T> {
       handle(tx, read, attempt);
       return Outcome.Kind.PROCESSED;
     }
-    env.store().beginAndLock(c, key);
+    try {
+      env.store().beginAndLock(c, key);
+    } catch (SQLException e) {
+      throw EventLockTimeout.whileLocking(
+          e, "event id " + read.eventId(), System.nanoTime() - lockStart);
+    }
     env.metrics().lockWait(topic, System.nanoTime() - lockStart);
     ParkedKeys.Parked parked = parking.lookup(c, scope);
     boolean released = isReleased(record, parked);

@@ -6,11 +6,13 @@ import dev.idem.consumer.FailureClassifier;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.FaultHook;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.tx.EventLockTimeout;
 import dev.idem.consumer.internal.tx.GroupRun;
 import dev.idem.consumer.internal.tx.GroupTransaction;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.ScriptedAttempts;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -48,6 +50,7 @@ class BatchTaskTest {
 
   private static final Duration OUTAGE_DELAY = Duration.ofMillis(400);
   private static final Duration RECORD_RETRY = Duration.ofMillis(100);
+  private static final Duration LOCK_WAITS = Duration.ofSeconds(30);
   private static final Step RETRY_AFTER_1 = Step.retryAfter(RECORD_RETRY);
   private static final Step AFTER_ABANDONED = Step.retryAfter(Duration.ofMillis(250));
 
@@ -65,7 +68,11 @@ class BatchTaskTest {
           "batch",
           single,
           new FailurePolicy(
-              RETRY, FailureClassifier.retryAll(), Duration.ofSeconds(10), records::isKeyRace),
+              RETRY,
+              FailureClassifier.retryAll(),
+              Duration.ofSeconds(10),
+              records::isKeyRace,
+              LOCK_WAITS),
           metrics,
           crashes::incrementAndGet);
 
@@ -160,6 +167,20 @@ class BatchTaskTest {
     assertThat(single.attempts)
         .containsExactly(Map.entry(0L, 2), Map.entry(1L, 2), Map.entry(2L, 2));
     assertThat(metrics.retries()).as("one retry per record").isEqualTo(3);
+  }
+
+  @Test
+  void aBatchThatCannotTakeItsLocksRanNothingSoItsRecordsRunAloneWithoutUsingAnAttempt() {
+    SQLException timeout = new SQLException("canceling statement due to lock timeout", "55P03");
+    transaction.endsWith(
+        failedAsAWhole(
+            EventLockTimeout.whileLocking(timeout, "the event ids of a batch", 1_000_000L), 0, 3));
+    List<Work> group = group(3);
+
+    assertThat(task.apply(group)).isEqualTo(Step.DONE);
+    assertThat(single.attempts)
+        .containsExactly(Map.entry(0L, 1), Map.entry(1L, 1), Map.entry(2L, 1));
+    assertThat(metrics.retries()).as("no retry: nothing ran").isZero();
   }
 
   @Test
@@ -334,7 +355,8 @@ class BatchTaskTest {
             new RetryPolicy(maxAttempts, RECORD_RETRY, Duration.ofSeconds(10), 2.0, 0.0),
             FailureClassifier.retryAll(),
             Duration.ofSeconds(10),
-            records::isKeyRace);
+            records::isKeyRace,
+            LOCK_WAITS);
     return new BatchTask<>(
         records,
         transaction,

@@ -8,6 +8,7 @@ import dev.idem.consumer.RetryDecision;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.dispatch.FailurePolicy.Action;
 import dev.idem.consumer.internal.dispatch.FailurePolicy.Decision;
+import dev.idem.consumer.internal.tx.EventLockTimeout;
 import dev.idem.consumer.internal.tx.Failures.Kind;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -26,6 +27,17 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class FailurePolicyTest {
   private static final Duration READ_RETRY_TIMEOUT = Duration.ofSeconds(1);
+
+  /** How long a record may wait for its event id's lock before a lock timeout uses an attempt. */
+  private static final Duration LOCK_WAITS = Duration.ofSeconds(10);
+
+  /** A lock timeout (55P03), as the driver reports it. */
+  private static final SQLException LOCK_TIMEOUT =
+      new SQLException("canceling statement due to lock timeout", "55P03");
+
+  /** The lock timeout of the statement that takes the event id's lock, after one second. */
+  private static final SQLException EVENT_LOCK_TIMEOUT =
+      EventLockTimeout.whileLocking(LOCK_TIMEOUT, "event id e", Duration.ofSeconds(1).toNanos());
 
   /** Three attempts, 100 ms apart. */
   private static final RetryPolicy FIXED = RetryPolicy.fixed(3, Duration.ofMillis(100));
@@ -57,6 +69,39 @@ class FailurePolicyTest {
           .isEqualTo(new Decision(Action.RERUN, Duration.ZERO, Kind.KEY_RACE));
     }
     assertThat(givingUp.asked).isEmpty();
+  }
+
+  // afterFailure: a lock timeout on the event id's lock, held by a copy of the event elsewhere
+
+  @Test
+  void aLockTimeoutOnTheEventIdsLockWithinTheAllowanceWaitsWithoutUsingAnAttempt() {
+    FailurePolicy policy = policy(EXPONENTIAL, givingUp);
+    assertThat((Throwable) EVENT_LOCK_TIMEOUT).isInstanceOf(EventLockTimeout.class);
+    assertThat(policy.afterFailure(EVENT_LOCK_TIMEOUT, 5, 0, LOCK_WAITS))
+        .as("on the last attempt, with the whole allowance waited")
+        .isEqualTo(new Decision(Action.WAIT_FOR_LOCK, policy.outageDelay(5), Kind.LOCK_WAIT));
+    assertThat(policy.afterFailure(EVENT_LOCK_TIMEOUT, 1, 0))
+        .as("this run's second alone")
+        .isEqualTo(new Decision(Action.WAIT_FOR_LOCK, policy.outageDelay(1), Kind.LOCK_WAIT));
+    assertThat(givingUp.asked).isEmpty();
+  }
+
+  @Test
+  void aLockTimeoutOnTheEventIdsLockPastTheAllowanceUsesAnAttemptWhateverTheClassifierSays() {
+    Duration past = LOCK_WAITS.plusMillis(1);
+    assertThat(policy(FIXED, givingUp).afterFailure(EVENT_LOCK_TIMEOUT, 1, 0, past))
+        .isEqualTo(new Decision(Action.RETRY, Duration.ofMillis(100), Kind.LOCK_WAIT));
+    assertThat(policy(FIXED, givingUp).afterFailure(EVENT_LOCK_TIMEOUT, 3, 0, past))
+        .isEqualTo(new Decision(Action.GIVE_UP, Duration.ZERO, Kind.LOCK_WAIT));
+    assertThat(givingUp.asked).isEmpty();
+  }
+
+  @Test
+  void aLockTimeoutOfTheHandlersOwnStatementsUsesAnAttempt() {
+    assertThat(policy(FIXED, givingUp).afterFailure(LOCK_TIMEOUT, 1, 0, Duration.ZERO))
+        .isEqualTo(new Decision(Action.RETRY, Duration.ofMillis(100), Kind.TRANSIENT));
+    assertThat((Throwable) EventLockTimeout.whileLocking(KEY_RACE, "event id e", 0))
+        .isSameAs(KEY_RACE);
   }
 
   @Test
@@ -303,7 +348,7 @@ class FailurePolicyTest {
   }
 
   private static FailurePolicy policy(RetryPolicy retry, FailureClassifier classifier) {
-    return new FailurePolicy(retry, classifier, READ_RETRY_TIMEOUT, KEY_RACE::equals);
+    return new FailurePolicy(retry, classifier, READ_RETRY_TIMEOUT, KEY_RACE::equals, LOCK_WAITS);
   }
 
   /** A schema registry that refused the connection: a network failure. */

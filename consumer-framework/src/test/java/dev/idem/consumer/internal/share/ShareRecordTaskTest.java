@@ -11,11 +11,13 @@ import dev.idem.consumer.NonRetryableException;
 import dev.idem.consumer.RetryPolicy;
 import dev.idem.consumer.internal.dispatch.FailurePolicy;
 import dev.idem.consumer.internal.metrics.ConsumerMetrics;
+import dev.idem.consumer.internal.tx.EventLockTimeout;
 import dev.idem.consumer.internal.tx.Outcome;
 import dev.idem.consumer.internal.tx.Read;
 import dev.idem.consumer.internal.tx.ScriptedAttempts;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.ConnectException;
+import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.List;
@@ -95,6 +97,13 @@ class ShareRecordTaskTest {
       new SQLTransientConnectionException("connection refused", "08001");
   private static final ConnectException REGISTRY_DOWN = new ConnectException("schema registry");
 
+  /** The wait for the event id's lock timed out: a copy of the event holds it elsewhere. */
+  private static final SQLException COPY_HOLDS_THE_LOCK =
+      EventLockTimeout.whileLocking(
+          new SQLException("canceling statement due to lock timeout", "55P03"),
+          "event id e",
+          Duration.ofMillis(1).toNanos());
+
   private final ConsumerMetrics metrics = new ConsumerMetrics(new SimpleMeterRegistry(), "c");
   private final AtomicInteger databaseFailed = new AtomicInteger();
   private ScriptedAttempts attempts = new ScriptedAttempts();
@@ -126,6 +135,8 @@ class ShareRecordTaskTest {
     return Stream.of(
         Arguments.of("the handler's failure", failed(HANDLER_FAILURE), List.of(1, 2, 3)),
         Arguments.of("the database down", failed(DATABASE_DOWN), List.of(1, 1, 1)),
+        Arguments.of(
+            "a copy holding the event's lock", failed(COPY_HOLDS_THE_LOCK), List.of(1, 1, 1)),
         Arguments.of(
             "a network failure while reading",
             unreadable(Read.UNDESERIALIZABLE, REGISTRY_DOWN),
@@ -276,6 +287,17 @@ class ShareRecordTaskTest {
   }
 
   @Test
+  void aCopyHoldingTheEventsLockOnTheLastDeliveryKeepsTheRecordPastItsLockUsingNoAttempt() {
+    attempts.attemptsEndWith(failed(COPY_HOLDS_THE_LOCK));
+
+    assertThat(run(LAST, SHORT_LOCK)).as("kept").isNull();
+    assertThat(elapsed).as("kept past the lock").isGreaterThan(SHORT_LOCK);
+    assertThat(attempts.attempts()).as("tried again").hasSizeGreaterThan(1).containsOnly(1);
+    assertThat(attempts.deadLetters()).isEmpty();
+    assertThat(databaseFailed.get()).as("the database is fine").isZero();
+  }
+
+  @Test
   void theDatabaseBackWhileTheRecordIsHeldOnTheLastDeliveryAppliesAndAcceptsIt() {
     long back = System.nanoTime() + SHORT_LOCK.toNanos() * 9 / 10; // past the lock's room
     attempts.attemptsEndWith(() -> System.nanoTime() < back ? failed(DATABASE_DOWN) : processed());
@@ -391,7 +413,11 @@ class ShareRecordTaskTest {
         "c",
         attempts,
         new FailurePolicy(
-            retry, FailureClassifier.retryAll(), READ_RETRY_TIMEOUT, attempts::isKeyRace),
+            retry,
+            FailureClassifier.retryAll(),
+            READ_RETRY_TIMEOUT,
+            attempts::isKeyRace,
+            Duration.ofSeconds(30)),
         metrics,
         new ShareMetrics(new SimpleMeterRegistry(), "c"),
         new ShareRecordTask.DeliveryLimit() {
