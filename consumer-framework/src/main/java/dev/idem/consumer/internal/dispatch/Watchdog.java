@@ -184,6 +184,28 @@ public final class Watchdog implements AttemptConnections {
   }
 
   @Override
+  public void completing(boolean committed) {
+    Attempt a = attempts.get(Thread.currentThread());
+    if (a != null) {
+      synchronized (a) {
+        a.committed = committed;
+        a.completingNanos = System.nanoTime();
+        a.completing = true;
+      }
+    }
+  }
+
+  @Override
+  public void completed() {
+    Attempt a = attempts.get(Thread.currentThread());
+    if (a != null) {
+      synchronized (a) {
+        a.completing = false;
+      }
+    }
+  }
+
+  @Override
   public boolean abandoned() {
     Attempt a = attempts.get(Thread.currentThread());
     return a != null && a.abandoned;
@@ -216,8 +238,14 @@ public final class Watchdog implements AttemptConnections {
   private void abandon(Attempt a, long now) {
     StackTraceElement[] where = a.thread.getStackTrace();
     synchronized (a) {
+      if (a.ended || a.abandoned) {
+        return;
+      }
       Connection c = a.connection;
-      if (c == null || a.ended || a.abandoned) {
+      if (c == null) {
+        if (a.completing && a.overdue(now, limit)) {
+          abandonCompletion(a, now, where);
+        }
         return; // its transaction ended meanwhile
       }
       HungAttemptException failure =
@@ -256,6 +284,40 @@ public final class Watchdog implements AttemptConnections {
     }
   }
 
+  /**
+   * With the run's monitor held: its transaction ended, and the hook's after-completion work (an
+   * after-commit callback) hung. Nothing can be aborted or rolled back: the run is given up (a
+   * committed one counts as done, see {@link HungAttemptException#afterCommit()}) and its thread
+   * interrupted and replaced. The attempt's failure, if it failed, was counted when it failed.
+   */
+  private void abandonCompletion(Attempt a, long now, StackTraceElement[] where) {
+    HungAttemptException failure =
+        HungAttemptException.afterCompletion(
+            describe(a),
+            a.eventId,
+            a.committed,
+            Duration.ofNanos(now - a.completingNanos),
+            a.limit(limit),
+            where);
+    withMdc(
+        a,
+        () -> {
+          log.error(
+              "{}: interrupting {}; its lane goes on{}. The thread is at:{}",
+              failure.getMessage(),
+              a.thread.getName(),
+              a.committed ? " (the transaction committed: its records are done)" : "",
+              stackTop(where));
+          if (!a.abandon.test(failure)) {
+            return;
+          }
+          a.abandoned = true;
+          abandonedAlive.incrementAndGet();
+          metrics.abandonedWorker(a.head().record.topic());
+          a.thread.interrupt();
+        });
+  }
+
   /** An overdue run that may not be abandoned: logged once, it keeps its slot. */
   private void keep(Attempt a, long now) {
     if (a.keptLogged) {
@@ -266,11 +328,13 @@ public final class Watchdog implements AttemptConnections {
         a,
         () ->
             log.error(
-                "{} ran {} ms in its transaction, over the limit of {} ms, but is not abandoned:"
+                "{} ran {} ms in its transaction (or in the hook's after-completion work), over the"
+                    + " limit of {} ms, but is not abandoned:"
                     + " {} abandoned workers are still alive (consumer.max-abandoned-workers); it"
                     + " keeps its slot and the consumer reports itself unhealthy. Thread {} is at:{}",
                 describe(a),
-                Duration.ofNanos(now - a.openedNanos).toMillis(),
+                Duration.ofNanos(now - (a.connection != null ? a.openedNanos : a.completingNanos))
+                    .toMillis(),
                 a.limit(limit).toMillis(),
                 abandonedAlive.get(),
                 a.thread.getName(),
@@ -327,6 +391,14 @@ public final class Watchdog implements AttemptConnections {
     volatile long openedNanos;
     volatile String eventId;
 
+    /** Whether the hook's after-completion work runs, the transaction having ended. */
+    volatile boolean completing;
+
+    volatile long completingNanos;
+
+    /** Whether the transaction whose after-completion work runs committed. */
+    volatile boolean committed;
+
     /** The records the open transaction applies one after the other (a grouped one: several). */
     volatile int records = 1;
 
@@ -351,7 +423,10 @@ public final class Watchdog implements AttemptConnections {
     }
 
     boolean overdue(long now, Duration limit) {
-      return connection != null && now - openedNanos > limit(limit).toNanos();
+      long bound = limit(limit).toNanos();
+      return connection != null
+          ? now - openedNanos > bound
+          : completing && now - completingNanos > bound;
     }
 
     /** The limit of the open transaction: {@code limit} per record it applies. */
