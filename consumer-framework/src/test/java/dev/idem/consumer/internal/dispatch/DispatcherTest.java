@@ -395,6 +395,34 @@ class DispatcherTest {
     assertThat(d.completions()).isEmpty();
   }
 
+  @Test
+  void aRunAbandonedInItsAfterCommitWorkCountsAsDoneWithoutARetry() {
+    // Zero timeouts: the watchdog gives up after-commit work running for longer than 1 s.
+    Watchdog watchdog = watchdog(Duration.ZERO);
+    Dispatcher d = new Dispatcher(workers, scheduler, runner, watchdog, 1, 1);
+    d.assigned(P0, 1);
+    CountDownLatch release = new CountDownLatch(1);
+    runner.hangAfterCommit(0, watchdog, fakeConnection(), release);
+    d.submit(work(P0, 0, "a"));
+    d.submit(work(P0, 1, "b"));
+    waiting().until(() -> runner.running() == 1);
+
+    waiting()
+        .until(
+            () -> {
+              watchdog.check();
+              return watchdog.stuckWorkers() == 1 && completedOffsets(d).contains(1L);
+            });
+
+    // Committed: offset 0 is done, not retried, not a failed attempt; nothing was aborted.
+    assertThat(completedOffsets(d)).contains(0L);
+    assertThat(runner.abandonedGroups()).isEmpty();
+    assertThat(runner.startedOffsets()).containsExactly(0L, 1L);
+    assertThat(aborted).isEmpty();
+    release.countDown();
+    waiting().until(() -> watchdog.stuckWorkers() == 0);
+  }
+
   // ---- fixtures
 
   /** Polls often: the runs take microseconds, and some states (a lane waiting) last 100 ms. */
@@ -544,6 +572,27 @@ class DispatcherTest {
             } catch (InterruptedException e) {
               // Abandoned: claim success; the dispatcher must discard it.
             }
+            return Step.DONE;
+          });
+    }
+
+    /** Offset {@code offset} commits, then its after-commit work blocks until {@code release}. */
+    void hangAfterCommit(long offset, Watchdog watchdog, Connection c, CountDownLatch release) {
+      hangs.put(
+          offset,
+          w -> {
+            watchdog.opened(c);
+            watchdog.closed(c);
+            watchdog.completing(true);
+            while (true) {
+              try {
+                release.await();
+                break;
+              } catch (InterruptedException e) {
+                // Ignores interrupts, like a socket read without a timeout.
+              }
+            }
+            watchdog.completed();
             return Step.DONE;
           });
     }
