@@ -42,6 +42,17 @@ import org.slf4j.MDC;
  * {@code closed}), and once its connection is aborted the server rolls it back. Should a pool's
  * abort not end the session and the transaction commit after all, the retry takes the same advisory
  * lock after it and finds its processed mark: a duplicate, skipped.
+ *
+ * <p>The connection stays registered through the COMMIT (or ROLLBACK): a COMMIT whose reply never
+ * comes (a pool without a socket timeout) is aborted like a hung body, and then whether it
+ * committed is not known. Exactly-once holds all the same: the retry takes the event's advisory
+ * lock and inserts the processed mark only where none exists, and a dead letter is written only for
+ * an event without one; so a transaction that did commit makes the retry a duplicate.
+ *
+ * <p>After the transaction, the hook's after-completion work (Spring's after-commit callbacks) is
+ * watched with the same limit, counted from the end of the transaction. A run stuck there is given
+ * up without an abort: its thread is interrupted and replaced, and a committed run's records are
+ * done ({@link HungAttemptException#afterCommit()}).
  */
 public final class Watchdog implements AttemptConnections {
   private static final Logger log = LoggerFactory.getLogger(Watchdog.class);
@@ -176,9 +187,11 @@ public final class Watchdog implements AttemptConnections {
   public void closed(Connection c) {
     Attempt a = attempts.get(Thread.currentThread());
     if (a != null) {
-      // Waits while the watchdog abandons this run, so that the commit after it fails.
+      // Waits while the watchdog abandons this run, so that the commit after it fails. The
+      // connection stays registered until the commit or rollback returns (completing): a COMMIT
+      // whose reply never comes is aborted like a hung body.
       synchronized (a) {
-        a.connection = null;
+        a.ending = true;
       }
     }
   }
@@ -188,6 +201,8 @@ public final class Watchdog implements AttemptConnections {
     Attempt a = attempts.get(Thread.currentThread());
     if (a != null) {
       synchronized (a) {
+        a.connection = null;
+        a.ending = false;
         a.committed = committed;
         a.completingNanos = System.nanoTime();
         a.completing = true;
@@ -255,9 +270,13 @@ public final class Watchdog implements AttemptConnections {
           a,
           () -> {
             log.error(
-                "{}: aborting its connection and interrupting {}; its lane goes on as after a"
+                "{}: aborting its connection{} and interrupting {}; its lane goes on as after a"
                     + " failed attempt. The thread is at:{}",
                 failure.getMessage(),
+                a.ending
+                    ? " during its COMMIT or ROLLBACK (whether it committed is not known: the"
+                        + " retry finds the processed mark or not)"
+                    : "",
                 a.thread.getName(),
                 stackTop(where));
             // The run cannot end while this monitor is held with its transaction open, so this
@@ -385,11 +404,14 @@ public final class Watchdog implements AttemptConnections {
     final List<Work> group;
     final Predicate<HungAttemptException> abandon;
 
-    /** The open transaction's connection, null between transactions. */
+    /** The open transaction's connection until its COMMIT or ROLLBACK returns, else null. */
     volatile Connection connection;
 
     volatile long openedNanos;
     volatile String eventId;
+
+    /** Whether the transaction's body ended and its COMMIT or ROLLBACK is under way. */
+    volatile boolean ending;
 
     /** Whether the hook's after-completion work runs, the transaction having ended. */
     volatile boolean completing;
