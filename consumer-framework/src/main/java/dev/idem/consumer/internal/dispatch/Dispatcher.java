@@ -302,7 +302,7 @@ public final class Dispatcher {
       }
       run.lane.group.clear();
       run.lane.group.addAll(copies);
-      settle(run.lane, copies, runner.abandoned(copies, failure));
+      settle(run.lane, copies, afterAbandon(copies, failure));
     }
     // The slot is free: start the next lane, but not on the watchdog's thread, whatever executor.
     try {
@@ -311,6 +311,20 @@ public final class Dispatcher {
       // Closing.
     }
     return true;
+  }
+
+  /**
+   * What follows an abandoned run. One whose transaction committed before its after-commit work
+   * hung is not a failed attempt: the commit is durable, so a lone record is done (its offset may
+   * move; only the after-commit effect is at stake, at least once or never, like any after-commit
+   * effect). A group runs again at once with its attempts unchanged: what committed is found
+   * processed and skipped as a duplicate, the rest runs.
+   */
+  private Step afterAbandon(List<Work> copies, HungAttemptException failure) {
+    if (!failure.afterCommit()) {
+      return runner.abandoned(copies, failure);
+    }
+    return copies.size() == 1 ? Step.DONE : Step.retryAfter(Duration.ZERO);
   }
 
   /** With the lock held: the run of {@code group} ended with {@code step}; frees its slot. */

@@ -42,6 +42,17 @@ import org.slf4j.MDC;
  * {@code closed}), and once its connection is aborted the server rolls it back. Should a pool's
  * abort not end the session and the transaction commit after all, the retry takes the same advisory
  * lock after it and finds its processed mark: a duplicate, skipped.
+ *
+ * <p>The connection stays registered through the COMMIT (or ROLLBACK): a COMMIT whose reply never
+ * comes (a pool without a socket timeout) is aborted like a hung body, and then whether it
+ * committed is not known. Exactly-once holds all the same: the retry takes the event's advisory
+ * lock and inserts the processed mark only where none exists, and a dead letter is written only for
+ * an event without one; so a transaction that did commit makes the retry a duplicate.
+ *
+ * <p>After the transaction, the hook's after-completion work (Spring's after-commit callbacks) is
+ * watched with the same limit, counted from the end of the transaction. A run stuck there is given
+ * up without an abort: its thread is interrupted and replaced, and a committed run's records are
+ * done ({@link HungAttemptException#afterCommit()}).
  */
 public final class Watchdog implements AttemptConnections {
   private static final Logger log = LoggerFactory.getLogger(Watchdog.class);
@@ -176,9 +187,35 @@ public final class Watchdog implements AttemptConnections {
   public void closed(Connection c) {
     Attempt a = attempts.get(Thread.currentThread());
     if (a != null) {
-      // Waits while the watchdog abandons this run, so that the commit after it fails.
+      // Waits while the watchdog abandons this run, so that the commit after it fails. The
+      // connection stays registered until the commit or rollback returns (completing): a COMMIT
+      // whose reply never comes is aborted like a hung body.
+      synchronized (a) {
+        a.ending = true;
+      }
+    }
+  }
+
+  @Override
+  public void completing(boolean committed) {
+    Attempt a = attempts.get(Thread.currentThread());
+    if (a != null) {
       synchronized (a) {
         a.connection = null;
+        a.ending = false;
+        a.committed = committed;
+        a.completingNanos = System.nanoTime();
+        a.completing = true;
+      }
+    }
+  }
+
+  @Override
+  public void completed() {
+    Attempt a = attempts.get(Thread.currentThread());
+    if (a != null) {
+      synchronized (a) {
+        a.completing = false;
       }
     }
   }
@@ -216,8 +253,14 @@ public final class Watchdog implements AttemptConnections {
   private void abandon(Attempt a, long now) {
     StackTraceElement[] where = a.thread.getStackTrace();
     synchronized (a) {
+      if (a.ended || a.abandoned) {
+        return;
+      }
       Connection c = a.connection;
-      if (c == null || a.ended || a.abandoned) {
+      if (c == null) {
+        if (a.completing && a.overdue(now, limit)) {
+          abandonCompletion(a, now, where);
+        }
         return; // its transaction ended meanwhile
       }
       HungAttemptException failure =
@@ -227,9 +270,13 @@ public final class Watchdog implements AttemptConnections {
           a,
           () -> {
             log.error(
-                "{}: aborting its connection and interrupting {}; its lane goes on as after a"
+                "{}: aborting its connection{} and interrupting {}; its lane goes on as after a"
                     + " failed attempt. The thread is at:{}",
                 failure.getMessage(),
+                a.ending
+                    ? " during its COMMIT or ROLLBACK (whether it committed is not known: the"
+                        + " retry finds the processed mark or not)"
+                    : "",
                 a.thread.getName(),
                 stackTop(where));
             // The run cannot end while this monitor is held with its transaction open, so this
@@ -256,6 +303,40 @@ public final class Watchdog implements AttemptConnections {
     }
   }
 
+  /**
+   * With the run's monitor held: its transaction ended, and the hook's after-completion work (an
+   * after-commit callback) hung. Nothing can be aborted or rolled back: the run is given up (a
+   * committed one counts as done, see {@link HungAttemptException#afterCommit()}) and its thread
+   * interrupted and replaced. The attempt's failure, if it failed, was counted when it failed.
+   */
+  private void abandonCompletion(Attempt a, long now, StackTraceElement[] where) {
+    HungAttemptException failure =
+        HungAttemptException.afterCompletion(
+            describe(a),
+            a.eventId,
+            a.committed,
+            Duration.ofNanos(now - a.completingNanos),
+            a.limit(limit),
+            where);
+    withMdc(
+        a,
+        () -> {
+          log.error(
+              "{}: interrupting {}; its lane goes on{}. The thread is at:{}",
+              failure.getMessage(),
+              a.thread.getName(),
+              a.committed ? " (the transaction committed: its records are done)" : "",
+              stackTop(where));
+          if (!a.abandon.test(failure)) {
+            return;
+          }
+          a.abandoned = true;
+          abandonedAlive.incrementAndGet();
+          metrics.abandonedWorker(a.head().record.topic());
+          a.thread.interrupt();
+        });
+  }
+
   /** An overdue run that may not be abandoned: logged once, it keeps its slot. */
   private void keep(Attempt a, long now) {
     if (a.keptLogged) {
@@ -266,11 +347,13 @@ public final class Watchdog implements AttemptConnections {
         a,
         () ->
             log.error(
-                "{} ran {} ms in its transaction, over the limit of {} ms, but is not abandoned:"
+                "{} ran {} ms in its transaction (or in the hook's after-completion work), over the"
+                    + " limit of {} ms, but is not abandoned:"
                     + " {} abandoned workers are still alive (consumer.max-abandoned-workers); it"
                     + " keeps its slot and the consumer reports itself unhealthy. Thread {} is at:{}",
                 describe(a),
-                Duration.ofNanos(now - a.openedNanos).toMillis(),
+                Duration.ofNanos(now - (a.connection != null ? a.openedNanos : a.completingNanos))
+                    .toMillis(),
                 a.limit(limit).toMillis(),
                 abandonedAlive.get(),
                 a.thread.getName(),
@@ -321,11 +404,22 @@ public final class Watchdog implements AttemptConnections {
     final List<Work> group;
     final Predicate<HungAttemptException> abandon;
 
-    /** The open transaction's connection, null between transactions. */
+    /** The open transaction's connection until its COMMIT or ROLLBACK returns, else null. */
     volatile Connection connection;
 
     volatile long openedNanos;
     volatile String eventId;
+
+    /** Whether the transaction's body ended and its COMMIT or ROLLBACK is under way. */
+    volatile boolean ending;
+
+    /** Whether the hook's after-completion work runs, the transaction having ended. */
+    volatile boolean completing;
+
+    volatile long completingNanos;
+
+    /** Whether the transaction whose after-completion work runs committed. */
+    volatile boolean committed;
 
     /** The records the open transaction applies one after the other (a grouped one: several). */
     volatile int records = 1;
@@ -351,7 +445,10 @@ public final class Watchdog implements AttemptConnections {
     }
 
     boolean overdue(long now, Duration limit) {
-      return connection != null && now - openedNanos > limit(limit).toNanos();
+      long bound = limit(limit).toNanos();
+      return connection != null
+          ? now - openedNanos > bound
+          : completing && now - completingNanos > bound;
     }
 
     /** The limit of the open transaction: {@code limit} per record it applies. */

@@ -233,6 +233,21 @@ public final class ConsumerMetrics {
   }
 
   /**
+   * The transaction hook threw after a transaction committed (a Spring {@code afterCommit}
+   * callback): the record stays done, its after-commit effect may be missing.
+   */
+  public void afterCommitFailure(String topic) {
+    Counter.builder("idem.hooks.after-commit.failures")
+        .description(
+            "Exceptions thrown by the transaction hook's after-commit work (Spring afterCommit"
+                + " callbacks); the records had committed and stay done")
+        .tag("consumer", consumer)
+        .tag("topic", topic)
+        .register(registry)
+        .increment();
+  }
+
+  /**
    * A handler or convention of the consumer's {@code ObservationRegistry} (user code) threw while
    * an attempt was observed, in {@code phase} ({@code start}, {@code scope} or {@code stop}); the
    * attempt went on without it. Registered on the first failure: rare, and absent while tracing

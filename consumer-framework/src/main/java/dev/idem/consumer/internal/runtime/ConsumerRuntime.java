@@ -101,6 +101,7 @@ public final class ConsumerRuntime<T> implements RuntimeSignals {
     resources.instanceGuard(
         InstanceIdGuard.acquire(config, dedicatedConnections(), parts.meterRegistry()));
     log.info("starting idem consumer {} with{}", name, config.describe());
+    Pipeline.checkSocketTimeout(parts);
     ConsumerMetrics metrics = new ConsumerMetrics(parts.meterRegistry(), name);
     metrics.registerInFlight(() -> status.snapshot().inFlight());
     watchdog = Pipeline.watchdog(config, dataSource, metrics);

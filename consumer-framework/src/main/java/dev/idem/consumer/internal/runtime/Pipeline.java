@@ -98,6 +98,16 @@ public final class Pipeline {
     return new HikariDataSource(settings);
   }
 
+  /**
+   * Warns, once at start, when the user's pool is known to wait forever for a database reply (no
+   * pgjdbc {@code socketTimeout}); idem's own pool has one.
+   */
+  public static void checkSocketTimeout(ConsumerParts<?> parts) {
+    if (parts.dataSource() != null) {
+      SocketTimeoutCheck.warnIfMissing(parts.config().consumerName(), parts.dataSource());
+    }
+  }
+
   /** What every processing transaction of the consumer shares. */
   public static TxEnvironment environment(
       ConsumerParts<?> parts,

@@ -264,7 +264,9 @@ final class SharePollLoop implements Runnable {
         unanswered.add(h);
       }
     }
-    if (unanswered.size() == 1) {
+    // After a commit, a record runs again (found processed, a duplicate) rather than be released or
+    // dead-lettered as a hung attempt.
+    if (unanswered.size() == 1 && !a.failure().afterCommit()) {
       HungAttemptException failure = a.failure();
       runs.addFirst(
           unanswered,

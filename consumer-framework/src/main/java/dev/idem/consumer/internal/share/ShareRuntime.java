@@ -152,6 +152,7 @@ public final class ShareRuntime<T> implements RuntimeSignals {
         group.deliveryLimit(),
         group.lockDuration().toMillis(),
         config.describe());
+    Pipeline.checkSocketTimeout(parts);
     String warning = group.timeoutWarning(groupId, config.lockTimeout(), config.handlerTimeout());
     if (warning != null) {
       log.warn("idem share consumer {}: {}", name, warning);

@@ -44,6 +44,16 @@ public interface AttemptConnections {
   void closed(Connection c);
 
   /**
+   * The transaction of the current thread's attempt ended ({@code committed} or rolled back) and
+   * the hook's after-completion work begins: a watchdog watches it like the transaction, from now
+   * on, so that an after-commit callback that blocks does not hold the worker forever.
+   */
+  default void completing(boolean committed) {}
+
+  /** The hook's after-completion work, since {@link #completing}, returned. */
+  default void completed() {}
+
+  /**
    * Whether the current thread's attempt was abandoned by the watchdog: its outcome is discarded,
    * and its failure was counted when it was abandoned.
    */

@@ -136,9 +136,11 @@ public record TxEnvironment(
    * Runs {@code steps} in one transaction for {@code unit}: the test fault points of its records,
    * its connection registered with the watchdog meanwhile (for the record's event id, for a batch,
    * or for a group of N records that may take N times as long), begin and commit through the
-   * runner, the hook told how it ended once the connection is back in the pool, and the time
-   * recorded. A failure is counted (unless the watchdog already counted the abandoned attempt) and
-   * returned; a fatal error and a test's simulated crash are thrown.
+   * runner, the hook told how it ended once the connection is back in the pool (watched too: a hook
+   * that blocks there is abandoned like a hung transaction; what it throws after a commit is
+   * counted, {@code idem.hooks.after-commit.failures}), and the time recorded. A failure is counted
+   * (unless the watchdog already counted the abandoned attempt) and returned; a fatal error and a
+   * test's simulated crash are thrown.
    *
    * @throws FaultHook.SimulatedCrash when a test's fault hook stops the consumer
    */
@@ -164,7 +166,12 @@ public record TxEnvironment(
     } catch (Throwable t) {
       return Attempted.failed(failed(unit.topic(), t));
     } finally {
-      afterCompletion(committed);
+      attempts.completing(committed);
+      try {
+        afterCompletion(unit.topic(), committed);
+      } finally {
+        attempts.completed();
+      }
       metrics.transactionTime(unit.topic(), System.nanoTime() - start);
     }
   }
@@ -177,10 +184,13 @@ public record TxEnvironment(
     }
   }
 
-  private void afterCompletion(boolean committed) {
+  private void afterCompletion(String topic, boolean committed) {
     try {
       hook.afterCompletion(committed);
     } catch (RuntimeException e) {
+      if (committed) {
+        metrics.afterCommitFailure(topic);
+      }
       log.warn(
           "consumer {}: the transaction hook failed after the transaction {}; ignored",
           consumerName,

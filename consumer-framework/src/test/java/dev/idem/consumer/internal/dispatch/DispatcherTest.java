@@ -395,6 +395,60 @@ class DispatcherTest {
     assertThat(d.completions()).isEmpty();
   }
 
+  @Test
+  void aCommitWhoseReplyNeverComesIsAbortedAndItsLaneGoesOnAsAfterAFailedAttempt() {
+    // Zero timeouts: the watchdog abandons a transaction open for longer than its grace of 1 s.
+    Watchdog watchdog = watchdog(Duration.ZERO);
+    Dispatcher d = new Dispatcher(workers, scheduler, runner, watchdog, 1, 1);
+    d.assigned(P0, 1);
+    Connection connection = fakeConnection();
+    runner.hangInCommit(0, watchdog, connection);
+    d.submit(work(P0, 0, "a"));
+    waiting().until(() -> runner.running() == 1);
+
+    waiting()
+        .until(
+            () -> {
+              watchdog.check();
+              return !aborted.isEmpty();
+            });
+
+    // The outcome of the COMMIT is unknown: the retry takes the lock and finds the mark or not.
+    awaitCompleted(d, 1);
+    assertThat(aborted).containsExactly(connection);
+    assertThat(runner.abandonedGroups()).containsExactly(List.of(0L));
+    assertThat(runner.attemptsSeen(0)).containsExactly(1, 2);
+    waiting().until(() -> watchdog.stuckWorkers() == 0);
+  }
+
+  @Test
+  void aRunAbandonedInItsAfterCommitWorkCountsAsDoneWithoutARetry() {
+    // Zero timeouts: the watchdog gives up after-commit work running for longer than 1 s.
+    Watchdog watchdog = watchdog(Duration.ZERO);
+    Dispatcher d = new Dispatcher(workers, scheduler, runner, watchdog, 1, 1);
+    d.assigned(P0, 1);
+    CountDownLatch release = new CountDownLatch(1);
+    runner.hangAfterCommit(0, watchdog, fakeConnection(), release);
+    d.submit(work(P0, 0, "a"));
+    d.submit(work(P0, 1, "b"));
+    waiting().until(() -> runner.running() == 1);
+
+    waiting()
+        .until(
+            () -> {
+              watchdog.check();
+              return watchdog.stuckWorkers() == 1 && completedOffsets(d).contains(1L);
+            });
+
+    // Committed: offset 0 is done, not retried, not a failed attempt; nothing was aborted.
+    assertThat(completedOffsets(d)).contains(0L);
+    assertThat(runner.abandonedGroups()).isEmpty();
+    assertThat(runner.startedOffsets()).containsExactly(0L, 1L);
+    assertThat(aborted).isEmpty();
+    release.countDown();
+    waiting().until(() -> watchdog.stuckWorkers() == 0);
+  }
+
   // ---- fixtures
 
   /** Polls often: the runs take microseconds, and some states (a lane waiting) last 100 ms. */
@@ -544,6 +598,45 @@ class DispatcherTest {
             } catch (InterruptedException e) {
               // Abandoned: claim success; the dispatcher must discard it.
             }
+            return Step.DONE;
+          });
+    }
+
+    /** Offset {@code offset}'s body ends, then its COMMIT waits for a reply until interrupted. */
+    void hangInCommit(long offset, Watchdog watchdog, Connection c) {
+      hangs.put(
+          offset,
+          w -> {
+            watchdog.opened(c);
+            watchdog.closed(c);
+            try {
+              new CountDownLatch(1).await();
+            } catch (InterruptedException e) {
+              // Aborted: the commit fails; the dispatcher discards whatever this returns.
+            }
+            watchdog.completing(false);
+            watchdog.completed();
+            return Step.DONE;
+          });
+    }
+
+    /** Offset {@code offset} commits, then its after-commit work blocks until {@code release}. */
+    void hangAfterCommit(long offset, Watchdog watchdog, Connection c, CountDownLatch release) {
+      hangs.put(
+          offset,
+          w -> {
+            watchdog.opened(c);
+            watchdog.closed(c);
+            watchdog.completing(true);
+            while (true) {
+              try {
+                release.await();
+                break;
+              } catch (InterruptedException e) {
+                // Ignores interrupts, like a socket read without a timeout.
+              }
+            }
+            watchdog.completed();
             return Step.DONE;
           });
     }
